@@ -1,0 +1,243 @@
+//! One call into an operator as a future that owns the instance's `Store`, so the executor can
+//! park it between fuel slices and resume it later on any worker.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use wasmtime::Store;
+
+use super::failure::CallFailure;
+use crate::bindings::{Event, Operator};
+use crate::dataflow::mailbox::Meta;
+use crate::engine::HostState;
+use crate::limits::Limits;
+use crate::registry::OperatorModule;
+use crate::state::KeyedState;
+
+/// A live operator instance: its store and its bindings.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: Operator,
+}
+
+/// What to call.
+pub enum CallInput {
+    /// `process` with a batch; `metas` runs parallel to `events`.
+    Process {
+        /// The batch.
+        events: Vec<Event>,
+        /// Metadata of each event.
+        metas: Vec<Meta>,
+    },
+    /// `on-timer`.
+    Timer {
+        /// The timer's key.
+        key: Option<Vec<u8>>,
+        /// The timer's time.
+        time: i64,
+        /// Metadata of the watermark that made it due.
+        meta: Meta,
+    },
+}
+
+impl CallInput {
+    /// The metadata outputs of this call inherit: the earliest ingest of the inputs, so the
+    /// latency measured is that of the event that waited longest.
+    pub fn output_meta(&self) -> Option<Meta> {
+        match self {
+            CallInput::Process { metas, .. } => metas.iter().copied().min_by_key(|m| m.ingest),
+            CallInput::Timer { meta, .. } => Some(*meta),
+        }
+    }
+}
+
+/// What a successful call produced.
+pub struct CallOutput {
+    /// Events to send downstream.
+    pub events: Vec<Event>,
+    /// Timers registered during the call.
+    pub timers: Vec<(Option<Vec<u8>>, i64)>,
+}
+
+/// A finished call.
+pub struct CallDone {
+    /// The instance, unless the call poisoned it.
+    pub instance: Option<Instance>,
+    /// The committed state, when the instance was dropped (it outlives instances).
+    pub orphaned_state: Option<KeyedState>,
+    /// The input, handed back for retry or the dead-letter output.
+    pub input: CallInput,
+    /// The outcome.
+    pub result: Result<CallOutput, CallFailure>,
+    /// Fuel burned.
+    pub fuel: u64,
+    /// Set when the instance could not even be created: the job cannot go on.
+    pub fatal: Option<String>,
+}
+
+/// A call in progress.
+pub type CallFuture = Pin<Box<dyn Future<Output = CallDone> + Send>>;
+
+/// Where the call runs: an existing instance, or a fresh store to instantiate into.
+pub enum Slot {
+    /// An instance that is ready.
+    Live(Instance),
+    /// A store to instantiate the module in (first call, or after a trap).
+    Fresh(Store<HostState>),
+}
+
+/// Everything a call needs besides its input.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The module to instantiate when the slot is fresh.
+    pub module: OperatorModule,
+    /// The operator's config, as JSON.
+    pub config: Arc<str>,
+    /// Limits to apply.
+    pub limits: Limits,
+}
+
+/// Starts a call; nothing runs until the returned future is polled.
+pub fn start(slot: Slot, input: CallInput, cx: CallContext) -> CallFuture {
+    Box::pin(run(slot, input, cx))
+}
+
+fn prepare(store: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<()> {
+    store.set_fuel(limits.fuel_per_call)?;
+    store.fuel_async_yield_interval(Some(limits.slice_fuel.max(1)))?;
+    Ok(())
+}
+
+fn fuel_used(store: &Store<HostState>, limits: &Limits) -> u64 {
+    limits
+        .fuel_per_call
+        .saturating_sub(store.get_fuel().unwrap_or(0))
+}
+
+/// Instantiates the module and calls `init`; an error here is fatal for the job.
+async fn instantiate(
+    store: &mut Store<HostState>,
+    cx: &CallContext,
+) -> Result<Operator, String> {
+    let name = cx.module.name();
+    prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
+    let bindings = cx
+        .module
+        .pre()
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(|e| {
+            format!(
+                "{name} could not be instantiated: {}",
+                CallFailure::from_trap(&e, cx.limits.fuel_per_call)
+            )
+        })?;
+    prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
+    let init = bindings
+        .cameo_operator_handler()
+        .call_init(&mut *store, &cx.config)
+        .await;
+    store.data_mut().log.flush();
+    match init {
+        Ok(Ok(())) => Ok(bindings),
+        Ok(Err(err)) => Err(format!("{name} refused its config in init: {err}")),
+        Err(err) => Err(format!(
+            "{name} failed in init: {}",
+            CallFailure::from_trap(&err, cx.limits.fuel_per_call)
+        )),
+    }
+}
+
+async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
+    let (mut store, bindings) = match slot {
+        Slot::Live(instance) => (instance.store, instance.bindings),
+        Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
+            Ok(bindings) => (store, bindings),
+            Err(reason) => {
+                let fuel = fuel_used(&store, &cx.limits);
+                return CallDone {
+                    instance: None,
+                    orphaned_state: Some(std::mem::take(&mut store.data_mut().state)),
+                    input,
+                    result: Err(CallFailure::Trap(reason.clone())),
+                    fuel,
+                    fatal: Some(reason),
+                };
+            }
+        },
+    };
+    if let Err(err) = prepare(&mut store, &cx.limits) {
+        let reason = format!("{}: could not set fuel: {err:#}", cx.module.name());
+        return CallDone {
+            instance: None,
+            orphaned_state: Some(std::mem::take(&mut store.data_mut().state)),
+            input,
+            result: Err(CallFailure::Trap(reason.clone())),
+            fuel: 0,
+            fatal: Some(reason),
+        };
+    }
+    let handler = bindings.cameo_operator_handler();
+    let outcome = match &input {
+        CallInput::Process { events, .. } => handler.call_process(&mut store, events).await,
+        CallInput::Timer { key, time, .. } => {
+            handler
+                .call_on_timer(&mut store, key.as_deref(), *time)
+                .await
+        }
+    };
+    let fuel = fuel_used(&store, &cx.limits);
+    let host = store.data_mut();
+    host.log.flush();
+    let txn = std::mem::take(&mut host.txn);
+    let timers = std::mem::take(&mut host.timers);
+    let result = match outcome {
+        Ok(Ok(events)) => match check_output(&events, &cx.limits) {
+            Ok(()) => {
+                txn.commit(&mut host.state);
+                Ok(CallOutput { events, timers })
+            }
+            Err(failure) => Err(failure),
+        },
+        Ok(Err(err)) => Err(CallFailure::from_operator(&err)),
+        Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call)),
+    };
+    let poisoned = result.as_ref().is_err_and(CallFailure::poisons_instance);
+    let (instance, orphaned_state) = if poisoned {
+        (None, Some(std::mem::take(&mut store.data_mut().state)))
+    } else {
+        (Some(Instance { store, bindings }), None)
+    };
+    CallDone {
+        instance,
+        orphaned_state,
+        input,
+        result,
+        fuel,
+        fatal: None,
+    }
+}
+
+fn check_output(events: &[Event], limits: &Limits) -> Result<(), CallFailure> {
+    let bytes: u64 = events
+        .iter()
+        .map(|e| {
+            (e.value.len()
+                + e.key.as_ref().map_or(0, Vec::len)
+                + e.headers
+                    .iter()
+                    .map(|h| h.name.len() + h.value.len())
+                    .sum::<usize>()) as u64
+        })
+        .sum();
+    if events.len() > limits.max_output_events || bytes > limits.max_output_bytes {
+        return Err(CallFailure::OutputTooLarge {
+            events: events.len(),
+            bytes,
+            max_events: limits.max_output_events,
+            max_bytes: limits.max_output_bytes,
+        });
+    }
+    Ok(())
+}

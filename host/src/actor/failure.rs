@@ -1,0 +1,89 @@
+//! Why a call into an operator failed, classified from wasmtime's error.
+
+use wasmtime::Trap;
+
+use crate::bindings::OperatorError;
+use crate::engine::MemoryCapExceeded;
+use crate::state::StateQuotaExceeded;
+
+/// Longest failure text kept (traps carry wasm backtraces).
+const MAX_REASON_CHARS: usize = 2000;
+
+/// Why one call failed. Only this call's input is affected: it goes to the dead-letter output.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallFailure {
+    /// The call burned its whole fuel budget.
+    #[error(
+        "ran out of fuel: the call burned its whole budget of {budget} fuel without returning \
+         (it may loop forever); make the operator do less per event or raise fuel_per_call"
+    )]
+    OutOfFuel {
+        /// The per-call budget.
+        budget: u64,
+    },
+    /// The instance tried to grow its memory past the cap.
+    #[error(transparent)]
+    MemoryCap(#[from] MemoryCapExceeded),
+    /// The instance tried to hold more state than its quota.
+    #[error(transparent)]
+    StateQuota(#[from] StateQuotaExceeded),
+    /// Any other trap (a panic in the guest, an out-of-bounds access, a host import refusing).
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The operator returned an error.
+    #[error("returned an error: {0}")]
+    Operator(String),
+    /// The call emitted more than one call may.
+    #[error(
+        "emitted {events} events of {bytes} bytes in one call, over the limit of {max_events} \
+         events or {max_bytes} bytes per call; emit less per input event"
+    )]
+    OutputTooLarge {
+        /// Events emitted.
+        events: usize,
+        /// Bytes emitted.
+        bytes: u64,
+        /// Event limit.
+        max_events: usize,
+        /// Byte limit.
+        max_bytes: u64,
+    },
+}
+
+impl CallFailure {
+    /// Classifies an error that ended a call (a trap or a host import's refusal).
+    pub fn from_trap(err: &wasmtime::Error, budget: u64) -> Self {
+        if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
+            return CallFailure::OutOfFuel { budget };
+        }
+        if let Some(cap) = err.downcast_ref::<MemoryCapExceeded>() {
+            return CallFailure::MemoryCap(cap.clone());
+        }
+        if let Some(quota) = err.downcast_ref::<StateQuotaExceeded>() {
+            return CallFailure::StateQuota(quota.clone());
+        }
+        let mut reason = format!("{err:#}");
+        if reason.len() > MAX_REASON_CHARS {
+            let mut cut = MAX_REASON_CHARS;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+            reason.push_str(" …");
+        }
+        CallFailure::Trap(reason)
+    }
+
+    /// From the error an operator returned.
+    pub fn from_operator(err: &OperatorError) -> Self {
+        CallFailure::Operator(err.to_string())
+    }
+
+    /// True when the instance can no longer be entered and must be re-created.
+    pub fn poisons_instance(&self) -> bool {
+        !matches!(
+            self,
+            CallFailure::Operator(_) | CallFailure::OutputTooLarge { .. }
+        )
+    }
+}

@@ -1,0 +1,269 @@
+//! Sources: threads that read or generate events, stamp them with ingest metadata, emit
+//! watermarks, and respect the back-pressure of the first operators' mailboxes.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::dead_letter::DeadLetters;
+use super::mailbox::Meta;
+use super::router::Router;
+use super::sink::Completion;
+use super::spec::{InputFormat, LineOptions};
+use crate::bindings::Event;
+use crate::metrics::JobMetrics;
+use crate::sched::executor::Activator;
+
+/// How long a source waits for room before checking whether the job ended meanwhile.
+const ROOM_POLL: Duration = Duration::from_millis(50);
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Where a source's events come from.
+pub enum Origin {
+    /// Lines from a reader (a file or stdin).
+    Lines {
+        /// The reader.
+        reader: Box<dyn BufRead + Send>,
+        /// How to read them.
+        options: LineOptions,
+    },
+    /// Synthetic events.
+    Generator {
+        /// Events to generate.
+        count: u64,
+        /// Events per second, 0 for unthrottled.
+        rate: f64,
+        /// Distinct keys.
+        keys: u64,
+        /// Filler bytes per event.
+        payload_bytes: usize,
+        /// Key sequence seed.
+        seed: u64,
+    },
+}
+
+/// One running source.
+pub struct Source {
+    /// The source's name, for errors.
+    pub name: String,
+    /// What it reads.
+    pub origin: Origin,
+    /// Where its events go.
+    pub router: Router,
+    /// Events per send (and per watermark).
+    pub chunk: usize,
+    /// The job's metrics.
+    pub metrics: Arc<JobMetrics>,
+    /// Unreadable input lines go here.
+    pub dead_letters: Arc<DeadLetters>,
+    /// Ends the source early when the job failed.
+    pub completion: Arc<Completion>,
+    /// Makes the receiving actors runnable.
+    pub activator: Activator,
+}
+
+impl Source {
+    /// Runs the source to its end (blocking; call on its own thread).
+    pub fn run(mut self) {
+        let origin = std::mem::replace(
+            &mut self.origin,
+            Origin::Generator {
+                count: 0,
+                rate: 0.0,
+                keys: 1,
+                payload_bytes: 0,
+                seed: 0,
+            },
+        );
+        match origin {
+            Origin::Lines { reader, options } => self.run_lines(reader, &options),
+            Origin::Generator {
+                count,
+                rate,
+                keys,
+                payload_bytes,
+                seed,
+            } => self.run_generator(count, rate, keys, payload_bytes, seed),
+        }
+        self.router.end(&self.activator);
+    }
+
+    fn run_lines(&mut self, reader: Box<dyn BufRead + Send>, options: &LineOptions) {
+        let delay = i64::try_from(options.watermark_delay_ms).unwrap_or(i64::MAX);
+        let mut emitter = Emitter::new(delay);
+        for (number, line) in reader.lines().enumerate() {
+            let line = match line {
+                Ok(line) => line,
+                Err(err) => {
+                    self.dead_letters.record(
+                        &self.name,
+                        None,
+                        None,
+                        &format!("could not read line {}: {err}; the rest of the input is skipped", number + 1),
+                    );
+                    break;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(line, options) {
+                Ok(event) => {
+                    if !emitter.push(self, event) {
+                        return;
+                    }
+                }
+                Err((event, reason)) => self.dead_letters.record(
+                    &self.name,
+                    Some(&event),
+                    None,
+                    &format!("line {}: {reason}", number + 1),
+                ),
+            }
+        }
+        emitter.flush(self);
+    }
+
+    fn run_generator(&mut self, count: u64, rate: f64, keys: u64, payload_bytes: usize, seed: u64) {
+        let payload = "x".repeat(payload_bytes);
+        let started = Instant::now();
+        let mut emitter = Emitter::new(0);
+        for seq in 0..count {
+            if rate > 0.0 {
+                let due = started + Duration::from_secs_f64(seq as f64 / rate);
+                let now = Instant::now();
+                if due > now {
+                    emitter.flush(self);
+                    std::thread::sleep(due - now);
+                }
+            }
+            let key = format!("k{}", xxh3_64_with_seed(&seq.to_le_bytes(), seed) % keys.max(1));
+            let value = serde_json::json!({
+                "key": key,
+                "seq": seq,
+                "value": seq % 100,
+                "payload": payload,
+            });
+            let event = Event {
+                key: Some(key.into_bytes()),
+                value: value.to_string().into_bytes(),
+                event_time: now_ms(),
+                headers: Vec::new(),
+            };
+            if !emitter.push(self, event) {
+                return;
+            }
+        }
+        emitter.flush(self);
+    }
+
+    /// Waits until every receiving mailbox has room; false when the job ended meanwhile.
+    fn wait_for_room(&self) -> bool {
+        for mailbox in self.router.mailboxes() {
+            while !mailbox.wait_for_room(ROOM_POLL) {
+                if self.completion.is_finished() {
+                    return false;
+                }
+            }
+        }
+        !self.completion.is_finished()
+    }
+}
+
+/// Collects events into chunks and sends each with the watermark it makes.
+struct Emitter {
+    chunk: Vec<(Event, Meta)>,
+    max_event_time: i64,
+    sent_watermark: i64,
+    delay: i64,
+}
+
+impl Emitter {
+    fn new(delay: i64) -> Self {
+        Emitter {
+            chunk: Vec::new(),
+            max_event_time: i64::MIN,
+            sent_watermark: i64::MIN,
+            delay,
+        }
+    }
+
+    fn push(&mut self, source: &mut Source, event: Event) -> bool {
+        self.max_event_time = self.max_event_time.max(event.event_time);
+        self.chunk.push((
+            event,
+            Meta {
+                ingest: Instant::now(),
+            },
+        ));
+        if self.chunk.len() >= source.chunk {
+            return self.flush(source);
+        }
+        true
+    }
+
+    fn flush(&mut self, source: &mut Source) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        if !source.wait_for_room() {
+            return false;
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        let meta = chunk.last().map(|(_, meta)| *meta);
+        source.metrics.add_in(chunk.len() as u64);
+        source.router.send(chunk, &source.activator);
+        let watermark = self.max_event_time.saturating_sub(self.delay);
+        if let Some(meta) = meta
+            && watermark > self.sent_watermark
+        {
+            self.sent_watermark = watermark;
+            source.router.watermark(watermark, meta, &source.activator);
+        }
+        true
+    }
+}
+
+/// Turns one input line into an event; on a bad line, returns the raw event and why.
+fn parse_line(line: String, options: &LineOptions) -> Result<Event, (Event, String)> {
+    let mut event = Event {
+        key: None,
+        value: line.into_bytes(),
+        event_time: now_ms(),
+        headers: Vec::new(),
+    };
+    if options.format == InputFormat::Lines {
+        return Ok(event);
+    }
+    let json: serde_json::Value = match serde_json::from_slice(&event.value) {
+        Ok(json) => json,
+        Err(err) => return Err((event, format!("not valid JSON: {err}"))),
+    };
+    if let Some(field) = &options.key_field {
+        match json.get(field) {
+            Some(serde_json::Value::String(key)) => event.key = Some(key.clone().into_bytes()),
+            Some(other) => event.key = Some(other.to_string().into_bytes()),
+            None => return Err((event, format!("has no key field `{field}`"))),
+        }
+    }
+    if let Some(field) = &options.event_time_field {
+        match json.get(field).and_then(serde_json::Value::as_i64) {
+            Some(time) => event.event_time = time,
+            None => {
+                return Err((
+                    event,
+                    format!("has no integer event-time field `{field}` (milliseconds)"),
+                ));
+            }
+        }
+    }
+    Ok(event)
+}

@@ -1,0 +1,182 @@
+//! The operator's log: lines from the `log` import and from the guest's stdout/stderr,
+//! rate-limited per call and forwarded to `tracing` tagged with the operator's name.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use crate::bindings::Level;
+
+/// Bytes of stdout/stderr kept per call; the rest is counted and dropped, never an error the
+/// guest sees (a `print!` that fails would panic a Rust guest).
+const CAPTURE_BYTES_PER_CALL: usize = 64 * 1024;
+
+/// Log lines one call may write before the rest are counted as suppressed.
+pub const LOG_LINES_PER_CALL: usize = 64;
+
+/// Captured output of a guest stream, shared between the WASI stream and the host.
+#[derive(Clone, Default)]
+pub struct CapturedOutput {
+    inner: Arc<Mutex<Captured>>,
+}
+
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    dropped: u64,
+}
+
+impl CapturedOutput {
+    fn append(&self, data: &[u8]) {
+        let Ok(mut captured) = self.inner.lock() else {
+            return;
+        };
+        let room = CAPTURE_BYTES_PER_CALL.saturating_sub(captured.bytes.len());
+        let kept = room.min(data.len());
+        captured.bytes.extend_from_slice(&data[..kept]);
+        captured.dropped += (data.len() - kept) as u64;
+    }
+
+    /// Takes what was written since the last call, and how many bytes were dropped.
+    fn take(&self) -> (Vec<u8>, u64) {
+        match self.inner.lock() {
+            Ok(mut captured) => (
+                std::mem::take(&mut captured.bytes),
+                std::mem::take(&mut captured.dropped),
+            ),
+            Err(_) => (Vec::new(), 0),
+        }
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(CAPTURE_BYTES_PER_CALL)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The log of one operator instance: what the guest logged during the current call.
+pub struct OperatorLog {
+    /// `job/operator#instance`, attached to every line.
+    pub label: Arc<str>,
+    lines: Vec<(Level, String)>,
+    suppressed: u64,
+    /// The guest's stdout.
+    pub stdout: CapturedOutput,
+    /// The guest's stderr.
+    pub stderr: CapturedOutput,
+}
+
+impl OperatorLog {
+    /// A log for the instance named `label`.
+    pub fn new(label: Arc<str>) -> Self {
+        OperatorLog {
+            label,
+            lines: Vec::new(),
+            suppressed: 0,
+            stdout: CapturedOutput::default(),
+            stderr: CapturedOutput::default(),
+        }
+    }
+
+    /// Records one line from the `log` import, or counts it when over the per-call limit.
+    pub fn push(&mut self, level: Level, message: String) {
+        if self.lines.len() < LOG_LINES_PER_CALL {
+            self.lines.push((level, message));
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// Forwards everything logged since the last flush to `tracing`.
+    pub fn flush(&mut self) {
+        let label = &*self.label;
+        for (level, message) in self.lines.drain(..) {
+            match level {
+                Level::Trace => tracing::trace!(target: "operator", operator = label, "{message}"),
+                Level::Debug => tracing::debug!(target: "operator", operator = label, "{message}"),
+                Level::Info => tracing::info!(target: "operator", operator = label, "{message}"),
+                Level::Warn => tracing::warn!(target: "operator", operator = label, "{message}"),
+                Level::Error => tracing::error!(target: "operator", operator = label, "{message}"),
+            }
+        }
+        for (stream, captured) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (bytes, dropped) = captured.take();
+            let text = String::from_utf8_lossy(&bytes);
+            let mut lines = text.lines();
+            for line in lines.by_ref().take(LOG_LINES_PER_CALL) {
+                tracing::info!(target: "operator", operator = label, stream, "{line}");
+            }
+            let rest = lines.count() as u64;
+            if rest > 0 || dropped > 0 {
+                tracing::warn!(
+                    target: "operator",
+                    operator = label,
+                    stream,
+                    "{rest} more lines and {dropped} bytes of output were dropped (per-call log limit)"
+                );
+            }
+        }
+        if self.suppressed > 0 {
+            tracing::warn!(
+                target: "operator",
+                operator = label,
+                "{} log lines over the limit of {LOG_LINES_PER_CALL} per call were dropped",
+                self.suppressed
+            );
+            self.suppressed = 0;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The wasmtime side of the host: one `Engine` (component model, fuel), one `Linker` with the
+//! host imports, and the per-store [`HostState`].
+//!
+//! WASI is linked only as far as guest runtimes need to start: no preopened directories, no
+//! environment, no arguments, no network; stdout and stderr go to the operator's log.
+
+mod imports;
+pub mod log;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::limits::Limits;
+use crate::state::{KeyedState, StateTxn};
+use log::OperatorLog;
+
+/// The shared wasmtime engine and linker every operator instance is created from.
+#[derive(Clone)]
+pub struct OperatorEngine {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    limits: Limits,
+}
+
+/// Failed to set up the wasmtime engine or its linker.
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up the WebAssembly engine: {0:#}")]
+pub struct EngineSetupError(#[source] wasmtime::Error);
+
+impl OperatorEngine {
+    /// An engine with fuel metering on, and a linker with WASI p2 and the cameo imports.
+    pub fn new(limits: Limits) -> Result<Self, EngineSetupError> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(EngineSetupError)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(EngineSetupError)?;
+        crate::bindings::Operator::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(EngineSetupError)?;
+        Ok(OperatorEngine {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker holding every import an operator may use.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
+    /// The limits every instance created by this engine runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A store for one operator instance, owning `state` (carried over from a previous
+    /// instance of the same operator after a trap).
+    pub fn new_store(&self, label: Arc<str>, state: KeyedState) -> Store<HostState> {
+        let log = OperatorLog::new(label);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(log.stdout.clone())
+            .stderr(log.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let host = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap::new(self.limits.memory_bytes),
+            state,
+            txn: StateTxn::default(),
+            state_quota: self.limits.state_bytes,
+            timers: Vec::new(),
+            log,
+        };
+        let mut store = Store::new(&self.engine, host);
+        store.limiter(|host| &mut host.memory);
+        store
+    }
+}
+
+/// Everything one operator instance's store holds besides the guest itself.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    /// Committed keyed state of the instance.
+    pub state: KeyedState,
+    /// Writes of the call in progress.
+    pub txn: StateTxn,
+    /// Bytes of state the instance may hold.
+    pub state_quota: u64,
+    /// Timers registered during the call in progress.
+    pub timers: Vec<(Option<Vec<u8>>, i64)>,
+    /// Lines logged during the call in progress.
+    pub log: OperatorLog,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A guest tried to grow its memory past the instance's cap.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "memory cap exceeded: the operator asked for {requested} bytes of linear memory, over its \
+     cap of {cap} bytes; it likely grows without bound (a leak or an unbounded buffer)"
+)]
+pub struct MemoryCapExceeded {
+    /// Total bytes the instance would have held after the growth.
+    pub requested: u64,
+    /// The cap in bytes.
+    pub cap: u64,
+}
+
+/// Caps the total linear memory of all memories of one instance; tables are capped too.
+struct MemoryCap {
+    cap: u64,
+    held: u64,
+}
+
+/// Table elements one instance may hold.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl MemoryCap {
+    fn new(cap: u64) -> Self {
+        MemoryCap { cap, held: 0 }
+    }
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current) as u64;
+        let requested = self.held.saturating_add(growth);
+        if requested > self.cap {
+            return Err(MemoryCapExceeded {
+                requested,
+                cap: self.cap,
+            }
+            .into());
+        }
+        self.held = requested;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

@@ -1,0 +1,458 @@
+//! Running a job embedded: build the operators' actors, wire sources, edges and sinks, run
+//! the slice executor until every sink has seen the end of its input, and report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value as Json;
+
+use crate::actor::call::CallContext;
+use crate::actor::{Actor, ActorLinks};
+use crate::bindings::Event;
+use crate::builder::{self, BuildError};
+use crate::dataflow::dead_letter::DeadLetters;
+use crate::dataflow::mailbox::Mailbox;
+use crate::dataflow::router::{Edge, Partitioning, Router, Target};
+use crate::dataflow::sink::{Completion, Sink, SinkOutput};
+use crate::dataflow::source::{Origin, Source};
+use crate::dataflow::spec::{JobSpec, LineOptions, SinkSpec, SourceSpec};
+use crate::engine::{EngineSetupError, OperatorEngine};
+use crate::limits::Limits;
+use crate::metrics::{JobMetrics, JobSummary};
+use crate::registry::{self, LoadError, OperatorModule};
+use crate::sched::PolicyKind;
+use crate::sched::executor::Executor;
+
+/// How to run a job.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub workers: usize,
+    /// Scheduling policy.
+    pub policy: PolicyKind,
+    /// Limits for every operator instance.
+    pub limits: Limits,
+    /// Record which task ran each slice (for tests and diagnosis).
+    pub trace_slices: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            policy: PolicyKind::default(),
+            limits: Limits::default(),
+            trace_slices: false,
+        }
+    }
+}
+
+/// What a finished job returns.
+#[derive(Debug)]
+pub struct JobOutcome {
+    /// Counts, fuel and latency.
+    pub summary: JobSummary,
+    /// Events kept by `memory` sinks, by sink name.
+    pub outputs: BTreeMap<String, Vec<Event>>,
+    /// Operator label of the task that ran each slice, when tracing was asked for.
+    pub slice_trace: Vec<String>,
+}
+
+/// Why a job could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The engine could not be set up.
+    #[error(transparent)]
+    Engine(#[from] EngineSetupError),
+    /// An operator module could not be built.
+    #[error("operator \"{operator}\": {source}")]
+    Build {
+        /// The operator.
+        operator: String,
+        /// Why.
+        #[source]
+        source: BuildError,
+    },
+    /// An operator module was refused.
+    #[error("operator \"{operator}\": {source}")]
+    Load {
+        /// The operator.
+        operator: String,
+        /// Why.
+        #[source]
+        source: LoadError,
+    },
+    /// A file source or sink could not be opened.
+    #[error("{what} \"{name}\": could not open {path}: {source}")]
+    Open {
+        /// source or sink.
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// The path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Threads could not be started.
+    #[error("could not start a thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The job failed while running (an operator could not be instantiated or initialised).
+    #[error("job \"{job}\" failed: {reason}")]
+    Failed {
+        /// The job.
+        job: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receivers of one producer (a source or operator): per consumer, the targets for each
+/// producer instance.
+struct Consumers {
+    /// Per producer instance, its edges.
+    edges: Vec<Vec<Edge>>,
+}
+
+/// The operator's `config` table as the JSON object `init` receives.
+fn config_json(config: &toml::Table) -> String {
+    serde_json::to_value(config)
+        .unwrap_or(Json::Object(Default::default()))
+        .to_string()
+}
+
+/// Loads (building first if it is a crate directory) the module of each operator.
+fn load_modules(
+    spec: &JobSpec,
+    engine: &OperatorEngine,
+) -> Result<HashMap<String, OperatorModule>, JobError> {
+    let mut by_path: HashMap<PathBuf, OperatorModule> = HashMap::new();
+    let mut modules = HashMap::new();
+    for operator in &spec.operators {
+        let name = operator.name.get_ref().clone();
+        let mut path = spec.resolve(operator.module.get_ref());
+        if path.is_dir() {
+            path = builder::build_rust(&path).map_err(|source| JobError::Build {
+                operator: name.clone(),
+                source,
+            })?;
+        }
+        let module = match by_path.get(&path) {
+            Some(module) => module.clone(),
+            None => {
+                let module = registry::load_file(engine, &path).map_err(|source| JobError::Load {
+                    operator: name.clone(),
+                    source,
+                })?;
+                by_path.insert(path, module.clone());
+                module
+            }
+        };
+        modules.insert(name, module);
+    }
+    Ok(modules)
+}
+
+/// Runs `spec` to completion on a fresh executor and returns its summary and outputs.
+pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobError> {
+    let engine = OperatorEngine::new(options.limits.clone())?;
+    let modules = load_modules(spec, &engine)?;
+    let executor = Executor::new(options.workers, options.policy.build()).map_err(JobError::Thread)?;
+    if options.trace_slices {
+        executor.trace_slices();
+    }
+    let activator = executor.activator();
+    let metrics = Arc::new(JobMetrics::default());
+    let completion = Arc::new(Completion::new(spec.sinks.len()));
+    let dead_letter_writer = match &spec.dead_letter {
+        Some(dl) => {
+            let path = spec.resolve(&dl.path);
+            let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
+                what: "dead_letter",
+                name: "dead_letter".into(),
+                path: path.display().to_string(),
+                source,
+            })?;
+            Some(Box::new(BufWriter::new(file)) as Box<dyn std::io::Write + Send>)
+        }
+        None => None,
+    };
+    let dead_letters = Arc::new(DeadLetters::new(dead_letter_writer, Arc::clone(&metrics)));
+
+    // Instances per producer name.
+    let mut instances: HashMap<&str, usize> = HashMap::new();
+    for source in &spec.sources {
+        instances.insert(source.name().get_ref(), 1);
+    }
+    for operator in &spec.operators {
+        instances.insert(operator.name.get_ref(), *operator.parallelism.get_ref());
+    }
+    // Channels of a consumer: one per producer instance, numbered in `inputs` order.
+    let channel_base = |inputs: &[toml::Spanned<String>], producer: &str| -> usize {
+        inputs
+            .iter()
+            .take_while(|i| i.get_ref() != producer)
+            .map(|i| instances.get(i.get_ref().as_str()).copied().unwrap_or(1))
+            .sum()
+    };
+    let channels = |inputs: &[toml::Spanned<String>]| -> usize {
+        inputs
+            .iter()
+            .map(|i| instances.get(i.get_ref().as_str()).copied().unwrap_or(1))
+            .sum()
+    };
+
+    // Sinks first, then operators downstream-first, so every producer finds its receivers.
+    let mut memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>> = BTreeMap::new();
+    let mut consumers: HashMap<String, Consumers> = HashMap::new();
+    let add_edges = |consumers: &mut HashMap<String, Consumers>, producer: &str, targets: &dyn Fn(usize) -> Vec<Target>, partition: Partitioning| {
+        let n = instances.get(producer).copied().unwrap_or(1);
+        let entry = consumers.entry(producer.to_string()).or_insert_with(|| Consumers {
+            edges: (0..n).map(|_| Vec::new()).collect(),
+        });
+        for (instance, edges) in entry.edges.iter_mut().enumerate() {
+            edges.push(Edge::new(targets(instance), partition));
+        }
+    };
+    for sink_spec in &spec.sinks {
+        let name = sink_spec.name().get_ref().clone();
+        let output = match sink_spec {
+            SinkSpec::Stdout { .. } => SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout()))),
+            SinkSpec::File { path, .. } => {
+                let path = spec.resolve(path.get_ref());
+                let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
+                    what: "sink",
+                    name: name.clone(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                SinkOutput::Writer(Box::new(BufWriter::new(file)))
+            }
+            SinkSpec::Memory { .. } => {
+                let kept = Arc::new(Mutex::new(Vec::new()));
+                memory_outputs.insert(name.clone(), Arc::clone(&kept));
+                SinkOutput::Memory(kept)
+            }
+        };
+        let format = match sink_spec {
+            SinkSpec::Stdout { format, .. } | SinkSpec::File { format, .. } => *format,
+            SinkSpec::Memory { .. } => Default::default(),
+        };
+        let inputs = sink_spec.inputs();
+        let sink = Arc::new(Sink::new(
+            name,
+            format,
+            output,
+            channels(inputs),
+            Arc::clone(&metrics),
+            Arc::clone(&completion),
+        ));
+        for input in inputs {
+            let base = channel_base(inputs, input.get_ref());
+            let sink = Arc::clone(&sink);
+            add_edges(
+                &mut consumers,
+                input.get_ref(),
+                &|instance| vec![Target::Sink { sink: Arc::clone(&sink), channel: base + instance }],
+                Partitioning::Forward,
+            );
+        }
+    }
+    let ordered = spec.operators_in_order();
+    for operator in ordered.iter().rev() {
+        let name = operator.name.get_ref().as_str();
+        let parallelism = *operator.parallelism.get_ref();
+        let Some(module) = modules.get(name) else {
+            continue;
+        };
+        let mut edges_per_instance = consumers
+            .remove(name)
+            .map(|c| c.edges)
+            .unwrap_or_else(|| (0..parallelism).map(|_| Vec::new()).collect());
+        let config: Arc<str> = config_json(&operator.config).into();
+        let mut targets = Vec::new();
+        for instance in (0..parallelism).rev() {
+            let mailbox = Arc::new(Mailbox::new(options.limits.mailbox_capacity));
+            let task = executor.next_task_id();
+            let label: Arc<str> = if parallelism == 1 {
+                format!("{}/{name}", spec.name.get_ref()).into()
+            } else {
+                format!("{}/{name}#{instance}", spec.name.get_ref()).into()
+            };
+            let edges = edges_per_instance.pop().unwrap_or_default();
+            let links = ActorLinks {
+                task,
+                mailbox: Arc::clone(&mailbox),
+                router: Router::new(edges, instance, parallelism),
+                inputs: channels(&operator.inputs),
+                metrics: Arc::clone(&metrics),
+                dead_letters: Arc::clone(&dead_letters),
+                completion: Arc::clone(&completion),
+            };
+            let cx = CallContext {
+                module: module.clone(),
+                config: Arc::clone(&config),
+                limits: options.limits.clone(),
+            };
+            let actor = Actor::new(label, engine.clone(), cx, links);
+            let added = executor.add(Box::new(actor));
+            debug_assert_eq!(added, task);
+            targets.push((task, mailbox));
+        }
+        targets.reverse();
+        for input in &operator.inputs {
+            let base = channel_base(&operator.inputs, input.get_ref());
+            let targets = &targets;
+            add_edges(
+                &mut consumers,
+                input.get_ref(),
+                &|instance| {
+                    targets
+                        .iter()
+                        .map(|(task, mailbox)| Target::Actor {
+                            task: *task,
+                            mailbox: Arc::clone(mailbox),
+                            channel: base + instance,
+                        })
+                        .collect()
+                },
+                operator.partition,
+            );
+        }
+    }
+
+    let started = Instant::now();
+    let mut source_threads = Vec::new();
+    for source_spec in &spec.sources {
+        let name = source_spec.name().get_ref().clone();
+        let edges = consumers
+            .remove(&name)
+            .and_then(|c| c.edges.into_iter().next())
+            .unwrap_or_default();
+        let origin = match source_spec {
+            SourceSpec::File {
+                path,
+                format,
+                key_field,
+                event_time_field,
+                watermark_delay_ms,
+                ..
+            } => {
+                let path = spec.resolve(path.get_ref());
+                let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
+                    what: "source",
+                    name: name.clone(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Origin::Lines {
+                    reader: Box::new(BufReader::new(file)),
+                    options: LineOptions {
+                        format: *format,
+                        key_field: key_field.clone(),
+                        event_time_field: event_time_field.clone(),
+                        watermark_delay_ms: *watermark_delay_ms,
+                    },
+                }
+            }
+            SourceSpec::Stdin {
+                format,
+                key_field,
+                event_time_field,
+                watermark_delay_ms,
+                ..
+            } => Origin::Lines {
+                reader: Box::new(BufReader::new(std::io::stdin())),
+                options: LineOptions {
+                    format: *format,
+                    key_field: key_field.clone(),
+                    event_time_field: event_time_field.clone(),
+                    watermark_delay_ms: *watermark_delay_ms,
+                },
+            },
+            SourceSpec::Generator {
+                count,
+                rate,
+                keys,
+                payload_bytes,
+                seed,
+                ..
+            } => Origin::Generator {
+                count: *count,
+                rate: *rate,
+                keys: *keys,
+                payload_bytes: *payload_bytes,
+                seed: *seed,
+            },
+        };
+        let source = Source {
+            name: name.clone(),
+            origin,
+            router: Router::new(edges, 0, 1),
+            chunk: options.limits.batch_size.max(1),
+            metrics: Arc::clone(&metrics),
+            dead_letters: Arc::clone(&dead_letters),
+            completion: Arc::clone(&completion),
+            activator: activator.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("cameo-source-{name}"))
+            .spawn(move || source.run())
+            .map_err(JobError::Thread)?;
+        source_threads.push(thread);
+    }
+
+    let result = completion.wait();
+    let elapsed = started.elapsed();
+    let slice_trace = executor.slice_trace();
+    executor.shutdown();
+    // A source blocked on input (stdin) cannot be interrupted; do not wait for it after a
+    // failure.
+    if result.is_ok() {
+        for thread in source_threads {
+            if thread.join().is_err() {
+                tracing::error!("a source thread panicked");
+            }
+        }
+    }
+    result.map_err(|reason| JobError::Failed {
+        job: spec.name.get_ref().clone(),
+        reason,
+    })?;
+    let labels = executor_labels(spec);
+    Ok(JobOutcome {
+        summary: metrics.summary(elapsed),
+        outputs: memory_outputs
+            .into_iter()
+            .map(|(name, kept)| {
+                let events = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
+                (name, events)
+            })
+            .collect(),
+        slice_trace: slice_trace
+            .into_iter()
+            .map(|task| labels.get(task).cloned().unwrap_or_else(|| format!("task {task}")))
+            .collect(),
+    })
+}
+
+/// Labels of the tasks in the order they were registered (downstream operators first,
+/// instances in order).
+fn executor_labels(spec: &JobSpec) -> Vec<String> {
+    let mut labels = Vec::new();
+    for operator in spec.operators_in_order().iter().rev() {
+        let parallelism = *operator.parallelism.get_ref();
+        for instance in (0..parallelism).rev() {
+            labels.push(if parallelism == 1 {
+                format!("{}/{}", spec.name.get_ref(), operator.name.get_ref())
+            } else {
+                format!("{}/{}#{instance}", spec.name.get_ref(), operator.name.get_ref())
+            });
+        }
+    }
+    labels
+}

@@ -1,0 +1,161 @@
+//! Job metrics: event counts, fuel, errors and the end-to-end latency histogram, and the
+//! summary `cameo run` prints.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Reasons kept verbatim for the summary; the rest are only counted.
+const KEPT_ERRORS: usize = 20;
+
+/// Counters and histograms of one job, updated from every worker.
+pub struct JobMetrics {
+    events_in: AtomicU64,
+    events_out: AtomicU64,
+    errors: AtomicU64,
+    fuel: AtomicU64,
+    calls: AtomicU64,
+    latency_us: Mutex<Option<Histogram<u64>>>,
+    error_samples: Mutex<Vec<String>>,
+}
+
+impl Default for JobMetrics {
+    fn default() -> Self {
+        JobMetrics {
+            events_in: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            fuel: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            // 3 significant digits, auto-resizing: never fails to record.
+            latency_us: Mutex::new(Histogram::new(3).ok()),
+            error_samples: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl JobMetrics {
+    /// Counts events taken in by sources.
+    pub fn add_in(&self, n: u64) {
+        self.events_in.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a finished call and the fuel it burned.
+    pub fn add_call(&self, fuel: u64) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.fuel.fetch_add(fuel, Ordering::Relaxed);
+    }
+
+    /// Counts a failure and keeps its reason if few were kept so far.
+    pub fn add_error(&self, reason: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut samples) = self.error_samples.lock()
+            && samples.len() < KEPT_ERRORS
+        {
+            samples.push(reason.to_string());
+        }
+    }
+
+    /// Records events delivered to a sink and their end-to-end latencies.
+    pub fn add_out(&self, latencies: impl IntoIterator<Item = Duration>) {
+        let mut count = 0;
+        if let Ok(mut histogram) = self.latency_us.lock()
+            && let Some(histogram) = histogram.as_mut()
+        {
+            for latency in latencies {
+                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+                histogram.saturating_record(us);
+                count += 1;
+            }
+        }
+        self.events_out.fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// A snapshot for the summary.
+    pub fn summary(&self, elapsed: Duration) -> JobSummary {
+        let guard = self.latency_us.lock();
+        let histogram = guard.as_ref().ok().and_then(|h| h.as_ref()).filter(|h| !h.is_empty());
+        let (p50, p99, max) = match histogram {
+            Some(h) => (
+                h.value_at_quantile(0.50) as f64 / 1000.0,
+                h.value_at_quantile(0.99) as f64 / 1000.0,
+                h.max() as f64 / 1000.0,
+            ),
+            None => (0.0, 0.0, 0.0),
+        };
+        drop(guard);
+        let events_in = self.events_in.load(Ordering::Relaxed);
+        let secs = elapsed.as_secs_f64();
+        JobSummary {
+            events_in,
+            events_out: self.events_out.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            fuel: self.fuel.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            latency_ms: LatencySummary { p50, p99, max },
+            elapsed_s: secs,
+            throughput_eps: if secs > 0.0 { events_in as f64 / secs } else { 0.0 },
+            error_samples: self.error_samples.lock().map(|s| s.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// End-to-end latency percentiles in milliseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// What a finished job reports (`cameo run --json` prints exactly this).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JobSummary {
+    /// Events taken in by all sources.
+    pub events_in: u64,
+    /// Events delivered to all sinks.
+    pub events_out: u64,
+    /// Failed calls (each sent its input to the dead-letter output).
+    pub errors: u64,
+    /// Fuel burned by all calls.
+    pub fuel: u64,
+    /// Calls into operators.
+    pub calls: u64,
+    /// End-to-end latency from source ingest to sink.
+    pub latency_ms: LatencySummary,
+    /// Wall-clock run time in seconds.
+    pub elapsed_s: f64,
+    /// Events in per second of run time.
+    pub throughput_eps: f64,
+    /// The first failure reasons, verbatim.
+    pub error_samples: Vec<String>,
+}
+
+impl std::fmt::Display for JobSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "events in {}, out {}, errors {}, calls {}, fuel {}",
+            self.events_in, self.events_out, self.errors, self.calls, self.fuel
+        )?;
+        writeln!(
+            f,
+            "latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.2} s, {:.0} events/s",
+            self.latency_ms.p50,
+            self.latency_ms.p99,
+            self.latency_ms.max,
+            self.elapsed_s,
+            self.throughput_eps
+        )?;
+        for sample in &self.error_samples {
+            writeln!(f, "error: {sample}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! Loading operator modules: check that the bytes are a component that targets our world,
+//! compile them, and pre-link them for cheap repeated instantiation.
+//!
+//! Every refusal says what is wrong and what to do about it.
+
+use std::path::Path;
+
+use wasmtime::component::Component;
+
+use crate::bindings::{HANDLER_INTERFACE, OPERATOR_WORLD, OperatorPre};
+use crate::engine::{HostState, OperatorEngine};
+
+/// Largest module accepted, in bytes.
+pub const MAX_MODULE_BYTES: usize = 64 << 20;
+
+/// The WebAssembly magic number every module and component starts with.
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
+/// A compiled, validated operator module, ready to instantiate.
+#[derive(Clone)]
+pub struct OperatorModule {
+    name: String,
+    pre: OperatorPre<HostState>,
+}
+
+impl OperatorModule {
+    /// The name the module was loaded under (usually its file name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pre-linked component.
+    pub fn pre(&self) -> &OperatorPre<HostState> {
+        &self.pre
+    }
+}
+
+/// Why a module was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("could not read operator module {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Over [`MAX_MODULE_BYTES`].
+    #[error(
+        "{name} is {size} bytes, over the {MAX_MODULE_BYTES}-byte limit for an operator module; \
+         build it in release mode and strip debug info"
+    )]
+    TooLarge {
+        /// Module name.
+        name: String,
+        /// Its size.
+        size: usize,
+    },
+    /// Not WebAssembly at all.
+    #[error(
+        "{name} is not WebAssembly (it does not start with the `\\0asm` magic bytes); pass the \
+         .wasm component that `cameo operator build` prints"
+    )]
+    NotWasm {
+        /// Module name.
+        name: String,
+    },
+    /// A core module where a component is needed.
+    #[error(
+        "{name} is a core WebAssembly module, not a component; cameo runs components of the world \
+         {OPERATOR_WORLD}. Build the operator with `cameo operator build` (or `cargo build \
+         --target wasm32-wasip2`, which outputs a component), or wrap a core module with \
+         `wasm-tools component new`"
+    )]
+    CoreModule {
+        /// Module name.
+        name: String,
+    },
+    /// WebAssembly, but not a valid component.
+    #[error("{name} is not a valid WebAssembly component: {reason}")]
+    Invalid {
+        /// Module name.
+        name: String,
+        /// What wasmtime found wrong.
+        reason: String,
+    },
+    /// A component that does not export the operator interface.
+    #[error(
+        "{name} does not export {HANDLER_INTERFACE}, so it is not a cameo operator; it must \
+         target the world {OPERATOR_WORLD}. It exports: {exports}"
+    )]
+    WrongWorld {
+        /// Module name.
+        name: String,
+        /// What it exports instead, comma-separated.
+        exports: String,
+    },
+    /// Exports the interface with the wrong shape, or imports what the host does not provide.
+    #[error(
+        "{name} cannot be linked as a cameo operator: {reason}. Operators may import only \
+         cameo:operator/{{state,timers,log}}@0.1.0 and the WASI interfaces a language runtime needs \
+         to start; rebuild it against this host's wit/ package"
+    )]
+    Link {
+        /// Module name.
+        name: String,
+        /// What did not match.
+        reason: String,
+    },
+}
+
+/// What the first bytes of a file say it is.
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+        return Err(LoadError::NotWasm { name: name.into() });
+    }
+    // Bytes 4..8: a core module has version 1 and layer 0; a component has layer 1.
+    if bytes[6..8] == [0, 0] {
+        return Err(LoadError::CoreModule { name: name.into() });
+    }
+    Ok(())
+}
+
+/// Reads and loads the component at `path`.
+pub fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    load_bytes(engine, &name, &bytes)
+}
+
+/// Validates, compiles and pre-links the component in `bytes`, called `name` in errors.
+pub fn load_bytes(
+    engine: &OperatorEngine,
+    name: &str,
+    bytes: &[u8],
+) -> Result<OperatorModule, LoadError> {
+    if bytes.len() > MAX_MODULE_BYTES {
+        return Err(LoadError::TooLarge {
+            name: name.into(),
+            size: bytes.len(),
+        });
+    }
+    check_header(name, bytes)?;
+    let component =
+        Component::new(engine.engine(), bytes).map_err(|err| LoadError::Invalid {
+            name: name.into(),
+            reason: format!("{err:#}"),
+        })?;
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine.engine())
+        .map(|(export, _)| export.to_string())
+        .collect();
+    if !exports.iter().any(|export| export == HANDLER_INTERFACE) {
+        let exports = if exports.is_empty() {
+            "nothing".to_string()
+        } else {
+            exports.join(", ")
+        };
+        return Err(LoadError::WrongWorld {
+            name: name.into(),
+            exports,
+        });
+    }
+    let link_error = |err: wasmtime::Error| LoadError::Link {
+        name: name.into(),
+        reason: format!("{err:#}"),
+    };
+    let instance_pre = engine
+        .linker()
+        .instantiate_pre(&component)
+        .map_err(link_error)?;
+    let pre = OperatorPre::new(instance_pre).map_err(link_error)?;
+    Ok(OperatorModule {
+        name: name.into(),
+        pre,
+    })
+}

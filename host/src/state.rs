@@ -1,0 +1,244 @@
+//! Host-managed keyed state of one operator instance, with per-call transactions.
+//!
+//! State lives in the host, not in the guest's memory, so it survives the re-instantiation that
+//! follows a trap. Every call works on a [`StateTxn`]: its writes become visible to later calls
+//! only when the call succeeds, so a batch that fails (and is retried event by event) never
+//! leaves half of its updates behind. Sizes are accounted so a tenant's quota can be enforced.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Bytes of bookkeeping counted per entry on top of its key and value, so that millions of
+/// empty entries cannot slip under the quota.
+const ENTRY_OVERHEAD: u64 = 32;
+
+/// The committed key-value state of one operator instance.
+#[derive(Debug, Default, Clone)]
+pub struct KeyedState {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    bytes: u64,
+}
+
+/// Bytes an entry counts against the quota.
+fn entry_size(key: &[u8], value: &[u8]) -> u64 {
+    key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD
+}
+
+impl KeyedState {
+    /// The committed value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(key).map(Vec::as_slice)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no entry is stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes counted against the quota (keys, values and a fixed per-entry overhead).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// All committed entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.bytes += entry_size(&key, &value);
+        if let Some(old) = self.entries.insert(key.clone(), value) {
+            self.bytes = self.bytes.saturating_sub(entry_size(&key, &old));
+        }
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes = self.bytes.saturating_sub(entry_size(key, &old));
+        }
+    }
+}
+
+/// The uncommitted writes of one call on top of a [`KeyedState`].
+#[derive(Debug, Default)]
+pub struct StateTxn {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    added_bytes: u64,
+}
+
+/// A put would take the instance over its state quota.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "state quota exceeded: this operator instance holds {held} bytes of state and the write \
+     would add {adding} more, over its quota of {quota} bytes; delete state it no longer needs \
+     or ask for a larger quota"
+)]
+pub struct StateQuotaExceeded {
+    /// Bytes held when the write was attempted (committed plus written in this call).
+    pub held: u64,
+    /// Bytes the write would add.
+    pub adding: u64,
+    /// The quota in bytes.
+    pub quota: u64,
+}
+
+impl StateTxn {
+    /// The value of `key` as this call sees it.
+    pub fn get<'a>(&'a self, base: &'a KeyedState, key: &[u8]) -> Option<&'a [u8]> {
+        match self.writes.get(key) {
+            Some(write) => write.as_deref(),
+            None => base.get(key),
+        }
+    }
+
+    /// Records a put, refusing it when committed plus written bytes would pass `quota`.
+    pub fn put(
+        &mut self,
+        base: &KeyedState,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        quota: u64,
+    ) -> Result<(), StateQuotaExceeded> {
+        let adding = entry_size(&key, &value);
+        let held = base.bytes() + self.added_bytes;
+        if held.saturating_add(adding) > quota {
+            return Err(StateQuotaExceeded {
+                held,
+                adding,
+                quota,
+            });
+        }
+        self.added_bytes += adding;
+        self.writes.insert(key, Some(value));
+        Ok(())
+    }
+
+    /// Records a delete.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
+    /// Up to `limit` entries starting with `prefix`, in key order, as this call sees them.
+    pub fn scan(&self, base: &KeyedState, prefix: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let start = Bound::Included(prefix.to_vec());
+        let in_prefix = |k: &&Vec<u8>| k.starts_with(prefix);
+        let mut committed = base
+            .entries
+            .range((start.clone(), Bound::Unbounded))
+            .take_while(|(k, _)| in_prefix(k))
+            .peekable();
+        let mut written = self
+            .writes
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| in_prefix(k))
+            .peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let take_written = match (committed.peek(), written.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((ck, _)), Some((wk, _))) => wk <= ck,
+            };
+            if take_written {
+                let Some((wk, wv)) = written.next() else { break };
+                if committed.peek().is_some_and(|(ck, _)| *ck == wk) {
+                    committed.next();
+                }
+                if let Some(v) = wv {
+                    out.push((wk.clone(), v.clone()));
+                }
+            } else {
+                let Some((ck, cv)) = committed.next() else { break };
+                out.push((ck.clone(), cv.clone()));
+            }
+        }
+        out
+    }
+
+    /// Applies the writes to `base`; called only when the call succeeded.
+    pub fn commit(self, base: &mut KeyedState) {
+        for (key, write) in self.writes {
+            match write {
+                Some(value) => base.put(key, value),
+                None => base.delete(&key),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_visible_in_the_call_and_only_after_commit_outside_it() {
+        let mut base = KeyedState::default();
+        let mut txn = StateTxn::default();
+        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX).unwrap();
+        assert_eq!(txn.get(&base, b"a"), Some(&b"1"[..]));
+        assert_eq!(base.get(b"a"), None);
+        txn.commit(&mut base);
+        assert_eq!(base.get(b"a"), Some(&b"1"[..]));
+        assert_eq!(base.bytes(), 2 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn a_dropped_transaction_leaves_no_trace() {
+        let base = KeyedState::default();
+        let mut txn = StateTxn::default();
+        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX).unwrap();
+        drop(txn);
+        assert!(base.is_empty());
+    }
+
+    #[test]
+    fn scan_merges_committed_and_written_entries_in_key_order() {
+        let mut base = KeyedState::default();
+        let mut setup = StateTxn::default();
+        for k in ["p1", "p3", "p5", "q1"] {
+            setup.put(&base, k.into(), b"old".to_vec(), u64::MAX).unwrap();
+        }
+        setup.commit(&mut base);
+        let mut txn = StateTxn::default();
+        txn.put(&base, b"p2".to_vec(), b"new".to_vec(), u64::MAX).unwrap();
+        txn.put(&base, b"p3".to_vec(), b"new".to_vec(), u64::MAX).unwrap();
+        txn.delete(b"p5".to_vec());
+        let keys: Vec<_> = txn
+            .scan(&base, b"p", 10)
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+            .collect();
+        assert_eq!(
+            keys,
+            [("p1", "old"), ("p2", "new"), ("p3", "new")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(txn.scan(&base, b"p", 1).len(), 1);
+    }
+
+    #[test]
+    fn a_put_over_the_quota_is_refused_with_the_numbers() {
+        let base = KeyedState::default();
+        let mut txn = StateTxn::default();
+        let err = txn.put(&base, vec![0; 10], vec![0; 100], 64).unwrap_err();
+        assert!(err.to_string().contains("quota of 64 bytes"), "{err}");
+    }
+
+    #[test]
+    fn replacing_a_value_accounts_the_difference() {
+        let mut base = KeyedState::default();
+        for value in [vec![0; 100], vec![0; 10]] {
+            let mut txn = StateTxn::default();
+            txn.put(&base, b"k".to_vec(), value, u64::MAX).unwrap();
+            txn.commit(&mut base);
+        }
+        assert_eq!(base.bytes(), 1 + 10 + ENTRY_OVERHEAD);
+    }
+}

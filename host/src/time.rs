@@ -1,0 +1,131 @@
+//! Event time: watermarks tracked per input (an operator's watermark is the minimum over its
+//! inputs) and the event-time timers operators register.
+
+use std::collections::BTreeSet;
+
+/// The watermark of each input channel of one receiver; ended channels count as `i64::MAX`.
+#[derive(Debug, Clone)]
+pub struct InputWatermarks {
+    channels: Vec<i64>,
+    ended: usize,
+    current: i64,
+}
+
+impl InputWatermarks {
+    /// Tracking for `channels` inputs, none of which has reported yet.
+    pub fn new(channels: usize) -> Self {
+        InputWatermarks {
+            channels: vec![i64::MIN; channels],
+            ended: 0,
+            current: i64::MIN,
+        }
+    }
+
+    /// The current watermark: the minimum over all inputs.
+    pub fn current(&self) -> i64 {
+        self.current
+    }
+
+    /// Records a watermark on `channel`; returns the new combined watermark if it advanced.
+    /// Watermarks never go back: a lower one than already seen on a channel is ignored.
+    pub fn advance(&mut self, channel: usize, time: i64) -> Option<i64> {
+        let slot = self.channels.get_mut(channel)?;
+        if time <= *slot {
+            return None;
+        }
+        *slot = time;
+        self.recompute()
+    }
+
+    /// Records the end of `channel`; returns the new combined watermark if it advanced.
+    pub fn end(&mut self, channel: usize) -> Option<i64> {
+        let slot = self.channels.get_mut(channel)?;
+        if *slot != i64::MAX {
+            *slot = i64::MAX;
+            self.ended += 1;
+        }
+        self.recompute()
+    }
+
+    /// True once every input has ended.
+    pub fn all_ended(&self) -> bool {
+        self.ended == self.channels.len()
+    }
+
+    fn recompute(&mut self) -> Option<i64> {
+        let min = self.channels.iter().copied().min().unwrap_or(i64::MAX);
+        if min > self.current {
+            self.current = min;
+            Some(min)
+        } else {
+            None
+        }
+    }
+}
+
+/// Registered event-time timers of one operator instance, ordered by time then key.
+#[derive(Debug, Default, Clone)]
+pub struct TimerQueue {
+    timers: BTreeSet<(i64, Option<Vec<u8>>)>,
+}
+
+impl TimerQueue {
+    /// Registers a timer; a duplicate of an existing one is ignored.
+    pub fn register(&mut self, key: Option<Vec<u8>>, time: i64) {
+        self.timers.insert((time, key));
+    }
+
+    /// Removes and returns every timer due at `watermark`, earliest first.
+    pub fn due(&mut self, watermark: i64) -> Vec<(i64, Option<Vec<u8>>)> {
+        let mut due = Vec::new();
+        while let Some(first) = self.timers.first() {
+            if first.0 > watermark {
+                break;
+            }
+            if let Some(timer) = self.timers.pop_first() {
+                due.push(timer);
+            }
+        }
+        due
+    }
+
+    /// Number of pending timers.
+    pub fn len(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// True when no timer is pending.
+    pub fn is_empty(&self) -> bool {
+        self.timers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watermark_is_the_minimum_over_inputs() {
+        let mut wm = InputWatermarks::new(2);
+        assert_eq!(wm.advance(0, 100), None, "input 1 has not reported");
+        assert_eq!(wm.advance(1, 50), Some(50));
+        assert_eq!(wm.advance(1, 40), None, "watermarks never go back");
+        assert_eq!(wm.advance(1, 150), Some(100));
+        assert_eq!(wm.end(0), Some(150));
+        assert!(!wm.all_ended());
+        assert_eq!(wm.end(1), Some(i64::MAX));
+        assert!(wm.all_ended());
+    }
+
+    #[test]
+    fn due_timers_come_out_in_time_order_once() {
+        let mut timers = TimerQueue::default();
+        timers.register(Some(b"b".to_vec()), 20);
+        timers.register(Some(b"a".to_vec()), 10);
+        timers.register(Some(b"a".to_vec()), 10);
+        timers.register(None, 30);
+        assert_eq!(timers.due(20), vec![(10, Some(b"a".to_vec())), (20, Some(b"b".to_vec()))]);
+        assert_eq!(timers.due(20), vec![]);
+        assert_eq!(timers.len(), 1);
+    }
+}
