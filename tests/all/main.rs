@@ -1,0 +1,9 @@
+//! Integration tests: real operator components, built from `example-operators/rust` by the
+//! build script, run through the real host.
+
+mod cli;
+mod loading;
+mod misbehaving;
+mod slices;
+mod support;
+mod wordcount;

@@ -1,0 +1,93 @@
+//! Fuel slicing: calls yield every slice and the executor interleaves actors (deterministic:
+//! one worker, FIFO, all input queued before the workers start; no sleeps, no timing).
+
+use cameo_tests::guests;
+
+use crate::support::{options, parse, run, toml_path, values};
+
+#[test]
+fn two_busy_actors_interleave_slice_by_slice_on_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), "first\nsecond").unwrap();
+    let toml = format!(
+        r#"
+name = "spin"
+[[source]]
+name = "in"
+kind = "file"
+path = "input.txt"
+[[operator]]
+name = "burn"
+module = {}
+inputs = ["in"]
+parallelism = 2
+config = {{ iterations = 2000000 }}
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["burn"]
+"#,
+        toml_path(guests::SPIN_SLICE)
+    );
+    let spec = parse(&toml, dir.path());
+    let mut options = options();
+    options.workers = 1;
+    options.trace_slices = true;
+    options.start_after_sources = true;
+    options.limits.batch_size = 1;
+    options.limits.slice_fuel = 10_000;
+    let outcome = run(&spec, &options);
+    let mut out = values(&outcome, "out");
+    out.sort();
+    assert_eq!(out, ["first", "second"]);
+
+    let trace = &outcome.slice_trace;
+    let a = "spin/burn#0";
+    let b = "spin/burn#1";
+    let last = |label: &str| trace.iter().rposition(|t| t == label).unwrap();
+    let both_busy_until = last(a).min(last(b));
+    assert!(both_busy_until > 20, "each call should take many slices: {trace:?}");
+    for pair in trace[..=both_busy_until].windows(2) {
+        assert_ne!(pair[0], pair[1], "one actor ran two slices in a row while the other waited: {trace:?}");
+    }
+}
+
+#[test]
+fn a_longer_slice_means_fewer_slices_for_the_same_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), "x").unwrap();
+    let toml = format!(
+        r#"
+name = "spin"
+[[source]]
+name = "in"
+kind = "file"
+path = "input.txt"
+[[operator]]
+name = "burn"
+module = {}
+inputs = ["in"]
+config = {{ iterations = 1000000 }}
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["burn"]
+"#,
+        toml_path(guests::SPIN_SLICE)
+    );
+    let spec = parse(&toml, dir.path());
+    let slices = |slice_fuel: u64| {
+        let mut options = options();
+        options.workers = 1;
+        options.trace_slices = true;
+        options.start_after_sources = true;
+        options.limits.slice_fuel = slice_fuel;
+        let outcome = run(&spec, &options);
+        (outcome.slice_trace.len() as u64, outcome.summary.fuel)
+    };
+    let (short, fuel) = slices(10_000);
+    let (long, _) = slices(1_000_000);
+    // Every slice but a call's last burns exactly slice_fuel.
+    assert!(short >= fuel / 10_000, "{short} slices for {fuel} fuel");
+    assert!(long < short / 10, "{long} vs {short}");
+}

@@ -1,0 +1,108 @@
+//! Helpers shared by the tests: job specs around built guests, runs, and the `cameo` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cameo_host::dataflow::spec::JobSpec;
+use cameo_host::{JobOutcome, RunOptions};
+
+/// A TOML string literal holding `path`.
+pub fn toml_path(path: &str) -> String {
+    serde_json::to_string(path).expect("a path is valid JSON")
+}
+
+/// A job reading `input` (lines) from a file, through one operator `module` with `config`
+/// (a TOML inline table), into a memory sink named `out`.
+pub fn one_operator_job(dir: &Path, module: &str, config: &str, input: &[&str]) -> JobSpec {
+    std::fs::write(dir.join("input.txt"), input.join("\n")).expect("write input");
+    let toml = format!(
+        r#"
+name = "test"
+[[source]]
+name = "in"
+kind = "file"
+path = "input.txt"
+
+[[operator]]
+name = "op"
+module = {module}
+inputs = ["in"]
+config = {config}
+
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["op"]
+"#,
+        module = toml_path(module)
+    );
+    parse(&toml, dir)
+}
+
+/// Parses a job spec whose relative paths are anchored at `dir`.
+pub fn parse(toml: &str, dir: &Path) -> JobSpec {
+    JobSpec::parse(toml, "job.toml", dir.to_path_buf()).expect("valid job spec")
+}
+
+/// Run options for tests: two workers and small fuel budgets so runaways end quickly.
+pub fn options() -> RunOptions {
+    let mut options = RunOptions {
+        workers: 2,
+        ..RunOptions::default()
+    };
+    options.limits.fuel_per_call = 50_000_000;
+    options
+}
+
+/// Runs a job and returns its outcome, failing the test on a job error.
+pub fn run(spec: &JobSpec, options: &RunOptions) -> JobOutcome {
+    cameo_host::run_job(spec, options).unwrap_or_else(|err| panic!("job failed: {err}"))
+}
+
+/// The values written to the memory sink `sink`, as strings.
+pub fn values(outcome: &JobOutcome, sink: &str) -> Vec<String> {
+    outcome
+        .outputs
+        .get(sink)
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.value).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `cameo` binary built alongside this test binary.
+pub fn cameo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/all-<hash> -> target/<profile>/cameo
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("cameo"))
+        .expect("test binary lives in target/<profile>/deps");
+    assert!(
+        bin.exists(),
+        "{} is missing; run the tests with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `cameo` with `args` in `dir`.
+pub fn cameo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(cameo_binary())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cameo runs")
+}
