@@ -88,7 +88,10 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf, BuildError> {
     let relay = std::thread::spawn(move || {
         let mut missing_target = false;
         if let Some(stderr) = stderr {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if line.contains("target may not be installed")
                     || line.contains("can't find crate for `core`")
                     || line.contains("can't find crate for `std`")
@@ -102,7 +105,10 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf, BuildError> {
     });
     let mut artifact = None;
     if let Some(stdout) = child.stdout.take() {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(path) = wasm_artifact(&line) {
                 artifact = Some(path);
             }
@@ -147,7 +153,10 @@ mod tests {
     #[test]
     fn the_wasm_artifact_is_found_in_cargo_messages() {
         let line = r#"{"reason":"compiler-artifact","filenames":["/t/release/deps/x.d","/t/release/x.wasm"]}"#;
-        assert_eq!(wasm_artifact(line), Some(PathBuf::from("/t/release/x.wasm")));
+        assert_eq!(
+            wasm_artifact(line),
+            Some(PathBuf::from("/t/release/x.wasm"))
+        );
         assert_eq!(wasm_artifact(r#"{"reason":"build-finished"}"#), None);
         assert_eq!(wasm_artifact("not json"), None);
     }

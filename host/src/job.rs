@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Record which task ran each slice (for tests and diagnosis).
     pub trace_slices: bool,
+    /// Let the sources finish before the workers start, so every run schedules the same
+    /// input the same way. The whole input must fit in the first operators' mailboxes.
+    pub start_after_sources: bool,
 }
 
 impl Default for RunOptions {
@@ -46,6 +49,7 @@ impl Default for RunOptions {
             policy: PolicyKind::default(),
             limits: Limits::default(),
             trace_slices: false,
+            start_after_sources: false,
         }
     }
 }
@@ -144,10 +148,11 @@ fn load_modules(
         let module = match by_path.get(&path) {
             Some(module) => module.clone(),
             None => {
-                let module = registry::load_file(engine, &path).map_err(|source| JobError::Load {
-                    operator: name.clone(),
-                    source,
-                })?;
+                let module =
+                    registry::load_file(engine, &path).map_err(|source| JobError::Load {
+                        operator: name.clone(),
+                        source,
+                    })?;
                 by_path.insert(path, module.clone());
                 module
             }
@@ -161,7 +166,7 @@ fn load_modules(
 pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobError> {
     let engine = OperatorEngine::new(options.limits.clone())?;
     let modules = load_modules(spec, &engine)?;
-    let executor = Executor::new(options.workers, options.policy.build()).map_err(JobError::Thread)?;
+    let mut executor = Executor::new(options.policy.build());
     if options.trace_slices {
         executor.trace_slices();
     }
@@ -209,11 +214,16 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     // Sinks first, then operators downstream-first, so every producer finds its receivers.
     let mut memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>> = BTreeMap::new();
     let mut consumers: HashMap<String, Consumers> = HashMap::new();
-    let add_edges = |consumers: &mut HashMap<String, Consumers>, producer: &str, targets: &dyn Fn(usize) -> Vec<Target>, partition: Partitioning| {
+    let add_edges = |consumers: &mut HashMap<String, Consumers>,
+                     producer: &str,
+                     targets: &dyn Fn(usize) -> Vec<Target>,
+                     partition: Partitioning| {
         let n = instances.get(producer).copied().unwrap_or(1);
-        let entry = consumers.entry(producer.to_string()).or_insert_with(|| Consumers {
-            edges: (0..n).map(|_| Vec::new()).collect(),
-        });
+        let entry = consumers
+            .entry(producer.to_string())
+            .or_insert_with(|| Consumers {
+                edges: (0..n).map(|_| Vec::new()).collect(),
+            });
         for (instance, edges) in entry.edges.iter_mut().enumerate() {
             edges.push(Edge::new(targets(instance), partition));
         }
@@ -221,7 +231,9 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     for sink_spec in &spec.sinks {
         let name = sink_spec.name().get_ref().clone();
         let output = match sink_spec {
-            SinkSpec::Stdout { .. } => SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout()))),
+            SinkSpec::Stdout { .. } => {
+                SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout())))
+            }
             SinkSpec::File { path, .. } => {
                 let path = spec.resolve(path.get_ref());
                 let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
@@ -257,7 +269,12 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             add_edges(
                 &mut consumers,
                 input.get_ref(),
-                &|instance| vec![Target::Sink { sink: Arc::clone(&sink), channel: base + instance }],
+                &|instance| {
+                    vec![Target::Sink {
+                        sink: Arc::clone(&sink),
+                        channel: base + instance,
+                    }]
+                },
                 Partitioning::Forward,
             );
         }
@@ -406,6 +423,14 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
         source_threads.push(thread);
     }
 
+    if options.start_after_sources {
+        for thread in source_threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a source thread panicked");
+            }
+        }
+    }
+    executor.start(options.workers).map_err(JobError::Thread)?;
     let result = completion.wait();
     let elapsed = started.elapsed();
     let slice_trace = executor.slice_trace();
@@ -435,7 +460,12 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .collect(),
         slice_trace: slice_trace
             .into_iter()
-            .map(|task| labels.get(task).cloned().unwrap_or_else(|| format!("task {task}")))
+            .map(|task| {
+                labels
+                    .get(task)
+                    .cloned()
+                    .unwrap_or_else(|| format!("task {task}"))
+            })
             .collect(),
     })
 }
@@ -450,7 +480,11 @@ fn executor_labels(spec: &JobSpec) -> Vec<String> {
             labels.push(if parallelism == 1 {
                 format!("{}/{}", spec.name.get_ref(), operator.name.get_ref())
             } else {
-                format!("{}/{}#{instance}", spec.name.get_ref(), operator.name.get_ref())
+                format!(
+                    "{}/{}#{instance}",
+                    spec.name.get_ref(),
+                    operator.name.get_ref()
+                )
             });
         }
     }

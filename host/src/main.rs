@@ -1,1 +1,129 @@
-fn main() {}
+//! The `cameo` command line: parses flags and calls into the `cameo_host` library.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use cameo_host::sched::PolicyKind;
+use cameo_host::{Limits, RunOptions};
+use clap::{Parser, Subcommand};
+
+/// Run stream operators as sandboxed WebAssembly components, scheduled by deadline.
+#[derive(Debug, Parser)]
+#[command(name = "cameo", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job embedded, without a server: sources, operators and sinks from a job spec.
+    ///
+    /// With finite sources the job ends when all input is processed, then a summary is printed
+    /// (to stderr, or as one JSON object on the last line of stdout with --json).
+    Run(RunArgs),
+    /// Work with operator projects.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The job spec (TOML).
+    job: PathBuf,
+    /// Print the summary as one JSON object (events_in, events_out, errors, fuel, latency_ms).
+    #[arg(long)]
+    json: bool,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Scheduling policy.
+    #[arg(long, value_enum, default_value_t = PolicyKind::Fifo)]
+    policy: PolicyKind,
+    /// Fuel per slice: a call yields to the scheduler after burning this much.
+    #[arg(long)]
+    slice_fuel: Option<u64>,
+    /// Fuel one call may burn before it fails as out-of-fuel.
+    #[arg(long)]
+    fuel_per_call: Option<u64>,
+    /// Linear memory one operator instance may hold, in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// Events per `process` call at most.
+    #[arg(long)]
+    batch_size: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Build an operator project into a WebAssembly component and print the component's path.
+    Build {
+        /// The operator project's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Print `{"component": PATH}` instead of the bare path.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAMEO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,operator=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let spec = cameo_host::dataflow::spec::JobSpec::from_file(&args.job)?;
+    let mut limits = Limits::default();
+    if let Some(fuel) = args.slice_fuel {
+        limits.slice_fuel = fuel;
+    }
+    if let Some(fuel) = args.fuel_per_call {
+        limits.fuel_per_call = fuel;
+    }
+    if let Some(mib) = args.memory_mib {
+        limits.memory_bytes = mib.saturating_mul(1 << 20);
+    }
+    if let Some(batch) = args.batch_size {
+        anyhow::ensure!(batch > 0, "--batch-size must be at least 1");
+        limits.batch_size = batch;
+    }
+    let mut options = RunOptions {
+        policy: args.policy,
+        limits,
+        ..RunOptions::default()
+    };
+    if let Some(workers) = args.workers {
+        anyhow::ensure!(workers > 0, "--workers must be at least 1");
+        options.workers = workers;
+    }
+    let outcome = cameo_host::run_job(&spec, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome.summary)?);
+    } else {
+        eprint!("{}", outcome.summary);
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Operator(OperatorCommand::Build { dir, json }) => {
+            let component = cameo_host::builder::build_rust(&dir)
+                .with_context(|| format!("could not build the operator in {}", dir.display()))?;
+            if json {
+                println!("{}", serde_json::json!({ "component": component }));
+            } else {
+                println!("{}", component.display());
+            }
+            Ok(())
+        }
+    }
+}

@@ -66,7 +66,9 @@ impl JobMetrics {
             && let Some(histogram) = histogram.as_mut()
         {
             for latency in latencies {
-                let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+                let us = u64::try_from(latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
                 histogram.saturating_record(us);
                 count += 1;
             }
@@ -77,7 +79,11 @@ impl JobMetrics {
     /// A snapshot for the summary.
     pub fn summary(&self, elapsed: Duration) -> JobSummary {
         let guard = self.latency_us.lock();
-        let histogram = guard.as_ref().ok().and_then(|h| h.as_ref()).filter(|h| !h.is_empty());
+        let histogram = guard
+            .as_ref()
+            .ok()
+            .and_then(|h| h.as_ref())
+            .filter(|h| !h.is_empty());
         let (p50, p99, max) = match histogram {
             Some(h) => (
                 h.value_at_quantile(0.50) as f64 / 1000.0,
@@ -97,8 +103,16 @@ impl JobMetrics {
             calls: self.calls.load(Ordering::Relaxed),
             latency_ms: LatencySummary { p50, p99, max },
             elapsed_s: secs,
-            throughput_eps: if secs > 0.0 { events_in as f64 / secs } else { 0.0 },
-            error_samples: self.error_samples.lock().map(|s| s.clone()).unwrap_or_default(),
+            throughput_eps: if secs > 0.0 {
+                events_in as f64 / secs
+            } else {
+                0.0
+            },
+            error_samples: self
+                .error_samples
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -149,11 +149,10 @@ pub fn load_bytes(
         });
     }
     check_header(name, bytes)?;
-    let component =
-        Component::new(engine.engine(), bytes).map_err(|err| LoadError::Invalid {
-            name: name.into(),
-            reason: format!("{err:#}"),
-        })?;
+    let component = Component::new(engine.engine(), bytes).map_err(|err| LoadError::Invalid {
+        name: name.into(),
+        reason: format!("{err:#}"),
+    })?;
     let exports: Vec<String> = component
         .component_type()
         .exports(engine.engine())

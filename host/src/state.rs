@@ -148,7 +148,9 @@ impl StateTxn {
                 (Some((ck, _)), Some((wk, _))) => wk <= ck,
             };
             if take_written {
-                let Some((wk, wv)) = written.next() else { break };
+                let Some((wk, wv)) = written.next() else {
+                    break;
+                };
                 if committed.peek().is_some_and(|(ck, _)| *ck == wk) {
                     committed.next();
                 }
@@ -156,7 +158,9 @@ impl StateTxn {
                     out.push((wk.clone(), v.clone()));
                 }
             } else {
-                let Some((ck, cv)) = committed.next() else { break };
+                let Some((ck, cv)) = committed.next() else {
+                    break;
+                };
                 out.push((ck.clone(), cv.clone()));
             }
         }
@@ -182,7 +186,8 @@ mod tests {
     fn writes_are_visible_in_the_call_and_only_after_commit_outside_it() {
         let mut base = KeyedState::default();
         let mut txn = StateTxn::default();
-        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX).unwrap();
+        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX)
+            .unwrap();
         assert_eq!(txn.get(&base, b"a"), Some(&b"1"[..]));
         assert_eq!(base.get(b"a"), None);
         txn.commit(&mut base);
@@ -194,7 +199,8 @@ mod tests {
     fn a_dropped_transaction_leaves_no_trace() {
         let base = KeyedState::default();
         let mut txn = StateTxn::default();
-        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX).unwrap();
+        txn.put(&base, b"a".to_vec(), b"1".to_vec(), u64::MAX)
+            .unwrap();
         drop(txn);
         assert!(base.is_empty());
     }
@@ -204,12 +210,16 @@ mod tests {
         let mut base = KeyedState::default();
         let mut setup = StateTxn::default();
         for k in ["p1", "p3", "p5", "q1"] {
-            setup.put(&base, k.into(), b"old".to_vec(), u64::MAX).unwrap();
+            setup
+                .put(&base, k.into(), b"old".to_vec(), u64::MAX)
+                .unwrap();
         }
         setup.commit(&mut base);
         let mut txn = StateTxn::default();
-        txn.put(&base, b"p2".to_vec(), b"new".to_vec(), u64::MAX).unwrap();
-        txn.put(&base, b"p3".to_vec(), b"new".to_vec(), u64::MAX).unwrap();
+        txn.put(&base, b"p2".to_vec(), b"new".to_vec(), u64::MAX)
+            .unwrap();
+        txn.put(&base, b"p3".to_vec(), b"new".to_vec(), u64::MAX)
+            .unwrap();
         txn.delete(b"p5".to_vec());
         let keys: Vec<_> = txn
             .scan(&base, b"p", 10)
@@ -218,7 +228,8 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            [("p1", "old"), ("p2", "new"), ("p3", "new")].map(|(k, v)| (k.to_string(), v.to_string()))
+            [("p1", "old"), ("p2", "new"), ("p3", "new")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         );
         assert_eq!(txn.scan(&base, b"p", 1).len(), 1);
     }

@@ -124,7 +124,10 @@ mod tests {
         timers.register(Some(b"a".to_vec()), 10);
         timers.register(Some(b"a".to_vec()), 10);
         timers.register(None, 30);
-        assert_eq!(timers.due(20), vec![(10, Some(b"a".to_vec())), (20, Some(b"b".to_vec()))]);
+        assert_eq!(
+            timers.due(20),
+            vec![(10, Some(b"a".to_vec())), (20, Some(b"b".to_vec()))]
+        );
         assert_eq!(timers.due(20), vec![]);
         assert_eq!(timers.len(), 1);
     }

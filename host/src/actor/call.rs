@@ -116,10 +116,7 @@ fn fuel_used(store: &Store<HostState>, limits: &Limits) -> u64 {
 }
 
 /// Instantiates the module and calls `init`; an error here is fatal for the job.
-async fn instantiate(
-    store: &mut Store<HostState>,
-    cx: &CallContext,
-) -> Result<Operator, String> {
+async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<Operator, String> {
     let name = cx.module.name();
     prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
     let bindings = cx

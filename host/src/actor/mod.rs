@@ -71,7 +71,12 @@ pub struct Actor {
 
 impl Actor {
     /// An actor named `label` running `cx.module`; it instantiates on its first call.
-    pub fn new(label: Arc<str>, engine: OperatorEngine, cx: CallContext, links: ActorLinks) -> Self {
+    pub fn new(
+        label: Arc<str>,
+        engine: OperatorEngine,
+        cx: CallContext,
+        links: ActorLinks,
+    ) -> Self {
         let watermarks = InputWatermarks::new(links.inputs);
         Actor {
             label,

@@ -183,18 +183,24 @@ impl Router {
 
     /// True when some receiving mailbox is full; `producer` is then woken once it drains.
     pub fn blocked(&self, producer: TaskId) -> bool {
-        self.edges.iter().flat_map(|edge| &edge.targets).any(|target| match target {
-            Target::Actor { mailbox, .. } => mailbox.register_blocked(producer),
-            Target::Sink { .. } => false,
-        })
+        self.edges
+            .iter()
+            .flat_map(|edge| &edge.targets)
+            .any(|target| match target {
+                Target::Actor { mailbox, .. } => mailbox.register_blocked(producer),
+                Target::Sink { .. } => false,
+            })
     }
 
     /// True when some receiving mailbox is full (without registering for a wake-up).
     pub fn any_full(&self) -> bool {
-        self.edges.iter().flat_map(|edge| &edge.targets).any(|target| match target {
-            Target::Actor { mailbox, .. } => mailbox.is_full(),
-            Target::Sink { .. } => false,
-        })
+        self.edges
+            .iter()
+            .flat_map(|edge| &edge.targets)
+            .any(|target| match target {
+                Target::Actor { mailbox, .. } => mailbox.is_full(),
+                Target::Sink { .. } => false,
+            })
     }
 
     /// The mailboxes this router sends to (sources wait on them for room).

@@ -64,8 +64,11 @@ impl Sink {
     /// Writes events and records their latency.
     pub fn write(&self, events: Vec<(Event, Meta)>) {
         let now = Instant::now();
-        self.metrics
-            .add_out(events.iter().map(|(_, meta)| now.saturating_duration_since(meta.ingest)));
+        self.metrics.add_out(
+            events
+                .iter()
+                .map(|(_, meta)| now.saturating_duration_since(meta.ingest)),
+        );
         let mut output = self.output.lock().unwrap_or_else(|p| p.into_inner());
         match &mut *output {
             SinkOutput::Memory(kept) => {

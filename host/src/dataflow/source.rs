@@ -107,7 +107,10 @@ impl Source {
                         &self.name,
                         None,
                         None,
-                        &format!("could not read line {}: {err}; the rest of the input is skipped", number + 1),
+                        &format!(
+                            "could not read line {}: {err}; the rest of the input is skipped",
+                            number + 1
+                        ),
                     );
                     break;
                 }
@@ -145,7 +148,10 @@ impl Source {
                     std::thread::sleep(due - now);
                 }
             }
-            let key = format!("k{}", xxh3_64_with_seed(&seq.to_le_bytes(), seed) % keys.max(1));
+            let key = format!(
+                "k{}",
+                xxh3_64_with_seed(&seq.to_le_bytes(), seed) % keys.max(1)
+            );
             let value = serde_json::json!({
                 "key": key,
                 "seq": seq,

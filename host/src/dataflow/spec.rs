@@ -236,7 +236,9 @@ impl SinkSpec {
     /// The sink's name.
     pub fn name(&self) -> &Spanned<String> {
         match self {
-            SinkSpec::Stdout { name, .. } | SinkSpec::File { name, .. } | SinkSpec::Memory { name, .. } => name,
+            SinkSpec::Stdout { name, .. }
+            | SinkSpec::File { name, .. }
+            | SinkSpec::Memory { name, .. } => name,
         }
     }
 
@@ -296,7 +298,11 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> SpecError {
-        let line = if span == (0..0) { 0 } else { line_of(self.source, span.start) };
+        let line = if span == (0..0) {
+            0
+        } else {
+            line_of(self.source, span.start)
+        };
         SpecError::Invalid {
             file: self.file.into(),
             line,
@@ -340,10 +346,16 @@ impl JobSpec {
             ));
         }
         if self.sources.is_empty() {
-            return Err(checker.error(0..0, "the job has no [[source]]; add one (kind = \"file\", \"stdin\" or \"generator\")"));
+            return Err(checker.error(
+                0..0,
+                "the job has no [[source]]; add one (kind = \"file\", \"stdin\" or \"generator\")",
+            ));
         }
         if self.sinks.is_empty() {
-            return Err(checker.error(0..0, "the job has no [[sink]]; add one (kind = \"stdout\", \"file\" or \"memory\")"));
+            return Err(checker.error(
+                0..0,
+                "the job has no [[sink]]; add one (kind = \"stdout\", \"file\" or \"memory\")",
+            ));
         }
         // Names are unique across sources, operators and sinks.
         let mut seen: HashMap<&str, &'static str> = HashMap::new();
@@ -377,7 +389,12 @@ impl JobSpec {
         };
         let check_inputs = |owner: &str, inputs: &[Spanned<String>], whole: Range<usize>| {
             if inputs.is_empty() {
-                return Err(checker.error(whole, format!("`inputs` of \"{owner}\" is empty; name at least one source or operator")));
+                return Err(checker.error(
+                    whole,
+                    format!(
+                        "`inputs` of \"{owner}\" is empty; name at least one source or operator"
+                    ),
+                ));
             }
             for input in inputs {
                 if !producers.contains(input.get_ref().as_str()) {
@@ -390,13 +407,20 @@ impl JobSpec {
                     ));
                 }
                 if input.get_ref() == owner {
-                    return Err(checker.error(input.span(), format!("\"{owner}\" lists itself in `inputs`")));
+                    return Err(checker.error(
+                        input.span(),
+                        format!("\"{owner}\" lists itself in `inputs`"),
+                    ));
                 }
             }
             Ok(())
         };
         for operator in &self.operators {
-            check_inputs(operator.name.get_ref(), &operator.inputs, operator.name.span())?;
+            check_inputs(
+                operator.name.get_ref(),
+                &operator.inputs,
+                operator.name.span(),
+            )?;
             let parallelism = *operator.parallelism.get_ref();
             if parallelism == 0 || parallelism > MAX_PARALLELISM {
                 return Err(checker.error(
@@ -430,7 +454,12 @@ impl JobSpec {
             .collect();
         // 0 = unvisited, 1 = on the stack, 2 = done.
         let mut mark = vec![0u8; self.operators.len()];
-        fn visit(spec: &JobSpec, index: &HashMap<&str, usize>, mark: &mut [u8], at: usize) -> Option<usize> {
+        fn visit(
+            spec: &JobSpec,
+            index: &HashMap<&str, usize>,
+            mark: &mut [u8],
+            at: usize,
+        ) -> Option<usize> {
             mark[at] = 1;
             for input in &spec.operators[at].inputs {
                 if let Some(&next) = index.get(input.get_ref().as_str()) {
@@ -458,13 +487,21 @@ impl JobSpec {
 
     /// Operators in an order where every operator comes after its inputs.
     pub fn operators_in_order(&self) -> Vec<&OperatorSpec> {
-        let mut placed: HashSet<&str> = self.sources.iter().map(|s| s.name().get_ref().as_str()).collect();
+        let mut placed: HashSet<&str> = self
+            .sources
+            .iter()
+            .map(|s| s.name().get_ref().as_str())
+            .collect();
         let mut order = Vec::new();
         let mut left: Vec<&OperatorSpec> = self.operators.iter().collect();
         while !left.is_empty() {
             let before = left.len();
             left.retain(|op| {
-                if op.inputs.iter().all(|i| placed.contains(i.get_ref().as_str())) {
+                if op
+                    .inputs
+                    .iter()
+                    .all(|i| placed.contains(i.get_ref().as_str()))
+                {
                     placed.insert(op.name.get_ref());
                     order.push(*op);
                     false
@@ -527,25 +564,38 @@ inputs = ["op"]
         let err = parse(&MINIMAL.replace(r#"inputs = ["in"]"#, r#"inputs = ["inn"]"#)).unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("job.toml:10:"), "{text}");
-        assert!(text.contains("\"inn\", which is no source or operator"), "{text}");
+        assert!(
+            text.contains("\"inn\", which is no source or operator"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_misspelt_field_is_named_with_its_line() {
-        let err = parse(&MINIMAL.replace("module =", "modul =")).unwrap_err().to_string();
-        assert!(err.contains("job.toml:9:") && err.contains("unknown field `modul`"), "{err}");
+        let err = parse(&MINIMAL.replace("module =", "modul ="))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("job.toml:9:") && err.contains("unknown field `modul`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_cycle_is_rejected() {
-        let spec = format!("{MINIMAL}\n[[operator]]\nname = \"a\"\nmodule = \"m\"\ninputs = [\"b\"]\n[[operator]]\nname = \"b\"\nmodule = \"m\"\ninputs = [\"a\"]\n");
+        let spec = format!(
+            "{MINIMAL}\n[[operator]]\nname = \"a\"\nmodule = \"m\"\ninputs = [\"b\"]\n[[operator]]\nname = \"b\"\nmodule = \"m\"\ninputs = [\"a\"]\n"
+        );
         let err = parse(&spec).unwrap_err().to_string();
         assert!(err.contains("feeds back into itself"), "{err}");
     }
 
     #[test]
     fn zero_parallelism_is_rejected() {
-        let err = parse(&MINIMAL.replace("inputs = [\"in\"]", "inputs = [\"in\"]\nparallelism = 0")).unwrap_err().to_string();
+        let err =
+            parse(&MINIMAL.replace("inputs = [\"in\"]", "inputs = [\"in\"]\nparallelism = 0"))
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("`parallelism` of \"op\" is 0"), "{err}");
     }
 }

@@ -46,11 +46,16 @@ struct Shared {
 impl Shared {
     fn queue(&self) -> MutexGuard<'_, Box<dyn Policy>> {
         // A poisoned queue means a worker panicked mid-push; the queue itself is still sound.
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn slot(&self, task: TaskId) -> Option<Arc<TaskSlot>> {
-        let tasks = self.tasks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tasks = self
+            .tasks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         tasks.get(task).cloned()
     }
 }
@@ -81,8 +86,8 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor with `workers` threads (at least one) scheduling by `policy`.
-    pub fn new(workers: usize, policy: Box<dyn Policy>) -> std::io::Result<Self> {
+    /// An executor scheduling by `policy`, with no workers yet (see [`Executor::start`]).
+    pub fn new(policy: Box<dyn Policy>) -> Self {
         let shared = Arc::new(Shared {
             tasks: RwLock::new(Vec::new()),
             queue: Mutex::new(policy),
@@ -91,18 +96,23 @@ impl Executor {
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
         });
-        let mut executor = Executor {
+        Executor {
             shared,
             workers: Vec::new(),
-        };
-        for index in 0..workers.max(1) {
-            let shared = Arc::clone(&executor.shared);
+        }
+    }
+
+    /// Starts `workers` worker threads (at least one).
+    pub fn start(&mut self, workers: usize) -> std::io::Result<()> {
+        for _ in 0..workers.max(1) {
+            let index = self.workers.len();
+            let shared = Arc::clone(&self.shared);
             let handle = std::thread::Builder::new()
                 .name(format!("cameo-worker-{index}"))
                 .spawn(move || worker_loop(&shared))?;
-            executor.workers.push(handle);
+            self.workers.push(handle);
         }
-        Ok(executor)
+        Ok(())
     }
 
     /// The id the next [`Executor::add`] will return.
@@ -194,7 +204,10 @@ fn worker_loop(shared: &Arc<Shared>) {
         let Some(slot) = shared.slot(next) else {
             continue;
         };
-        let mut task = slot.task.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut task = slot
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if shared.tracing.load(Ordering::Relaxed)
             && let Ok(mut trace) = shared.trace.lock()
         {

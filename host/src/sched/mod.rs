@@ -81,6 +81,9 @@ mod tests {
         for task in [3, 1, 2] {
             fifo.push(task);
         }
-        assert_eq!([fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()], [Some(3), Some(1), Some(2), None]);
+        assert_eq!(
+            [fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()],
+            [Some(3), Some(1), Some(2), None]
+        );
     }
 }
