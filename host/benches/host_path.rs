@@ -60,26 +60,31 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|err| panic!("building the filter operator: {err}"));
     let limits = Limits::default();
     let engine = OperatorEngine::new(limits.clone()).unwrap_or_else(|err| panic!("{err}"));
-    let module =
-        registry::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
+    let module = registry::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
     let cx = CallContext {
         module,
         config: Arc::from(r#"{"field":"value","min":50}"#),
         limits,
     };
-    let mut slot = Some(Slot::Fresh(engine.new_store(Arc::from("bench/filter"), Default::default())));
+    let mut slot = Some(Slot::Fresh(
+        engine.new_store(Arc::from("bench/filter"), Default::default()),
+    ));
     let mut group = c.benchmark_group("filter");
     for batch in [1usize, 16, 64, 256] {
         let input = events(batch);
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("wasm", batch), &input, |b, input| {
             b.iter(|| {
-                let meta = Meta { ingest: Instant::now() };
+                let meta = Meta {
+                    ingest: Instant::now(),
+                };
                 let call_input = CallInput::Process {
                     events: input.clone(),
                     metas: vec![meta; input.len()],
                 };
-                let Some(current) = slot.take() else { panic!("instance lost") };
+                let Some(current) = slot.take() else {
+                    panic!("instance lost")
+                };
                 let done: CallDone = block_on(call::start(current, call_input, cx.clone()));
                 let kept = match done.result {
                     Ok(output) => output.events.len(),

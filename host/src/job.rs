@@ -18,7 +18,7 @@ use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkOutput};
 use crate::dataflow::source::{Origin, Source};
-use crate::dataflow::spec::{JobSpec, LineOptions, SinkSpec, SourceSpec};
+use crate::dataflow::spec::{JobSpec, SinkKind, SourceKind};
 use crate::engine::{EngineSetupError, OperatorEngine};
 use crate::limits::Limits;
 use crate::metrics::{JobMetrics, JobSummary};
@@ -230,12 +230,10 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     };
     for sink_spec in &spec.sinks {
         let name = sink_spec.name().get_ref().clone();
-        let output = match sink_spec {
-            SinkSpec::Stdout { .. } => {
-                SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout())))
-            }
-            SinkSpec::File { path, .. } => {
-                let path = spec.resolve(path.get_ref());
+        let output = match sink_spec.kind.get_ref() {
+            SinkKind::Stdout => SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout()))),
+            SinkKind::File => {
+                let path = spec.resolve(sink_spec.path.as_ref().map_or("", |p| p.get_ref()));
                 let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
                     what: "sink",
                     name: name.clone(),
@@ -244,16 +242,13 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 })?;
                 SinkOutput::Writer(Box::new(BufWriter::new(file)))
             }
-            SinkSpec::Memory { .. } => {
+            SinkKind::Memory => {
                 let kept = Arc::new(Mutex::new(Vec::new()));
                 memory_outputs.insert(name.clone(), Arc::clone(&kept));
                 SinkOutput::Memory(kept)
             }
         };
-        let format = match sink_spec {
-            SinkSpec::Stdout { format, .. } | SinkSpec::File { format, .. } => *format,
-            SinkSpec::Memory { .. } => Default::default(),
-        };
+        let format = sink_spec.format;
         let inputs = sink_spec.inputs();
         let sink = Arc::new(Sink::new(
             name,
@@ -350,16 +345,9 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .remove(&name)
             .and_then(|c| c.edges.into_iter().next())
             .unwrap_or_default();
-        let origin = match source_spec {
-            SourceSpec::File {
-                path,
-                format,
-                key_field,
-                event_time_field,
-                watermark_delay_ms,
-                ..
-            } => {
-                let path = spec.resolve(path.get_ref());
+        let origin = match source_spec.kind.get_ref() {
+            SourceKind::File => {
+                let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
                 let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
                     what: "source",
                     name: name.clone(),
@@ -368,42 +356,22 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 })?;
                 Origin::Lines {
                     reader: Box::new(BufReader::new(file)),
-                    options: LineOptions {
-                        format: *format,
-                        key_field: key_field.clone(),
-                        event_time_field: event_time_field.clone(),
-                        watermark_delay_ms: *watermark_delay_ms,
-                    },
+                    options: source_spec.line_options(),
                 }
             }
-            SourceSpec::Stdin {
-                format,
-                key_field,
-                event_time_field,
-                watermark_delay_ms,
-                ..
-            } => Origin::Lines {
+            SourceKind::Stdin => Origin::Lines {
                 reader: Box::new(BufReader::new(std::io::stdin())),
-                options: LineOptions {
-                    format: *format,
-                    key_field: key_field.clone(),
-                    event_time_field: event_time_field.clone(),
-                    watermark_delay_ms: *watermark_delay_ms,
-                },
+                options: source_spec.line_options(),
             },
-            SourceSpec::Generator {
-                count,
-                rate,
-                keys,
-                payload_bytes,
-                seed,
-                ..
-            } => Origin::Generator {
-                count: *count,
-                rate: *rate,
-                keys: *keys,
-                payload_bytes: *payload_bytes,
-                seed: *seed,
+            SourceKind::Generator => Origin::Generator {
+                count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
+                rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
+                keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
+                payload_bytes: source_spec
+                    .payload_bytes
+                    .as_ref()
+                    .map_or(0, |p| *p.get_ref()),
+                seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
             },
         };
         let source = Source {

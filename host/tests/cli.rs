@@ -27,7 +27,10 @@ fn a_missing_job_spec_is_named() {
     let out = cameo(&["run", "no-such-job.toml"]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("could not read job spec no-such-job.toml"), "{text}");
+    assert!(
+        text.contains("could not read job spec no-such-job.toml"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -36,5 +39,8 @@ fn building_a_directory_without_a_project_says_so() {
     let out = cameo(&["operator", "build", &dir.path().display().to_string()]);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("holds no operator project (no Cargo.toml)"), "{text}");
+    assert!(
+        text.contains("holds no operator project (no Cargo.toml)"),
+        "{text}"
+    );
 }

@@ -87,92 +87,82 @@ pub enum InputFormat {
     Ndjson,
 }
 
-/// Options shared by line-oriented sources.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Options of line-oriented sources.
+#[derive(Debug, Clone, Default)]
 pub struct LineOptions {
     /// How lines are read.
-    #[serde(default)]
     pub format: InputFormat,
     /// Top-level JSON field whose value becomes the event key (ndjson only).
     pub key_field: Option<String>,
     /// Top-level JSON field holding the event time in ms (ndjson only); ingest time otherwise.
     pub event_time_field: Option<String>,
     /// Bounded out-of-orderness: the watermark trails the largest event time by this much.
-    #[serde(default)]
     pub watermark_delay_ms: u64,
 }
 
-/// One source.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum SourceSpec {
-    /// Reads a file, line by line.
-    File {
-        /// Source name.
-        name: Spanned<String>,
-        /// The file, relative to the job spec.
-        path: Spanned<String>,
-        /// How lines are read.
-        #[serde(default)]
-        format: InputFormat,
-        /// See [`LineOptions::key_field`].
-        key_field: Option<String>,
-        /// See [`LineOptions::event_time_field`].
-        event_time_field: Option<String>,
-        /// See [`LineOptions::watermark_delay_ms`].
-        #[serde(default)]
-        watermark_delay_ms: u64,
-    },
-    /// Reads standard input, line by line.
-    Stdin {
-        /// Source name.
-        name: Spanned<String>,
-        /// How lines are read.
-        #[serde(default)]
-        format: InputFormat,
-        /// See [`LineOptions::key_field`].
-        key_field: Option<String>,
-        /// See [`LineOptions::event_time_field`].
-        event_time_field: Option<String>,
-        /// See [`LineOptions::watermark_delay_ms`].
-        #[serde(default)]
-        watermark_delay_ms: u64,
-    },
-    /// Generates synthetic JSON events `{"key","seq","value","payload"}`.
-    Generator {
-        /// Source name.
-        name: Spanned<String>,
-        /// Events to generate.
-        count: u64,
-        /// Events per second; 0 means as fast as the job takes them.
-        #[serde(default)]
-        rate: f64,
-        /// Distinct keys (`k0`, `k1`, ...).
-        #[serde(default = "default_keys")]
-        keys: u64,
-        /// Bytes of filler in each event's `payload` field.
-        #[serde(default)]
-        payload_bytes: usize,
-        /// Seed for the key sequence.
-        #[serde(default)]
-        seed: u64,
-    },
+/// What a source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A file, line by line.
+    File,
+    /// Standard input, line by line.
+    Stdin,
+    /// Synthetic JSON events `{"key","seq","value","payload"}`.
+    Generator,
 }
 
-fn default_keys() -> u64 {
-    100
+/// One source. Which fields apply depends on `kind`; validation rejects the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Source name.
+    pub name: Spanned<String>,
+    /// What it reads.
+    pub kind: Spanned<SourceKind>,
+    /// The file to read (`file`), relative to the job spec.
+    pub path: Option<Spanned<String>>,
+    /// How lines are read (`file`, `stdin`).
+    #[serde(default = "default_format")]
+    pub format: Spanned<InputFormat>,
+    /// See [`LineOptions::key_field`].
+    pub key_field: Option<Spanned<String>>,
+    /// See [`LineOptions::event_time_field`].
+    pub event_time_field: Option<Spanned<String>>,
+    /// See [`LineOptions::watermark_delay_ms`].
+    #[serde(default)]
+    pub watermark_delay_ms: u64,
+    /// Events to generate (`generator`).
+    pub count: Option<Spanned<u64>>,
+    /// Events per second (`generator`); 0 means as fast as the job takes them.
+    pub rate: Option<Spanned<f64>>,
+    /// Distinct keys `k0`, `k1`, ... (`generator`, default 100).
+    pub keys: Option<Spanned<u64>>,
+    /// Bytes of filler in each event's `payload` field (`generator`).
+    pub payload_bytes: Option<Spanned<usize>>,
+    /// Seed for the key sequence (`generator`).
+    pub seed: Option<Spanned<u64>>,
 }
 
 impl SourceSpec {
     /// The source's name.
     pub fn name(&self) -> &Spanned<String> {
-        match self {
-            SourceSpec::File { name, .. }
-            | SourceSpec::Stdin { name, .. }
-            | SourceSpec::Generator { name, .. } => name,
+        &self.name
+    }
+
+    /// The line options of a `file` or `stdin` source.
+    pub fn line_options(&self) -> LineOptions {
+        LineOptions {
+            format: *self.format.get_ref(),
+            key_field: self.key_field.as_ref().map(|f| f.get_ref().clone()),
+            event_time_field: self.event_time_field.as_ref().map(|f| f.get_ref().clone()),
+            watermark_delay_ms: self.watermark_delay_ms,
         }
     }
+}
+
+fn default_format() -> Spanned<InputFormat> {
+    Spanned::new(0..0, InputFormat::Lines)
 }
 
 /// One operator.
@@ -197,58 +187,44 @@ pub struct OperatorSpec {
     pub config: toml::Table,
 }
 
+/// Where a sink writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// Standard output.
+    Stdout,
+    /// A file (created or truncated).
+    File,
+    /// Kept in memory and returned to the caller of [`crate::job::run_job`].
+    Memory,
+}
+
 /// One sink.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum SinkSpec {
-    /// Writes to standard output.
-    Stdout {
-        /// Sink name.
-        name: Spanned<String>,
-        /// What feeds it.
-        inputs: Vec<Spanned<String>>,
-        /// How events are written.
-        #[serde(default)]
-        format: SinkFormat,
-    },
-    /// Writes to a file (created or truncated).
-    File {
-        /// Sink name.
-        name: Spanned<String>,
-        /// What feeds it.
-        inputs: Vec<Spanned<String>>,
-        /// The file, relative to the job spec.
-        path: Spanned<String>,
-        /// How events are written.
-        #[serde(default)]
-        format: SinkFormat,
-    },
-    /// Keeps events in memory, returned to the caller of [`crate::job::run_job`].
-    Memory {
-        /// Sink name.
-        name: Spanned<String>,
-        /// What feeds it.
-        inputs: Vec<Spanned<String>>,
-    },
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    /// Sink name.
+    pub name: Spanned<String>,
+    /// Where it writes.
+    pub kind: Spanned<SinkKind>,
+    /// What feeds it.
+    pub inputs: Vec<Spanned<String>>,
+    /// The file (`file`), relative to the job spec.
+    pub path: Option<Spanned<String>>,
+    /// How events are written (`stdout`, `file`).
+    #[serde(default)]
+    pub format: SinkFormat,
 }
 
 impl SinkSpec {
     /// The sink's name.
     pub fn name(&self) -> &Spanned<String> {
-        match self {
-            SinkSpec::Stdout { name, .. }
-            | SinkSpec::File { name, .. }
-            | SinkSpec::Memory { name, .. } => name,
-        }
+        &self.name
     }
 
     /// What feeds the sink.
     pub fn inputs(&self) -> &[Spanned<String>] {
-        match self {
-            SinkSpec::Stdout { inputs, .. }
-            | SinkSpec::File { inputs, .. }
-            | SinkSpec::Memory { inputs, .. } => inputs,
-        }
+        &self.inputs
     }
 }
 
@@ -357,6 +333,30 @@ impl JobSpec {
                 "the job has no [[sink]]; add one (kind = \"stdout\", \"file\" or \"memory\")",
             ));
         }
+        for source in &self.sources {
+            Self::check_source_fields(checker, source)?;
+        }
+        for sink in &self.sinks {
+            let needs_path = *sink.kind.get_ref() == SinkKind::File;
+            match (&sink.path, needs_path) {
+                (None, true) => {
+                    return Err(checker.error(
+                        sink.kind.span(),
+                        format!("file sink \"{}\" needs a `path`", sink.name.get_ref()),
+                    ));
+                }
+                (Some(path), false) => {
+                    return Err(checker.error(
+                        path.span(),
+                        format!(
+                            "`path` applies only to file sinks, and \"{}\" is not one",
+                            sink.name.get_ref()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
         // Names are unique across sources, operators and sinks.
         let mut seen: HashMap<&str, &'static str> = HashMap::new();
         let names = self
@@ -439,6 +439,73 @@ impl JobSpec {
             return Err(checker.error(
                 cycle.span(),
                 format!("operator \"{}\" feeds back into itself through its `inputs`; a job must be a graph without cycles", cycle.get_ref()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Rejects fields that do not apply to the source's kind, and missing required ones.
+    fn check_source_fields(checker: &Checker<'_>, source: &SourceSpec) -> Result<(), SpecError> {
+        let name = source.name.get_ref();
+        let kind = *source.kind.get_ref();
+        let generator_only = [
+            ("count", source.count.as_ref().map(Spanned::span)),
+            ("rate", source.rate.as_ref().map(Spanned::span)),
+            ("keys", source.keys.as_ref().map(Spanned::span)),
+            (
+                "payload_bytes",
+                source.payload_bytes.as_ref().map(Spanned::span),
+            ),
+            ("seed", source.seed.as_ref().map(Spanned::span)),
+        ];
+        let lines_only = [
+            ("key_field", source.key_field.as_ref().map(Spanned::span)),
+            (
+                "event_time_field",
+                source.event_time_field.as_ref().map(Spanned::span),
+            ),
+            (
+                "format",
+                Some(source.format.span()).filter(|s| *s != (0..0)),
+            ),
+        ];
+        let (wrong, kind_name): (&[(&str, Option<Range<usize>>)], &str) = match kind {
+            SourceKind::Generator => (&lines_only, "generator"),
+            SourceKind::File | SourceKind::Stdin => (&generator_only, "file and stdin"),
+        };
+        if let Some((field, Some(span))) = wrong.iter().find(|(_, span)| span.is_some()) {
+            return Err(checker.error(
+                span.clone(),
+                format!("`{field}` does not apply to {kind_name} sources like \"{name}\""),
+            ));
+        }
+        match (kind, &source.path) {
+            (SourceKind::File, None) => {
+                return Err(checker.error(
+                    source.kind.span(),
+                    format!("file source \"{name}\" needs a `path`"),
+                ));
+            }
+            (SourceKind::Stdin | SourceKind::Generator, Some(path)) => {
+                return Err(checker.error(
+                    path.span(),
+                    format!("`path` applies only to file sources, and \"{name}\" is not one"),
+                ));
+            }
+            _ => {}
+        }
+        if kind == SourceKind::Generator && source.count.is_none() {
+            return Err(checker.error(
+                source.kind.span(),
+                format!("generator source \"{name}\" needs a `count` of events"),
+            ));
+        }
+        if let Some(rate) = &source.rate
+            && !(rate.get_ref().is_finite() && *rate.get_ref() >= 0.0)
+        {
+            return Err(checker.error(
+                rate.span(),
+                "`rate` must be a number of events per second, 0 or more",
             ));
         }
         Ok(())
