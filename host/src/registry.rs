@@ -23,6 +23,12 @@ pub struct OperatorModule {
     pre: OperatorPre<HostState>,
 }
 
+impl std::fmt::Debug for OperatorModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorModule").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
 impl OperatorModule {
     /// The name the module was loaded under (usually its file name).
     pub fn name(&self) -> &str {

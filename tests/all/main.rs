@@ -1,7 +1,6 @@
 //! Integration tests: real operator components, built from `example-operators/rust` by the
 //! build script, run through the real host.
 
-mod cli;
 mod loading;
 mod misbehaving;
 mod slices;

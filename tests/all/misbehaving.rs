@@ -9,10 +9,13 @@ const INPUT: &[&str] = &["a", "b", "BAD", "c", "d"];
 /// Runs `module` over INPUT with "BAD" replaced by `trigger`, and checks that every other
 /// event came through and that one call failed with a reason containing `reason`.
 fn fails_only_the_bad_event(module: &str, config: &str, trigger: &str, reason: &str) {
+    let mut options = options();
+    // Small enough that a hog reaches it long before its fuel runs out.
+    options.limits.memory_bytes = 8 << 20;
     let dir = tempfile::tempdir().unwrap();
     let input: Vec<&str> = INPUT.iter().map(|v| if *v == "BAD" { trigger } else { v }).collect();
     let spec = one_operator_job(dir.path(), module, config, &input);
-    let outcome = run(&spec, &options());
+    let outcome = run(&spec, &options);
     assert_eq!(values(&outcome, "out"), ["a", "b", "c", "d"], "{:?}", outcome.summary);
     assert_eq!(outcome.summary.errors, 1, "{:?}", outcome.summary);
     let sample = &outcome.summary.error_samples[0];
@@ -102,7 +105,9 @@ fn a_flood_past_the_memory_cap_fails_the_call_cleanly() {
         "{ copies = 100000, size = 1024 }",
         &["x"],
     );
-    let outcome = run(&spec, &options());
+    let mut options = options();
+    options.limits.memory_bytes = 8 << 20;
+    let outcome = run(&spec, &options);
     assert_eq!(outcome.summary.errors, 1);
     assert!(outcome.summary.error_samples[0].contains("memory cap exceeded"), "{:?}", outcome.summary);
 }

@@ -87,7 +87,8 @@ inputs = ["burn"]
     };
     let (short, fuel) = slices(10_000);
     let (long, _) = slices(1_000_000);
-    // Every slice but a call's last burns exactly slice_fuel.
-    assert!(short >= fuel / 10_000, "{short} slices for {fuel} fuel");
+    // A slice burns about slice_fuel (fuel is checked at loop heads, so it may overshoot a
+    // little): the number of slices follows the fuel burned.
+    assert!(short >= fuel / 11_000, "{short} slices for {fuel} fuel");
     assert!(long < short / 10, "{long} vs {short}");
 }
