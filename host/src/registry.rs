@@ -25,7 +25,9 @@ pub struct OperatorModule {
 
 impl std::fmt::Debug for OperatorModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OperatorModule").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("OperatorModule")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -41,7 +41,10 @@ fn bytes_that_are_not_wasm_are_refused() {
 fn a_core_module_is_refused_with_how_to_build_a_component() {
     let core = wat::parse_str("(module (func (export \"process\")))").unwrap();
     let text = refusal(&core);
-    assert!(text.contains("is a core WebAssembly module, not a component"), "{text}");
+    assert!(
+        text.contains("is a core WebAssembly module, not a component"),
+        "{text}"
+    );
     assert!(text.contains("wasm32-wasip2"), "{text}");
     assert!(text.contains("cameo:operator/operator@0.1.0"), "{text}");
 }
@@ -57,7 +60,10 @@ fn a_component_of_another_world_is_refused_naming_what_it_exports() {
     )
     .unwrap();
     let text = refusal(&other);
-    assert!(text.contains("does not export cameo:operator/handler@0.1.0"), "{text}");
+    assert!(
+        text.contains("does not export cameo:operator/handler@0.1.0"),
+        "{text}"
+    );
     assert!(text.contains("It exports: acme:tools/runner"), "{text}");
     let empty = refusal(&wat::parse_str("(component)").unwrap());
     assert!(empty.contains("It exports: nothing"), "{empty}");
@@ -67,7 +73,10 @@ fn a_component_of_another_world_is_refused_naming_what_it_exports() {
 fn truncated_component_bytes_are_refused_as_invalid() {
     let bytes = std::fs::read(guests::FILTER).unwrap();
     let text = refusal(&bytes[..bytes.len() / 2]);
-    assert!(text.contains("op.wasm is not a valid WebAssembly component"), "{text}");
+    assert!(
+        text.contains("op.wasm is not a valid WebAssembly component"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -75,11 +84,21 @@ fn a_job_with_a_bad_module_names_the_operator() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fake.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let spec = one_operator_job(dir.path(), "fake.wasm", "{}", &["x"]);
-    let err = cameo_host::run_job(&spec, &options()).unwrap_err().to_string();
-    assert!(err.starts_with("operator \"op\": fake.wasm is a core WebAssembly module"), "{err}");
+    let err = cameo_host::run_job(&spec, &options())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("operator \"op\": fake.wasm is a core WebAssembly module"),
+        "{err}"
+    );
     let missing = one_operator_job(dir.path(), "missing.wasm", "{}", &["x"]);
-    let err = cameo_host::run_job(&missing, &options()).unwrap_err().to_string();
-    assert!(err.contains("could not read operator module") && err.contains("missing.wasm"), "{err}");
+    let err = cameo_host::run_job(&missing, &options())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("could not read operator module") && err.contains("missing.wasm"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -87,7 +106,9 @@ fn an_invalid_config_fails_the_job_in_init_with_the_operators_words() {
     let dir = tempfile::tempdir().unwrap();
     // tumbling-sum requires size_ms.
     let spec = one_operator_job(dir.path(), guests::TUMBLING_SUM, "{}", &["{\"value\": 1}"]);
-    let err = cameo_host::run_job(&spec, &options()).unwrap_err().to_string();
+    let err = cameo_host::run_job(&spec, &options())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("refused its config in init"), "{err}");
     assert!(err.contains("size_ms"), "{err}");
 }

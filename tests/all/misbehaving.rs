@@ -13,10 +13,18 @@ fn fails_only_the_bad_event(module: &str, config: &str, trigger: &str, reason: &
     // Small enough that a hog reaches it long before its fuel runs out.
     options.limits.memory_bytes = 8 << 20;
     let dir = tempfile::tempdir().unwrap();
-    let input: Vec<&str> = INPUT.iter().map(|v| if *v == "BAD" { trigger } else { v }).collect();
+    let input: Vec<&str> = INPUT
+        .iter()
+        .map(|v| if *v == "BAD" { trigger } else { v })
+        .collect();
     let spec = one_operator_job(dir.path(), module, config, &input);
     let outcome = run(&spec, &options);
-    assert_eq!(values(&outcome, "out"), ["a", "b", "c", "d"], "{:?}", outcome.summary);
+    assert_eq!(
+        values(&outcome, "out"),
+        ["a", "b", "c", "d"],
+        "{:?}",
+        outcome.summary
+    );
     assert_eq!(outcome.summary.errors, 1, "{:?}", outcome.summary);
     let sample = &outcome.summary.error_samples[0];
     assert!(sample.contains(reason), "{sample}");
@@ -73,7 +81,11 @@ inputs = ["count"]
     let outcome = run(&spec, &options());
     let counts: Vec<u64> = values(&outcome, "out")
         .iter()
-        .map(|v| serde_json::from_str::<serde_json::Value>(v).unwrap()["count"].as_u64().unwrap())
+        .map(|v| {
+            serde_json::from_str::<serde_json::Value>(v).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(counts, [1, 2, 3]);
     assert_eq!(outcome.summary.errors, 1);
@@ -93,7 +105,10 @@ fn a_huge_output_fails_the_call_cleanly() {
     assert!(values(&outcome, "out").is_empty());
     assert_eq!(outcome.summary.errors, 1);
     let sample = &outcome.summary.error_samples[0];
-    assert!(sample.contains("over the limit of 100000 events or 16777216 bytes"), "{sample}");
+    assert!(
+        sample.contains("over the limit of 100000 events or 16777216 bytes"),
+        "{sample}"
+    );
 }
 
 #[test]
@@ -109,7 +124,11 @@ fn a_flood_past_the_memory_cap_fails_the_call_cleanly() {
     options.limits.memory_bytes = 8 << 20;
     let outcome = run(&spec, &options);
     assert_eq!(outcome.summary.errors, 1);
-    assert!(outcome.summary.error_samples[0].contains("memory cap exceeded"), "{:?}", outcome.summary);
+    assert!(
+        outcome.summary.error_samples[0].contains("memory cap exceeded"),
+        "{:?}",
+        outcome.summary
+    );
 }
 
 #[test]
@@ -155,5 +174,8 @@ inputs = ["op"]
     let record: serde_json::Value = serde_json::from_str(dead.trim()).unwrap();
     assert_eq!(record["value"], "boom");
     assert_eq!(record["operator"], "test/op");
-    assert!(record["reason"].as_str().unwrap().contains("trapped"), "{record}");
+    assert!(
+        record["reason"].as_str().unwrap().contains("trapped"),
+        "{record}"
+    );
 }

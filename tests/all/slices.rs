@@ -46,9 +46,15 @@ inputs = ["burn"]
     let b = "spin/burn#1";
     let last = |label: &str| trace.iter().rposition(|t| t == label).unwrap();
     let both_busy_until = last(a).min(last(b));
-    assert!(both_busy_until > 20, "each call should take many slices: {trace:?}");
+    assert!(
+        both_busy_until > 20,
+        "each call should take many slices: {trace:?}"
+    );
     for pair in trace[..=both_busy_until].windows(2) {
-        assert_ne!(pair[0], pair[1], "one actor ran two slices in a row while the other waited: {trace:?}");
+        assert_ne!(
+            pair[0], pair[1],
+            "one actor ran two slices in a row while the other waited: {trace:?}"
+        );
     }
 }
 

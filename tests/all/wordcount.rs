@@ -68,7 +68,10 @@ fn the_example_wordcount_job_runs_and_counts_correctly() {
     let text = std::fs::read_to_string(jobs.join("wordcount.txt")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let values = crate::support::values(&outcome, "counts");
-    assert_eq!(final_counts(values.iter().map(String::as_str)), reference(&lines));
+    assert_eq!(
+        final_counts(values.iter().map(String::as_str)),
+        reference(&lines)
+    );
 }
 
 #[test]
@@ -96,12 +99,19 @@ inputs = ["count"]
     std::fs::write(dir.path().join("job.toml"), job).unwrap();
     let out = cameo(dir.path(), &["run", "job.toml", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines: Vec<&str> = stdout.lines().collect();
     let summary: serde_json::Value = serde_json::from_str(lines.pop().unwrap()).unwrap();
     assert_eq!(final_counts(lines), reference(TEXT));
     assert_eq!(summary["events_in"], TEXT.len());
     assert_eq!(summary["errors"], 0);
     assert!(summary["fuel"].as_u64().unwrap() > 0);
-    assert!(summary["latency_ms"]["p99"].as_f64().unwrap() >= summary["latency_ms"]["p50"].as_f64().unwrap());
+    assert!(
+        summary["latency_ms"]["p99"].as_f64().unwrap()
+            >= summary["latency_ms"]["p50"].as_f64().unwrap()
+    );
 }

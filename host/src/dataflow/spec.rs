@@ -260,6 +260,9 @@ pub enum SpecError {
     },
 }
 
+/// A field name and where it was given, if it was.
+type FieldSpan<'a> = (&'a str, Option<Range<usize>>);
+
 /// 1-based line number of byte `offset` in `source`.
 fn line_of(source: &str, offset: usize) -> usize {
     source
@@ -469,7 +472,7 @@ impl JobSpec {
                 Some(source.format.span()).filter(|s| *s != (0..0)),
             ),
         ];
-        let (wrong, kind_name): (&[(&str, Option<Range<usize>>)], &str) = match kind {
+        let (wrong, kind_name): (&[FieldSpan<'_>], &str) = match kind {
             SourceKind::Generator => (&lines_only, "generator"),
             SourceKind::File | SourceKind::Stdin => (&generator_only, "file and stdin"),
         };
