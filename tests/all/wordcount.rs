@@ -115,3 +115,31 @@ inputs = ["count"]
             >= summary["latency_ms"]["p50"].as_f64().unwrap()
     );
 }
+
+#[test]
+fn cameo_operator_build_prints_a_loadable_component() {
+    let root = repo_root();
+    let dir = tempfile::tempdir().unwrap();
+    // Share the build script's target directory so this is a cache hit, not a second build.
+    let out = std::process::Command::new(crate::support::cameo_binary())
+        .args(["operator", "build", "--json"])
+        .arg(root.join("example-operators/rust/filter"))
+        .env("CARGO_TARGET_DIR", root.join("target/guests"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let component = std::path::PathBuf::from(printed["component"].as_str().unwrap());
+    assert!(
+        component.ends_with("filter.wasm"),
+        "{}",
+        component.display()
+    );
+    let engine = cameo_host::engine::OperatorEngine::new(cameo_host::Limits::default()).unwrap();
+    cameo_host::registry::load_file(&engine, &component).unwrap();
+}
