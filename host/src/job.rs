@@ -286,6 +286,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .map(|c| c.edges)
             .unwrap_or_else(|| (0..parallelism).map(|_| Vec::new()).collect());
         let config: Arc<str> = config_json(&operator.config).into();
+        let operator_label: Arc<str> = format!("{}/{name}", spec.name.get_ref()).into();
         let mut targets = Vec::new();
         for instance in (0..parallelism).rev() {
             let mailbox = Arc::new(Mailbox::new(options.limits.mailbox_capacity));
@@ -297,6 +298,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             };
             let edges = edges_per_instance.pop().unwrap_or_default();
             let links = ActorLinks {
+                operator: Arc::clone(&operator_label),
                 task,
                 mailbox: Arc::clone(&mailbox),
                 router: Router::new(edges, instance, parallelism),

@@ -1,6 +1,7 @@
 //! Job metrics: event counts, fuel, errors and the end-to-end latency histogram, and the
 //! summary `cameo run` prints.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,6 +21,20 @@ pub struct JobMetrics {
     calls: AtomicU64,
     latency_us: Mutex<Option<Histogram<u64>>>,
     error_samples: Mutex<Vec<String>>,
+    operators: Mutex<BTreeMap<String, OperatorStats>>,
+}
+
+/// Calls, fuel and failures of one operator (all its instances).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct OperatorStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Fuel burned.
+    pub fuel: u64,
+    /// Inputs sent to the dead-letter output.
+    pub errors: u64,
+    /// Average fuel per call.
+    pub fuel_per_call: u64,
 }
 
 impl Default for JobMetrics {
@@ -33,6 +48,7 @@ impl Default for JobMetrics {
             // 3 significant digits, auto-resizing: never fails to record.
             latency_us: Mutex::new(Histogram::new(3).ok()),
             error_samples: Mutex::new(Vec::new()),
+            operators: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -43,19 +59,35 @@ impl JobMetrics {
         self.events_in.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Counts a finished call and the fuel it burned.
-    pub fn add_call(&self, fuel: u64) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.fuel.fetch_add(fuel, Ordering::Relaxed);
+    fn with_operator(&self, operator: &str, update: impl FnOnce(&mut OperatorStats)) {
+        if let Ok(mut operators) = self.operators.lock() {
+            match operators.get_mut(operator) {
+                Some(stats) => update(stats),
+                None => update(operators.entry(operator.to_string()).or_default()),
+            }
+        }
     }
 
-    /// Counts a failure and keeps its reason if few were kept so far.
-    pub fn add_error(&self, reason: &str) {
+    /// Counts a finished call of `operator` and the fuel it burned.
+    pub fn add_call(&self, operator: &str, fuel: u64) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.fuel.fetch_add(fuel, Ordering::Relaxed);
+        self.with_operator(operator, |stats| {
+            stats.calls += 1;
+            stats.fuel += fuel;
+        });
+    }
+
+    /// Counts a failed input of `operator` (or source) and keeps the reason if few were kept
+    /// so far.
+    pub fn add_error(&self, operator: &str, reason: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        self.with_operator(operator, |stats| stats.errors += 1);
+        let reason = format!("{operator}: {reason}");
         if let Ok(mut samples) = self.error_samples.lock()
             && samples.len() < KEPT_ERRORS
         {
-            samples.push(reason.to_string());
+            samples.push(reason);
         }
     }
 
@@ -113,7 +145,22 @@ impl JobMetrics {
                 .lock()
                 .map(|s| s.clone())
                 .unwrap_or_default(),
+            operators: self.operator_stats(),
         }
+    }
+
+    fn operator_stats(&self) -> BTreeMap<String, OperatorStats> {
+        let Ok(operators) = self.operators.lock() else {
+            return BTreeMap::new();
+        };
+        operators
+            .iter()
+            .map(|(name, stats)| {
+                let mut stats = stats.clone();
+                stats.fuel_per_call = stats.fuel.checked_div(stats.calls).unwrap_or(0);
+                (name.clone(), stats)
+            })
+            .collect()
     }
 }
 
@@ -149,6 +196,8 @@ pub struct JobSummary {
     pub throughput_eps: f64,
     /// The first failure reasons, verbatim.
     pub error_samples: Vec<String>,
+    /// Per operator (by its label, `job/operator`): calls, fuel and failures.
+    pub operators: BTreeMap<String, OperatorStats>,
 }
 
 impl std::fmt::Display for JobSummary {
@@ -167,6 +216,13 @@ impl std::fmt::Display for JobSummary {
             self.elapsed_s,
             self.throughput_eps
         )?;
+        for (name, stats) in &self.operators {
+            writeln!(
+                f,
+                "  {name}: {} calls, {} fuel ({} per call), {} errors",
+                stats.calls, stats.fuel, stats.fuel_per_call, stats.errors
+            )?;
+        }
         for sample in &self.error_samples {
             writeln!(f, "error: {sample}")?;
         }

@@ -5,9 +5,12 @@
 
 use std::path::Path;
 
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
-use crate::bindings::{HANDLER_INTERFACE, OPERATOR_WORLD, OperatorPre};
+use crate::bindings::{
+    HANDLER_INTERFACE, HandlerIndices, JOINER_INTERFACE, JoinerIndices, OPERATOR_WORLD,
+    WINDOWED_INTERFACE, WindowedIndices,
+};
 use crate::engine::{HostState, OperatorEngine};
 
 /// Largest module accepted, in bytes.
@@ -20,7 +23,10 @@ const WASM_MAGIC: &[u8; 4] = b"\0asm";
 #[derive(Clone)]
 pub struct OperatorModule {
     name: String,
-    pre: OperatorPre<HostState>,
+    pre: InstancePre<HostState>,
+    handler: HandlerIndices,
+    windowed: Option<WindowedIndices>,
+    joiner: Option<JoinerIndices>,
 }
 
 impl std::fmt::Debug for OperatorModule {
@@ -38,8 +44,23 @@ impl OperatorModule {
     }
 
     /// The pre-linked component.
-    pub fn pre(&self) -> &OperatorPre<HostState> {
+    pub fn pre(&self) -> &InstancePre<HostState> {
         &self.pre
+    }
+
+    /// Where the `handler` exports are.
+    pub fn handler(&self) -> &HandlerIndices {
+        &self.handler
+    }
+
+    /// Where the `windowed` exports are, if the component has them.
+    pub fn windowed(&self) -> Option<&WindowedIndices> {
+        self.windowed.as_ref()
+    }
+
+    /// Where the `joiner` exports are, if the component has them.
+    pub fn joiner(&self) -> Option<&JoinerIndices> {
+        self.joiner.as_ref()
     }
 }
 
@@ -185,9 +206,23 @@ pub fn load_bytes(
         .linker()
         .instantiate_pre(&component)
         .map_err(link_error)?;
-    let pre = OperatorPre::new(instance_pre).map_err(link_error)?;
+    let handler = HandlerIndices::new(&instance_pre).map_err(link_error)?;
+    let has = |interface: &str| exports.iter().any(|export| export == interface);
+    let windowed = if has(WINDOWED_INTERFACE) {
+        Some(WindowedIndices::new(&instance_pre).map_err(link_error)?)
+    } else {
+        None
+    };
+    let joiner = if has(JOINER_INTERFACE) {
+        Some(JoinerIndices::new(&instance_pre).map_err(link_error)?)
+    } else {
+        None
+    };
     Ok(OperatorModule {
         name: name.into(),
-        pre,
+        pre: instance_pre,
+        handler,
+        windowed,
+        joiner,
     })
 }

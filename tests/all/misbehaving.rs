@@ -29,6 +29,12 @@ fn fails_only_the_bad_event(module: &str, config: &str, trigger: &str, reason: &
     let sample = &outcome.summary.error_samples[0];
     assert!(sample.contains(reason), "{sample}");
     assert!(sample.starts_with("test/op: "), "{sample}");
+    let stats = &outcome.summary.operators["test/op"];
+    assert_eq!(stats.errors, 1);
+    assert!(
+        stats.calls >= 2,
+        "a failed batch is retried event by event: {stats:?}"
+    );
 }
 
 #[test]

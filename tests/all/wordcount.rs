@@ -54,6 +54,9 @@ fn wordcount_counts_equal_the_reference() {
     assert_eq!(outcome.summary.events_in, TEXT.len() as u64);
     assert_eq!(outcome.summary.errors, 0);
     assert!(outcome.summary.fuel > 0);
+    let stats = &outcome.summary.operators["test/op"];
+    assert_eq!(stats.calls, 2, "4 lines in batches of 3");
+    assert_eq!(stats.fuel, outcome.summary.fuel);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::failure::CallFailure;
-use crate::bindings::{Event, Operator};
+use crate::bindings::{Event, Handler, Joiner, Windowed};
 use crate::dataflow::mailbox::Meta;
 use crate::engine::HostState;
 use crate::limits::Limits;
@@ -18,7 +18,16 @@ use crate::state::KeyedState;
 /// A live operator instance: its store and its bindings.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: Operator,
+    exports: Exports,
+}
+
+/// The interfaces an instance exports.
+struct Exports {
+    handler: Handler,
+    #[allow(dead_code)]
+    windowed: Option<Windowed>,
+    #[allow(dead_code)]
+    joiner: Option<Joiner>,
 }
 
 /// What to call.
@@ -116,10 +125,10 @@ fn fuel_used(store: &Store<HostState>, limits: &Limits) -> u64 {
 }
 
 /// Instantiates the module and calls `init`; an error here is fatal for the job.
-async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<Operator, String> {
+async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<Exports, String> {
     let name = cx.module.name();
     prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
-    let bindings = cx
+    let instance = cx
         .module
         .pre()
         .instantiate_async(&mut *store)
@@ -130,11 +139,34 @@ async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<O
                 CallFailure::from_trap(&e, cx.limits.fuel_per_call)
             )
         })?;
+    let exports_mismatch = |e: wasmtime::Error| {
+        format!("{name} exports the cameo interfaces with the wrong types: {e:#}")
+    };
+    let bindings = Exports {
+        handler: cx
+            .module
+            .handler()
+            .load(&mut *store, &instance)
+            .map_err(exports_mismatch)?,
+        windowed: match cx.module.windowed() {
+            Some(indices) => Some(
+                indices
+                    .load(&mut *store, &instance)
+                    .map_err(exports_mismatch)?,
+            ),
+            None => None,
+        },
+        joiner: match cx.module.joiner() {
+            Some(indices) => Some(
+                indices
+                    .load(&mut *store, &instance)
+                    .map_err(exports_mismatch)?,
+            ),
+            None => None,
+        },
+    };
     prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
-    let init = bindings
-        .cameo_operator_handler()
-        .call_init(&mut *store, &cx.config)
-        .await;
+    let init = bindings.handler.call_init(&mut *store, &cx.config).await;
     store.data_mut().log.flush();
     match init {
         Ok(Ok(())) => Ok(bindings),
@@ -148,7 +180,7 @@ async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<O
 
 async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let (mut store, bindings) = match slot {
-        Slot::Live(instance) => (instance.store, instance.bindings),
+        Slot::Live(instance) => (instance.store, instance.exports),
         Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
             Ok(bindings) => (store, bindings),
             Err(reason) => {
@@ -175,7 +207,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             fatal: Some(reason),
         };
     }
-    let handler = bindings.cameo_operator_handler();
+    let handler = &bindings.handler;
     let outcome = match &input {
         CallInput::Process { events, .. } => handler.call_process(&mut store, events).await,
         CallInput::Timer { key, time, .. } => {
@@ -204,7 +236,13 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let (instance, orphaned_state) = if poisoned {
         (None, Some(std::mem::take(&mut store.data_mut().state)))
     } else {
-        (Some(Instance { store, bindings }), None)
+        (
+            Some(Instance {
+                store,
+                exports: bindings,
+            }),
+            None,
+        )
     };
     CallDone {
         instance,

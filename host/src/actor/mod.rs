@@ -35,6 +35,8 @@ enum Forward {
 
 /// The parts of a job an actor talks to.
 pub struct ActorLinks {
+    /// The operator's label without the instance number (`job/operator`), for metrics.
+    pub operator: Arc<str>,
     /// The actor's own task id.
     pub task: TaskId,
     /// Its mailbox.
@@ -187,7 +189,7 @@ impl Actor {
 
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
     fn finish(&mut self, done: CallDone, activator: &Activator) {
-        self.links.metrics.add_call(done.fuel);
+        self.links.metrics.add_call(&self.links.operator, done.fuel);
         self.instance = done.instance;
         if let Some(state) = done.orphaned_state {
             self.state = state;
@@ -229,15 +231,21 @@ impl Actor {
                     }
                     CallInput::Process { events, .. } => {
                         for event in &events {
-                            self.links
-                                .dead_letters
-                                .record(&self.label, Some(event), None, &reason);
+                            self.links.dead_letters.record(
+                                &self.links.operator,
+                                Some(event),
+                                None,
+                                &reason,
+                            );
                         }
                     }
                     CallInput::Timer { time, .. } => {
-                        self.links
-                            .dead_letters
-                            .record(&self.label, None, Some(time), &reason);
+                        self.links.dead_letters.record(
+                            &self.links.operator,
+                            None,
+                            Some(time),
+                            &reason,
+                        );
                     }
                 }
             }

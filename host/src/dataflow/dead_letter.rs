@@ -24,7 +24,7 @@ impl DeadLetters {
 
     /// Records one failed input of `operator`; `event` is `None` for a failed timer.
     pub fn record(&self, operator: &str, event: Option<&Event>, timer: Option<i64>, reason: &str) {
-        self.metrics.add_error(&format!("{operator}: {reason}"));
+        self.metrics.add_error(operator, reason);
         let record = serde_json::json!({
             "operator": operator,
             "reason": reason,

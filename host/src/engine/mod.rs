@@ -39,10 +39,8 @@ impl OperatorEngine {
         let engine = Engine::new(&config).map_err(EngineSetupError)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(EngineSetupError)?;
-        crate::bindings::Operator::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| {
-            state
-        })
-        .map_err(EngineSetupError)?;
+        crate::bindings::Host_::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(EngineSetupError)?;
         Ok(OperatorEngine {
             engine,
             linker: Arc::new(linker),
