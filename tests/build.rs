@@ -106,8 +106,8 @@ fn watch(repo: &Path, guests: &Path) -> Result<(), String> {
             paths.push(entry.path());
         }
     }
-    // A new top-level entry (a new guest directory) changes the directory itself.
-    paths.push(guests.to_path_buf());
+    // Not the workspace directory itself: cargo would scan all of it, `target` included. A new
+    // guest is listed in the workspace's Cargo.toml, which is watched.
     for path in paths {
         println!("cargo:rerun-if-changed={}", path.display());
     }

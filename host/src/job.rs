@@ -12,13 +12,14 @@ use serde_json::Value as Json;
 use crate::actor::call::CallContext;
 use crate::actor::{Actor, ActorLinks};
 use crate::bindings::Event;
+use crate::bindings::WINDOWED_INTERFACE;
 use crate::builder::{self, BuildError};
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkOutput};
 use crate::dataflow::source::{Origin, Source};
-use crate::dataflow::spec::{JobSpec, SinkKind, SourceKind};
+use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind};
 use crate::engine::{EngineSetupError, OperatorEngine};
 use crate::limits::Limits;
 use crate::metrics::{JobMetrics, JobSummary};
@@ -88,6 +89,14 @@ pub enum JobError {
         /// Why.
         #[source]
         source: LoadError,
+    },
+    /// An operator's module does not fit what the job asks of it.
+    #[error("operator \"{operator}\": {reason}")]
+    Mismatch {
+        /// The operator.
+        operator: String,
+        /// What does not fit.
+        reason: String,
     },
     /// A file source or sink could not be opened.
     #[error("{what} \"{name}\": could not open {path}: {source}")]
@@ -193,8 +202,22 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     for source in &spec.sources {
         instances.insert(source.name().get_ref(), 1);
     }
+    let late_names: Vec<(String, usize)> = spec
+        .operators
+        .iter()
+        .filter(|o| o.window.is_some())
+        .map(|o| {
+            (
+                format!("{}{LATE_SUFFIX}", o.name.get_ref()),
+                *o.parallelism.get_ref(),
+            )
+        })
+        .collect();
     for operator in &spec.operators {
         instances.insert(operator.name.get_ref(), *operator.parallelism.get_ref());
+    }
+    for (late, parallelism) in &late_names {
+        instances.insert(late, *parallelism);
     }
     // Channels of a consumer: one per producer instance, numbered in `inputs` order.
     let channel_base = |inputs: &[toml::Spanned<String>], producer: &str| -> usize {
@@ -285,6 +308,20 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .remove(name)
             .map(|c| c.edges)
             .unwrap_or_else(|| (0..parallelism).map(|_| Vec::new()).collect());
+        let mut late_edges_per_instance = consumers
+            .remove(&format!("{name}{LATE_SUFFIX}"))
+            .map(|c| c.edges);
+        let window = operator.window.as_ref().and_then(|w| w.to_def().ok());
+        if window.is_some() && module.windowed().is_none() {
+            return Err(JobError::Mismatch {
+                operator: name.to_string(),
+                reason: format!(
+                    "the job declares a window for it, but {} does not export {WINDOWED_INTERFACE}; \
+                     build it against the windowed-operator world (cameo_sdk::export_windowed!)",
+                    module.name()
+                ),
+            });
+        }
         let config: Arc<str> = config_json(&operator.config).into();
         let operator_label: Arc<str> = format!("{}/{name}", spec.name.get_ref()).into();
         let mut targets = Vec::new();
@@ -297,6 +334,10 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 format!("{}/{name}#{instance}", spec.name.get_ref()).into()
             };
             let edges = edges_per_instance.pop().unwrap_or_default();
+            let late = late_edges_per_instance
+                .as_mut()
+                .and_then(Vec::pop)
+                .map(|edges| Router::new(edges, instance, parallelism));
             let links = ActorLinks {
                 operator: Arc::clone(&operator_label),
                 task,
@@ -306,11 +347,13 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 metrics: Arc::clone(&metrics),
                 dead_letters: Arc::clone(&dead_letters),
                 completion: Arc::clone(&completion),
+                late,
             };
             let cx = CallContext {
                 module: module.clone(),
                 config: Arc::clone(&config),
                 limits: options.limits.clone(),
+                window,
             };
             let actor = Actor::new(label, engine.clone(), cx, links);
             let added = executor.add(Box::new(actor));

@@ -8,12 +8,26 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use serde::{Deserialize, Serialize};
+
+use crate::time::window::WindowState;
+
+/// Everything the host holds for one operator instance across calls and re-instantiations:
+/// its keyed state and its window panes. This is what a checkpoint saves.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    /// Keyed state written through the `state` import.
+    pub state: KeyedState,
+    /// Panes of host-managed windows.
+    pub windows: WindowState,
+}
+
 /// Bytes of bookkeeping counted per entry on top of its key and value, so that millions of
 /// empty entries cannot slip under the quota.
 const ENTRY_OVERHEAD: u64 = 32;
 
 /// The committed key-value state of one operator instance.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyedState {
     entries: BTreeMap<Vec<u8>, Vec<u8>>,
     bytes: u64,

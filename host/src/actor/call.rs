@@ -8,12 +8,14 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::failure::CallFailure;
-use crate::bindings::{Event, Handler, Joiner, Windowed};
+use super::windowing::{self, WindowUpdate};
+use crate::bindings::{Event, Handler, Joiner, OperatorError, Windowed};
 use crate::dataflow::mailbox::Meta;
 use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::registry::OperatorModule;
-use crate::state::KeyedState;
+use crate::state::Held;
+use crate::time::window::{PaneKey, WindowDef};
 
 /// A live operator instance: its store and its bindings.
 pub struct Instance {
@@ -21,13 +23,24 @@ pub struct Instance {
     exports: Exports,
 }
 
+impl Instance {
+    /// What the host holds for this instance.
+    pub fn held(&self) -> &Held {
+        &self.store.data().held
+    }
+
+    /// What the host holds for this instance, to change.
+    pub fn held_mut(&mut self) -> &mut Held {
+        &mut self.store.data_mut().held
+    }
+}
+
 /// The interfaces an instance exports.
-struct Exports {
-    handler: Handler,
+pub(super) struct Exports {
+    pub(super) handler: Handler,
+    pub(super) windowed: Option<Windowed>,
     #[allow(dead_code)]
-    windowed: Option<Windowed>,
-    #[allow(dead_code)]
-    joiner: Option<Joiner>,
+    pub(super) joiner: Option<Joiner>,
 }
 
 /// What to call.
@@ -38,6 +51,23 @@ pub enum CallInput {
         events: Vec<Event>,
         /// Metadata of each event.
         metas: Vec<Meta>,
+    },
+    /// A batch for an operator with host-managed windows: folded into panes with
+    /// `accumulate`; panes that had fired fire again.
+    Window {
+        /// The batch.
+        events: Vec<Event>,
+        /// Metadata of each event.
+        metas: Vec<Meta>,
+        /// The operator's watermark when the batch was taken (decides what is late).
+        watermark: i64,
+    },
+    /// A pane whose window the watermark passed: `fire`.
+    Fire {
+        /// The pane.
+        pane: PaneKey,
+        /// Metadata of the watermark that made it due.
+        meta: Meta,
     },
     /// `on-timer`.
     Timer {
@@ -55,8 +85,10 @@ impl CallInput {
     /// latency measured is that of the event that waited longest.
     pub fn output_meta(&self) -> Option<Meta> {
         match self {
-            CallInput::Process { metas, .. } => metas.iter().copied().min_by_key(|m| m.ingest),
-            CallInput::Timer { meta, .. } => Some(*meta),
+            CallInput::Process { metas, .. } | CallInput::Window { metas, .. } => {
+                metas.iter().copied().min_by_key(|m| m.ingest)
+            }
+            CallInput::Timer { meta, .. } | CallInput::Fire { meta, .. } => Some(*meta),
         }
     }
 }
@@ -67,14 +99,17 @@ pub struct CallOutput {
     pub events: Vec<Event>,
     /// Timers registered during the call.
     pub timers: Vec<(Option<Vec<u8>>, i64)>,
+    /// Indices of input events too late for every window they belong to.
+    pub late: Vec<usize>,
 }
 
 /// A finished call.
 pub struct CallDone {
     /// The instance, unless the call poisoned it.
     pub instance: Option<Instance>,
-    /// The committed state, when the instance was dropped (it outlives instances).
-    pub orphaned_state: Option<KeyedState>,
+    /// What the host holds for the instance, when the instance was dropped (it outlives
+    /// instances).
+    pub orphaned: Option<Held>,
     /// The input, handed back for retry or the dead-letter output.
     pub input: CallInput,
     /// The outcome.
@@ -105,6 +140,8 @@ pub struct CallContext {
     pub config: Arc<str>,
     /// Limits to apply.
     pub limits: Limits,
+    /// The operator's window, if the job spec declares one.
+    pub window: Option<WindowDef>,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -187,7 +224,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
                 let fuel = fuel_used(&store, &cx.limits);
                 return CallDone {
                     instance: None,
-                    orphaned_state: Some(std::mem::take(&mut store.data_mut().state)),
+                    orphaned: Some(std::mem::take(&mut store.data_mut().held)),
                     input,
                     result: Err(CallFailure::Trap(reason.clone())),
                     fuel,
@@ -200,32 +237,36 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         let reason = format!("{}: could not set fuel: {err:#}", cx.module.name());
         return CallDone {
             instance: None,
-            orphaned_state: Some(std::mem::take(&mut store.data_mut().state)),
+            orphaned: Some(std::mem::take(&mut store.data_mut().held)),
             input,
             result: Err(CallFailure::Trap(reason.clone())),
             fuel: 0,
             fatal: Some(reason),
         };
     }
-    let handler = &bindings.handler;
-    let outcome = match &input {
-        CallInput::Process { events, .. } => handler.call_process(&mut store, events).await,
-        CallInput::Timer { key, time, .. } => {
-            handler
-                .call_on_timer(&mut store, key.as_deref(), *time)
-                .await
-        }
-    };
+    let outcome = call_guest(&mut store, &bindings, &input).await;
     let fuel = fuel_used(&store, &cx.limits);
     let host = store.data_mut();
     host.log.flush();
     let txn = std::mem::take(&mut host.txn);
     let timers = std::mem::take(&mut host.timers);
+    if let CallInput::Fire { pane, .. } = &input {
+        // Fired, successfully or not: a failing pane goes to the dead letters once.
+        host.held.windows.mark_fired(pane);
+    }
     let result = match outcome {
-        Ok(Ok(events)) => match check_output(&events, &cx.limits) {
+        Ok(Ok((events, update))) => match check_output(&events, &cx.limits) {
             Ok(()) => {
-                txn.commit(&mut host.state);
-                Ok(CallOutput { events, timers })
+                txn.commit(&mut host.held.state);
+                let late = match update {
+                    Some(update) => update.apply(&mut host.held.windows),
+                    None => Vec::new(),
+                };
+                Ok(CallOutput {
+                    events,
+                    timers,
+                    late,
+                })
             }
             Err(failure) => Err(failure),
         },
@@ -233,8 +274,8 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call)),
     };
     let poisoned = result.as_ref().is_err_and(CallFailure::poisons_instance);
-    let (instance, orphaned_state) = if poisoned {
-        (None, Some(std::mem::take(&mut store.data_mut().state)))
+    let (instance, orphaned) = if poisoned {
+        (None, Some(std::mem::take(&mut store.data_mut().held)))
     } else {
         (
             Some(Instance {
@@ -246,11 +287,42 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     };
     CallDone {
         instance,
-        orphaned_state,
+        orphaned,
         input,
         result,
         fuel,
         fatal: None,
+    }
+}
+
+/// What the guest returned: output events, and for window batches the pane updates to
+/// commit; the outer error is a trap, the inner one the operator's own.
+type GuestOutcome = wasmtime::Result<Result<(Vec<Event>, Option<WindowUpdate>), OperatorError>>;
+
+/// Makes the guest calls one input needs.
+async fn call_guest(
+    store: &mut Store<HostState>,
+    exports: &Exports,
+    input: &CallInput,
+) -> GuestOutcome {
+    let handler = &exports.handler;
+    match input {
+        CallInput::Process { events, .. } => Ok(handler
+            .call_process(&mut *store, events)
+            .await?
+            .map(|out| (out, None))),
+        CallInput::Timer { key, time, .. } => Ok(handler
+            .call_on_timer(&mut *store, key.as_deref(), *time)
+            .await?
+            .map(|out| (out, None))),
+        CallInput::Window {
+            events, watermark, ..
+        } => windowing::accumulate(store, exports, events, *watermark)
+            .await
+            .map(|r| r.map(|(out, update)| (out, Some(update)))),
+        CallInput::Fire { pane, .. } => windowing::fire(store, exports, pane)
+            .await
+            .map(|r| r.map(|out| (out, None))),
     }
 }
 

@@ -4,9 +4,11 @@
 //! # Layout
 //! - [`call`]: a call as a future that owns the store, polled one fuel slice at a time.
 //! - [`failure`]: why a call failed.
+//! - [`windowing`]: the guest calls behind host-managed windows.
 
 pub mod call;
 pub mod failure;
+mod windowing;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,8 +26,17 @@ use crate::engine::OperatorEngine;
 use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::{Activator, SliceOutcome, Task};
-use crate::state::KeyedState;
+use crate::state::Held;
+use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
+
+/// Work the watermark made due.
+enum Due {
+    /// An event-time timer the operator registered.
+    Timer(i64, Option<Vec<u8>>, Meta),
+    /// A window pane whose end the watermark passed.
+    Pane(PaneKey, Meta),
+}
 
 /// Something to pass downstream once the timers it made due have fired.
 enum Forward {
@@ -51,6 +62,8 @@ pub struct ActorLinks {
     pub dead_letters: Arc<DeadLetters>,
     /// The job's completion, failed when an instance cannot be created.
     pub completion: Arc<Completion>,
+    /// Where events too late for their windows go (the dead letters when `None`).
+    pub late: Option<Router>,
 }
 
 /// One operator instance.
@@ -60,11 +73,11 @@ pub struct Actor {
     cx: CallContext,
     links: ActorLinks,
     instance: Option<Instance>,
-    state: KeyedState,
+    held: Held,
     in_flight: Option<CallFuture>,
     retry: VecDeque<(Event, Meta)>,
     timers: TimerQueue,
-    due: VecDeque<(i64, Option<Vec<u8>>, Meta)>,
+    due: VecDeque<Due>,
     forward: VecDeque<Forward>,
     watermarks: InputWatermarks,
     blocked: bool,
@@ -86,7 +99,7 @@ impl Actor {
             cx,
             links,
             instance: None,
-            state: KeyedState::default(),
+            held: Held::default(),
             in_flight: None,
             retry: VecDeque::new(),
             timers: TimerQueue::default(),
@@ -103,13 +116,14 @@ impl Actor {
     fn next_input(&mut self, activator: &Activator) -> Option<CallInput> {
         loop {
             if let Some((event, meta)) = self.retry.pop_front() {
-                return Some(CallInput::Process {
-                    events: vec![event],
-                    metas: vec![meta],
-                });
+                return Some(self.batch_input(vec![event], vec![meta]));
             }
-            if let Some((time, key, meta)) = self.due.pop_front() {
-                return Some(CallInput::Timer { key, time, meta });
+            match self.due.pop_front() {
+                Some(Due::Timer(time, key, meta)) => {
+                    return Some(CallInput::Timer { key, time, meta });
+                }
+                Some(Due::Pane(pane, meta)) => return Some(CallInput::Fire { pane, meta }),
+                None => {}
             }
             while let Some(forward) = self.forward.pop_front() {
                 match forward {
@@ -134,7 +148,7 @@ impl Actor {
                 Taken::Nothing => return None,
                 Taken::Events(batch) => {
                     let (events, metas) = batch.into_iter().unzip();
-                    return Some(CallInput::Process { events, metas });
+                    return Some(self.batch_input(events, metas));
                 }
                 Taken::Control(Message::Watermark {
                     channel,
@@ -157,19 +171,43 @@ impl Actor {
                     }
                 }
                 Taken::Control(Message::Event(event, meta)) => {
-                    let events = vec![event];
-                    return Some(CallInput::Process {
-                        events,
-                        metas: vec![meta],
-                    });
+                    return Some(self.batch_input(vec![event], vec![meta]));
                 }
             }
         }
     }
 
+    /// A `process` call, or a window batch for a windowed operator.
+    fn batch_input(&self, events: Vec<Event>, metas: Vec<Meta>) -> CallInput {
+        if self.cx.window.is_some() {
+            CallInput::Window {
+                events,
+                metas,
+                watermark: self.watermarks.current(),
+            }
+        } else {
+            CallInput::Process { events, metas }
+        }
+    }
+
+    /// What the host holds for this instance, wherever it is now.
+    fn held_mut(&mut self) -> &mut Held {
+        match &mut self.instance {
+            Some(instance) => instance.held_mut(),
+            None => &mut self.held,
+        }
+    }
+
     fn watermark_advanced(&mut self, watermark: i64, meta: Meta) {
         for (time, key) in self.timers.due(watermark) {
-            self.due.push_back((time, key, meta));
+            self.due.push_back(Due::Timer(time, key, meta));
+        }
+        if let Some(def) = self.cx.window {
+            let windows = &mut self.held_mut().windows;
+            windows.expire(&def, watermark);
+            let due = windows.due(watermark);
+            self.due
+                .extend(due.into_iter().map(|pane| Due::Pane(pane, meta)));
         }
         if watermark < i64::MAX {
             self.forward.push_back(Forward::Watermark(watermark, meta));
@@ -179,10 +217,11 @@ impl Actor {
     fn start(&mut self, input: CallInput) -> CallFuture {
         let slot = match self.instance.take() {
             Some(instance) => Slot::Live(instance),
-            None => Slot::Fresh(
-                self.engine
-                    .new_store(Arc::clone(&self.label), std::mem::take(&mut self.state)),
-            ),
+            None => Slot::Fresh(self.engine.new_store(
+                Arc::clone(&self.label),
+                std::mem::take(&mut self.held),
+                self.cx.window,
+            )),
         };
         call::start(slot, input, self.cx.clone())
     }
@@ -191,8 +230,8 @@ impl Actor {
     fn finish(&mut self, done: CallDone, activator: &Activator) {
         self.links.metrics.add_call(&self.links.operator, done.fuel);
         self.instance = done.instance;
-        if let Some(state) = done.orphaned_state {
-            self.state = state;
+        if let Some(held) = done.orphaned {
+            self.held = held;
         }
         if let Some(reason) = done.fatal {
             self.links.completion.fail(reason);
@@ -206,7 +245,7 @@ impl Actor {
                         let meta = meta.unwrap_or(Meta {
                             ingest: Instant::now(),
                         });
-                        self.due.push_back((time, key, meta));
+                        self.due.push_back(Due::Timer(time, key, meta));
                     } else {
                         self.timers.register(key, time);
                     }
@@ -215,11 +254,17 @@ impl Actor {
                     let events = output.events.into_iter().map(|e| (e, meta)).collect();
                     self.links.router.send(events, activator);
                 }
+                if !output.late.is_empty() {
+                    self.send_late(&done.input, &output.late, activator);
+                }
             }
             Err(failure) => {
                 let reason = failure.to_string();
                 match done.input {
-                    CallInput::Process { events, metas } if events.len() > 1 => {
+                    CallInput::Process { events, metas }
+                    | CallInput::Window { events, metas, .. }
+                        if events.len() > 1 =>
+                    {
                         tracing::debug!(
                             operator = &*self.label,
                             "a batch of {} failed ({reason}); retrying its events one by one",
@@ -229,7 +274,7 @@ impl Actor {
                             self.retry.push_front(pair);
                         }
                     }
-                    CallInput::Process { events, .. } => {
+                    CallInput::Process { events, .. } | CallInput::Window { events, .. } => {
                         for event in &events {
                             self.links.dead_letters.record(
                                 &self.links.operator,
@@ -239,6 +284,16 @@ impl Actor {
                             );
                         }
                     }
+                    CallInput::Fire { pane, .. } => {
+                        let reason =
+                            format!("window [{}, {}) failed to fire: {reason}", pane.1, pane.2);
+                        self.links.dead_letters.record(
+                            &self.links.operator,
+                            None,
+                            Some(pane.2),
+                            &reason,
+                        );
+                    }
                     CallInput::Timer { time, .. } => {
                         self.links.dead_letters.record(
                             &self.links.operator,
@@ -247,6 +302,40 @@ impl Actor {
                             &reason,
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Sends a batch's late events to the late output, or to the dead letters with the reason.
+    fn send_late(&mut self, input: &CallInput, late: &[usize], activator: &Activator) {
+        let CallInput::Window {
+            events,
+            metas,
+            watermark,
+        } = input
+        else {
+            return;
+        };
+        let lateness = self.cx.window.map_or(0, |def| def.allowed_lateness);
+        let picked = late
+            .iter()
+            .filter_map(|&i| Some((events.get(i)?.clone(), *metas.get(i)?)));
+        match &mut self.links.late {
+            Some(router) => router.send(picked.collect(), activator),
+            None => {
+                for (event, _) in picked {
+                    let reason = format!(
+                        "late: event time {} is behind the watermark {watermark} by more than the \
+                         allowed lateness of {lateness} ms for all its windows",
+                        event.event_time
+                    );
+                    self.links.dead_letters.record(
+                        &self.links.operator,
+                        Some(&event),
+                        None,
+                        &reason,
+                    );
                 }
             }
         }

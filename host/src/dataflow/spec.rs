@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::router::Partitioning;
 use super::sink::SinkFormat;
+use crate::time::window::{WindowDef, WindowKind};
 
 /// Most instances one operator may ask for.
 pub const MAX_PARALLELISM: usize = 256;
@@ -185,6 +186,112 @@ pub struct OperatorSpec {
     /// Handed to the operator's `init` as a JSON object.
     #[serde(default)]
     pub config: toml::Table,
+    /// A host-managed window: events are folded into per-key panes that fire when the
+    /// watermark passes their end. The module must export `cameo:operator/windowed`.
+    pub window: Option<WindowSpec>,
+}
+
+/// A window declared on an operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// tumbling, sliding or session.
+    pub kind: Spanned<WindowKind>,
+    /// Window length (tumbling, sliding).
+    pub size_ms: Option<Spanned<u64>>,
+    /// Distance between window starts (sliding).
+    pub slide_ms: Option<Spanned<u64>>,
+    /// Inactivity gap that closes a session (session).
+    pub gap_ms: Option<Spanned<u64>>,
+    /// How long after a window's end late events still update it and fire it again; events
+    /// later than that go to the operator's `late` output (`"<operator>:late"`).
+    #[serde(default)]
+    pub allowed_lateness_ms: u64,
+}
+
+/// The suffix naming an operator's output of late events in `inputs`.
+pub const LATE_SUFFIX: &str = ":late";
+
+/// The operator (or source) an `inputs` entry reads from: `win:late` reads from `win`.
+pub fn producer_of(input: &str) -> &str {
+    input.strip_suffix(LATE_SUFFIX).unwrap_or(input)
+}
+
+/// Largest window length, gap or lateness accepted: one year.
+const MAX_WINDOW_MS: u64 = 365 * 24 * 3600 * 1000;
+
+impl WindowSpec {
+    /// The window definition, or what is wrong with it (with the span to point at).
+    pub fn to_def(&self) -> Result<WindowDef, (Range<usize>, String)> {
+        let kind = *self.kind.get_ref();
+        let positive = |field: &Option<Spanned<u64>>,
+                        name: &str|
+         -> Result<i64, (Range<usize>, String)> {
+            match field {
+                None => Err((
+                    self.kind.span(),
+                    format!("a {kind:?} window needs `{name}`").to_lowercase(),
+                )),
+                Some(value) if *value.get_ref() == 0 || *value.get_ref() > MAX_WINDOW_MS => Err((
+                    value.span(),
+                    format!("`{name}` must be between 1 and {MAX_WINDOW_MS} ms"),
+                )),
+                Some(value) => Ok(*value.get_ref() as i64),
+            }
+        };
+        let unused = |field: &Option<Spanned<u64>>, name: &str| match field {
+            Some(value) => Err((
+                value.span(),
+                format!("`{name}` does not apply to {kind:?} windows").to_lowercase(),
+            )),
+            None => Ok(()),
+        };
+        let allowed_lateness = self.allowed_lateness_ms.min(MAX_WINDOW_MS) as i64;
+        match kind {
+            WindowKind::Tumbling => {
+                let size = positive(&self.size_ms, "size_ms")?;
+                unused(&self.slide_ms, "slide_ms")?;
+                unused(&self.gap_ms, "gap_ms")?;
+                Ok(WindowDef {
+                    kind,
+                    size,
+                    slide: size,
+                    gap: 0,
+                    allowed_lateness,
+                })
+            }
+            WindowKind::Sliding => {
+                let size = positive(&self.size_ms, "size_ms")?;
+                let slide = positive(&self.slide_ms, "slide_ms")?;
+                unused(&self.gap_ms, "gap_ms")?;
+                if slide > size {
+                    return Err((
+                        self.kind.span(),
+                        "`slide_ms` must not be larger than `size_ms`".into(),
+                    ));
+                }
+                Ok(WindowDef {
+                    kind,
+                    size,
+                    slide,
+                    gap: 0,
+                    allowed_lateness,
+                })
+            }
+            WindowKind::Session => {
+                let gap = positive(&self.gap_ms, "gap_ms")?;
+                unused(&self.size_ms, "size_ms")?;
+                unused(&self.slide_ms, "slide_ms")?;
+                Ok(WindowDef {
+                    kind,
+                    size: 0,
+                    slide: 0,
+                    gap,
+                    allowed_lateness,
+                })
+            }
+        }
+    }
 }
 
 /// Where a sink writes.
@@ -379,11 +486,18 @@ impl JobSpec {
                 ));
             }
         }
+        let late_outputs: Vec<String> = self
+            .operators
+            .iter()
+            .filter(|o| o.window.is_some())
+            .map(|o| format!("{}{LATE_SUFFIX}", o.name.get_ref()))
+            .collect();
         let producers: HashSet<&str> = self
             .sources
             .iter()
             .map(|s| s.name().get_ref().as_str())
             .chain(self.operators.iter().map(|o| o.name.get_ref().as_str()))
+            .chain(late_outputs.iter().map(String::as_str))
             .collect();
         let known = {
             let mut known: Vec<&str> = producers.iter().copied().collect();
@@ -409,7 +523,7 @@ impl JobSpec {
                         ),
                     ));
                 }
-                if input.get_ref() == owner {
+                if producer_of(input.get_ref()) == owner {
                     return Err(checker.error(
                         input.span(),
                         format!("\"{owner}\" lists itself in `inputs`"),
@@ -424,6 +538,14 @@ impl JobSpec {
                 &operator.inputs,
                 operator.name.span(),
             )?;
+            if let Some(window) = &operator.window {
+                window.to_def().map_err(|(span, message)| {
+                    checker.error(
+                        span,
+                        format!("`window` of \"{}\": {message}", operator.name.get_ref()),
+                    )
+                })?;
+            }
             let parallelism = *operator.parallelism.get_ref();
             if parallelism == 0 || parallelism > MAX_PARALLELISM {
                 return Err(checker.error(
@@ -532,7 +654,7 @@ impl JobSpec {
         ) -> Option<usize> {
             mark[at] = 1;
             for input in &spec.operators[at].inputs {
-                if let Some(&next) = index.get(input.get_ref().as_str()) {
+                if let Some(&next) = index.get(producer_of(input.get_ref())) {
                     if mark[next] == 1 {
                         return Some(next);
                     }
@@ -570,7 +692,7 @@ impl JobSpec {
                 if op
                     .inputs
                     .iter()
-                    .all(|i| placed.contains(i.get_ref().as_str()))
+                    .all(|i| placed.contains(producer_of(i.get_ref())))
                 {
                     placed.insert(op.name.get_ref());
                     order.push(*op);
@@ -658,6 +780,34 @@ inputs = ["op"]
         );
         let err = parse(&spec).unwrap_err().to_string();
         assert!(err.contains("feeds back into itself"), "{err}");
+    }
+
+    #[test]
+    fn a_window_missing_its_size_is_named() {
+        let spec = MINIMAL.replace(
+            "inputs = [\"in\"]",
+            "inputs = [\"in\"]\nwindow = { kind = \"sliding\", size_ms = 10 }",
+        );
+        let err = parse(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("`window` of \"op\": a sliding window needs `slide_ms`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn late_output_is_only_for_windowed_operators() {
+        let spec = MINIMAL.replace("inputs = [\"op\"]", "inputs = [\"op:late\"]");
+        let err = parse(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("names \"op:late\", which is no source or operator"),
+            "{err}"
+        );
+        let spec = spec.replace(
+            "inputs = [\"in\"]",
+            "inputs = [\"in\"]\nwindow = { kind = \"tumbling\", size_ms = 10 }",
+        );
+        parse(&spec).unwrap();
     }
 
     #[test]

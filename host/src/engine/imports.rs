@@ -14,7 +14,7 @@ impl types::Host for HostState {}
 
 impl state::Host for HostState {
     fn get(&mut self, key: Vec<u8>) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(self.txn.get(&self.state, &key).map(<[u8]>::to_vec))
+        Ok(self.txn.get(&self.held.state, &key).map(<[u8]>::to_vec))
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> wasmtime::Result<()> {
@@ -26,7 +26,8 @@ impl state::Host for HostState {
                 value.len()
             );
         }
-        self.txn.put(&self.state, key, value, self.state_quota)?;
+        self.txn
+            .put(&self.held.state, key, value, self.state_quota)?;
         Ok(())
     }
 
@@ -37,7 +38,7 @@ impl state::Host for HostState {
 
     fn scan(&mut self, prefix: Vec<u8>, limit: u32) -> wasmtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let limit = limit.min(MAX_SCAN_ENTRIES) as usize;
-        Ok(self.txn.scan(&self.state, &prefix, limit))
+        Ok(self.txn.scan(&self.held.state, &prefix, limit))
     }
 }
 

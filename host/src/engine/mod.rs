@@ -14,7 +14,8 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::Limits;
-use crate::state::{KeyedState, StateTxn};
+use crate::state::{Held, StateTxn};
+use crate::time::window::WindowDef;
 use log::OperatorLog;
 
 /// The shared wasmtime engine and linker every operator instance is created from.
@@ -63,9 +64,14 @@ impl OperatorEngine {
         &self.limits
     }
 
-    /// A store for one operator instance, owning `state` (carried over from a previous
-    /// instance of the same operator after a trap).
-    pub fn new_store(&self, label: Arc<str>, state: KeyedState) -> Store<HostState> {
+    /// A store for one operator instance, owning `held` (carried over from a previous
+    /// instance of the same operator after a trap, or restored from a checkpoint).
+    pub fn new_store(
+        &self,
+        label: Arc<str>,
+        held: Held,
+        window: Option<WindowDef>,
+    ) -> Store<HostState> {
         let log = OperatorLog::new(label);
         let wasi = WasiCtxBuilder::new()
             .stdout(log.stdout.clone())
@@ -78,7 +84,8 @@ impl OperatorEngine {
             wasi,
             table: ResourceTable::new(),
             memory: MemoryCap::new(self.limits.memory_bytes),
-            state,
+            held,
+            window,
             txn: StateTxn::default(),
             state_quota: self.limits.state_bytes,
             timers: Vec::new(),
@@ -95,8 +102,10 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     memory: MemoryCap,
-    /// Committed keyed state of the instance.
-    pub state: KeyedState,
+    /// Committed keyed state and window panes of the instance.
+    pub held: Held,
+    /// The operator's window definition, if the job spec declares one.
+    pub window: Option<WindowDef>,
     /// Writes of the call in progress.
     pub txn: StateTxn,
     /// Bytes of state the instance may hold.

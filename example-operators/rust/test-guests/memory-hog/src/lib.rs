@@ -2,6 +2,10 @@
 //! is exactly `grow` makes it allocate 1 MiB blocks and write into every page of each, without
 //! bound, until the memory cap stops it.
 //!
+//! The blocks are reserved, not filled: filling them would cost fuel for every byte (bulk
+//! memory operations are metered per byte), so the call would run out of fuel long before it
+//! reached the memory cap. Writing one byte per 4 KiB page still touches all the memory.
+//!
 //! Config: none.
 
 use cameo_sdk::{Config, Event, Result};
@@ -15,9 +19,9 @@ fn memory_hog(event: Event, _config: &Config) -> Result<Option<Event>> {
         let mut round: u8 = 0;
         loop {
             round = round.wrapping_add(1);
-            let mut block = vec![0u8; BLOCK];
-            for page in block.chunks_mut(PAGE) {
-                page[0] = round;
+            let mut block: Vec<u8> = Vec::with_capacity(BLOCK);
+            for page in block.spare_capacity_mut().iter_mut().step_by(PAGE) {
+                page.write(round);
             }
             hoard.push(core::hint::black_box(block));
         }

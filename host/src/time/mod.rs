@@ -1,5 +1,7 @@
 //! Event time: watermarks tracked per input (an operator's watermark is the minimum over its
-//! inputs) and the event-time timers operators register.
+//! inputs), the event-time timers operators register, and host-managed windows ([`window`]).
+
+pub mod window;
 
 use std::collections::BTreeSet;
 

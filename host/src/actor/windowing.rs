@@ -1,0 +1,149 @@
+//! The guest calls behind host-managed windows: merging session panes, folding a batch into
+//! its panes with `accumulate`, and firing panes.
+
+use wasmtime::Store;
+
+use super::call::Exports;
+use crate::bindings::{Event, OperatorError, Pane, Window, Windowed};
+use crate::engine::HostState;
+use crate::time::window::{PaneKey, PlannedPane, WindowState, wit_window};
+
+/// Pane accumulators computed by a successful window batch, applied only when the whole call
+/// succeeds (so a failed batch, retried event by event, is never counted twice).
+pub struct WindowUpdate {
+    panes: Vec<(PlannedPane, Vec<u8>)>,
+    late: Vec<usize>,
+}
+
+impl WindowUpdate {
+    /// Writes the new accumulators; returns the indices of the batch's late events.
+    pub fn apply(self, windows: &mut WindowState) -> Vec<usize> {
+        for (pane, acc) in &self.panes {
+            windows.apply(pane, acc.clone());
+        }
+        self.late
+    }
+}
+
+/// A call's outcome: the outer error is a trap, the inner one the operator's.
+type Outcome<T> = wasmtime::Result<Result<T, OperatorError>>;
+
+fn exported(exports: &Exports) -> Result<&Windowed, OperatorError> {
+    exports.windowed.as_ref().ok_or_else(|| {
+        OperatorError::Failed(
+            "the job declares a window for this operator, but its component does not export \
+             cameo:operator/windowed@0.1.0; build it against the windowed-operator world"
+                .into(),
+        )
+    })
+}
+
+/// Folds `events` into their panes at `watermark`; panes that had already fired fire again
+/// with their updated accumulator.
+pub(super) async fn accumulate(
+    store: &mut Store<HostState>,
+    exports: &Exports,
+    events: &[Event],
+    watermark: i64,
+) -> Outcome<(Vec<Event>, WindowUpdate)> {
+    let windowed = match exported(exports) {
+        Ok(windowed) => windowed,
+        Err(err) => return Ok(Err(err)),
+    };
+    let Some(def) = store.data().window else {
+        return Ok(Err(OperatorError::Failed(
+            "window batch for an operator without a window definition".into(),
+        )));
+    };
+    let plan = store.data().held.windows.plan(&def, events, watermark);
+    let mut panes = Vec::with_capacity(plan.panes.len());
+    let mut refire = Vec::with_capacity(plan.panes.len());
+    for planned in &plan.panes {
+        let absorbed: Vec<(Vec<u8>, bool)> = planned
+            .absorbs
+            .iter()
+            .filter_map(|key| store.data().held.windows.get(key))
+            .map(|pane| (pane.acc.clone(), pane.fired))
+            .collect();
+        refire.push(absorbed.iter().any(|(_, fired)| *fired));
+        let mut acc: Option<Vec<u8>> = None;
+        for (other, _) in absorbed {
+            acc = Some(match acc {
+                None => other,
+                Some(acc) => {
+                    match windowed
+                        .call_merge(&mut *store, planned.key.as_deref(), &acc, &other)
+                        .await?
+                    {
+                        Ok(merged) => merged,
+                        Err(err) => return Ok(Err(err)),
+                    }
+                }
+            });
+        }
+        panes.push(Pane {
+            key: planned.key.clone(),
+            window: Window {
+                start: planned.window.0,
+                end: planned.window.1,
+            },
+            acc,
+        });
+    }
+    let assigned: Vec<(u32, Event)> = plan
+        .assignments
+        .iter()
+        .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.clone())))
+        .collect();
+    let accs = match windowed
+        .call_accumulate(&mut *store, &panes, &assigned)
+        .await?
+    {
+        Ok(accs) => accs,
+        Err(err) => return Ok(Err(err)),
+    };
+    if accs.len() != panes.len() {
+        return Ok(Err(OperatorError::Failed(format!(
+            "accumulate returned {} accumulators for {} panes; return one per pane, in order",
+            accs.len(),
+            panes.len()
+        ))));
+    }
+    let mut out = Vec::new();
+    for ((pane, acc), fired) in panes.iter().zip(&accs).zip(&refire) {
+        if *fired {
+            match windowed
+                .call_fire(&mut *store, pane.key.as_deref(), pane.window, acc)
+                .await?
+            {
+                Ok(events) => out.extend(events),
+                Err(err) => return Ok(Err(err)),
+            }
+        }
+    }
+    Ok(Ok((
+        out,
+        WindowUpdate {
+            panes: plan.panes.into_iter().zip(accs).collect(),
+            late: plan.late,
+        },
+    )))
+}
+
+/// Fires one pane: the guest turns its accumulator into output.
+pub(super) async fn fire(
+    store: &mut Store<HostState>,
+    exports: &Exports,
+    pane: &PaneKey,
+) -> Outcome<Vec<Event>> {
+    let windowed = match exported(exports) {
+        Ok(windowed) => windowed,
+        Err(err) => return Ok(Err(err)),
+    };
+    let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
+        return Ok(Ok(Vec::new()));
+    };
+    windowed
+        .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
+        .await
+}

@@ -1,0 +1,391 @@
+//! Host-managed event-time windows: assigning events to panes (one key, one window),
+//! merging session windows, and choosing which panes fire or expire as the watermark moves.
+//!
+//! This module is pure bookkeeping; the guest's `windowed` exports fold events into pane
+//! accumulators and turn fired panes into output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{Event, Window};
+
+/// The kinds of window a job spec can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// Fixed-size, non-overlapping windows aligned to the epoch.
+    Tumbling,
+    /// Fixed-size windows starting every `slide`; an event belongs to several.
+    Sliding,
+    /// Per-key activity windows closed by a gap without events.
+    Session,
+}
+
+/// A validated window definition (all times in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowDef {
+    /// The kind.
+    pub kind: WindowKind,
+    /// Window length (tumbling, sliding).
+    pub size: i64,
+    /// Distance between window starts (sliding; equals `size` for tumbling).
+    pub slide: i64,
+    /// Inactivity gap that closes a session.
+    pub gap: i64,
+    /// How long after a window's end late events still update it (and fire it again).
+    pub allowed_lateness: i64,
+}
+
+/// Identifies a pane: the key and the window.
+pub type PaneKey = (Option<Vec<u8>>, i64, i64);
+
+/// One pane's accumulator and whether it has fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaneState {
+    /// The guest's accumulator.
+    pub acc: Vec<u8>,
+    /// True once the watermark passed the window's end and the pane fired.
+    pub fired: bool,
+}
+
+/// All panes of one operator instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowState {
+    panes: BTreeMap<PaneKey, PaneState>,
+}
+
+/// A pane the guest folds events into, with where its accumulator comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedPane {
+    /// The key.
+    pub key: Option<Vec<u8>>,
+    /// The window.
+    pub window: (i64, i64),
+    /// Existing panes this one replaces: one for an ordinary pane, several when session
+    /// windows merge (their accumulators must be merged first), none for a new pane.
+    pub absorbs: Vec<PaneKey>,
+}
+
+/// An on-time event of a session batch: its position in the batch and its own window.
+type SessionEvent = (usize, i64, i64);
+
+/// How to apply one batch to the window state.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    /// Panes touched by the batch.
+    pub panes: Vec<PlannedPane>,
+    /// Each on-time event with the index of its pane (once per window it belongs to).
+    pub assignments: Vec<(u32, usize)>,
+    /// Indices (into the batch) of events too late for every window they belong to.
+    pub late: Vec<usize>,
+}
+
+impl WindowDef {
+    /// The last instant of a window that ends at `end` (exclusive).
+    fn max_timestamp(end: i64) -> i64 {
+        end.saturating_sub(1)
+    }
+
+    /// True when a window ending at `end` no longer accepts events at watermark `watermark`.
+    pub fn is_expired(&self, end: i64, watermark: i64) -> bool {
+        Self::max_timestamp(end).saturating_add(self.allowed_lateness) <= watermark
+            && watermark != i64::MIN
+    }
+
+    /// The windows (start, end) of a tumbling or sliding definition containing time `t`.
+    pub fn assign(&self, t: i64) -> Vec<(i64, i64)> {
+        match self.kind {
+            WindowKind::Session => vec![(t, t.saturating_add(self.gap))],
+            WindowKind::Tumbling | WindowKind::Sliding => {
+                let slide = self.slide.max(1);
+                let last_start = t.div_euclid(slide) * slide;
+                let mut windows = Vec::new();
+                let mut start = last_start;
+                while start.saturating_add(self.size) > t {
+                    windows.push((start, start.saturating_add(self.size)));
+                    match start.checked_sub(slide) {
+                        Some(earlier) => start = earlier,
+                        None => break,
+                    }
+                }
+                windows.reverse();
+                windows
+            }
+        }
+    }
+}
+
+impl WindowState {
+    /// Number of panes held.
+    pub fn len(&self) -> usize {
+        self.panes.len()
+    }
+
+    /// True when no pane is held.
+    pub fn is_empty(&self) -> bool {
+        self.panes.is_empty()
+    }
+
+    /// The pane state of `key`, if held.
+    pub fn get(&self, key: &PaneKey) -> Option<&PaneState> {
+        self.panes.get(key)
+    }
+
+    /// Bytes held in accumulators and keys.
+    pub fn bytes(&self) -> u64 {
+        self.panes
+            .iter()
+            .map(|((key, _, _), pane)| {
+                (key.as_ref().map_or(0, Vec::len) + pane.acc.len() + 32) as u64
+            })
+            .sum()
+    }
+
+    /// Plans how `events` go into panes at watermark `watermark`.
+    pub fn plan(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
+        match def.kind {
+            WindowKind::Session => self.plan_sessions(def, events, watermark),
+            WindowKind::Tumbling | WindowKind::Sliding => self.plan_fixed(def, events, watermark),
+        }
+    }
+
+    fn plan_fixed(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
+        let mut plan = BatchPlan::default();
+        let mut index: BTreeMap<PaneKey, usize> = BTreeMap::new();
+        for (position, event) in events.iter().enumerate() {
+            let mut on_time = false;
+            for (start, end) in def.assign(event.event_time) {
+                if def.is_expired(end, watermark) {
+                    continue;
+                }
+                on_time = true;
+                let pane_key = (event.key.clone(), start, end);
+                let pane = *index.entry(pane_key.clone()).or_insert_with(|| {
+                    let absorbs = if self.panes.contains_key(&pane_key) {
+                        vec![pane_key.clone()]
+                    } else {
+                        Vec::new()
+                    };
+                    plan.panes.push(PlannedPane {
+                        key: event.key.clone(),
+                        window: (start, end),
+                        absorbs,
+                    });
+                    plan.panes.len() - 1
+                });
+                plan.assignments.push((pane as u32, position));
+            }
+            if !on_time {
+                plan.late.push(position);
+            }
+        }
+        plan
+    }
+
+    fn plan_sessions(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
+        let mut plan = BatchPlan::default();
+        // Per key: the on-time events' own windows.
+        let mut by_key: BTreeMap<Option<Vec<u8>>, Vec<SessionEvent>> = BTreeMap::new();
+        for (position, event) in events.iter().enumerate() {
+            let end = event.event_time.saturating_add(def.gap);
+            if def.is_expired(end, watermark) {
+                plan.late.push(position);
+            } else {
+                by_key.entry(event.key.clone()).or_default().push((
+                    position,
+                    event.event_time,
+                    end,
+                ));
+            }
+        }
+        for (key, mut fresh) in by_key {
+            // Intervals to merge: existing sessions of the key, then the events' windows.
+            let mut intervals: Vec<(i64, i64, Option<usize>)> = self
+                .panes
+                .range((key.clone(), i64::MIN, i64::MIN)..)
+                .take_while(|((k, _, _), _)| *k == key)
+                .map(|((_, start, end), _)| (*start, *end, None))
+                .collect();
+            fresh.sort_by_key(|(position, start, _)| (*start, *position));
+            intervals.extend(
+                fresh
+                    .iter()
+                    .map(|(position, start, end)| (*start, *end, Some(*position))),
+            );
+            intervals.sort_by_key(|(start, end, position)| (*start, *end, position.is_some()));
+            let mut merged: Vec<(i64, i64, Vec<PaneKey>, Vec<usize>)> = Vec::new();
+            for (start, end, position) in intervals {
+                let extend = merged
+                    .last()
+                    .is_some_and(|(_, last_end, _, _)| start < *last_end);
+                if !extend {
+                    merged.push((start, end, Vec::new(), Vec::new()));
+                }
+                if let Some(last) = merged.last_mut() {
+                    last.1 = last.1.max(end);
+                    match position {
+                        Some(position) => last.3.push(position),
+                        None => last.2.push((key.clone(), start, end)),
+                    }
+                }
+            }
+            for (start, end, absorbs, mut positions) in merged {
+                if positions.is_empty() {
+                    continue; // an existing session the batch does not touch
+                }
+                positions.sort_unstable();
+                plan.panes.push(PlannedPane {
+                    key: key.clone(),
+                    window: (start, end),
+                    absorbs,
+                });
+                let pane = (plan.panes.len() - 1) as u32;
+                plan.assignments
+                    .extend(positions.into_iter().map(|p| (pane, p)));
+            }
+        }
+        plan.assignments.sort_by_key(|(_, position)| *position);
+        plan
+    }
+
+    /// Replaces the panes a planned pane absorbs with the planned pane and its new
+    /// accumulator; returns true when the pane had fired before (so it fires again).
+    pub fn apply(&mut self, pane: &PlannedPane, acc: Vec<u8>) -> bool {
+        let mut fired = false;
+        for absorbed in &pane.absorbs {
+            if let Some(old) = self.panes.remove(absorbed) {
+                fired |= old.fired;
+            }
+        }
+        self.panes.insert(
+            (pane.key.clone(), pane.window.0, pane.window.1),
+            PaneState { acc, fired },
+        );
+        fired
+    }
+
+    /// Panes that are due to fire at `watermark`, earliest end first.
+    pub fn due(&self, watermark: i64) -> Vec<PaneKey> {
+        let mut due: BTreeSet<(i64, PaneKey)> = BTreeSet::new();
+        for (key, pane) in &self.panes {
+            if !pane.fired && WindowDef::max_timestamp(key.2) <= watermark {
+                due.insert((key.2, key.clone()));
+            }
+        }
+        due.into_iter().map(|(_, key)| key).collect()
+    }
+
+    /// Marks a pane as fired.
+    pub fn mark_fired(&mut self, key: &PaneKey) {
+        if let Some(pane) = self.panes.get_mut(key) {
+            pane.fired = true;
+        }
+    }
+
+    /// Drops fired panes that can no longer change at `watermark`; returns how many.
+    pub fn expire(&mut self, def: &WindowDef, watermark: i64) -> usize {
+        let before = self.panes.len();
+        self.panes
+            .retain(|(_, _, end), pane| !(pane.fired && def.is_expired(*end, watermark)));
+        before - self.panes.len()
+    }
+}
+
+/// The WIT window of a pane key.
+pub fn wit_window(key: &PaneKey) -> Window {
+    Window {
+        start: key.1,
+        end: key.2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(kind: WindowKind, size: i64, slide: i64, gap: i64, lateness: i64) -> WindowDef {
+        WindowDef {
+            kind,
+            size,
+            slide,
+            gap,
+            allowed_lateness: lateness,
+        }
+    }
+
+    fn event(key: &str, t: i64) -> Event {
+        Event {
+            key: Some(key.as_bytes().to_vec()),
+            value: Vec::new(),
+            event_time: t,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tumbling_windows_are_aligned_and_half_open() {
+        let d = def(WindowKind::Tumbling, 10, 10, 0, 0);
+        assert_eq!(d.assign(0), [(0, 10)]);
+        assert_eq!(d.assign(9), [(0, 10)]);
+        assert_eq!(d.assign(10), [(10, 20)]);
+        assert_eq!(d.assign(-1), [(-10, 0)]);
+    }
+
+    #[test]
+    fn a_sliding_window_event_belongs_to_size_over_slide_windows() {
+        let d = def(WindowKind::Sliding, 10, 5, 0, 0);
+        assert_eq!(d.assign(12), [(5, 15), (10, 20)]);
+        assert_eq!(d.assign(10), [(5, 15), (10, 20)]);
+    }
+
+    #[test]
+    fn events_behind_the_watermark_past_lateness_are_late() {
+        let d = def(WindowKind::Tumbling, 10, 10, 0, 5);
+        let state = WindowState::default();
+        // Window [0,10) max timestamp 9; with lateness 5 it accepts events until watermark 13.
+        let plan = state.plan(&d, &[event("a", 3)], 13);
+        assert_eq!(plan.late, Vec::<usize>::new());
+        let plan = state.plan(&d, &[event("a", 3), event("a", 15)], 14);
+        assert_eq!(plan.late, [0]);
+        assert_eq!(plan.assignments, [(0, 1)]);
+    }
+
+    #[test]
+    fn sessions_of_a_key_merge_when_events_bridge_the_gap() {
+        let d = def(WindowKind::Session, 0, 0, 10, 0);
+        let mut state = WindowState::default();
+        let plan = state.plan(&d, &[event("a", 0), event("a", 30)], i64::MIN);
+        assert_eq!(plan.panes.len(), 2);
+        for (pane, acc) in plan.panes.iter().zip([b"x".to_vec(), b"y".to_vec()]) {
+            state.apply(pane, acc);
+        }
+        // An event at 25 spans [25,35) and so extends the session [30,40).
+        let plan = state.plan(&d, &[event("a", 25)], i64::MIN);
+        assert_eq!(plan.panes[0].window, (25, 40));
+        assert_eq!(plan.panes[0].absorbs, [(Some(b"a".to_vec()), 30, 40)]);
+        // Events at 5 and 22 span [5,15) and [22,32): each merges with an existing session.
+        let plan = state.plan(&d, &[event("a", 5), event("a", 22)], i64::MIN);
+        assert_eq!(plan.panes.len(), 2);
+        assert_eq!(plan.panes[0].window, (0, 15));
+        assert_eq!(plan.panes[1].window, (22, 40));
+    }
+
+    #[test]
+    fn due_panes_fire_once_and_expire_after_lateness() {
+        let d = def(WindowKind::Tumbling, 10, 10, 0, 5);
+        let mut state = WindowState::default();
+        let plan = state.plan(&d, &[event("a", 1), event("b", 11)], i64::MIN);
+        for pane in &plan.panes {
+            state.apply(pane, b"acc".to_vec());
+        }
+        assert_eq!(state.due(8), Vec::<PaneKey>::new());
+        let due = state.due(9);
+        assert_eq!(due, [(Some(b"a".to_vec()), 0, 10)]);
+        state.mark_fired(&due[0]);
+        assert!(state.due(9).is_empty());
+        assert_eq!(state.expire(&d, 13), 0);
+        assert_eq!(state.expire(&d, 14), 1);
+        assert_eq!(state.len(), 1);
+    }
+}
