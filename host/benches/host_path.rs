@@ -65,10 +65,13 @@ fn bench(c: &mut Criterion) {
         module,
         config: Arc::from(r#"{"field":"value","min":50}"#),
         limits,
+        window: None,
     };
-    let mut slot = Some(Slot::Fresh(
-        engine.new_store(Arc::from("bench/filter"), Default::default()),
-    ));
+    let mut slot = Some(Slot::Fresh(engine.new_store(
+        Arc::from("bench/filter"),
+        Default::default(),
+        None,
+    )));
     let mut group = c.benchmark_group("filter");
     for batch in [1usize, 16, 64, 256] {
         let input = events(batch);
