@@ -52,6 +52,13 @@ struct RunArgs {
     /// Events per `process` call at most.
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Keep checkpoints in this directory and, if the job was interrupted, resume it from the
+    /// newest intact one. The checkpoints are removed when the job completes.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Milliseconds between checkpoints (with --data-dir).
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_interval_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,9 +99,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::ensure!(batch > 0, "--batch-size must be at least 1");
         limits.batch_size = batch;
     }
+    anyhow::ensure!(
+        args.checkpoint_interval_ms > 0,
+        "--checkpoint-interval-ms must be at least 1"
+    );
     let mut options = RunOptions {
         policy: args.policy,
         limits,
+        data_dir: args.data_dir,
+        checkpoint_interval: std::time::Duration::from_millis(args.checkpoint_interval_ms),
         ..RunOptions::default()
     };
     if let Some(workers) = args.workers {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use crate::state::checkpoint::CheckpointStats;
 use serde::Serialize;
 
 /// Reasons kept verbatim for the summary; the rest are only counted.
@@ -146,6 +148,7 @@ impl JobMetrics {
                 .map(|s| s.clone())
                 .unwrap_or_default(),
             operators: self.operator_stats(),
+            checkpoints: None,
         }
     }
 
@@ -198,6 +201,9 @@ pub struct JobSummary {
     pub error_samples: Vec<String>,
     /// Per operator (by its label, `job/operator`): calls, fuel and failures.
     pub operators: BTreeMap<String, OperatorStats>,
+    /// Checkpoints taken, when the job ran with a data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<CheckpointStats>,
 }
 
 impl std::fmt::Display for JobSummary {
@@ -221,6 +227,17 @@ impl std::fmt::Display for JobSummary {
                 f,
                 "  {name}: {} calls, {} fuel ({} per call), {} errors",
                 stats.calls, stats.fuel, stats.fuel_per_call, stats.errors
+            )?;
+        }
+        if let Some(checkpoints) = &self.checkpoints {
+            writeln!(
+                f,
+                "checkpoints: {} taken{}",
+                checkpoints.completed,
+                checkpoints
+                    .restored_from
+                    .map(|id| format!(", resumed from checkpoint {id}"))
+                    .unwrap_or_default()
             )?;
         }
         for sample in &self.error_samples {

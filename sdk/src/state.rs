@@ -13,7 +13,7 @@
 //! assert_eq!(state::get(b"greeting").as_deref(), Some(&b"hello"[..]));
 //! state::put_json(b"totals/eu", &[1, 2, 3])?;
 //! let totals: Option<Vec<u32>> = state::get_json(b"totals/eu")?;
-//! for (key, _value) in state::scan(b"totals/", 100) {
+//! for (key, _value) in state::scan(b"totals/", None, 100) {
 //!     state::delete(&key);
 //! }
 //! # Ok::<(), cameo_sdk::Error>(())
@@ -40,9 +40,11 @@ pub fn delete(key: &[u8]) {
     raw::delete(key)
 }
 
-/// Up to `limit` entries whose key starts with `prefix`, as `(key, value)` pairs in key order.
-pub fn scan(prefix: &[u8], limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-    raw::scan(prefix, limit)
+/// Up to `limit` entries whose key starts with `prefix`, as `(key, value)` pairs in key order,
+/// starting after `start_after` when given: pass the last key of one page to get the next.
+/// The host returns at most 10 000 entries per call.
+pub fn scan(prefix: &[u8], start_after: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    raw::scan(prefix, start_after, limit)
 }
 
 /// The JSON value stored under `key`, deserialised into `T`, if any. A stored value that is

@@ -207,7 +207,10 @@ async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<E
     store.data_mut().log.flush();
     match init {
         Ok(Ok(())) => Ok(bindings),
-        Ok(Err(err)) => Err(format!("{name} refused its config in init: {err}")),
+        Ok(Err(err)) => Err(format!(
+            "{name} refused its config in init: {}",
+            CallFailure::from_operator(&err)
+        )),
         Err(err) => Err(format!(
             "{name} failed in init: {}",
             CallFailure::from_trap(&err, cx.limits.fuel_per_call)

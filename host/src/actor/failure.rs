@@ -76,7 +76,10 @@ impl CallFailure {
 
     /// From the error an operator returned.
     pub fn from_operator(err: &OperatorError) -> Self {
-        CallFailure::Operator(err.to_string())
+        CallFailure::Operator(match err {
+            OperatorError::InvalidInput(message) => format!("invalid input: {message}"),
+            OperatorError::Failed(message) => message.clone(),
+        })
     }
 
     /// True when the instance can no longer be entered and must be re-created.

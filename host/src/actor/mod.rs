@@ -27,6 +27,7 @@ use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::{Activator, SliceOutcome, Task};
 use crate::state::Held;
+use crate::state::checkpoint::{ActorSnapshot, Checkpointer};
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
 
@@ -64,6 +65,8 @@ pub struct ActorLinks {
     pub completion: Arc<Completion>,
     /// Where events too late for their windows go (the dead letters when `None`).
     pub late: Option<Router>,
+    /// Collects snapshots when the job takes checkpoints.
+    pub checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// One operator instance.
@@ -82,6 +85,11 @@ pub struct Actor {
     watermarks: InputWatermarks,
     blocked: bool,
     finished: bool,
+    /// Per input channel: true while it is held back waiting for a checkpoint barrier on
+    /// the other channels (barrier alignment).
+    held_channels: Vec<bool>,
+    /// The checkpoint being aligned.
+    aligning: Option<u64>,
 }
 
 impl Actor {
@@ -93,6 +101,7 @@ impl Actor {
         links: ActorLinks,
     ) -> Self {
         let watermarks = InputWatermarks::new(links.inputs);
+        let held_channels = vec![false; links.inputs];
         Actor {
             label,
             engine,
@@ -108,6 +117,8 @@ impl Actor {
             watermarks,
             blocked: false,
             finished: false,
+            held_channels,
+            aligning: None,
         }
     }
 
@@ -131,6 +142,9 @@ impl Actor {
                         self.links.router.watermark(time, meta, activator)
                     }
                     Forward::End => {
+                        if let Some(checkpointer) = &self.links.checkpointer {
+                            checkpointer.actor_finished(&self.label, self.snapshot());
+                        }
                         self.links.router.end(activator);
                         self.finished = true;
                     }
@@ -140,7 +154,10 @@ impl Actor {
                 self.blocked = true;
                 return None;
             }
-            let (taken, wake) = self.links.mailbox.take(self.cx.limits.batch_size);
+            let (taken, wake) = self
+                .links
+                .mailbox
+                .take(self.cx.limits.batch_size, &self.held_channels);
             for producer in wake {
                 activator.activate(producer);
             }
@@ -169,12 +186,68 @@ impl Actor {
                     if self.watermarks.all_ended() {
                         self.forward.push_back(Forward::End);
                     }
+                    self.try_complete_alignment(activator);
                 }
-                Taken::Control(Message::Event(event, meta)) => {
+                Taken::Control(Message::Event { event, meta, .. }) => {
                     return Some(self.batch_input(vec![event], vec![meta]));
+                }
+                Taken::Control(Message::Barrier { channel, id }) => {
+                    self.barrier_arrived(channel, id, activator);
                 }
             }
         }
+    }
+
+    /// What this instance holds, for a checkpoint.
+    pub fn snapshot(&self) -> ActorSnapshot {
+        let held = match &self.instance {
+            Some(instance) => instance.held(),
+            None => &self.held,
+        };
+        ActorSnapshot {
+            held: held.clone(),
+            timers: self.timers.clone(),
+            watermarks: self.watermarks.clone(),
+        }
+    }
+
+    /// Resumes from a checkpoint's snapshot (before the first call).
+    pub fn restore(&mut self, snapshot: ActorSnapshot) {
+        *self.held_mut() = snapshot.held;
+        self.timers = snapshot.timers;
+        self.watermarks = snapshot.watermarks;
+    }
+
+    /// Barrier `id` arrived on `channel`: hold that channel back until the barrier arrived on
+    /// all others (alignment), then snapshot and pass the barrier on.
+    fn barrier_arrived(&mut self, channel: usize, id: u64, activator: &Activator) {
+        if self.aligning.is_none() {
+            self.aligning = Some(id);
+        }
+        if let Some(held) = self.held_channels.get_mut(channel) {
+            *held = true;
+        }
+        self.try_complete_alignment(activator);
+    }
+
+    fn try_complete_alignment(&mut self, activator: &Activator) {
+        let Some(id) = self.aligning else {
+            return;
+        };
+        let aligned = self
+            .held_channels
+            .iter()
+            .enumerate()
+            .all(|(channel, held)| *held || self.watermarks.is_ended(channel));
+        if !aligned {
+            return;
+        }
+        if let Some(checkpointer) = &self.links.checkpointer {
+            checkpointer.actor_snapshot(&self.label, id, self.snapshot());
+        }
+        self.links.router.barrier(id, activator);
+        self.held_channels.fill(false);
+        self.aligning = None;
     }
 
     /// A `process` call, or a window batch for a windowed operator.
@@ -365,7 +438,7 @@ impl Task for Actor {
         if self.links.completion.is_finished() {
             // The job failed: drop everything instead of working for nothing.
             self.in_flight = None;
-            while !matches!(self.links.mailbox.take(usize::MAX).0, Taken::Nothing) {}
+            while !matches!(self.links.mailbox.take(usize::MAX, &[]).0, Taken::Nothing) {}
             return SliceOutcome::Idle;
         }
         self.blocked = false;
@@ -399,6 +472,6 @@ impl Task for Actor {
         if self.blocked {
             return !self.links.router.any_full();
         }
-        !self.links.mailbox.is_empty()
+        self.links.mailbox.has_work(&self.held_channels)
     }
 }

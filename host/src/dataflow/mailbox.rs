@@ -14,12 +14,19 @@ pub struct Meta {
     pub ingest: Instant,
 }
 
-/// One message in a mailbox. `channel` numbers the receiver's inputs, so watermarks and
-/// end-of-stream can be tracked per upstream sender.
+/// One message in a mailbox. `channel` numbers the receiver's inputs (one per upstream
+/// instance), so watermarks, barriers and end-of-stream are tracked per sender.
 #[derive(Debug)]
 pub enum Message {
     /// A data event.
-    Event(Event, Meta),
+    Event {
+        /// The event.
+        event: Event,
+        /// Its metadata.
+        meta: Meta,
+        /// The sender's channel at the receiver.
+        channel: usize,
+    },
     /// No event with an event time below `time` will arrive on `channel` any more.
     Watermark {
         /// The sender's channel at the receiver.
@@ -29,11 +36,30 @@ pub enum Message {
         /// Metadata of the event that advanced it (window outputs inherit its ingest time).
         meta: Meta,
     },
+    /// Checkpoint barrier `id`: everything before it on `channel` belongs to checkpoint `id`.
+    Barrier {
+        /// The sender's channel at the receiver.
+        channel: usize,
+        /// The checkpoint.
+        id: u64,
+    },
     /// `channel` has ended: nothing more will arrive on it.
     End {
         /// The sender's channel at the receiver.
         channel: usize,
     },
+}
+
+impl Message {
+    /// The sender's channel.
+    pub fn channel(&self) -> usize {
+        match self {
+            Message::Event { channel, .. }
+            | Message::Watermark { channel, .. }
+            | Message::Barrier { channel, .. }
+            | Message::End { channel } => *channel,
+        }
+    }
 }
 
 /// A bounded queue of messages for one actor.
@@ -74,7 +100,7 @@ impl Mailbox {
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
         for message in messages {
-            if matches!(message, Message::Event(..)) {
+            if matches!(message, Message::Event { .. }) {
                 inner.events += 1;
             }
             inner.messages.push_back(message);
@@ -89,6 +115,18 @@ impl Mailbox {
     /// True when no message is waiting.
     pub fn is_empty(&self) -> bool {
         self.lock().messages.is_empty()
+    }
+
+    /// True when a message from a channel that is not `held` is waiting.
+    pub fn has_work(&self, held: &[bool]) -> bool {
+        let inner = self.lock();
+        if held.iter().all(|h| !h) {
+            return !inner.messages.is_empty();
+        }
+        inner
+            .messages
+            .iter()
+            .any(|m| !held.get(m.channel()).copied().unwrap_or(false))
     }
 
     /// If the mailbox is full, remembers `producer` to activate once it drains, and returns
@@ -117,32 +155,40 @@ impl Mailbox {
         inner.events < self.capacity
     }
 
-    /// Takes the next run of work: up to `max_events` consecutive events, or one control
-    /// message if that is at the head. Returns the producers to wake if room was made.
-    pub fn take(&self, max_events: usize) -> (Taken, Vec<TaskId>) {
+    /// Takes the next run of work from channels that are not `held` (channels waiting for a
+    /// checkpoint barrier on the others keep their messages, in order): up to `max_events`
+    /// consecutive events, or one control message if that comes first. Returns the producers
+    /// to wake if room was made.
+    pub fn take(&self, max_events: usize, held: &[bool]) -> (Taken, Vec<TaskId>) {
         let mut inner = self.lock();
         let was_full = inner.events >= self.capacity;
-        let taken = match inner.messages.front() {
-            None => Taken::Nothing,
-            Some(Message::Event(..)) => {
-                let mut events = Vec::new();
-                while events.len() < max_events {
-                    match inner.messages.pop_front() {
-                        Some(Message::Event(event, meta)) => events.push((event, meta)),
-                        Some(other) => {
-                            inner.messages.push_front(other);
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                inner.events -= events.len();
-                Taken::Events(events)
+        let is_held = |m: &Message| held.get(m.channel()).copied().unwrap_or(false);
+        let mut events = Vec::new();
+        let mut control = None;
+        let mut index = 0;
+        while index < inner.messages.len() && events.len() < max_events {
+            if inner.messages.get(index).is_some_and(is_held) {
+                index += 1;
+                continue;
             }
-            Some(_) => match inner.messages.pop_front() {
-                Some(message) => Taken::Control(message),
-                None => Taken::Nothing,
-            },
+            let is_event = matches!(inner.messages.get(index), Some(Message::Event { .. }));
+            if !is_event && !events.is_empty() {
+                break;
+            }
+            match inner.messages.remove(index) {
+                Some(Message::Event { event, meta, .. }) => events.push((event, meta)),
+                Some(other) => {
+                    control = Some(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        inner.events -= events.len();
+        let taken = match control {
+            Some(message) => Taken::Control(message),
+            None if events.is_empty() => Taken::Nothing,
+            None => Taken::Events(events),
         };
         let mut wake = Vec::new();
         if was_full && inner.events < self.capacity {
@@ -156,10 +202,89 @@ impl Mailbox {
 /// What [`Mailbox::take`] found.
 #[derive(Debug)]
 pub enum Taken {
-    /// The mailbox was empty.
+    /// Nothing is waiting (outside held channels).
     Nothing,
     /// A run of events, in arrival order.
     Events(Vec<(Event, Meta)>),
-    /// A watermark or end-of-stream.
+    /// A watermark, barrier or end-of-stream.
     Control(Message),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(channel: usize, value: &str) -> Message {
+        Message::Event {
+            event: Event {
+                key: None,
+                value: value.as_bytes().to_vec(),
+                event_time: 0,
+                headers: Vec::new(),
+            },
+            meta: Meta {
+                ingest: Instant::now(),
+            },
+            channel,
+        }
+    }
+
+    fn values(taken: Taken) -> Vec<String> {
+        match taken {
+            Taken::Events(events) => events
+                .into_iter()
+                .map(|(e, _)| String::from_utf8(e.value).unwrap())
+                .collect(),
+            other => panic!("expected events, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_stop_at_a_control_message() {
+        let mailbox = Mailbox::new(10);
+        mailbox.push_all([
+            event(0, "a"),
+            event(0, "b"),
+            Message::End { channel: 0 },
+            event(0, "c"),
+        ]);
+        assert_eq!(values(mailbox.take(10, &[]).0), ["a", "b"]);
+        assert!(matches!(
+            mailbox.take(10, &[]).0,
+            Taken::Control(Message::End { channel: 0 })
+        ));
+        assert_eq!(values(mailbox.take(10, &[]).0), ["c"]);
+        assert!(matches!(mailbox.take(10, &[]).0, Taken::Nothing));
+    }
+
+    #[test]
+    fn held_channels_keep_their_messages_in_order() {
+        let mailbox = Mailbox::new(10);
+        mailbox.push_all([
+            event(0, "a0"),
+            Message::Barrier { channel: 0, id: 1 },
+            event(0, "after"),
+            event(1, "b0"),
+            event(1, "b1"),
+        ]);
+        assert_eq!(values(mailbox.take(10, &[]).0), ["a0"]);
+        assert!(matches!(
+            mailbox.take(10, &[]).0,
+            Taken::Control(Message::Barrier { id: 1, .. })
+        ));
+        // Channel 0 is aligned and held: channel 1's events pass it.
+        assert_eq!(values(mailbox.take(10, &[true, false]).0), ["b0", "b1"]);
+        assert!(!mailbox.has_work(&[true, false]));
+        assert!(mailbox.has_work(&[false, false]));
+        assert_eq!(values(mailbox.take(10, &[]).0), ["after"]);
+    }
+
+    #[test]
+    fn taking_from_a_full_mailbox_wakes_its_producers() {
+        let mailbox = Mailbox::new(2);
+        mailbox.push_all([event(0, "a"), event(0, "b")]);
+        assert!(mailbox.register_blocked(7));
+        let (_, wake) = mailbox.take(1, &[]);
+        assert_eq!(wake, [7]);
+    }
 }

@@ -53,11 +53,20 @@ impl Target {
             return;
         }
         match self {
-            Target::Actor { task, mailbox, .. } => {
-                mailbox.push_all(events.into_iter().map(|(e, m)| Message::Event(e, m)));
+            Target::Actor {
+                task,
+                mailbox,
+                channel,
+            } => {
+                let channel = *channel;
+                mailbox.push_all(events.into_iter().map(|(event, meta)| Message::Event {
+                    event,
+                    meta,
+                    channel,
+                }));
                 activator.activate(*task);
             }
-            Target::Sink { sink, .. } => sink.write(events),
+            Target::Sink { sink, channel } => sink.write(events, *channel),
         }
     }
 
@@ -73,7 +82,8 @@ impl Target {
             }
             Target::Sink { sink, channel } => match message(*channel) {
                 Message::End { channel } => sink.end(channel),
-                Message::Watermark { .. } | Message::Event(..) => {}
+                Message::Barrier { channel, id } => sink.barrier(channel, id),
+                Message::Watermark { .. } | Message::Event { .. } => {}
             },
         }
     }
@@ -171,6 +181,13 @@ impl Router {
                 },
                 activator,
             );
+        }
+    }
+
+    /// Sends checkpoint barrier `id` to every receiver.
+    pub fn barrier(&self, id: u64, activator: &Activator) {
+        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
+            target.control(|channel| Message::Barrier { channel, id }, activator);
         }
     }
 

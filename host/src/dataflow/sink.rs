@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::mailbox::Meta;
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
+use crate::state::checkpoint::{Checkpointer, SinkPosition};
 
 /// How a sink writes events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -17,7 +18,8 @@ pub enum SinkFormat {
     #[default]
     Values,
     /// One JSON object per line: `key`, `value` (parsed if it is JSON, else a string),
-    /// `event_time`.
+    /// `event_time`, and `seq`, the event's sequence number in this sink's output (stable
+    /// across a restart from a checkpoint, so a consumer can drop duplicates).
     Ndjson,
 }
 
@@ -29,84 +31,191 @@ pub enum SinkOutput {
     Memory(Arc<Mutex<Vec<Event>>>),
 }
 
+/// The mutable side of a sink: its output, position and barrier alignment.
+struct SinkState {
+    output: SinkOutput,
+    position: SinkPosition,
+    ends: usize,
+    /// The checkpoint being aligned and which channels delivered its barrier.
+    aligning: Option<(u64, Vec<bool>)>,
+    /// Events that arrived on aligned channels after their barrier.
+    held: Vec<(Event, Meta)>,
+    ended: Vec<bool>,
+}
+
 /// One sink of a job.
 pub struct Sink {
     name: String,
     format: SinkFormat,
-    output: Mutex<SinkOutput>,
+    state: Mutex<SinkState>,
     metrics: Arc<JobMetrics>,
-    ends: Mutex<usize>,
     inputs: usize,
     completion: Arc<Completion>,
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Sink {
-    /// A sink named `name` fed by `inputs` upstream instances.
+    /// A sink named `name` fed by `inputs` upstream instances, starting at `position` (where
+    /// a restored checkpoint left it).
     pub fn new(
         name: String,
         format: SinkFormat,
         output: SinkOutput,
         inputs: usize,
-        metrics: Arc<JobMetrics>,
-        completion: Arc<Completion>,
+        position: SinkPosition,
+        links: SinkLinks,
     ) -> Self {
         Sink {
             name,
             format,
-            output: Mutex::new(output),
-            metrics,
-            ends: Mutex::new(0),
+            state: Mutex::new(SinkState {
+                output,
+                position,
+                ends: 0,
+                aligning: None,
+                held: Vec::new(),
+                ended: vec![false; inputs],
+            }),
+            metrics: links.metrics,
             inputs,
-            completion,
+            completion: links.completion,
+            checkpointer: links.checkpointer,
         }
     }
 
-    /// Writes events and records their latency.
-    pub fn write(&self, events: Vec<(Event, Meta)>) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes events from `channel` and records their latency; events from a channel that
+    /// already delivered the barrier being aligned wait until alignment completes.
+    pub fn write(&self, events: Vec<(Event, Meta)>, channel: usize) {
+        let mut state = self.lock();
+        if let Some((_, received)) = &state.aligning
+            && received.get(channel).copied().unwrap_or(false)
+        {
+            state.held.extend(events);
+            return;
+        }
+        self.emit(&mut state, events);
+    }
+
+    fn emit(&self, state: &mut SinkState, events: Vec<(Event, Meta)>) {
         let now = Instant::now();
         self.metrics.add_out(
             events
                 .iter()
                 .map(|(_, meta)| now.saturating_duration_since(meta.ingest)),
         );
-        let mut output = self.output.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *output {
+        let SinkState {
+            output, position, ..
+        } = state;
+        match output {
             SinkOutput::Memory(kept) => {
                 let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+                position.seq += events.len() as u64;
                 kept.extend(events.into_iter().map(|(event, _)| event));
             }
             SinkOutput::Writer(writer) => {
                 for (event, _) in &events {
-                    if let Err(err) = write_event(writer, self.format, event) {
-                        tracing::error!(sink = %self.name, "could not write output: {err}");
-                        break;
+                    match write_event(writer, self.format, event, position.seq) {
+                        Ok(bytes) => {
+                            position.bytes += bytes;
+                            position.seq += 1;
+                        }
+                        Err(err) => {
+                            tracing::error!(sink = %self.name, "could not write output: {err}");
+                            break;
+                        }
                     }
                 }
             }
         }
     }
 
+    fn flush(&self, state: &mut SinkState) {
+        if let SinkOutput::Writer(writer) = &mut state.output
+            && let Err(err) = writer.flush()
+        {
+            tracing::error!(sink = %self.name, "could not flush output: {err}");
+        }
+    }
+
+    /// Barrier `id` arrived on `channel`.
+    pub fn barrier(&self, channel: usize, id: u64) {
+        let mut state = self.lock();
+        if state.aligning.is_none() {
+            state.aligning = Some((id, vec![false; self.inputs]));
+        }
+        if let Some((_, received)) = &mut state.aligning
+            && let Some(slot) = received.get_mut(channel)
+        {
+            *slot = true;
+        }
+        self.try_complete_alignment(&mut state);
+    }
+
+    fn try_complete_alignment(&self, state: &mut SinkState) {
+        let Some((id, received)) = &state.aligning else {
+            return;
+        };
+        let aligned = received
+            .iter()
+            .zip(&state.ended)
+            .all(|(received, ended)| *received || *ended);
+        if !aligned {
+            return;
+        }
+        let id = *id;
+        self.flush(state);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.sink_barrier(&self.name, id, state.position);
+        }
+        state.aligning = None;
+        let held = std::mem::take(&mut state.held);
+        self.emit(state, held);
+    }
+
     /// Records the end of one input; the sink completes when all inputs have ended.
-    pub fn end(&self, _channel: usize) {
-        let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
-        *ends += 1;
-        if *ends == self.inputs {
-            let mut output = self.output.lock().unwrap_or_else(|p| p.into_inner());
-            if let SinkOutput::Writer(writer) = &mut *output
-                && let Err(err) = writer.flush()
-            {
-                tracing::error!(sink = %self.name, "could not flush output: {err}");
+    pub fn end(&self, channel: usize) {
+        let mut state = self.lock();
+        if let Some(ended) = state.ended.get_mut(channel) {
+            *ended = true;
+        }
+        state.ends += 1;
+        self.try_complete_alignment(&mut state);
+        if state.ends == self.inputs {
+            self.flush(&mut state);
+            if let Some(checkpointer) = &self.checkpointer {
+                checkpointer.sink_finished(&self.name, state.position);
             }
             self.completion.sink_done();
         }
     }
 }
 
-fn write_event(writer: &mut dyn Write, format: SinkFormat, event: &Event) -> std::io::Result<()> {
+/// The parts of a job a sink reports to.
+pub struct SinkLinks {
+    /// The job's metrics.
+    pub metrics: Arc<JobMetrics>,
+    /// The job's completion.
+    pub completion: Arc<Completion>,
+    /// The checkpoint coordinator, when the job takes checkpoints.
+    pub checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Writes one event; returns the bytes written.
+fn write_event(
+    writer: &mut dyn Write,
+    format: SinkFormat,
+    event: &Event,
+    seq: u64,
+) -> std::io::Result<u64> {
     match format {
         SinkFormat::Values => {
             writer.write_all(&event.value)?;
-            writer.write_all(b"\n")
+            writer.write_all(b"\n")?;
+            Ok(event.value.len() as u64 + 1)
         }
         SinkFormat::Ndjson => {
             let value = serde_json::from_slice::<serde_json::Value>(&event.value)
@@ -115,9 +224,12 @@ fn write_event(writer: &mut dyn Write, format: SinkFormat, event: &Event) -> std
                 "key": event.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
                 "value": value,
                 "event_time": event.event_time,
+                "seq": seq,
             });
-            serde_json::to_writer(&mut *writer, &line)?;
-            writer.write_all(b"\n")
+            let mut bytes = serde_json::to_vec(&line)?;
+            bytes.push(b'\n');
+            writer.write_all(&bytes)?;
+            Ok(bytes.len() as u64)
         }
     }
 }

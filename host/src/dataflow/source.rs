@@ -15,6 +15,7 @@ use super::spec::{InputFormat, LineOptions};
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
 use crate::sched::executor::Activator;
+use crate::state::checkpoint::Checkpointer;
 
 /// How long a source waits for room before checking whether the job ended meanwhile.
 const ROOM_POLL: Duration = Duration::from_millis(50);
@@ -34,6 +35,8 @@ pub enum Origin {
         reader: Box<dyn BufRead + Send>,
         /// How to read them.
         options: LineOptions,
+        /// Events per second, 0 for as fast as the job takes them.
+        rate: f64,
     },
     /// Synthetic events.
     Generator {
@@ -68,6 +71,14 @@ pub struct Source {
     pub completion: Arc<Completion>,
     /// Makes the receiving actors runnable.
     pub activator: Activator,
+    /// The checkpoint coordinator, when the job takes checkpoints.
+    pub checkpointer: Option<Arc<Checkpointer>>,
+    /// Input already consumed before a restart (lines or generated events) to skip.
+    pub skip: u64,
+    /// Input consumed so far, including what was skipped.
+    pub offset: u64,
+    /// The newest checkpoint whose barrier this source injected.
+    pub injected: u64,
 }
 
 impl Source {
@@ -84,7 +95,11 @@ impl Source {
             },
         );
         match origin {
-            Origin::Lines { reader, options } => self.run_lines(reader, &options),
+            Origin::Lines {
+                reader,
+                options,
+                rate,
+            } => self.run_lines(reader, &options, rate),
             Origin::Generator {
                 count,
                 rate,
@@ -93,13 +108,58 @@ impl Source {
                 seed,
             } => self.run_generator(count, rate, keys, payload_bytes, seed),
         }
+        self.inject_barrier();
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.source_ended(&self.name, self.offset);
+        }
         self.router.end(&self.activator);
     }
 
-    fn run_lines(&mut self, reader: Box<dyn BufRead + Send>, options: &LineOptions) {
+    /// Injects a barrier for the newest requested checkpoint, recording the offset reached.
+    fn inject_barrier(&mut self) {
+        let Some(checkpointer) = self.checkpointer.clone() else {
+            return;
+        };
+        let requested = checkpointer.requested();
+        if requested <= self.injected {
+            return;
+        }
+        self.injected = requested;
+        let (router, activator) = (&self.router, &self.activator);
+        checkpointer.source_barrier(&self.name, requested, self.offset, || {
+            router.barrier(requested, activator)
+        });
+    }
+
+    /// Sleeps until event `seq` is due at `rate` events per second since `started`,
+    /// flushing what is buffered first so nothing waits on the pacing.
+    fn pace(&mut self, emitter: &mut Emitter, started: Instant, seq: u64, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return true;
+        }
+        let due = started + Duration::from_secs_f64(seq as f64 / rate);
+        let now = Instant::now();
+        if due > now {
+            if !emitter.flush(self) {
+                return false;
+            }
+            std::thread::sleep(due - now);
+        }
+        true
+    }
+
+    fn run_lines(&mut self, reader: Box<dyn BufRead + Send>, options: &LineOptions, rate: f64) {
         let delay = i64::try_from(options.watermark_delay_ms).unwrap_or(i64::MAX);
         let mut emitter = Emitter::new(delay);
+        let started = Instant::now();
         for (number, line) in reader.lines().enumerate() {
+            self.offset = number as u64 + 1;
+            if self.offset <= self.skip {
+                continue;
+            }
+            if !self.pace(&mut emitter, started, self.offset - self.skip, rate) {
+                return;
+            }
             let line = match line {
                 Ok(line) => line,
                 Err(err) => {
@@ -139,14 +199,10 @@ impl Source {
         let payload = "x".repeat(payload_bytes);
         let started = Instant::now();
         let mut emitter = Emitter::new(0);
-        for seq in 0..count {
-            if rate > 0.0 {
-                let due = started + Duration::from_secs_f64(seq as f64 / rate);
-                let now = Instant::now();
-                if due > now {
-                    emitter.flush(self);
-                    std::thread::sleep(due - now);
-                }
+        for seq in self.skip.min(count)..count {
+            self.offset = seq + 1;
+            if !self.pace(&mut emitter, started, seq - self.skip, rate) {
+                return;
             }
             let key = format!(
                 "k{}",
@@ -218,7 +274,8 @@ impl Emitter {
 
     fn flush(&mut self, source: &mut Source) -> bool {
         if self.chunk.is_empty() {
-            return true;
+            source.inject_barrier();
+            return !source.completion.is_finished();
         }
         if !source.wait_for_room() {
             return false;
@@ -234,6 +291,7 @@ impl Emitter {
             self.sent_watermark = watermark;
             source.router.watermark(watermark, meta, &source.activator);
         }
+        source.inject_barrier();
         true
     }
 }

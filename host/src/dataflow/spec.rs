@@ -135,7 +135,7 @@ pub struct SourceSpec {
     pub watermark_delay_ms: u64,
     /// Events to generate (`generator`).
     pub count: Option<Spanned<u64>>,
-    /// Events per second (`generator`); 0 means as fast as the job takes them.
+    /// Events per second; 0 (the default) means as fast as the job takes them.
     pub rate: Option<Spanned<f64>>,
     /// Distinct keys `k0`, `k1`, ... (`generator`, default 100).
     pub keys: Option<Spanned<u64>>,
@@ -575,7 +575,6 @@ impl JobSpec {
         let kind = *source.kind.get_ref();
         let generator_only = [
             ("count", source.count.as_ref().map(Spanned::span)),
-            ("rate", source.rate.as_ref().map(Spanned::span)),
             ("keys", source.keys.as_ref().map(Spanned::span)),
             (
                 "payload_bytes",

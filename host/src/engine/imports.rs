@@ -36,9 +36,16 @@ impl state::Host for HostState {
         Ok(())
     }
 
-    fn scan(&mut self, prefix: Vec<u8>, limit: u32) -> wasmtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan(
+        &mut self,
+        prefix: Vec<u8>,
+        start_after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let limit = limit.min(MAX_SCAN_ENTRIES) as usize;
-        Ok(self.txn.scan(&self.held.state, &prefix, limit))
+        Ok(self
+            .txn
+            .scan(&self.held.state, &prefix, start_after.as_deref(), limit))
     }
 }
 

@@ -6,7 +6,7 @@ pub mod window;
 use std::collections::BTreeSet;
 
 /// The watermark of each input channel of one receiver; ended channels count as `i64::MAX`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputWatermarks {
     channels: Vec<i64>,
     ended: usize,
@@ -49,6 +49,11 @@ impl InputWatermarks {
         self.recompute()
     }
 
+    /// True once input `channel` has ended.
+    pub fn is_ended(&self, channel: usize) -> bool {
+        self.channels.get(channel).is_some_and(|w| *w == i64::MAX)
+    }
+
     /// True once every input has ended.
     pub fn all_ended(&self) -> bool {
         self.ended == self.channels.len()
@@ -66,7 +71,7 @@ impl InputWatermarks {
 }
 
 /// Registered event-time timers of one operator instance, ordered by time then key.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimerQueue {
     timers: BTreeSet<(i64, Option<Vec<u8>>)>,
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::window::WindowState;
 
+pub mod checkpoint;
+
 /// Everything the host holds for one operator instance across calls and re-instantiations:
 /// its keyed state and its window panes. This is what a checkpoint saves.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,9 +141,19 @@ impl StateTxn {
         self.writes.insert(key, None);
     }
 
-    /// Up to `limit` entries starting with `prefix`, in key order, as this call sees them.
-    pub fn scan(&self, base: &KeyedState, prefix: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let start = Bound::Included(prefix.to_vec());
+    /// Up to `limit` entries starting with `prefix` (and after `start_after`, when given), in
+    /// key order, as this call sees them.
+    pub fn scan(
+        &self,
+        base: &KeyedState,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let start = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(after.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
         let in_prefix = |k: &&Vec<u8>| k.starts_with(prefix);
         let mut committed = base
             .entries
@@ -236,7 +248,7 @@ mod tests {
             .unwrap();
         txn.delete(b"p5".to_vec());
         let keys: Vec<_> = txn
-            .scan(&base, b"p", 10)
+            .scan(&base, b"p", None, 10)
             .into_iter()
             .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
             .collect();
@@ -245,7 +257,13 @@ mod tests {
             [("p1", "old"), ("p2", "new"), ("p3", "new")]
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         );
-        assert_eq!(txn.scan(&base, b"p", 1).len(), 1);
+        assert_eq!(txn.scan(&base, b"p", None, 1).len(), 1);
+        let next: Vec<_> = txn
+            .scan(&base, b"p", Some(b"p2"), 10)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(next, [b"p3".to_vec()], "paging resumes after the given key");
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Running a job embedded: build the operators' actors, wire sources, edges and sinks, run
 //! the slice executor until every sink has seen the end of its input, and report.
+//!
+//! With a data directory the job takes periodic checkpoints and, when started again after a
+//! crash, resumes from the newest intact one ([`recovery`]).
+
+pub mod recovery;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
@@ -17,7 +22,7 @@ use crate::builder::{self, BuildError};
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
-use crate::dataflow::sink::{Completion, Sink, SinkOutput};
+use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::dataflow::source::{Origin, Source};
 use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind};
 use crate::engine::{EngineSetupError, OperatorEngine};
@@ -26,6 +31,8 @@ use crate::metrics::{JobMetrics, JobSummary};
 use crate::registry::{self, LoadError, OperatorModule};
 use crate::sched::PolicyKind;
 use crate::sched::executor::Executor;
+use crate::state::checkpoint::{Checkpointer, Participants};
+use recovery::{Recovery, open_file_output};
 
 /// How to run a job.
 #[derive(Debug, Clone)]
@@ -41,6 +48,10 @@ pub struct RunOptions {
     /// Let the sources finish before the workers start, so every run schedules the same
     /// input the same way. The whole input must fit in the first operators' mailboxes.
     pub start_after_sources: bool,
+    /// Where checkpoints go; none: no checkpoints.
+    pub data_dir: Option<PathBuf>,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -51,6 +62,8 @@ impl Default for RunOptions {
             limits: Limits::default(),
             trace_slices: false,
             start_after_sources: false,
+            data_dir: None,
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
@@ -110,6 +123,22 @@ pub enum JobError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// Checkpoints could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::state::checkpoint::CheckpointError),
+    /// A checkpoint does not fit the job as it is now.
+    #[error(
+        "checkpoint {id} cannot be resumed: {reason}; the job changed since it was taken. \
+         Remove {dir} to start the job from the beginning"
+    )]
+    Restore {
+        /// The checkpoint.
+        id: u64,
+        /// What does not fit.
+        reason: String,
+        /// The job's checkpoint directory.
+        dir: String,
     },
     /// Threads could not be started.
     #[error("could not start a thread: {0}")]
@@ -182,15 +211,66 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     let activator = executor.activator();
     let metrics = Arc::new(JobMetrics::default());
     let completion = Arc::new(Completion::new(spec.sinks.len()));
+    let recovery = match &options.data_dir {
+        Some(dir) => Some(Recovery::find(spec, dir)?),
+        None => None,
+    };
+    let resuming = recovery.as_ref().is_some_and(|r| r.checkpoint.is_some());
+    let actor_labels = executor_labels(spec);
+    let checkpointer = recovery.as_ref().map(|recovery| {
+        let participants = Participants {
+            sources: spec
+                .sources
+                .iter()
+                .map(|s| s.name().get_ref().clone())
+                .collect(),
+            actors: actor_labels.clone(),
+            sinks: spec
+                .sinks
+                .iter()
+                .map(|s| s.name().get_ref().clone())
+                .collect(),
+        };
+        Checkpointer::new(recovery.store.clone(), participants, recovery.last_id)
+    });
+    if let (Some(checkpointer), Some(Some(checkpoint))) = (
+        &checkpointer,
+        recovery.as_ref().map(|r| r.checkpoint.as_ref()),
+    ) {
+        checkpointer.restored_from(checkpoint.id);
+        if let Some(missing) = actor_labels
+            .iter()
+            .find(|l| !checkpoint.actors.contains_key(*l))
+        {
+            return Err(restore_error(
+                recovery.as_ref(),
+                checkpoint.id,
+                format!("it holds no state for {missing}"),
+            ));
+        }
+        if let Some(extra) = checkpoint.actors.keys().find(|l| !actor_labels.contains(l)) {
+            return Err(restore_error(
+                recovery.as_ref(),
+                checkpoint.id,
+                format!("it holds state for {extra}, which the job no longer has"),
+            ));
+        }
+    }
     let dead_letter_writer = match &spec.dead_letter {
         Some(dl) => {
             let path = spec.resolve(&dl.path);
-            let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
-                what: "dead_letter",
-                name: "dead_letter".into(),
-                path: path.display().to_string(),
-                source,
-            })?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(resuming)
+                .truncate(!resuming)
+                .open(&path)
+                .map_err(|source| JobError::Open {
+                    what: "dead_letter",
+                    name: "dead_letter".into(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
             Some(Box::new(BufWriter::new(file)) as Box<dyn std::io::Write + Send>)
         }
         None => None,
@@ -257,7 +337,11 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             SinkKind::Stdout => SinkOutput::Writer(Box::new(BufWriter::new(std::io::stdout()))),
             SinkKind::File => {
                 let path = spec.resolve(sink_spec.path.as_ref().map_or("", |p| p.get_ref()));
-                let file = std::fs::File::create(&path).map_err(|source| JobError::Open {
+                let resume_at = recovery
+                    .as_ref()
+                    .filter(|_| resuming)
+                    .map(|r| r.sink_position(&name).bytes);
+                let file = open_file_output(&path, resume_at).map_err(|source| JobError::Open {
                     what: "sink",
                     name: name.clone(),
                     path: path.display().to_string(),
@@ -273,13 +357,21 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
         };
         let format = sink_spec.format;
         let inputs = sink_spec.inputs();
+        let position = recovery
+            .as_ref()
+            .map(|r| r.sink_position(&name))
+            .unwrap_or_default();
         let sink = Arc::new(Sink::new(
             name,
             format,
             output,
             channels(inputs),
-            Arc::clone(&metrics),
-            Arc::clone(&completion),
+            position,
+            SinkLinks {
+                metrics: Arc::clone(&metrics),
+                completion: Arc::clone(&completion),
+                checkpointer: checkpointer.clone(),
+            },
         ));
         for input in inputs {
             let base = channel_base(inputs, input.get_ref());
@@ -348,6 +440,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 dead_letters: Arc::clone(&dead_letters),
                 completion: Arc::clone(&completion),
                 late,
+                checkpointer: checkpointer.clone(),
             };
             let cx = CallContext {
                 module: module.clone(),
@@ -355,7 +448,15 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 limits: options.limits.clone(),
                 window,
             };
-            let actor = Actor::new(label, engine.clone(), cx, links);
+            let snapshot = recovery
+                .as_ref()
+                .and_then(|r| r.checkpoint.as_ref())
+                .and_then(|c| c.actors.get(&*label))
+                .cloned();
+            let mut actor = Actor::new(label, engine.clone(), cx, links);
+            if let Some(snapshot) = snapshot {
+                actor.restore(snapshot);
+            }
             let added = executor.add(Box::new(actor));
             debug_assert_eq!(added, task);
             targets.push((task, mailbox));
@@ -390,6 +491,18 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .remove(&name)
             .and_then(|c| c.edges.into_iter().next())
             .unwrap_or_default();
+        let rate = source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref());
+        let skip = recovery
+            .as_ref()
+            .map(|r| r.source_offset(&name))
+            .unwrap_or(0);
+        if skip > 0 && *source_spec.kind.get_ref() == SourceKind::Stdin {
+            tracing::warn!(
+                source = %name,
+                "standard input cannot be rewound: the {skip} lines before the checkpoint are \
+                 not replayed, new input continues from here"
+            );
+        }
         let origin = match source_spec.kind.get_ref() {
             SourceKind::File => {
                 let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
@@ -402,15 +515,17 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 Origin::Lines {
                     reader: Box::new(BufReader::new(file)),
                     options: source_spec.line_options(),
+                    rate,
                 }
             }
             SourceKind::Stdin => Origin::Lines {
                 reader: Box::new(BufReader::new(std::io::stdin())),
                 options: source_spec.line_options(),
+                rate,
             },
             SourceKind::Generator => Origin::Generator {
                 count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
+                rate,
                 keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
                 payload_bytes: source_spec
                     .payload_bytes
@@ -428,6 +543,10 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             dead_letters: Arc::clone(&dead_letters),
             completion: Arc::clone(&completion),
             activator: activator.clone(),
+            checkpointer: checkpointer.clone(),
+            skip,
+            offset: 0,
+            injected: 0,
         };
         let thread = std::thread::Builder::new()
             .name(format!("cameo-source-{name}"))
@@ -444,7 +563,18 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
         }
     }
     executor.start(options.workers).map_err(JobError::Thread)?;
+    let checkpoint_thread = match &checkpointer {
+        Some(checkpointer) => Some(
+            checkpointer
+                .start(options.checkpoint_interval)
+                .map_err(JobError::Thread)?,
+        ),
+        None => None,
+    };
     let result = completion.wait();
+    if let Some(thread) = checkpoint_thread {
+        thread.stop();
+    }
     let elapsed = started.elapsed();
     let slice_trace = executor.slice_trace();
     executor.shutdown();
@@ -461,9 +591,15 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
         job: spec.name.get_ref().clone(),
         reason,
     })?;
-    let labels = executor_labels(spec);
+    // The job is complete: its checkpoints would only replay finished work.
+    if let Some(recovery) = &recovery {
+        recovery.store.clear()?;
+    }
+    let labels = actor_labels;
+    let mut summary = metrics.summary(elapsed);
+    summary.checkpoints = checkpointer.as_ref().map(|c| c.stats());
     Ok(JobOutcome {
-        summary: metrics.summary(elapsed),
+        summary,
         outputs: memory_outputs
             .into_iter()
             .map(|(name, kept)| {
@@ -481,6 +617,16 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             })
             .collect(),
     })
+}
+
+fn restore_error(recovery: Option<&Recovery>, id: u64, reason: String) -> JobError {
+    JobError::Restore {
+        id,
+        reason,
+        dir: recovery
+            .map(|r| r.store.dir().display().to_string())
+            .unwrap_or_default(),
+    }
 }
 
 /// Labels of the tasks in the order they were registered (downstream operators first,
