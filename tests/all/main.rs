@@ -3,6 +3,7 @@
 
 mod loading;
 mod misbehaving;
+mod recovery;
 mod slices;
 mod support;
 mod wordcount;

@@ -191,6 +191,14 @@ impl Actor {
                 Taken::Control(Message::Event { event, meta, .. }) => {
                     return Some(self.batch_input(vec![event], vec![meta]));
                 }
+                Taken::Control(Message::Idle { channel }) => {
+                    let meta = Meta {
+                        ingest: Instant::now(),
+                    };
+                    if let Some(watermark) = self.watermarks.set_idle(channel) {
+                        self.watermark_advanced(watermark, meta);
+                    }
+                }
                 Taken::Control(Message::Barrier { channel, id }) => {
                     self.barrier_arrived(channel, id, activator);
                 }

@@ -43,6 +43,11 @@ pub enum Message {
         /// The checkpoint.
         id: u64,
     },
+    /// `channel`'s source is idle: leave it out of the watermark until it sends one again.
+    Idle {
+        /// The sender's channel at the receiver.
+        channel: usize,
+    },
     /// `channel` has ended: nothing more will arrive on it.
     End {
         /// The sender's channel at the receiver.
@@ -57,6 +62,7 @@ impl Message {
             Message::Event { channel, .. }
             | Message::Watermark { channel, .. }
             | Message::Barrier { channel, .. }
+            | Message::Idle { channel }
             | Message::End { channel } => *channel,
         }
     }

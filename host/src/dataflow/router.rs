@@ -83,7 +83,7 @@ impl Target {
             Target::Sink { sink, channel } => match message(*channel) {
                 Message::End { channel } => sink.end(channel),
                 Message::Barrier { channel, id } => sink.barrier(channel, id),
-                Message::Watermark { .. } | Message::Event { .. } => {}
+                Message::Watermark { .. } | Message::Event { .. } | Message::Idle { .. } => {}
             },
         }
     }
@@ -181,6 +181,13 @@ impl Router {
                 },
                 activator,
             );
+        }
+    }
+
+    /// Tells every receiver that this sender is idle.
+    pub fn idle(&self, activator: &Activator) {
+        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
+            target.control(|channel| Message::Idle { channel }, activator);
         }
     }
 

@@ -20,6 +20,10 @@ use crate::state::checkpoint::Checkpointer;
 /// How long a source waits for room before checking whether the job ended meanwhile.
 const ROOM_POLL: Duration = Duration::from_millis(50);
 
+/// Longest a source waits in one step (for input, or pacing) before it checks for requested
+/// barriers, idleness and the end of the job.
+const WAIT_STEP: Duration = Duration::from_millis(20);
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -79,6 +83,8 @@ pub struct Source {
     pub offset: u64,
     /// The newest checkpoint whose barrier this source injected.
     pub injected: u64,
+    /// Declare the source idle after this long without input.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Source {
@@ -131,6 +137,34 @@ impl Source {
         });
     }
 
+    /// Waits until `until`, in short steps that keep injecting requested barriers and
+    /// declare the source idle once nothing was sent for the idle timeout. False when the job
+    /// ended meanwhile.
+    fn wait_until(&mut self, emitter: &mut Emitter, until: Instant) -> bool {
+        loop {
+            if !emitter.flush(self) {
+                return false;
+            }
+            self.check_idle(emitter);
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(WAIT_STEP));
+        }
+    }
+
+    /// Tells downstream this source is idle, once, when nothing was sent for the timeout.
+    fn check_idle(&mut self, emitter: &mut Emitter) {
+        if let Some(timeout) = self.idle_timeout
+            && !emitter.idle
+            && emitter.last_sent.elapsed() >= timeout
+        {
+            emitter.idle = true;
+            self.router.idle(&self.activator);
+        }
+    }
+
     /// Sleeps until event `seq` is due at `rate` events per second since `started`,
     /// flushing what is buffered first so nothing waits on the pacing.
     fn pace(&mut self, emitter: &mut Emitter, started: Instant, seq: u64, rate: f64) -> bool {
@@ -138,12 +172,8 @@ impl Source {
             return true;
         }
         let due = started + Duration::from_secs_f64(seq as f64 / rate);
-        let now = Instant::now();
-        if due > now {
-            if !emitter.flush(self) {
-                return false;
-            }
-            std::thread::sleep(due - now);
+        if due > Instant::now() {
+            return self.wait_until(emitter, due);
         }
         true
     }
@@ -152,14 +182,51 @@ impl Source {
         let delay = i64::try_from(options.watermark_delay_ms).unwrap_or(i64::MAX);
         let mut emitter = Emitter::new(delay);
         let started = Instant::now();
-        for (number, line) in reader.lines().enumerate() {
-            self.offset = number as u64 + 1;
-            if self.offset <= self.skip {
+        // Lines are read on their own thread, so a source waiting for input (stdin) still
+        // injects barriers, declares itself idle and notices the end of the job.
+        let (lines_tx, lines) = std::sync::mpsc::sync_channel(1024);
+        let reader_thread = std::thread::Builder::new()
+            .name(format!("cameo-read-{}", self.name))
+            .spawn(move || {
+                for line in reader.lines() {
+                    let failed = line.is_err();
+                    if lines_tx.send(line).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        if let Err(err) = reader_thread {
+            self.dead_letters.record(
+                &self.name,
+                None,
+                None,
+                &format!("could not start reading: {err}"),
+            );
+            return;
+        }
+        let mut number = 0u64;
+        loop {
+            let line = match lines.recv_timeout(WAIT_STEP) {
+                Ok(line) => line,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if !self.wait_until(&mut emitter, Instant::now()) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            number += 1;
+            if number <= self.skip {
+                self.offset = number;
                 continue;
             }
-            if !self.pace(&mut emitter, started, self.offset - self.skip, rate) {
+            // Pace before counting the line: a barrier injected while pacing must not claim
+            // a line that has not been sent yet.
+            if !self.pace(&mut emitter, started, number - self.skip, rate) {
                 return;
             }
+            self.offset = number;
             let line = match line {
                 Ok(line) => line,
                 Err(err) => {
@@ -168,8 +235,7 @@ impl Source {
                         None,
                         None,
                         &format!(
-                            "could not read line {}: {err}; the rest of the input is skipped",
-                            number + 1
+                            "could not read line {number}: {err}; the rest of the input is skipped"
                         ),
                     );
                     break;
@@ -188,7 +254,7 @@ impl Source {
                     &self.name,
                     Some(&event),
                     None,
-                    &format!("line {}: {reason}", number + 1),
+                    &format!("line {number}: {reason}"),
                 ),
             }
         }
@@ -200,10 +266,10 @@ impl Source {
         let started = Instant::now();
         let mut emitter = Emitter::new(0);
         for seq in self.skip.min(count)..count {
-            self.offset = seq + 1;
             if !self.pace(&mut emitter, started, seq - self.skip, rate) {
                 return;
             }
+            self.offset = seq + 1;
             let key = format!(
                 "k{}",
                 xxh3_64_with_seed(&seq.to_le_bytes(), seed) % keys.max(1)
@@ -243,6 +309,10 @@ impl Source {
 /// Collects events into chunks and sends each with the watermark it makes.
 struct Emitter {
     chunk: Vec<(Event, Meta)>,
+    /// When events were last sent.
+    last_sent: Instant,
+    /// True after the source declared itself idle, until it sends again.
+    idle: bool,
     max_event_time: i64,
     sent_watermark: i64,
     delay: i64,
@@ -252,6 +322,8 @@ impl Emitter {
     fn new(delay: i64) -> Self {
         Emitter {
             chunk: Vec::new(),
+            last_sent: Instant::now(),
+            idle: false,
             max_event_time: i64::MIN,
             sent_watermark: i64::MIN,
             delay,
@@ -281,12 +353,18 @@ impl Emitter {
             return false;
         }
         let chunk = std::mem::take(&mut self.chunk);
+        let was_idle = std::mem::take(&mut self.idle);
+        self.last_sent = Instant::now();
         let meta = chunk.last().map(|(_, meta)| *meta);
         source.metrics.add_in(chunk.len() as u64);
         source.router.send(chunk, &source.activator);
-        let watermark = self.max_event_time.saturating_sub(self.delay);
+        let watermark = self
+            .max_event_time
+            .saturating_sub(self.delay)
+            .max(self.sent_watermark);
+        // A watermark also tells receivers that an idle source is active again.
         if let Some(meta) = meta
-            && watermark > self.sent_watermark
+            && (watermark > self.sent_watermark || was_idle)
         {
             self.sent_watermark = watermark;
             source.router.watermark(watermark, meta, &source.activator);
@@ -294,6 +372,19 @@ impl Emitter {
         source.inject_barrier();
         true
     }
+}
+
+/// The value at `path` in `json`: a top-level field name, a dotted path (`order.time`), or a
+/// JSON Pointer (`/order/time`).
+pub fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    if path.starts_with('/') {
+        return json.pointer(path);
+    }
+    if let Some(value) = json.get(path) {
+        return Some(value);
+    }
+    path.split('.')
+        .try_fold(json, |value, segment| value.get(segment))
 }
 
 /// Turns one input line into an event; on a bad line, returns the raw event and why.
@@ -312,14 +403,14 @@ fn parse_line(line: String, options: &LineOptions) -> Result<Event, (Event, Stri
         Err(err) => return Err((event, format!("not valid JSON: {err}"))),
     };
     if let Some(field) = &options.key_field {
-        match json.get(field) {
+        match lookup(&json, field) {
             Some(serde_json::Value::String(key)) => event.key = Some(key.clone().into_bytes()),
             Some(other) => event.key = Some(other.to_string().into_bytes()),
             None => return Err((event, format!("has no key field `{field}`"))),
         }
     }
     if let Some(field) = &options.event_time_field {
-        match json.get(field).and_then(serde_json::Value::as_i64) {
+        match lookup(&json, field).and_then(serde_json::Value::as_i64) {
             Some(time) => event.event_time = time,
             None => {
                 return Err((
@@ -330,4 +421,43 @@ fn parse_line(line: String, options: &LineOptions) -> Result<Event, (Event, Stri
         }
     }
     Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_found_by_name_dotted_path_or_pointer() {
+        let json = serde_json::json!({"a": {"b": 7}, "a.b": 1, "top": "x"});
+        assert_eq!(lookup(&json, "top"), Some(&serde_json::json!("x")));
+        assert_eq!(
+            lookup(&json, "a.b"),
+            Some(&serde_json::json!(1)),
+            "a literal name wins"
+        );
+        assert_eq!(lookup(&json, "/a/b"), Some(&serde_json::json!(7)));
+        let nested = serde_json::json!({"order": {"time": 5}});
+        assert_eq!(lookup(&nested, "order.time"), Some(&serde_json::json!(5)));
+        assert_eq!(lookup(&nested, "order.missing"), None);
+    }
+
+    #[test]
+    fn a_line_without_its_event_time_field_is_refused_with_the_field_named() {
+        let options = LineOptions {
+            format: InputFormat::Ndjson,
+            key_field: Some("k".into()),
+            event_time_field: Some("meta.ts".into()),
+            watermark_delay_ms: 0,
+        };
+        let event = parse_line(r#"{"k":"a","meta":{"ts":42}}"#.into(), &options).unwrap();
+        assert_eq!(
+            (event.key.as_deref(), event.event_time),
+            (Some(&b"a"[..]), 42)
+        );
+        let (_, reason) = parse_line(r#"{"k":"a"}"#.into(), &options).unwrap_err();
+        assert!(reason.contains("`meta.ts`"), "{reason}");
+        let (_, reason) = parse_line("not json".into(), &options).unwrap_err();
+        assert!(reason.starts_with("not valid JSON"), "{reason}");
+    }
 }

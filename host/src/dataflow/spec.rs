@@ -93,9 +93,11 @@ pub enum InputFormat {
 pub struct LineOptions {
     /// How lines are read.
     pub format: InputFormat,
-    /// Top-level JSON field whose value becomes the event key (ndjson only).
+    /// JSON field whose value becomes the event key (ndjson only): a top-level name, a dotted
+    /// path `a.b`, or a JSON Pointer `/a/b`.
     pub key_field: Option<String>,
-    /// Top-level JSON field holding the event time in ms (ndjson only); ingest time otherwise.
+    /// JSON field holding the event time in ms (ndjson only; paths as for `key_field`);
+    /// ingest time otherwise.
     pub event_time_field: Option<String>,
     /// Bounded out-of-orderness: the watermark trails the largest event time by this much.
     pub watermark_delay_ms: u64,
@@ -133,6 +135,9 @@ pub struct SourceSpec {
     /// See [`LineOptions::watermark_delay_ms`].
     #[serde(default)]
     pub watermark_delay_ms: u64,
+    /// After this long without input the source declares itself idle, so operators that
+    /// combine it with other inputs stop waiting for its watermark.
+    pub idle_timeout_ms: Option<Spanned<u64>>,
     /// Events to generate (`generator`).
     pub count: Option<Spanned<u64>>,
     /// Events per second; 0 (the default) means as fast as the job takes them.

@@ -547,6 +547,10 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             skip,
             offset: 0,
             injected: 0,
+            idle_timeout: source_spec
+                .idle_timeout_ms
+                .as_ref()
+                .map(|ms| Duration::from_millis(*ms.get_ref())),
         };
         let thread = std::thread::Builder::new()
             .name(format!("cameo-source-{name}"))

@@ -9,6 +9,10 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputWatermarks {
     channels: Vec<i64>,
+    /// Channels marked idle by their source: left out of the minimum until they send a
+    /// watermark again.
+    #[serde(default)]
+    idle: Vec<bool>,
     ended: usize,
     current: i64,
 }
@@ -18,6 +22,7 @@ impl InputWatermarks {
     pub fn new(channels: usize) -> Self {
         InputWatermarks {
             channels: vec![i64::MIN; channels],
+            idle: vec![false; channels],
             ended: 0,
             current: i64::MIN,
         }
@@ -31,11 +36,22 @@ impl InputWatermarks {
     /// Records a watermark on `channel`; returns the new combined watermark if it advanced.
     /// Watermarks never go back: a lower one than already seen on a channel is ignored.
     pub fn advance(&mut self, channel: usize, time: i64) -> Option<i64> {
+        if let Some(idle) = self.idle.get_mut(channel) {
+            *idle = false;
+        }
         let slot = self.channels.get_mut(channel)?;
         if time <= *slot {
             return None;
         }
         *slot = time;
+        self.recompute()
+    }
+
+    /// Marks `channel` idle: its source has sent nothing for a while, so the other inputs'
+    /// watermarks may advance without it. Returns the new combined watermark if it advanced.
+    pub fn set_idle(&mut self, channel: usize) -> Option<i64> {
+        let idle = self.idle.get_mut(channel)?;
+        *idle = true;
         self.recompute()
     }
 
@@ -60,7 +76,14 @@ impl InputWatermarks {
     }
 
     fn recompute(&mut self) -> Option<i64> {
-        let min = self.channels.iter().copied().min().unwrap_or(i64::MAX);
+        let active = self
+            .channels
+            .iter()
+            .enumerate()
+            .filter(|(channel, _)| !self.idle.get(*channel).copied().unwrap_or(false))
+            .map(|(_, watermark)| *watermark);
+        // With every input idle nothing moves the watermark.
+        let min = active.min()?;
         if min > self.current {
             self.current = min;
             Some(min)
@@ -122,6 +145,19 @@ mod tests {
         assert!(!wm.all_ended());
         assert_eq!(wm.end(1), Some(i64::MAX));
         assert!(wm.all_ended());
+    }
+
+    #[test]
+    fn an_idle_input_does_not_hold_the_watermark_back() {
+        let mut wm = InputWatermarks::new(2);
+        assert_eq!(wm.advance(0, 100), None);
+        assert_eq!(wm.set_idle(1), Some(100));
+        assert_eq!(wm.advance(0, 200), Some(200));
+        // Input 1 is back: it holds the watermark again from where it is.
+        assert_eq!(wm.advance(1, 150), None);
+        assert_eq!(wm.current(), 200, "watermarks never go back");
+        assert_eq!(wm.advance(0, 300), None);
+        assert_eq!(wm.advance(1, 250), Some(250));
     }
 
     #[test]

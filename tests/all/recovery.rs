@@ -1,0 +1,279 @@
+//! Checkpoints and recovery: a job killed with SIGKILL mid-run and started again produces the
+//! same window results as an uninterrupted run, with nothing lost and nothing written twice.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cameo_tests::guests;
+
+use crate::support::{cameo_binary, options, parse, run, toml_path, values};
+
+/// NDJSON readings: `n` events over 8 keys, event times rising with some disorder.
+fn readings(n: u64) -> String {
+    let mut lines = String::new();
+    for i in 0..n {
+        let jitter = (i * 7919) % 23;
+        let time = 1_000_000 + i * 10 + jitter;
+        lines.push_str(&format!(
+            "{{\"sensor\":\"s{}\",\"ts\":{time},\"value\":{}}}\n",
+            i % 8,
+            (i * 31) % 17
+        ));
+    }
+    lines
+}
+
+fn job(rate: u64, sink: &str) -> String {
+    format!(
+        r#"
+name = "sensor-windows"
+[[source]]
+name = "readings"
+kind = "file"
+path = "readings.ndjson"
+format = "ndjson"
+key_field = "sensor"
+event_time_field = "ts"
+watermark_delay_ms = 50
+rate = {rate}
+
+[[operator]]
+name = "window"
+module = {module}
+inputs = ["readings"]
+partition = "key-hash"
+parallelism = 2
+config = {{ size_ms = 200, field = "value" }}
+
+[[sink]]
+name = "sums"
+inputs = ["window"]
+{sink}
+"#,
+        module = toml_path(guests::TUMBLING_SUM)
+    )
+}
+
+/// Window results keyed by (key, window start): (sum, count).
+fn results<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<(String, i64), (f64, u64)> {
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let json: serde_json::Value = serde_json::from_str(line).unwrap();
+        let json = json.get("value").cloned().unwrap_or(json);
+        let key = json["key"].as_str().unwrap().to_string();
+        let start = json["window_start"].as_i64().unwrap();
+        let previous = out.insert(
+            (key, start),
+            (
+                json["sum"].as_f64().unwrap(),
+                json["count"].as_u64().unwrap(),
+            ),
+        );
+        assert!(previous.is_none(), "window {start} emitted twice: {line}");
+    }
+    out
+}
+
+/// Compares window results, naming only the windows that differ.
+fn assert_same_windows(
+    got: &BTreeMap<(String, i64), (f64, u64)>,
+    expected: &BTreeMap<(String, i64), (f64, u64)>,
+) {
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(10)
+        .collect();
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(10)
+        .collect();
+    let wrong: Vec<_> = expected
+        .iter()
+        .filter_map(|(k, v)| got.get(k).filter(|g| *g != v).map(|g| (k, v, g)))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && wrong.is_empty(),
+        "{} windows expected, {} got; missing {missing:?}, extra {extra:?}, wrong (expected, got) {wrong:?}",
+        expected.len(),
+        got.len()
+    );
+}
+
+fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn has_checkpoint(data: &Path) -> bool {
+    std::fs::read_dir(data.join("checkpoints/sensor-windows"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().ends_with(".redb"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
+
+    // Reference: the same job, uninterrupted, in memory.
+    let reference_spec = parse(&job(0, "kind = \"memory\""), dir.path());
+    let reference = run(&reference_spec, &options());
+    let expected = results(values(&reference, "sums").iter().map(String::as_str));
+    assert!(expected.len() > 50, "{} windows", expected.len());
+
+    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
+    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
+    let data = dir.path().join("data");
+    let args = [
+        "run",
+        "job.toml",
+        "--data-dir",
+        "data",
+        "--checkpoint-interval-ms",
+        "100",
+        "--json",
+    ];
+    let mut first = Command::new(cameo_binary())
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let output = dir.path().join("sums.ndjson");
+    wait_for(
+        "a checkpoint and some output",
+        Duration::from_secs(60),
+        || has_checkpoint(&data) && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0),
+    );
+    first.kill().unwrap(); // SIGKILL
+    let status = first.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the job must not have finished before the kill"
+    );
+
+    let second = Command::new(cameo_binary())
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&second.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        summary["checkpoints"]["restored_from"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert!(
+        summary["events_in"].as_u64().unwrap() < 2400,
+        "the second run must resume, not start over: {summary}"
+    );
+
+    let text = std::fs::read_to_string(&output).unwrap();
+    let got = results(text.lines());
+    assert_same_windows(&got, &expected);
+    // Sequence numbers run without gaps or repeats across the restart.
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    assert!(
+        !has_checkpoint(&data),
+        "a completed job leaves no checkpoints behind"
+    );
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
+    let reference = run(&parse(&job(0, "kind = \"memory\""), dir.path()), &options());
+    let expected = results(values(&reference, "sums").iter().map(String::as_str));
+
+    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
+    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
+    let data = dir.path().join("data");
+    let args = [
+        "run",
+        "job.toml",
+        "--data-dir",
+        "data",
+        "--checkpoint-interval-ms",
+        "50",
+    ];
+    let mut first = Command::new(cameo_binary())
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoints = data.join("checkpoints/sensor-windows");
+    let count = || {
+        std::fs::read_dir(&checkpoints)
+            .map(|e| {
+                e.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".redb"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    wait_for("two checkpoints", Duration::from_secs(60), || count() >= 2);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut files: Vec<_> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "redb"))
+        .collect();
+    files.sort();
+    let newest = files.last().unwrap().clone();
+    // Cut the file short, as a crash of the disk under it would.
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 3]).unwrap();
+
+    let second = Command::new(cameo_binary())
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(stderr.contains(&format!("{name} is damaged")), "{stderr}");
+    assert!(
+        stderr.contains("falling back to the checkpoint before it"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("sums.ndjson")).unwrap();
+    assert_same_windows(&results(text.lines()), &expected);
+}
