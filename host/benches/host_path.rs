@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use cameo_host::actor::call::{self, CallContext, CallDone, CallInput, Slot};
+use cameo_host::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
 use cameo_host::bindings::Event;
 use cameo_host::dataflow::mailbox::Meta;
 use cameo_host::engine::OperatorEngine;
@@ -66,10 +66,12 @@ fn bench(c: &mut Criterion) {
         config: Arc::from(r#"{"field":"value","min":50}"#),
         limits,
         window: None,
+        join: None,
     };
     let mut slot = Some(Slot::Fresh(engine.new_store(
         Arc::from("bench/filter"),
         Default::default(),
+        None,
         None,
     )));
     let mut group = c.benchmark_group("filter");
@@ -81,9 +83,11 @@ fn bench(c: &mut Criterion) {
                 let meta = Meta {
                     ingest: Instant::now(),
                 };
-                let call_input = CallInput::Process {
+                let call_input = CallInput::Batch {
                     events: input.clone(),
                     metas: vec![meta; input.len()],
+                    channels: vec![0; input.len()],
+                    kind: BatchKind::Process,
                 };
                 let Some(current) = slot.take() else {
                     panic!("instance lost")

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::failure::CallFailure;
+use super::joining;
 use super::windowing::{self, WindowUpdate};
 use crate::bindings::{Event, Handler, Joiner, OperatorError, Windowed};
 use crate::dataflow::mailbox::Meta;
@@ -15,6 +16,7 @@ use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::registry::OperatorModule;
 use crate::state::Held;
+use crate::time::join::{JoinDef, JoinPlan, Side};
 use crate::time::window::{PaneKey, WindowDef};
 
 /// A live operator instance: its store and its bindings.
@@ -39,28 +41,21 @@ impl Instance {
 pub(super) struct Exports {
     pub(super) handler: Handler,
     pub(super) windowed: Option<Windowed>,
-    #[allow(dead_code)]
     pub(super) joiner: Option<Joiner>,
 }
 
 /// What to call.
 pub enum CallInput {
-    /// `process` with a batch; `metas` runs parallel to `events`.
-    Process {
+    /// A batch of events; `metas` and `channels` run parallel to `events`.
+    Batch {
         /// The batch.
         events: Vec<Event>,
         /// Metadata of each event.
         metas: Vec<Meta>,
-    },
-    /// A batch for an operator with host-managed windows: folded into panes with
-    /// `accumulate`; panes that had fired fire again.
-    Window {
-        /// The batch.
-        events: Vec<Event>,
-        /// Metadata of each event.
-        metas: Vec<Meta>,
-        /// The operator's watermark when the batch was taken (decides what is late).
-        watermark: i64,
+        /// The input channel each event came on.
+        channels: Vec<usize>,
+        /// What the operator does with a batch.
+        kind: BatchKind,
     },
     /// A pane whose window the watermark passed: `fire`.
     Fire {
@@ -80,14 +75,31 @@ pub enum CallInput {
     },
 }
 
+/// How an operator takes a batch.
+#[derive(Debug, Clone)]
+pub enum BatchKind {
+    /// `process`.
+    Process,
+    /// Host-managed windows: folded into panes with `accumulate`; panes that had fired fire
+    /// again. `watermark` is the operator's watermark when the batch was taken (it decides
+    /// what is late).
+    Window {
+        /// The watermark.
+        watermark: i64,
+    },
+    /// An interval join: each event, on its side, pairs with the other side's buffer.
+    Join {
+        /// The side of each event.
+        sides: Vec<Side>,
+    },
+}
+
 impl CallInput {
     /// The metadata outputs of this call inherit: the earliest ingest of the inputs, so the
     /// latency measured is that of the event that waited longest.
     pub fn output_meta(&self) -> Option<Meta> {
         match self {
-            CallInput::Process { metas, .. } | CallInput::Window { metas, .. } => {
-                metas.iter().copied().min_by_key(|m| m.ingest)
-            }
+            CallInput::Batch { metas, .. } => metas.iter().copied().min_by_key(|m| m.ingest),
             CallInput::Timer { meta, .. } | CallInput::Fire { meta, .. } => Some(*meta),
         }
     }
@@ -142,6 +154,8 @@ pub struct CallContext {
     pub limits: Limits,
     /// The operator's window, if the job spec declares one.
     pub window: Option<WindowDef>,
+    /// The operator's interval join, if the job spec declares one.
+    pub join: Option<JoinDef>,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -262,7 +276,11 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             Ok(()) => {
                 txn.commit(&mut host.held.state);
                 let late = match update {
-                    Some(update) => update.apply(&mut host.held.windows),
+                    Some(HeldUpdate::Window(update)) => update.apply(&mut host.held.windows),
+                    Some(HeldUpdate::Join(plan)) => {
+                        host.held.joins.apply(plan);
+                        Vec::new()
+                    }
                     None => Vec::new(),
                 };
                 Ok(CallOutput {
@@ -298,9 +316,17 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     }
 }
 
-/// What the guest returned: output events, and for window batches the pane updates to
-/// commit; the outer error is a trap, the inner one the operator's own.
-type GuestOutcome = wasmtime::Result<Result<(Vec<Event>, Option<WindowUpdate>), OperatorError>>;
+/// Changes to what the host holds, committed only when the whole call succeeds.
+enum HeldUpdate {
+    /// New pane accumulators.
+    Window(WindowUpdate),
+    /// New join buffer entries.
+    Join(JoinPlan),
+}
+
+/// What the guest returned: output events and the held-state update to commit; the outer
+/// error is a trap, the inner one the operator's own.
+type GuestOutcome = wasmtime::Result<Result<(Vec<Event>, Option<HeldUpdate>), OperatorError>>;
 
 /// Makes the guest calls one input needs.
 async fn call_guest(
@@ -310,7 +336,11 @@ async fn call_guest(
 ) -> GuestOutcome {
     let handler = &exports.handler;
     match input {
-        CallInput::Process { events, .. } => Ok(handler
+        CallInput::Batch {
+            events,
+            kind: BatchKind::Process,
+            ..
+        } => Ok(handler
             .call_process(&mut *store, events)
             .await?
             .map(|out| (out, None))),
@@ -318,11 +348,20 @@ async fn call_guest(
             .call_on_timer(&mut *store, key.as_deref(), *time)
             .await?
             .map(|out| (out, None))),
-        CallInput::Window {
-            events, watermark, ..
+        CallInput::Batch {
+            events,
+            kind: BatchKind::Window { watermark },
+            ..
         } => windowing::accumulate(store, exports, events, *watermark)
             .await
-            .map(|r| r.map(|(out, update)| (out, Some(update)))),
+            .map(|r| r.map(|(out, update)| (out, Some(HeldUpdate::Window(update))))),
+        CallInput::Batch {
+            events,
+            kind: BatchKind::Join { sides },
+            ..
+        } => joining::join(store, exports, events, sides)
+            .await
+            .map(|r| r.map(|(out, plan)| (out, Some(HeldUpdate::Join(plan))))),
         CallInput::Fire { pane, .. } => windowing::fire(store, exports, pane)
             .await
             .map(|r| r.map(|out| (out, None))),

@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod failure;
+mod joining;
 mod windowing;
 
 use std::collections::VecDeque;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use call::{CallContext, CallDone, CallFuture, CallInput, Instance, Slot};
+use call::{BatchKind, CallContext, CallDone, CallFuture, CallInput, Instance, Slot};
 
 use crate::bindings::Event;
 use crate::dataflow::dead_letter::DeadLetters;
@@ -28,6 +29,7 @@ use crate::sched::TaskId;
 use crate::sched::executor::{Activator, SliceOutcome, Task};
 use crate::state::Held;
 use crate::state::checkpoint::{ActorSnapshot, Checkpointer};
+use crate::time::join::Side;
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
 
@@ -67,6 +69,9 @@ pub struct ActorLinks {
     pub late: Option<Router>,
     /// Collects snapshots when the job takes checkpoints.
     pub checkpointer: Option<Arc<Checkpointer>>,
+    /// Input channels below this number come from the first input (the left side of a
+    /// join).
+    pub left_channels: usize,
 }
 
 /// One operator instance.
@@ -78,7 +83,7 @@ pub struct Actor {
     instance: Option<Instance>,
     held: Held,
     in_flight: Option<CallFuture>,
-    retry: VecDeque<(Event, Meta)>,
+    retry: VecDeque<(Event, Meta, usize)>,
     timers: TimerQueue,
     due: VecDeque<Due>,
     forward: VecDeque<Forward>,
@@ -126,8 +131,8 @@ impl Actor {
     /// do now.
     fn next_input(&mut self, activator: &Activator) -> Option<CallInput> {
         loop {
-            if let Some((event, meta)) = self.retry.pop_front() {
-                return Some(self.batch_input(vec![event], vec![meta]));
+            if let Some((event, meta, channel)) = self.retry.pop_front() {
+                return Some(self.batch_input(vec![event], vec![meta], vec![channel]));
             }
             match self.due.pop_front() {
                 Some(Due::Timer(time, key, meta)) => {
@@ -163,9 +168,9 @@ impl Actor {
             }
             match taken {
                 Taken::Nothing => return None,
-                Taken::Events(batch) => {
+                Taken::Events(batch, channels) => {
                     let (events, metas) = batch.into_iter().unzip();
-                    return Some(self.batch_input(events, metas));
+                    return Some(self.batch_input(events, metas, channels));
                 }
                 Taken::Control(Message::Watermark {
                     channel,
@@ -188,8 +193,12 @@ impl Actor {
                     }
                     self.try_complete_alignment(activator);
                 }
-                Taken::Control(Message::Event { event, meta, .. }) => {
-                    return Some(self.batch_input(vec![event], vec![meta]));
+                Taken::Control(Message::Event {
+                    event,
+                    meta,
+                    channel,
+                }) => {
+                    return Some(self.batch_input(vec![event], vec![meta], vec![channel]));
                 }
                 Taken::Control(Message::Idle { channel }) => {
                     let meta = Meta {
@@ -258,16 +267,28 @@ impl Actor {
         self.aligning = None;
     }
 
-    /// A `process` call, or a window batch for a windowed operator.
-    fn batch_input(&self, events: Vec<Event>, metas: Vec<Meta>) -> CallInput {
-        if self.cx.window.is_some() {
-            CallInput::Window {
-                events,
-                metas,
+    /// A batch as the operator takes it: `process`, a window batch, or a join batch.
+    fn batch_input(&self, events: Vec<Event>, metas: Vec<Meta>, channels: Vec<usize>) -> CallInput {
+        let kind = if self.cx.window.is_some() {
+            BatchKind::Window {
                 watermark: self.watermarks.current(),
             }
+        } else if self.cx.join.is_some() {
+            let left = self.links.left_channels;
+            BatchKind::Join {
+                sides: channels
+                    .iter()
+                    .map(|&c| if c < left { Side::Left } else { Side::Right })
+                    .collect(),
+            }
         } else {
-            CallInput::Process { events, metas }
+            BatchKind::Process
+        };
+        CallInput::Batch {
+            events,
+            metas,
+            channels,
+            kind,
         }
     }
 
@@ -282,6 +303,9 @@ impl Actor {
     fn watermark_advanced(&mut self, watermark: i64, meta: Meta) {
         for (time, key) in self.timers.due(watermark) {
             self.due.push_back(Due::Timer(time, key, meta));
+        }
+        if let Some(def) = self.cx.join {
+            self.held_mut().joins.expire(&def, watermark);
         }
         if let Some(def) = self.cx.window {
             let windows = &mut self.held_mut().windows;
@@ -302,6 +326,7 @@ impl Actor {
                 Arc::clone(&self.label),
                 std::mem::take(&mut self.held),
                 self.cx.window,
+                self.cx.join,
             )),
         };
         call::start(slot, input, self.cx.clone())
@@ -342,20 +367,23 @@ impl Actor {
             Err(failure) => {
                 let reason = failure.to_string();
                 match done.input {
-                    CallInput::Process { events, metas }
-                    | CallInput::Window { events, metas, .. }
-                        if events.len() > 1 =>
-                    {
+                    CallInput::Batch {
+                        events,
+                        metas,
+                        channels,
+                        ..
+                    } if events.len() > 1 => {
                         tracing::debug!(
                             operator = &*self.label,
                             "a batch of {} failed ({reason}); retrying its events one by one",
                             events.len()
                         );
-                        for pair in events.into_iter().zip(metas).rev() {
-                            self.retry.push_front(pair);
+                        let retried = events.into_iter().zip(metas).zip(channels);
+                        for ((event, meta), channel) in retried.rev() {
+                            self.retry.push_front((event, meta, channel));
                         }
                     }
-                    CallInput::Process { events, .. } | CallInput::Window { events, .. } => {
+                    CallInput::Batch { events, .. } => {
                         for event in &events {
                             self.links.dead_letters.record(
                                 &self.links.operator,
@@ -390,10 +418,11 @@ impl Actor {
 
     /// Sends a batch's late events to the late output, or to the dead letters with the reason.
     fn send_late(&mut self, input: &CallInput, late: &[usize], activator: &Activator) {
-        let CallInput::Window {
+        let CallInput::Batch {
             events,
             metas,
-            watermark,
+            kind: BatchKind::Window { watermark },
+            ..
         } = input
         else {
             return;

@@ -170,6 +170,7 @@ impl Mailbox {
         let was_full = inner.events >= self.capacity;
         let is_held = |m: &Message| held.get(m.channel()).copied().unwrap_or(false);
         let mut events = Vec::new();
+        let mut channels = Vec::new();
         let mut control = None;
         let mut index = 0;
         while index < inner.messages.len() && events.len() < max_events {
@@ -182,7 +183,14 @@ impl Mailbox {
                 break;
             }
             match inner.messages.remove(index) {
-                Some(Message::Event { event, meta, .. }) => events.push((event, meta)),
+                Some(Message::Event {
+                    event,
+                    meta,
+                    channel,
+                }) => {
+                    events.push((event, meta));
+                    channels.push(channel);
+                }
                 Some(other) => {
                     control = Some(other);
                     break;
@@ -194,7 +202,7 @@ impl Mailbox {
         let taken = match control {
             Some(message) => Taken::Control(message),
             None if events.is_empty() => Taken::Nothing,
-            None => Taken::Events(events),
+            None => Taken::Events(events, channels),
         };
         let mut wake = Vec::new();
         if was_full && inner.events < self.capacity {
@@ -210,8 +218,8 @@ impl Mailbox {
 pub enum Taken {
     /// Nothing is waiting (outside held channels).
     Nothing,
-    /// A run of events, in arrival order.
-    Events(Vec<(Event, Meta)>),
+    /// A run of events, in arrival order, with the channel each came on.
+    Events(Vec<(Event, Meta)>, Vec<usize>),
     /// A watermark, barrier or end-of-stream.
     Control(Message),
 }
@@ -237,7 +245,7 @@ mod tests {
 
     fn values(taken: Taken) -> Vec<String> {
         match taken {
-            Taken::Events(events) => events
+            Taken::Events(events, _) => events
                 .into_iter()
                 .map(|(e, _)| String::from_utf8(e.value).unwrap())
                 .collect(),

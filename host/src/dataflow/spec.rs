@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::router::Partitioning;
 use super::sink::SinkFormat;
+use crate::time::join::JoinDef;
 use crate::time::window::{WindowDef, WindowKind};
 
 /// Most instances one operator may ask for.
@@ -194,6 +195,27 @@ pub struct OperatorSpec {
     /// A host-managed window: events are folded into per-key panes that fire when the
     /// watermark passes their end. The module must export `cameo:operator/windowed`.
     pub window: Option<WindowSpec>,
+    /// A keyed interval join of the operator's two inputs (the first is the left side): each
+    /// event pairs with the other side's events of the same key within `within_ms`. The module
+    /// must export `cameo:operator/joiner`.
+    pub join: Option<JoinSpec>,
+}
+
+/// An interval join declared on an operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// Largest difference of event times, in ms, for two events to pair.
+    pub within_ms: Spanned<u64>,
+}
+
+impl JoinSpec {
+    /// The join definition.
+    pub fn to_def(&self) -> JoinDef {
+        JoinDef {
+            within: (*self.within_ms.get_ref()).min(MAX_WINDOW_MS) as i64,
+        }
+    }
 }
 
 /// A window declared on an operator.
@@ -543,6 +565,29 @@ impl JobSpec {
                 &operator.inputs,
                 operator.name.span(),
             )?;
+            if let Some(join) = &operator.join {
+                let name = operator.name.get_ref();
+                if operator.inputs.len() != 2 {
+                    return Err(checker.error(
+                        join.within_ms.span(),
+                        format!("`join` of \"{name}\" needs exactly two `inputs` (left, right); it has {}", operator.inputs.len()),
+                    ));
+                }
+                if operator.window.is_some() {
+                    return Err(checker.error(
+                        join.within_ms.span(),
+                        format!("\"{name}\" declares both a `window` and a `join`; split it into two operators"),
+                    ));
+                }
+                if *operator.parallelism.get_ref() > 1
+                    && operator.partition != Partitioning::KeyHash
+                {
+                    return Err(checker.error(
+                        operator.parallelism.span(),
+                        format!("\"{name}\" joins with parallelism above 1, so it needs `partition = \"key-hash\"` for both sides of a key to meet"),
+                    ));
+                }
+            }
             if let Some(window) = &operator.window {
                 window.to_def().map_err(|(span, message)| {
                     checker.error(

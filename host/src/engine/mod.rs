@@ -15,6 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::Limits;
 use crate::state::{Held, StateTxn};
+use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
 use log::OperatorLog;
 
@@ -71,6 +72,7 @@ impl OperatorEngine {
         label: Arc<str>,
         held: Held,
         window: Option<WindowDef>,
+        join: Option<JoinDef>,
     ) -> Store<HostState> {
         let log = OperatorLog::new(label);
         let wasi = WasiCtxBuilder::new()
@@ -86,6 +88,7 @@ impl OperatorEngine {
             memory: MemoryCap::new(self.limits.memory_bytes),
             held,
             window,
+            join,
             txn: StateTxn::default(),
             state_quota: self.limits.state_bytes,
             timers: Vec::new(),
@@ -106,6 +109,8 @@ pub struct HostState {
     pub held: Held,
     /// The operator's window definition, if the job spec declares one.
     pub window: Option<WindowDef>,
+    /// The operator's join definition, if the job spec declares one.
+    pub join: Option<JoinDef>,
     /// Writes of the call in progress.
     pub txn: StateTxn,
     /// Bytes of state the instance may hold.

@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 use crate::actor::call::CallContext;
 use crate::actor::{Actor, ActorLinks};
 use crate::bindings::Event;
-use crate::bindings::WINDOWED_INTERFACE;
+use crate::bindings::{JOINER_INTERFACE, WINDOWED_INTERFACE};
 use crate::builder::{self, BuildError};
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::mailbox::Mailbox;
@@ -404,6 +404,23 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             .remove(&format!("{name}{LATE_SUFFIX}"))
             .map(|c| c.edges);
         let window = operator.window.as_ref().and_then(|w| w.to_def().ok());
+        let join = operator.join.as_ref().map(|j| j.to_def());
+        if join.is_some() && module.joiner().is_none() {
+            return Err(JobError::Mismatch {
+                operator: name.to_string(),
+                reason: format!(
+                    "the job declares a join for it, but {} does not export {JOINER_INTERFACE}; \
+                     build it against the join-operator world (cameo_sdk::export_joiner!)",
+                    module.name()
+                ),
+            });
+        }
+        let left_channels = operator.inputs.first().map_or(0, |first| {
+            instances
+                .get(first.get_ref().as_str())
+                .copied()
+                .unwrap_or(1)
+        });
         if window.is_some() && module.windowed().is_none() {
             return Err(JobError::Mismatch {
                 operator: name.to_string(),
@@ -441,12 +458,14 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 completion: Arc::clone(&completion),
                 late,
                 checkpointer: checkpointer.clone(),
+                left_channels,
             };
             let cx = CallContext {
                 module: module.clone(),
                 config: Arc::clone(&config),
                 limits: options.limits.clone(),
                 window,
+                join,
             };
             let snapshot = recovery
                 .as_ref()

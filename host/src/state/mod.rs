@@ -10,6 +10,7 @@ use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::join::JoinState;
 use crate::time::window::WindowState;
 
 pub mod checkpoint;
@@ -22,6 +23,8 @@ pub struct Held {
     pub state: KeyedState,
     /// Panes of host-managed windows.
     pub windows: WindowState,
+    /// Buffers of a keyed interval join.
+    pub joins: JoinState,
 }
 
 /// Bytes of bookkeeping counted per entry on top of its key and value, so that millions of

@@ -1,6 +1,7 @@
 //! Event time: watermarks tracked per input (an operator's watermark is the minimum over its
 //! inputs), the event-time timers operators register, and host-managed windows ([`window`]).
 
+pub mod join;
 pub mod window;
 
 use std::collections::BTreeSet;
