@@ -16,6 +16,7 @@ use cameo_host::actor::call::{self, BatchKind, CallContext, CallDone, CallInput,
 use cameo_host::bindings::Event;
 use cameo_host::dataflow::mailbox::Meta;
 use cameo_host::engine::OperatorEngine;
+use cameo_host::state::TenantState;
 use cameo_host::{Limits, registry};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -61,18 +62,21 @@ fn bench(c: &mut Criterion) {
     let limits = Limits::default();
     let engine = OperatorEngine::new(limits.clone()).unwrap_or_else(|err| panic!("{err}"));
     let module = registry::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
+    let tenant = TenantState::new("bench", u64::MAX);
     let cx = CallContext {
         module,
         config: Arc::from(r#"{"field":"value","min":50}"#),
         limits,
         window: None,
         join: None,
+        tenant: Arc::clone(&tenant),
     };
     let mut slot = Some(Slot::Fresh(engine.new_store(
         Arc::from("bench/filter"),
         Default::default(),
         None,
         None,
+        Arc::clone(&tenant),
     )));
     let mut group = c.benchmark_group("filter");
     for batch in [1usize, 16, 64, 256] {

@@ -16,6 +16,8 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// Bytes of keyed state one instance may hold.
     pub state_bytes: u64,
+    /// Bytes of keyed state all instances of one tenant may hold together.
+    pub tenant_state_bytes: u64,
     /// Events handed to one `process` call at most.
     pub batch_size: usize,
     /// Events one call may emit.
@@ -33,6 +35,7 @@ impl Default for Limits {
             fuel_per_call: 500_000_000,
             memory_bytes: 64 << 20,
             state_bytes: 256 << 20,
+            tenant_state_bytes: 1 << 30,
             batch_size: 64,
             max_output_events: 100_000,
             max_output_bytes: 16 << 20,

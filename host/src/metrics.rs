@@ -149,6 +149,7 @@ impl JobMetrics {
                 .unwrap_or_default(),
             operators: self.operator_stats(),
             checkpoints: None,
+            state_bytes: 0,
         }
     }
 
@@ -201,6 +202,8 @@ pub struct JobSummary {
     pub error_samples: Vec<String>,
     /// Per operator (by its label, `job/operator`): calls, fuel and failures.
     pub operators: BTreeMap<String, OperatorStats>,
+    /// Bytes of keyed state the job's operators held at the end.
+    pub state_bytes: u64,
     /// Checkpoints taken, when the job ran with a data directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoints: Option<CheckpointStats>,

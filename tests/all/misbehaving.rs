@@ -185,3 +185,42 @@ inputs = ["op"]
         "{record}"
     );
 }
+
+#[test]
+fn the_tenants_state_quota_holds_across_all_its_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    // 400 distinct words, one per line, spread over two instances by key hash.
+    let lines: Vec<String> = (0..400).map(|i| format!("word{i}")).collect();
+    std::fs::write(dir.path().join("input.txt"), lines.join("\n")).unwrap();
+    let toml = format!(
+        r#"
+name = "test"
+tenant = "acme"
+[[source]]
+name = "in"
+kind = "file"
+path = "input.txt"
+[[operator]]
+name = "op"
+module = {}
+inputs = ["in"]
+parallelism = 2
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["op"]
+"#,
+        crate::support::toml_path(guests::WORDCOUNT)
+    );
+    let spec = crate::support::parse(&toml, dir.path());
+    let mut options = options();
+    options.limits.batch_size = 1;
+    // Each word costs its bytes, an 8-byte count and 32 bytes of bookkeeping: about 46.
+    options.limits.tenant_state_bytes = 100 * 46;
+    let outcome = run(&spec, &options);
+    assert!(outcome.summary.errors > 0, "{:?}", outcome.summary);
+    assert!(outcome.summary.state_bytes <= 100 * 46, "{:?}", outcome.summary);
+    assert!(outcome.summary.state_bytes > 90 * 46, "{:?}", outcome.summary);
+    let sample = &outcome.summary.error_samples[0];
+    assert!(sample.contains("tenant \"acme\" holds"), "{sample}");
+}

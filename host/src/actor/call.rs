@@ -15,7 +15,7 @@ use crate::dataflow::mailbox::Meta;
 use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::registry::OperatorModule;
-use crate::state::Held;
+use crate::state::{Held, TenantState};
 use crate::time::join::{JoinDef, JoinPlan, Side};
 use crate::time::window::{PaneKey, WindowDef};
 
@@ -156,6 +156,8 @@ pub struct CallContext {
     pub window: Option<WindowDef>,
     /// The operator's interval join, if the job spec declares one.
     pub join: Option<JoinDef>,
+    /// The tenant's state account.
+    pub tenant: Arc<TenantState>,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -274,7 +276,9 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let result = match outcome {
         Ok(Ok((events, update))) => match check_output(&events, &cx.limits) {
             Ok(()) => {
+                let before = host.held.state.bytes();
                 txn.commit(&mut host.held.state);
+                host.tenant.adjust(before, host.held.state.bytes());
                 let late = match update {
                     Some(HeldUpdate::Window(update)) => update.apply(&mut host.held.windows),
                     Some(HeldUpdate::Join(plan)) => {

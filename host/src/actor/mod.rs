@@ -230,6 +230,8 @@ impl Actor {
 
     /// Resumes from a checkpoint's snapshot (before the first call).
     pub fn restore(&mut self, snapshot: ActorSnapshot) {
+        let before = self.snapshot().held.state.bytes();
+        self.cx.tenant.adjust(before, snapshot.held.state.bytes());
         *self.held_mut() = snapshot.held;
         self.timers = snapshot.timers;
         self.watermarks = snapshot.watermarks;
@@ -327,6 +329,7 @@ impl Actor {
                 std::mem::take(&mut self.held),
                 self.cx.window,
                 self.cx.join,
+                Arc::clone(&self.cx.tenant),
             )),
         };
         call::start(slot, input, self.cx.clone())

@@ -26,6 +26,8 @@ impl state::Host for HostState {
                 value.len()
             );
         }
+        let adding = (key.len() + value.len()) as u64;
+        self.tenant.check(self.txn.pending_bytes(), adding)?;
         self.txn
             .put(&self.held.state, key, value, self.state_quota)?;
         Ok(())

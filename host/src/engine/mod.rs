@@ -14,7 +14,7 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::Limits;
-use crate::state::{Held, StateTxn};
+use crate::state::{Held, StateTxn, TenantState};
 use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
 use log::OperatorLog;
@@ -73,6 +73,7 @@ impl OperatorEngine {
         held: Held,
         window: Option<WindowDef>,
         join: Option<JoinDef>,
+        tenant: Arc<TenantState>,
     ) -> Store<HostState> {
         let log = OperatorLog::new(label);
         let wasi = WasiCtxBuilder::new()
@@ -91,6 +92,7 @@ impl OperatorEngine {
             join,
             txn: StateTxn::default(),
             state_quota: self.limits.state_bytes,
+            tenant,
             timers: Vec::new(),
             log,
         };
@@ -115,6 +117,8 @@ pub struct HostState {
     pub txn: StateTxn,
     /// Bytes of state the instance may hold.
     pub state_quota: u64,
+    /// The tenant's state account.
+    pub tenant: Arc<TenantState>,
     /// Timers registered during the call in progress.
     pub timers: Vec<(Option<Vec<u8>>, i64)>,
     /// Lines logged during the call in progress.

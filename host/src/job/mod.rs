@@ -31,6 +31,7 @@ use crate::metrics::{JobMetrics, JobSummary};
 use crate::registry::{self, LoadError, OperatorModule};
 use crate::sched::PolicyKind;
 use crate::sched::executor::Executor;
+use crate::state::TenantState;
 use crate::state::checkpoint::{Checkpointer, Participants};
 use recovery::{Recovery, open_file_output};
 
@@ -210,6 +211,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     }
     let activator = executor.activator();
     let metrics = Arc::new(JobMetrics::default());
+    let tenant = TenantState::new(&spec.tenant, options.limits.tenant_state_bytes);
     let completion = Arc::new(Completion::new(spec.sinks.len()));
     let recovery = match &options.data_dir {
         Some(dir) => Some(Recovery::find(spec, dir)?),
@@ -466,6 +468,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 limits: options.limits.clone(),
                 window,
                 join,
+                tenant: Arc::clone(&tenant),
             };
             let snapshot = recovery
                 .as_ref()
@@ -621,6 +624,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     let labels = actor_labels;
     let mut summary = metrics.summary(elapsed);
     summary.checkpoints = checkpointer.as_ref().map(|c| c.stats());
+    summary.state_bytes = tenant.held();
     Ok(JobOutcome {
         summary,
         outputs: memory_outputs

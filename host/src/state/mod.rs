@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -92,14 +94,70 @@ pub struct StateTxn {
     added_bytes: u64,
 }
 
-/// A put would take the instance over its state quota.
+/// Bytes of keyed state held by all operator instances of one tenant, counted against the
+/// tenant's quota, so that many instances cannot together exhaust the host's memory.
+#[derive(Debug)]
+pub struct TenantState {
+    name: String,
+    bytes: AtomicU64,
+    quota: u64,
+}
+
+impl TenantState {
+    /// The account of tenant `name` with `quota` bytes.
+    pub fn new(name: &str, quota: u64) -> Arc<Self> {
+        Arc::new(TenantState {
+            name: name.to_string(),
+            bytes: AtomicU64::new(0),
+            quota,
+        })
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Records that one instance went from holding `before` to `after` bytes.
+    pub fn adjust(&self, before: u64, after: u64) {
+        if after >= before {
+            self.bytes.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            let drop = before - after;
+            let _ = self
+                .bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                    Some(held.saturating_sub(drop))
+                });
+        }
+    }
+
+    /// Refuses a write of `adding` bytes on top of `pending` uncommitted ones when it would
+    /// take the tenant over its quota.
+    pub fn check(&self, pending: u64, adding: u64) -> Result<(), StateQuotaExceeded> {
+        let held = self.held().saturating_add(pending);
+        if held.saturating_add(adding) > self.quota {
+            return Err(StateQuotaExceeded {
+                holder: format!("tenant \"{}\"", self.name),
+                held,
+                adding,
+                quota: self.quota,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A put would take the instance, or its tenant, over a state quota.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "state quota exceeded: this operator instance holds {held} bytes of state and the write \
-     would add {adding} more, over its quota of {quota} bytes; delete state it no longer needs \
-     or ask for a larger quota"
+    "state quota exceeded: {holder} holds {held} bytes of state and the write would add \
+     {adding} more, over its quota of {quota} bytes; delete state that is no longer needed or \
+     ask for a larger quota"
 )]
 pub struct StateQuotaExceeded {
+    /// Who holds the state: the operator instance or the tenant.
+    pub holder: String,
     /// Bytes held when the write was attempted (committed plus written in this call).
     pub held: u64,
     /// Bytes the write would add.
@@ -129,6 +187,7 @@ impl StateTxn {
         let held = base.bytes() + self.added_bytes;
         if held.saturating_add(adding) > quota {
             return Err(StateQuotaExceeded {
+                holder: "this operator instance".into(),
                 held,
                 adding,
                 quota,
@@ -194,6 +253,11 @@ impl StateTxn {
             }
         }
         out
+    }
+
+    /// Bytes the uncommitted writes add (puts counted in full).
+    pub fn pending_bytes(&self) -> u64 {
+        self.added_bytes
     }
 
     /// Applies the writes to `base`; called only when the call succeeded.
