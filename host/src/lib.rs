@@ -18,11 +18,13 @@
 //! - [`state`]: host-held keyed state with per-call transactions and quotas.
 //! - [`limits`]: per-instance resource limits.
 //! - [`metrics`]: counters, latency histograms, the job summary.
-//! - [`job`]: running a job embedded ([`job::run_job`]).
+//! - [`job`]: running a job embedded ([`job::run_job`]), with checkpoints and recovery.
+//! - [`bench`]: the `cameo bench` scenarios.
 
 #![deny(missing_docs)]
 
 pub mod actor;
+pub mod bench;
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod builder;

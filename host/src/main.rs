@@ -25,6 +25,47 @@ enum Command {
     /// Work with operator projects.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Measure the host: scenarios run side by side in one process, reported as ratios.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Throughput of a windowed job with checkpoints every interval, against the same job
+    /// without, alternating runs.
+    Checkpoint {
+        /// Events per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Pairs of runs.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Milliseconds between checkpoints.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time to read back and restore a checkpoint holding many keys of state.
+    Recovery {
+        /// Keys of state.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Operator instances holding them.
+        #[arg(long, default_value_t = 4)]
+        instances: usize,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,6 +164,63 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Checkpoint {
+            events,
+            rounds,
+            interval_ms,
+            operators,
+            json,
+        } => {
+            let report = cameo_host::bench::checkpoint::run(
+                &operators,
+                events,
+                rounds.max(1),
+                std::time::Duration::from_millis(interval_ms.max(1)),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "checkpoints every {} ms over {} events, {} rounds (medians):\n  \
+                     without: {:.0} events/s\n  with:    {:.0} events/s ({:.1} checkpoints per run)\n  \
+                     ratio with/without: {:.3}",
+                    report.interval_ms,
+                    report.events,
+                    report.rounds,
+                    report.plain_eps,
+                    report.checkpointed_eps,
+                    report.checkpoints_per_run,
+                    report.ratio
+                );
+            }
+        }
+        BenchCommand::Recovery {
+            keys,
+            instances,
+            rounds,
+            json,
+        } => {
+            let report = cameo_host::bench::recovery::run(keys, instances, rounds)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "checkpoint of {} keys over {} instances, {} bytes (medians):\n  \
+                     write: {:.1} ms\n  read, verify and decode: {:.1} ms",
+                    report.keys,
+                    report.instances,
+                    report.checkpoint_bytes,
+                    report.write_ms,
+                    report.recover_ms
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -138,6 +236,7 @@ fn main() -> std::process::ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Bench(command) => bench(command),
         Command::Operator(OperatorCommand::Build { dir, json }) => {
             let component = cameo_host::builder::build_rust(&dir)
                 .with_context(|| format!("could not build the operator in {}", dir.display()))?;

@@ -1,0 +1,61 @@
+//! `cameo bench`: scenarios that measure the host side by side in one run (this machine is
+//! shared and noisy, so every figure is a ratio of runs made together, alternating).
+//!
+//! # Layout
+//! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
+//! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
+
+pub mod checkpoint;
+pub mod recovery;
+
+use std::path::{Path, PathBuf};
+
+use crate::builder;
+use crate::registry::LoadError;
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// An example operator could not be built.
+    #[error("building {operator}: {source}")]
+    Build {
+        /// The operator crate.
+        operator: String,
+        /// Why.
+        #[source]
+        source: builder::BuildError,
+    },
+    /// A module could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The job failed.
+    #[error(transparent)]
+    Job(#[from] crate::JobError),
+    /// A job spec built by the benchmark was refused (a bug in the benchmark).
+    #[error(transparent)]
+    Spec(#[from] crate::dataflow::spec::SpecError),
+    /// Checkpoint storage failed.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::state::checkpoint::CheckpointError),
+    /// A scratch directory or output file could not be made.
+    #[error("benchmark scratch space: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the example operator crate `name` under `operators` (the `example-operators/rust`
+/// directory) and returns its component.
+pub fn example_operator(operators: &Path, name: &str) -> Result<PathBuf, BenchError> {
+    builder::build_rust(&operators.join(name)).map_err(|source| BenchError::Build {
+        operator: name.to_string(),
+        source,
+    })
+}
+
+/// Median of `values` (0 for none).
+pub fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
