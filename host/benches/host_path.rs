@@ -10,11 +10,11 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cameo_host::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
 use cameo_host::bindings::Event;
-use cameo_host::dataflow::mailbox::Meta;
+use cameo_host::dataflow::mailbox::PriorityContext;
 use cameo_host::engine::OperatorEngine;
 use cameo_host::state::TenantState;
 use cameo_host::{Limits, registry};
@@ -84,9 +84,8 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("wasm", batch), &input, |b, input| {
             b.iter(|| {
-                let meta = Meta {
-                    ingest: Instant::now(),
-                };
+                let meta =
+                    PriorityContext::at_source(Instant::now(), 0, Duration::from_millis(100));
                 let call_input = CallInput::Batch {
                     events: input.clone(),
                     metas: vec![meta; input.len()],

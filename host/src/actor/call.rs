@@ -11,7 +11,7 @@ use super::failure::CallFailure;
 use super::joining;
 use super::windowing::{self, WindowUpdate};
 use crate::bindings::{Event, Handler, Joiner, OperatorError, Windowed};
-use crate::dataflow::mailbox::Meta;
+use crate::dataflow::mailbox::PriorityContext;
 use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::registry::OperatorModule;
@@ -51,7 +51,7 @@ pub enum CallInput {
         /// The batch.
         events: Vec<Event>,
         /// Metadata of each event.
-        metas: Vec<Meta>,
+        metas: Vec<PriorityContext>,
         /// The input channel each event came on.
         channels: Vec<usize>,
         /// What the operator does with a batch.
@@ -62,7 +62,7 @@ pub enum CallInput {
         /// The pane.
         pane: PaneKey,
         /// Metadata of the watermark that made it due.
-        meta: Meta,
+        meta: PriorityContext,
     },
     /// `on-timer`.
     Timer {
@@ -71,7 +71,7 @@ pub enum CallInput {
         /// The timer's time.
         time: i64,
         /// Metadata of the watermark that made it due.
-        meta: Meta,
+        meta: PriorityContext,
     },
 }
 
@@ -97,7 +97,7 @@ pub enum BatchKind {
 impl CallInput {
     /// The metadata outputs of this call inherit: the earliest ingest of the inputs, so the
     /// latency measured is that of the event that waited longest.
-    pub fn output_meta(&self) -> Option<Meta> {
+    pub fn output_meta(&self) -> Option<PriorityContext> {
         match self {
             CallInput::Batch { metas, .. } => metas.iter().copied().min_by_key(|m| m.ingest),
             CallInput::Timer { meta, .. } | CallInput::Fire { meta, .. } => Some(*meta),

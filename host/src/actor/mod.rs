@@ -14,13 +14,13 @@ mod windowing;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use call::{BatchKind, CallContext, CallDone, CallFuture, CallInput, Instance, Slot};
 
 use crate::bindings::Event;
 use crate::dataflow::dead_letter::DeadLetters;
-use crate::dataflow::mailbox::{Mailbox, Message, Meta, Taken};
+use crate::dataflow::mailbox::{Mailbox, Message, PriorityContext, Taken};
 use crate::dataflow::router::Router;
 use crate::dataflow::sink::Completion;
 use crate::engine::OperatorEngine;
@@ -36,14 +36,14 @@ use crate::time::{InputWatermarks, TimerQueue};
 /// Work the watermark made due.
 enum Due {
     /// An event-time timer the operator registered.
-    Timer(i64, Option<Vec<u8>>, Meta),
+    Timer(i64, Option<Vec<u8>>, PriorityContext),
     /// A window pane whose end the watermark passed.
-    Pane(PaneKey, Meta),
+    Pane(PaneKey, PriorityContext),
 }
 
 /// Something to pass downstream once the timers it made due have fired.
 enum Forward {
-    Watermark(i64, Meta),
+    Watermark(i64, PriorityContext),
     End,
 }
 
@@ -72,6 +72,8 @@ pub struct ActorLinks {
     /// Input channels below this number come from the first input (the left side of a
     /// join).
     pub left_channels: usize,
+    /// The job's latency target.
+    pub latency_target: Duration,
 }
 
 /// One operator instance.
@@ -83,7 +85,7 @@ pub struct Actor {
     instance: Option<Instance>,
     held: Held,
     in_flight: Option<CallFuture>,
-    retry: VecDeque<(Event, Meta, usize)>,
+    retry: VecDeque<(Event, PriorityContext, usize)>,
     timers: TimerQueue,
     due: VecDeque<Due>,
     forward: VecDeque<Forward>,
@@ -182,9 +184,7 @@ impl Actor {
                     }
                 }
                 Taken::Control(Message::End { channel }) => {
-                    let meta = Meta {
-                        ingest: Instant::now(),
-                    };
+                    let meta = self.context_now();
                     if let Some(watermark) = self.watermarks.end(channel) {
                         self.watermark_advanced(watermark, meta);
                     }
@@ -201,9 +201,7 @@ impl Actor {
                     return Some(self.batch_input(vec![event], vec![meta], vec![channel]));
                 }
                 Taken::Control(Message::Idle { channel }) => {
-                    let meta = Meta {
-                        ingest: Instant::now(),
-                    };
+                    let meta = self.context_now();
                     if let Some(watermark) = self.watermarks.set_idle(channel) {
                         self.watermark_advanced(watermark, meta);
                     }
@@ -213,6 +211,16 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// A context for work that no message carried in (end of input, idleness): due one
+    /// latency target from now.
+    fn context_now(&self) -> PriorityContext {
+        PriorityContext::at_source(
+            Instant::now(),
+            self.watermarks.current(),
+            self.links.latency_target,
+        )
     }
 
     /// What this instance holds, for a checkpoint.
@@ -270,7 +278,12 @@ impl Actor {
     }
 
     /// A batch as the operator takes it: `process`, a window batch, or a join batch.
-    fn batch_input(&self, events: Vec<Event>, metas: Vec<Meta>, channels: Vec<usize>) -> CallInput {
+    fn batch_input(
+        &self,
+        events: Vec<Event>,
+        metas: Vec<PriorityContext>,
+        channels: Vec<usize>,
+    ) -> CallInput {
         let kind = if self.cx.window.is_some() {
             BatchKind::Window {
                 watermark: self.watermarks.current(),
@@ -302,7 +315,7 @@ impl Actor {
         }
     }
 
-    fn watermark_advanced(&mut self, watermark: i64, meta: Meta) {
+    fn watermark_advanced(&mut self, watermark: i64, meta: PriorityContext) {
         for (time, key) in self.timers.due(watermark) {
             self.due.push_back(Due::Timer(time, key, meta));
         }
@@ -351,9 +364,7 @@ impl Actor {
             Ok(output) => {
                 for (key, time) in output.timers {
                     if time <= self.watermarks.current() {
-                        let meta = meta.unwrap_or(Meta {
-                            ingest: Instant::now(),
-                        });
+                        let meta = meta.unwrap_or_else(|| self.context_now());
                         self.due.push_back(Due::Timer(time, key, meta));
                     } else {
                         self.timers.register(key, time);

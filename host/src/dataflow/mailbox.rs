@@ -2,17 +2,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::bindings::Event;
 use crate::sched::TaskId;
 
-/// What travels with every event through the dataflow besides the event itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Meta {
-    /// When the source took in the event the message derives from (for end-to-end latency).
-    pub ingest: Instant,
-}
+pub use crate::sched::priority::PriorityContext;
 
 /// One message in a mailbox. `channel` numbers the receiver's inputs (one per upstream
 /// instance), so watermarks, barriers and end-of-stream are tracked per sender.
@@ -23,7 +18,7 @@ pub enum Message {
         /// The event.
         event: Event,
         /// Its metadata.
-        meta: Meta,
+        meta: PriorityContext,
         /// The sender's channel at the receiver.
         channel: usize,
     },
@@ -34,7 +29,7 @@ pub enum Message {
         /// The watermark, in event-time milliseconds.
         time: i64,
         /// Metadata of the event that advanced it (window outputs inherit its ingest time).
-        meta: Meta,
+        meta: PriorityContext,
     },
     /// Checkpoint barrier `id`: everything before it on `channel` belongs to checkpoint `id`.
     Barrier {
@@ -219,13 +214,15 @@ pub enum Taken {
     /// Nothing is waiting (outside held channels).
     Nothing,
     /// A run of events, in arrival order, with the channel each came on.
-    Events(Vec<(Event, Meta)>, Vec<usize>),
+    Events(Vec<(Event, PriorityContext)>, Vec<usize>),
     /// A watermark, barrier or end-of-stream.
     Control(Message),
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     fn event(channel: usize, value: &str) -> Message {
@@ -236,9 +233,7 @@ mod tests {
                 event_time: 0,
                 headers: Vec::new(),
             },
-            meta: Meta {
-                ingest: Instant::now(),
-            },
+            meta: PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
             channel,
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::mailbox::{Mailbox, Message, Meta};
+use super::mailbox::{Mailbox, Message, PriorityContext};
 use super::sink::Sink;
 use crate::bindings::Event;
 use crate::sched::TaskId;
@@ -48,7 +48,7 @@ pub enum Target {
 }
 
 impl Target {
-    fn deliver(&self, events: Vec<(Event, Meta)>, activator: &Activator) {
+    fn deliver(&self, events: Vec<(Event, PriorityContext)>, activator: &Activator) {
         if events.is_empty() {
             return;
         }
@@ -126,7 +126,7 @@ impl Router {
     }
 
     /// Sends one call's output down every edge.
-    pub fn send(&mut self, events: Vec<(Event, Meta)>, activator: &Activator) {
+    pub fn send(&mut self, events: Vec<(Event, PriorityContext)>, activator: &Activator) {
         if events.is_empty() {
             return;
         }
@@ -152,7 +152,7 @@ impl Router {
                     edge.targets[edge.round_robin].deliver(batch, activator);
                 }
                 Partitioning::KeyHash => {
-                    let mut parts: Vec<Vec<(Event, Meta)>> = vec![Vec::new(); n];
+                    let mut parts: Vec<Vec<(Event, PriorityContext)>> = vec![Vec::new(); n];
                     for (event, meta) in batch {
                         let hash = xxh3_64(event.key.as_deref().unwrap_or_default());
                         parts[(hash % n as u64) as usize].push((event, meta));
@@ -171,7 +171,7 @@ impl Router {
     }
 
     /// Sends a watermark to every receiver.
-    pub fn watermark(&self, time: i64, meta: Meta, activator: &Activator) {
+    pub fn watermark(&self, time: i64, meta: PriorityContext, activator: &Activator) {
         for target in self.edges.iter().flat_map(|edge| &edge.targets) {
             target.control(
                 |channel| Message::Watermark {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use super::mailbox::Meta;
+use super::mailbox::PriorityContext;
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
 use crate::state::checkpoint::{Checkpointer, SinkPosition};
@@ -39,7 +39,7 @@ struct SinkState {
     /// The checkpoint being aligned and which channels delivered its barrier.
     aligning: Option<(u64, Vec<bool>)>,
     /// Events that arrived on aligned channels after their barrier.
-    held: Vec<(Event, Meta)>,
+    held: Vec<(Event, PriorityContext)>,
     ended: Vec<bool>,
 }
 
@@ -89,7 +89,7 @@ impl Sink {
 
     /// Writes events from `channel` and records their latency; events from a channel that
     /// already delivered the barrier being aligned wait until alignment completes.
-    pub fn write(&self, events: Vec<(Event, Meta)>, channel: usize) {
+    pub fn write(&self, events: Vec<(Event, PriorityContext)>, channel: usize) {
         let mut state = self.lock();
         if let Some((_, received)) = &state.aligning
             && received.get(channel).copied().unwrap_or(false)
@@ -100,7 +100,7 @@ impl Sink {
         self.emit(&mut state, events);
     }
 
-    fn emit(&self, state: &mut SinkState, events: Vec<(Event, Meta)>) {
+    fn emit(&self, state: &mut SinkState, events: Vec<(Event, PriorityContext)>) {
         let now = Instant::now();
         self.metrics.add_out(
             events

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::dead_letter::DeadLetters;
-use super::mailbox::Meta;
+use super::mailbox::PriorityContext;
 use super::router::Router;
 use super::sink::Completion;
 use super::spec::{InputFormat, LineOptions};
@@ -85,6 +85,8 @@ pub struct Source {
     pub injected: u64,
     /// Declare the source idle after this long without input.
     pub idle_timeout: Option<Duration>,
+    /// The job's latency target: each event's deadline is its ingest plus this.
+    pub latency_target: Duration,
 }
 
 impl Source {
@@ -308,7 +310,7 @@ impl Source {
 
 /// Collects events into chunks and sends each with the watermark it makes.
 struct Emitter {
-    chunk: Vec<(Event, Meta)>,
+    chunk: Vec<(Event, PriorityContext)>,
     /// When events were last sent.
     last_sent: Instant,
     /// True after the source declared itself idle, until it sends again.
@@ -332,12 +334,9 @@ impl Emitter {
 
     fn push(&mut self, source: &mut Source, event: Event) -> bool {
         self.max_event_time = self.max_event_time.max(event.event_time);
-        self.chunk.push((
-            event,
-            Meta {
-                ingest: Instant::now(),
-            },
-        ));
+        let context =
+            PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
+        self.chunk.push((event, context));
         if self.chunk.len() >= source.chunk {
             return self.flush(source);
         }

@@ -212,6 +212,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
     let activator = executor.activator();
     let metrics = Arc::new(JobMetrics::default());
     let tenant = TenantState::new(&spec.tenant, options.limits.tenant_state_bytes);
+    let latency_target = Duration::from_millis(*spec.latency_target_ms.get_ref());
     let completion = Arc::new(Completion::new(spec.sinks.len()));
     let recovery = match &options.data_dir {
         Some(dir) => Some(Recovery::find(spec, dir)?),
@@ -461,6 +462,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 late,
                 checkpointer: checkpointer.clone(),
                 left_channels,
+                latency_target,
             };
             let cx = CallContext {
                 module: module.clone(),
@@ -569,6 +571,7 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
             skip,
             offset: 0,
             injected: 0,
+            latency_target,
             idle_timeout: source_spec
                 .idle_timeout_ms
                 .as_ref()

@@ -5,6 +5,7 @@
 //! async runtime's.
 
 pub mod executor;
+pub mod priority;
 
 use std::collections::VecDeque;
 
