@@ -19,49 +19,58 @@ std::thread_local! {
     static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
-const NOT_INITIALISED: &str =
+pub(crate) const NOT_INITIALISED: &str =
     "operator is not initialised: init was not called, or it returned an error";
+
+/// Runs `f` on the instance created by `init`; [`Error::Failed`] if there is none (or it has
+/// another type, or a call is already using it).
+pub(crate) fn with_instance<T: 'static, R>(f: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
+    INSTANCE.with(|slot| {
+        let mut slot = slot
+            .try_borrow_mut()
+            .map_err(|_| Error::failed("operator instance is already in use (re-entrant call)"))?;
+        let instance = slot
+            .as_mut()
+            .ok_or_else(|| Error::failed(NOT_INITIALISED))?
+            .downcast_mut::<T>()
+            .ok_or_else(|| Error::failed("operator instance has an unexpected type"))?;
+        f(instance)
+    })
+}
+
+/// Replaces the instance (`None` removes it).
+pub(crate) fn set_instance<T: 'static>(instance: Option<T>) -> Result<()> {
+    INSTANCE.with(|slot| {
+        let mut slot = slot
+            .try_borrow_mut()
+            .map_err(|_| Error::failed("operator instance is already in use (re-entrant call)"))?;
+        *slot = instance.map(|instance| Box::new(instance) as Box<dyn Any>);
+        Ok(())
+    })
+}
+
+/// `init` for every export macro: parses the configuration and creates the instance with
+/// `create`. A failed (re-)initialisation leaves no older instance behind.
+pub(crate) fn init_instance<T: 'static>(
+    config: &str,
+    create: impl FnOnce(&Config) -> Result<T>,
+) -> Result<()> {
+    set_instance::<T>(None)?;
+    let config = Config::from_json(config)?;
+    let instance = create(&config)?;
+    set_instance(Some(instance))
+}
 
 /// Implements the generated `Guest` trait for any [`Operator`].
 pub struct Adapter<T>(PhantomData<T>);
 
-impl<T: Operator> Adapter<T> {
-    fn with_instance<R>(f: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
-        INSTANCE.with(|slot| {
-            let mut slot = slot.try_borrow_mut().map_err(|_| {
-                Error::failed("operator instance is already in use (re-entrant call)")
-            })?;
-            let instance = slot
-                .as_mut()
-                .ok_or_else(|| Error::failed(NOT_INITIALISED))?
-                .downcast_mut::<T>()
-                .ok_or_else(|| Error::failed("operator instance has an unexpected type"))?;
-            f(instance)
-        })
-    }
-
-    fn set_instance(instance: Option<T>) -> Result<()> {
-        INSTANCE.with(|slot| {
-            let mut slot = slot.try_borrow_mut().map_err(|_| {
-                Error::failed("operator instance is already in use (re-entrant call)")
-            })?;
-            *slot = instance.map(|instance| Box::new(instance) as Box<dyn Any>);
-            Ok(())
-        })
-    }
-}
-
 impl<T: Operator> Guest for Adapter<T> {
     fn init(config: String) -> Result<()> {
-        // A failed (re-)initialisation must not leave an older instance behind.
-        Self::set_instance(None)?;
-        let config = Config::from_json(&config)?;
-        let instance = T::init(&config)?;
-        Self::set_instance(Some(instance))
+        init_instance(&config, T::init)
     }
 
     fn process(batch: Vec<Event>) -> Result<Vec<Event>> {
-        Self::with_instance(|instance| {
+        with_instance(|instance: &mut T| {
             let mut out = Output::new();
             instance.process_batch(batch, &mut out)?;
             Ok(out.into_events())
@@ -69,7 +78,7 @@ impl<T: Operator> Guest for Adapter<T> {
     }
 
     fn on_timer(key: Option<Vec<u8>>, time: i64) -> Result<Vec<Event>> {
-        Self::with_instance(|instance| {
+        with_instance(|instance: &mut T| {
             let mut out = Output::new();
             instance.on_timer(key, time, &mut out)?;
             Ok(out.into_events())

@@ -35,6 +35,11 @@
 //!   [`Operator::on_timer`]; events pushed into the [`Output`] go downstream.
 //! - [`export_map!`] and [`export_filter!`]: the short form, where one function is a whole
 //!   stateless operator.
+//! - [`WindowOperator`], [`Window`] and [`export_windowed!`]: operators whose windows the host
+//!   manages (the job spec declares a `window`); the operator folds events into a per-pane
+//!   accumulator and says what a complete pane emits.
+//! - [`JoinOperator`] and [`export_joiner!`]: operators that turn the pairs of a host-managed
+//!   join into events.
 //! - [`Event`], [`Header`], [`Config`], [`Error`] and [`Result`]: the data the host and the
 //!   operator exchange, with helpers for JSON values and configuration fields.
 //! - [`state`]: the host-held key-value state of the instance, which survives a trap and is
@@ -59,6 +64,14 @@
 pub mod bindings {
     //! Raw bindings generated from the `cameo:operator` WIT package. Not a stable interface:
     //! use the re-exports at the crate root instead.
+    //!
+    //! The `operator` world is generated here. The `windowed` and `joiner` exports are
+    //! generated in [`windowed_world`] and [`join_world`] from one-export worlds that reuse
+    //! the types generated here, so that each export macro describes (and makes the component
+    //! export) only what it implements: a component exported with
+    //! [`export_operator!`](crate::export_operator) exports `handler` alone, one exported with
+    //! [`export_windowed!`](crate::export_windowed) exports `handler` and `windowed`, and the
+    //! host decides from the exports which interfaces to use.
     wit_bindgen::generate!({
         path: "../wit",
         world: "operator",
@@ -67,28 +80,76 @@ pub mod bindings {
         default_bindings_module: "cameo_sdk::bindings",
         additional_derives: [PartialEq, Eq],
     });
+
+    /// The `windowed` export, added to `handler` by `export_windowed!`.
+    pub mod windowed_world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            inline: "
+                package cameo:sdk-windowed;
+
+                world windowed-export {
+                    export cameo:operator/windowed@0.1.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_windowed_raw",
+            default_bindings_module: "cameo_sdk::bindings::windowed_world",
+            additional_derives: [PartialEq, Eq],
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
+    /// The `joiner` export, added to `handler` by `export_joiner!`.
+    pub mod join_world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            inline: "
+                package cameo:sdk-join;
+
+                world joiner-export {
+                    export cameo:operator/joiner@0.1.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_joiner_raw",
+            default_bindings_module: "cameo_sdk::bindings::join_world",
+            additional_derives: [PartialEq, Eq],
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
 }
 
 mod config;
 mod error;
 mod event;
 mod export;
+mod join;
 pub mod log;
 mod operator;
 pub mod state;
 pub mod timers;
+mod window;
 
 #[doc(hidden)]
 pub mod __private {
     //! Support code for the export macros. Not a stable interface.
     pub use crate::export::{Adapter, FilterFn, MapFn};
+    pub use crate::join::JoinAdapter;
+    pub use crate::window::{Pane, WindowAdapter};
 }
 
 pub use config::Config;
 pub use event::{Event, Header};
+pub use join::JoinOperator;
 pub use operator::{Operator, Output};
 pub use serde;
 pub use serde_json;
+pub use window::{Window, WindowOperator};
 
 /// Why a call failed: the WIT `operator-error`.
 ///

@@ -6,4 +6,5 @@ mod misbehaving;
 mod recovery;
 mod slices;
 mod support;
+mod windows;
 mod wordcount;

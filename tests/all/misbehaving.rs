@@ -219,8 +219,16 @@ inputs = ["op"]
     options.limits.tenant_state_bytes = 100 * 46;
     let outcome = run(&spec, &options);
     assert!(outcome.summary.errors > 0, "{:?}", outcome.summary);
-    assert!(outcome.summary.state_bytes <= 100 * 46, "{:?}", outcome.summary);
-    assert!(outcome.summary.state_bytes > 90 * 46, "{:?}", outcome.summary);
+    assert!(
+        outcome.summary.state_bytes <= 100 * 46,
+        "{:?}",
+        outcome.summary
+    );
+    assert!(
+        outcome.summary.state_bytes > 90 * 46,
+        "{:?}",
+        outcome.summary
+    );
     let sample = &outcome.summary.error_samples[0];
     assert!(sample.contains("tenant \"acme\" holds"), "{sample}");
 }

@@ -146,13 +146,19 @@ impl Actor {
             while let Some(forward) = self.forward.pop_front() {
                 match forward {
                     Forward::Watermark(time, meta) => {
-                        self.links.router.watermark(time, meta, activator)
+                        self.links.router.watermark(time, meta, activator);
+                        if let Some(late) = &self.links.late {
+                            late.watermark(time, meta, activator);
+                        }
                     }
                     Forward::End => {
                         if let Some(checkpointer) = &self.links.checkpointer {
                             checkpointer.actor_finished(&self.label, self.snapshot());
                         }
                         self.links.router.end(activator);
+                        if let Some(late) = &self.links.late {
+                            late.end(activator);
+                        }
                         self.finished = true;
                     }
                 }
@@ -273,6 +279,9 @@ impl Actor {
             checkpointer.actor_snapshot(&self.label, id, self.snapshot());
         }
         self.links.router.barrier(id, activator);
+        if let Some(late) = &self.links.late {
+            late.barrier(id, activator);
+        }
         self.held_channels.fill(false);
         self.aligning = None;
     }

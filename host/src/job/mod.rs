@@ -202,13 +202,189 @@ fn load_modules(
 }
 
 /// Runs `spec` to completion on a fresh executor and returns its summary and outputs.
-pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobError> {
-    let engine = OperatorEngine::new(options.limits.clone())?;
-    let modules = load_modules(spec, &engine)?;
-    let mut executor = Executor::new(options.policy.build());
-    if options.trace_slices {
-        executor.trace_slices();
+/// A host: one wasmtime engine and one slice executor that any number of jobs share, so
+/// their actors compete for the same workers under the same policy.
+pub struct Host {
+    engine: OperatorEngine,
+    executor: Executor,
+    options: RunOptions,
+    started: bool,
+    /// Label of every task, by task id.
+    labels: Mutex<Vec<String>>,
+    /// Serialises job builds, which number their tasks before adding them.
+    building: Mutex<()>,
+}
+
+impl Host {
+    /// A host with `options`; its workers start with [`Host::start`].
+    pub fn new(options: RunOptions) -> Result<Self, JobError> {
+        let engine = OperatorEngine::new(options.limits.clone())?;
+        let executor = Executor::new(options.policy.build());
+        if options.trace_slices {
+            executor.trace_slices();
+        }
+        Ok(Host {
+            engine,
+            executor,
+            options,
+            started: false,
+            labels: Mutex::new(Vec::new()),
+            building: Mutex::new(()),
+        })
     }
+
+    /// The options the host runs with.
+    pub fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    /// Starts the worker threads (once).
+    pub fn start(&mut self) -> Result<(), JobError> {
+        if !self.started {
+            self.executor
+                .start(self.options.workers)
+                .map_err(JobError::Thread)?;
+            self.started = true;
+        }
+        Ok(())
+    }
+
+    /// Builds `spec` and starts its sources; the job runs once the workers run.
+    pub fn submit(&self, spec: &JobSpec) -> Result<JobHandle, JobError> {
+        let _building = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        build(self, spec)
+    }
+
+    fn add_task(&self, label: String, task: Box<dyn crate::sched::executor::Task>) -> usize {
+        let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let id = self.executor.add(task);
+        if labels.len() <= id {
+            labels.resize(id + 1, String::new());
+        }
+        labels[id] = label;
+        id
+    }
+
+    /// The label of the task of every slice run so far (when tracing was asked for).
+    pub fn slice_trace(&self) -> Vec<String> {
+        let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        self.executor
+            .slice_trace()
+            .into_iter()
+            .map(|task| {
+                labels
+                    .get(task)
+                    .cloned()
+                    .unwrap_or_else(|| format!("task {task}"))
+            })
+            .collect()
+    }
+
+    /// Stops the workers.
+    pub fn shutdown(self) {
+        self.executor.shutdown();
+    }
+}
+
+/// A submitted job.
+pub struct JobHandle {
+    name: String,
+    started: Instant,
+    completion: Arc<Completion>,
+    metrics: Arc<JobMetrics>,
+    tenant: Arc<TenantState>,
+    memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>>,
+    source_threads: Vec<std::thread::JoinHandle<()>>,
+    checkpointer: Option<Arc<Checkpointer>>,
+    checkpoint_interval: Duration,
+    recovery: Option<Recovery>,
+}
+
+impl JobHandle {
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits until every source has read all its input (for deterministic runs whose
+    /// input fits in the mailboxes).
+    pub fn join_sources(&mut self) {
+        for thread in self.source_threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a source thread panicked");
+            }
+        }
+    }
+
+    /// Waits for the job to finish and reports it.
+    pub fn wait(mut self) -> Result<JobOutcome, JobError> {
+        let checkpoint_thread = match &self.checkpointer {
+            Some(checkpointer) => Some(
+                checkpointer
+                    .start(self.checkpoint_interval)
+                    .map_err(JobError::Thread)?,
+            ),
+            None => None,
+        };
+        let result = self.completion.wait();
+        if let Some(thread) = checkpoint_thread {
+            thread.stop();
+        }
+        let elapsed = self.started.elapsed();
+        // A source blocked on input (stdin) cannot be interrupted; do not wait for it after a
+        // failure.
+        if result.is_ok() {
+            self.join_sources();
+        }
+        result.map_err(|reason| JobError::Failed {
+            job: self.name.clone(),
+            reason,
+        })?;
+        // The job is complete: its checkpoints would only replay finished work.
+        if let Some(recovery) = &self.recovery {
+            recovery.store.clear()?;
+        }
+        let mut summary = self.metrics.summary(elapsed);
+        summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
+        summary.state_bytes = self.tenant.held();
+        Ok(JobOutcome {
+            summary,
+            outputs: self
+                .memory_outputs
+                .into_iter()
+                .map(|(name, kept)| {
+                    let events =
+                        std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
+                    (name, events)
+                })
+                .collect(),
+            slice_trace: Vec::new(),
+        })
+    }
+}
+
+/// Runs `spec` to completion on a host of its own and returns its summary and outputs.
+pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobError> {
+    let mut host = Host::new(options.clone())?;
+    let mut job = host.submit(spec)?;
+    if options.start_after_sources {
+        job.join_sources();
+    }
+    host.start()?;
+    let outcome = job.wait();
+    let trace = host.slice_trace();
+    host.shutdown();
+    let mut outcome = outcome?;
+    outcome.slice_trace = trace;
+    Ok(outcome)
+}
+
+/// Wires `spec` onto `host`'s executor and starts its sources.
+fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
+    let options = &host.options;
+    let engine = &host.engine;
+    let executor = &host.executor;
+    let modules = load_modules(spec, engine)?;
     let activator = executor.activator();
     let metrics = Arc::new(JobMetrics::default());
     let tenant = TenantState::new(&spec.tenant, options.limits.tenant_state_bytes);
@@ -477,11 +653,12 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
                 .and_then(|r| r.checkpoint.as_ref())
                 .and_then(|c| c.actors.get(&*label))
                 .cloned();
+            let label_text = label.to_string();
             let mut actor = Actor::new(label, engine.clone(), cx, links);
             if let Some(snapshot) = snapshot {
                 actor.restore(snapshot);
             }
-            let added = executor.add(Box::new(actor));
+            let added = host.add_task(label_text, Box::new(actor));
             debug_assert_eq!(added, task);
             targets.push((task, mailbox));
         }
@@ -584,68 +761,17 @@ pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobEr
         source_threads.push(thread);
     }
 
-    if options.start_after_sources {
-        for thread in source_threads.drain(..) {
-            if thread.join().is_err() {
-                tracing::error!("a source thread panicked");
-            }
-        }
-    }
-    executor.start(options.workers).map_err(JobError::Thread)?;
-    let checkpoint_thread = match &checkpointer {
-        Some(checkpointer) => Some(
-            checkpointer
-                .start(options.checkpoint_interval)
-                .map_err(JobError::Thread)?,
-        ),
-        None => None,
-    };
-    let result = completion.wait();
-    if let Some(thread) = checkpoint_thread {
-        thread.stop();
-    }
-    let elapsed = started.elapsed();
-    let slice_trace = executor.slice_trace();
-    executor.shutdown();
-    // A source blocked on input (stdin) cannot be interrupted; do not wait for it after a
-    // failure.
-    if result.is_ok() {
-        for thread in source_threads {
-            if thread.join().is_err() {
-                tracing::error!("a source thread panicked");
-            }
-        }
-    }
-    result.map_err(|reason| JobError::Failed {
-        job: spec.name.get_ref().clone(),
-        reason,
-    })?;
-    // The job is complete: its checkpoints would only replay finished work.
-    if let Some(recovery) = &recovery {
-        recovery.store.clear()?;
-    }
-    let labels = actor_labels;
-    let mut summary = metrics.summary(elapsed);
-    summary.checkpoints = checkpointer.as_ref().map(|c| c.stats());
-    summary.state_bytes = tenant.held();
-    Ok(JobOutcome {
-        summary,
-        outputs: memory_outputs
-            .into_iter()
-            .map(|(name, kept)| {
-                let events = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
-                (name, events)
-            })
-            .collect(),
-        slice_trace: slice_trace
-            .into_iter()
-            .map(|task| {
-                labels
-                    .get(task)
-                    .cloned()
-                    .unwrap_or_else(|| format!("task {task}"))
-            })
-            .collect(),
+    Ok(JobHandle {
+        name: spec.name.get_ref().clone(),
+        started,
+        completion,
+        metrics,
+        tenant,
+        memory_outputs,
+        source_threads,
+        checkpointer,
+        checkpoint_interval: options.checkpoint_interval,
+        recovery,
     })
 }
 
