@@ -26,7 +26,9 @@ use crate::dataflow::sink::Completion;
 use crate::engine::OperatorEngine;
 use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
-use crate::sched::executor::{Activator, SliceOutcome, Task};
+use crate::sched::executor::{Activator, SliceOutcome, SliceReport, Task};
+use crate::sched::priority::Priority;
+use crate::sched::profile::OperatorProfile;
 use crate::state::Held;
 use crate::state::checkpoint::{ActorSnapshot, Checkpointer};
 use crate::time::join::Side;
@@ -74,6 +76,8 @@ pub struct ActorLinks {
     pub left_channels: usize,
     /// The job's latency target.
     pub latency_target: Duration,
+    /// The operator's cost profile and context converter.
+    pub profile: Arc<OperatorProfile>,
 }
 
 /// One operator instance.
@@ -97,6 +101,10 @@ pub struct Actor {
     held_channels: Vec<bool>,
     /// The checkpoint being aligned.
     aligning: Option<u64>,
+    /// The priority context of the call in flight.
+    in_flight_context: Option<PriorityContext>,
+    /// Fuel already charged to the tenant for the call in flight.
+    charged: u64,
 }
 
 impl Actor {
@@ -126,6 +134,8 @@ impl Actor {
             finished: false,
             held_channels,
             aligning: None,
+            in_flight_context: None,
+            charged: 0,
         }
     }
 
@@ -172,7 +182,7 @@ impl Actor {
                 .mailbox
                 .take(self.cx.limits.batch_size, &self.held_channels);
             for producer in wake {
-                activator.activate(producer);
+                activator.wake(producer);
             }
             match taken {
                 Taken::Nothing => return None,
@@ -360,6 +370,7 @@ impl Actor {
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
     fn finish(&mut self, done: CallDone, activator: &Activator) {
         self.links.metrics.add_call(&self.links.operator, done.fuel);
+        self.links.profile.record(done.fuel, done.input.messages());
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
             self.held = held;
@@ -474,48 +485,82 @@ impl Actor {
         }
     }
 
-    /// Polls the call in flight for one slice; returns true when it finished.
-    fn poll_in_flight(&mut self, activator: &Activator) -> bool {
+    /// Polls the call in flight for one slice; returns the fuel the whole call burned when
+    /// it finished, `None` when it is parked again.
+    fn poll_in_flight(&mut self, activator: &Activator) -> Option<u64> {
         let Some(mut future) = self.in_flight.take() else {
-            return true;
+            return Some(0);
         };
         let mut cx = Context::from_waker(Waker::noop());
         match future.as_mut().poll(&mut cx) {
             Poll::Pending => {
                 self.in_flight = Some(future);
-                false
+                None
             }
             Poll::Ready(done) => {
+                let fuel = done.fuel;
                 self.finish(done, activator);
-                true
+                Some(fuel)
             }
         }
     }
 }
 
 impl Task for Actor {
-    fn run_slice(&mut self, activator: &Activator) -> SliceOutcome {
+    fn run_slice(&mut self, activator: &Activator) -> SliceReport {
+        let idle = |fuel| SliceReport {
+            outcome: SliceOutcome::Idle,
+            fuel,
+        };
         if self.links.completion.is_finished() {
             // The job failed: drop everything instead of working for nothing.
             self.in_flight = None;
             while !matches!(self.links.mailbox.take(usize::MAX, &[]).0, Taken::Nothing) {}
-            return SliceOutcome::Idle;
+            return idle(0);
         }
         self.blocked = false;
         if self.in_flight.is_none() {
             match self.next_input(activator) {
-                Some(input) => self.in_flight = Some(self.start(input)),
-                None => return SliceOutcome::Idle,
+                Some(input) => {
+                    self.in_flight_context = input.output_meta();
+                    self.charged = 0;
+                    self.in_flight = Some(self.start(input));
+                }
+                None => return idle(0),
             }
         }
-        if !self.poll_in_flight(activator) {
-            return SliceOutcome::Busy;
-        }
+        let Some(fuel) = self.poll_in_flight(activator) else {
+            // A parked call burned one slice of fuel.
+            self.charged += self.cx.limits.slice_fuel;
+            return SliceReport {
+                outcome: SliceOutcome::Busy,
+                fuel: self.cx.limits.slice_fuel,
+            };
+        };
+        let fuel = fuel.saturating_sub(std::mem::take(&mut self.charged));
+        self.in_flight_context = None;
         if self.has_work() {
-            SliceOutcome::Busy
+            SliceReport {
+                outcome: SliceOutcome::Busy,
+                fuel,
+            }
         } else {
-            SliceOutcome::Idle
+            idle(fuel)
         }
+    }
+
+    fn priority(&self) -> Priority {
+        let context = self
+            .in_flight_context
+            .or_else(|| self.retry.front().map(|(_, context, _)| *context))
+            .or_else(|| {
+                self.due.front().map(|due| match due {
+                    Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
+                })
+            })
+            .or_else(|| self.links.mailbox.head_context())
+            .unwrap_or_else(|| self.context_now());
+        self.links.profile.priority(&context)
     }
 
     fn has_work(&self) -> bool {

@@ -118,6 +118,14 @@ impl Mailbox {
         self.lock().messages.is_empty()
     }
 
+    /// The priority context of the message at the head of the mailbox, if it carries one.
+    pub fn head_context(&self) -> Option<PriorityContext> {
+        match self.lock().messages.front()? {
+            Message::Event { meta, .. } | Message::Watermark { meta, .. } => Some(*meta),
+            _ => None,
+        }
+    }
+
     /// True when a message from a channel that is not `held` is waiting.
     pub fn has_work(&self, held: &[bool]) -> bool {
         let inner = self.lock();

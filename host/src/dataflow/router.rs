@@ -10,6 +10,8 @@ use super::sink::Sink;
 use crate::bindings::Event;
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
+use crate::sched::profile::OperatorProfile;
+use std::time::{Duration, Instant};
 
 /// How events of one edge are spread over the receiving instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, Default)]
@@ -33,6 +35,9 @@ pub enum Target {
     Actor {
         /// The actor's task id, to activate it.
         task: TaskId,
+        /// The receiving operator's profile, which turns a message's context into the
+        /// actor's priority.
+        profile: Arc<OperatorProfile>,
         /// Its mailbox.
         mailbox: Arc<Mailbox>,
         /// The sender's channel number at the actor.
@@ -57,14 +62,18 @@ impl Target {
                 task,
                 mailbox,
                 channel,
+                profile,
             } => {
                 let channel = *channel;
+                let priority = events.first().map(|(_, context)| profile.priority(context));
                 mailbox.push_all(events.into_iter().map(|(event, meta)| Message::Event {
                     event,
                     meta,
                     channel,
                 }));
-                activator.activate(*task);
+                if let Some(priority) = priority {
+                    activator.activate(*task, &priority);
+                }
             }
             Target::Sink { sink, channel } => sink.write(events, *channel),
         }
@@ -76,9 +85,15 @@ impl Target {
                 task,
                 mailbox,
                 channel,
+                profile,
             } => {
-                mailbox.push_all([message(*channel)]);
-                activator.activate(*task);
+                let message = message(*channel);
+                let context = match &message {
+                    Message::Watermark { meta, .. } => *meta,
+                    _ => PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
+                };
+                mailbox.push_all([message]);
+                activator.activate(*task, &profile.priority(&context));
             }
             Target::Sink { sink, channel } => match message(*channel) {
                 Message::End { channel } => sink.end(channel),

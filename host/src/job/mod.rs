@@ -24,13 +24,17 @@ use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::dataflow::source::{Origin, Source};
+use crate::dataflow::spec::producer_of;
 use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind};
 use crate::engine::{EngineSetupError, OperatorEngine};
 use crate::limits::Limits;
 use crate::metrics::{JobMetrics, JobSummary};
 use crate::registry::{self, LoadError, OperatorModule};
 use crate::sched::PolicyKind;
+use crate::sched::calibrate;
 use crate::sched::executor::Executor;
+use crate::sched::profile::{OperatorProfile, ProfileSetup};
+use crate::sched::queue::TenantShares;
 use crate::state::TenantState;
 use crate::state::checkpoint::{Checkpointer, Participants};
 use recovery::{Recovery, open_file_output};
@@ -206,6 +210,8 @@ fn load_modules(
 /// their actors compete for the same workers under the same policy.
 pub struct Host {
     engine: OperatorEngine,
+    /// Nanoseconds per unit of fuel, measured at start-up.
+    ns_per_fuel: f64,
     executor: Executor,
     options: RunOptions,
     started: bool,
@@ -219,18 +225,31 @@ impl Host {
     /// A host with `options`; its workers start with [`Host::start`].
     pub fn new(options: RunOptions) -> Result<Self, JobError> {
         let engine = OperatorEngine::new(options.limits.clone())?;
-        let executor = Executor::new(options.policy.build());
+        let ns_per_fuel = calibrate::ns_per_fuel(engine.engine());
+        let capacity = options.workers.max(1) as f64 * 1e9 / ns_per_fuel;
+        let executor = Executor::new(options.policy.build(), TenantShares::new(capacity));
         if options.trace_slices {
             executor.trace_slices();
         }
         Ok(Host {
             engine,
+            ns_per_fuel,
             executor,
             options,
             started: false,
             labels: Mutex::new(Vec::new()),
             building: Mutex::new(()),
         })
+    }
+
+    /// Nanoseconds per unit of fuel, measured when the host started.
+    pub fn ns_per_fuel(&self) -> f64 {
+        self.ns_per_fuel
+    }
+
+    /// Scheduling figures per tenant so far.
+    pub fn sched_stats(&self) -> Vec<crate::sched::executor::TenantSchedStats> {
+        self.executor.stats()
     }
 
     /// The options the host runs with.
@@ -569,9 +588,51 @@ fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
         }
     }
     let ordered = spec.operators_in_order();
+    let tenant_index = executor.tenant(&spec.tenant);
+    let watermark_delay_ms = spec
+        .sources
+        .iter()
+        .map(|s| s.watermark_delay_ms)
+        .max()
+        .unwrap_or(0)
+        .min(i64::MAX as u64) as i64;
+    let profiles: HashMap<&str, Arc<OperatorProfile>> = spec
+        .operators
+        .iter()
+        .map(|operator| {
+            let name = operator.name.get_ref().as_str();
+            let profile = OperatorProfile::new(ProfileSetup {
+                name: format!("{}/{name}", spec.name.get_ref()),
+                tenant: tenant_index,
+                latency_target,
+                window: operator.window.as_ref().and_then(|w| w.to_def().ok()),
+                watermark_delay_ms,
+                ns_per_fuel: host.ns_per_fuel,
+            });
+            (name, profile)
+        })
+        .collect();
+    for operator in &spec.operators {
+        let successors = spec
+            .operators
+            .iter()
+            .filter(|o| {
+                o.inputs
+                    .iter()
+                    .any(|i| producer_of(i.get_ref()) == operator.name.get_ref())
+            })
+            .filter_map(|o| profiles.get(o.name.get_ref().as_str()).cloned())
+            .collect();
+        if let Some(profile) = profiles.get(operator.name.get_ref().as_str()) {
+            profile.set_successors(successors);
+        }
+    }
     for operator in ordered.iter().rev() {
         let name = operator.name.get_ref().as_str();
         let parallelism = *operator.parallelism.get_ref();
+        let Some(profile) = profiles.get(name).cloned() else {
+            continue;
+        };
         let Some(module) = modules.get(name) else {
             continue;
         };
@@ -639,6 +700,7 @@ fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
                 checkpointer: checkpointer.clone(),
                 left_channels,
                 latency_target,
+                profile: Arc::clone(&profile),
             };
             let cx = CallContext {
                 module: module.clone(),
@@ -666,6 +728,7 @@ fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
         for input in &operator.inputs {
             let base = channel_base(&operator.inputs, input.get_ref());
             let targets = &targets;
+            let profile = &profile;
             add_edges(
                 &mut consumers,
                 input.get_ref(),
@@ -674,6 +737,7 @@ fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
                         .iter()
                         .map(|(task, mailbox)| Target::Actor {
                             task: *task,
+                            profile: Arc::clone(profile),
                             mailbox: Arc::clone(mailbox),
                             channel: base + instance,
                         })

@@ -9,6 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::priority::Priority;
+use super::queue::{RunQueue, TenantShares};
 use super::{Policy, TaskId};
 
 /// What a task reports after one slice.
@@ -20,13 +27,41 @@ pub enum SliceOutcome {
     Idle,
 }
 
+/// What one slice did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceReport {
+    /// Whether the task has more to do.
+    pub outcome: SliceOutcome,
+    /// Fuel the slice burned, charged to the task's tenant.
+    pub fuel: u64,
+}
+
 /// Something the executor runs slice by slice (an actor).
 pub trait Task: Send {
     /// Runs one slice: at most one fuel quantum of guest code.
-    fn run_slice(&mut self, activator: &Activator) -> SliceOutcome;
+    fn run_slice(&mut self, activator: &Activator) -> SliceReport;
     /// True when the task has work waiting; checked after it went idle, to close the race
     /// with an activation that arrived meanwhile.
     fn has_work(&self) -> bool;
+    /// How urgent the task's next work is.
+    fn priority(&self) -> Priority;
+}
+
+/// Scheduling figures of one tenant.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TenantSchedStats {
+    /// The tenant.
+    pub tenant: String,
+    /// Slices run.
+    pub slices: u64,
+    /// Fuel charged.
+    pub fuel: u64,
+    /// Time from a task becoming runnable to its slice starting, µs: median.
+    pub ready_to_run_p50_us: f64,
+    /// Same, 99th percentile.
+    pub ready_to_run_p99_us: f64,
+    /// Same, maximum.
+    pub ready_to_run_max_us: f64,
 }
 
 struct TaskSlot {
@@ -36,7 +71,9 @@ struct TaskSlot {
 
 struct Shared {
     tasks: RwLock<Vec<Arc<TaskSlot>>>,
-    queue: Mutex<Box<dyn Policy>>,
+    queue: Mutex<RunQueue>,
+    /// Per tenant: slices run and the ready-to-run delay histogram (ns).
+    delays: Mutex<Vec<(u64, Option<Histogram<u64>>)>>,
     runnable: Condvar,
     shutdown: AtomicBool,
     tracing: AtomicBool,
@@ -44,7 +81,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn queue(&self) -> MutexGuard<'_, Box<dyn Policy>> {
+    fn queue(&self) -> MutexGuard<'_, RunQueue> {
         // A poisoned queue means a worker panicked mid-push; the queue itself is still sound.
         self.queue
             .lock()
@@ -67,13 +104,30 @@ pub struct Activator {
 }
 
 impl Activator {
-    /// Puts `task` in the run queue unless it is already there or running.
-    pub fn activate(&self, task: TaskId) {
+    /// Puts `task` in the run queue with the priority it reports, unless it is already there
+    /// or running (for waking a producer that waited for room downstream).
+    pub fn wake(&self, task: TaskId) {
         let Some(slot) = self.shared.slot(task) else {
             return;
         };
         if !slot.scheduled.swap(true, Ordering::AcqRel) {
-            self.shared.queue().push(task);
+            let priority = slot
+                .task
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .priority();
+            self.shared.queue().push(task, &priority, Instant::now());
+            self.shared.runnable.notify_one();
+        }
+    }
+
+    /// Puts `task` in the run queue with `priority` unless it is already there or running.
+    pub fn activate(&self, task: TaskId, priority: &Priority) {
+        let Some(slot) = self.shared.slot(task) else {
+            return;
+        };
+        if !slot.scheduled.swap(true, Ordering::AcqRel) {
+            self.shared.queue().push(task, priority, Instant::now());
             self.shared.runnable.notify_one();
         }
     }
@@ -86,11 +140,13 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor scheduling by `policy`, with no workers yet (see [`Executor::start`]).
-    pub fn new(policy: Box<dyn Policy>) -> Self {
+    /// An executor scheduling by `policy` within `shares`, with no workers yet (see
+    /// [`Executor::start`]).
+    pub fn new(policy: Box<dyn Policy>, shares: TenantShares) -> Self {
         let shared = Arc::new(Shared {
             tasks: RwLock::new(Vec::new()),
-            queue: Mutex::new(policy),
+            queue: Mutex::new(RunQueue::new(policy, shares)),
+            delays: Mutex::new(Vec::new()),
             runnable: Condvar::new(),
             shutdown: AtomicBool::new(false),
             tracing: AtomicBool::new(false),
@@ -145,6 +201,35 @@ impl Executor {
         }
     }
 
+    /// The index of tenant `name` in the run queue, registering it with an equal share.
+    pub fn tenant(&self, name: &str) -> usize {
+        self.shared.queue().shares().tenant(name)
+    }
+
+    /// Scheduling figures per tenant so far.
+    pub fn stats(&self) -> Vec<TenantSchedStats> {
+        let fuel = self.shared.queue().shares().fuel();
+        let delays = self.shared.delays.lock().unwrap_or_else(|p| p.into_inner());
+        fuel.into_iter()
+            .enumerate()
+            .map(|(index, (tenant, fuel))| {
+                let (slices, histogram) = delays
+                    .get(index)
+                    .map(|(slices, h)| (*slices, h.as_ref()))
+                    .unwrap_or((0, None));
+                let us = |q: f64| histogram.map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0);
+                TenantSchedStats {
+                    tenant,
+                    slices,
+                    fuel,
+                    ready_to_run_p50_us: us(0.5),
+                    ready_to_run_p99_us: us(0.99),
+                    ready_to_run_max_us: histogram.map_or(0.0, |h| h.max() as f64 / 1000.0),
+                }
+            })
+            .collect()
+    }
+
     /// Starts recording which task runs each slice (see [`Executor::slice_trace`]).
     pub fn trace_slices(&self) {
         self.shared.tracing.store(true, Ordering::Release);
@@ -181,19 +266,32 @@ impl Drop for Executor {
     }
 }
 
+fn record_delay(shared: &Shared, tenant: usize, delay_ns: u64) {
+    let mut delays = shared.delays.lock().unwrap_or_else(|p| p.into_inner());
+    if delays.len() <= tenant {
+        delays.resize_with(tenant + 1, || (0, Histogram::new(3).ok()));
+    }
+    if let Some((slices, histogram)) = delays.get_mut(tenant) {
+        *slices += 1;
+        if let Some(histogram) = histogram {
+            histogram.saturating_record(delay_ns.max(1));
+        }
+    }
+}
+
 fn worker_loop(shared: &Arc<Shared>) {
     let activator = Activator {
         shared: Arc::clone(shared),
     };
     loop {
-        let next = {
+        let (next, ready) = {
             let mut queue = shared.queue();
             loop {
                 if shared.shutdown.load(Ordering::Acquire) {
                     return;
                 }
-                if let Some(task) = queue.pop() {
-                    break task;
+                if let Some(next) = queue.pop(Instant::now()) {
+                    break next;
                 }
                 queue = shared
                     .runnable
@@ -208,23 +306,38 @@ fn worker_loop(shared: &Arc<Shared>) {
             .task
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let started = Instant::now();
+        let tenant = task.priority().tenant;
+        record_delay(
+            shared,
+            tenant,
+            started.saturating_duration_since(ready).as_nanos() as u64,
+        );
         if shared.tracing.load(Ordering::Relaxed)
             && let Ok(mut trace) = shared.trace.lock()
         {
             trace.push(next);
         }
-        match task.run_slice(&activator) {
+        let report = task.run_slice(&activator);
+        let now = Instant::now();
+        match report.outcome {
             SliceOutcome::Busy => {
+                let priority = task.priority();
                 drop(task);
-                shared.queue().push(next);
+                let mut queue = shared.queue();
+                queue.shares().charge(tenant, report.fuel, now);
+                queue.push(next, &priority, now);
+                drop(queue);
                 shared.runnable.notify_one();
             }
             SliceOutcome::Idle => {
                 slot.scheduled.store(false, Ordering::Release);
                 let again = task.has_work();
+                let priority = task.priority();
                 drop(task);
+                shared.queue().shares().charge(tenant, report.fuel, now);
                 if again {
-                    activator.activate(next);
+                    activator.activate(next, &priority);
                 }
             }
         }

@@ -1,56 +1,102 @@
 //! Scheduling: which runnable actor gets the next fuel slice.
 //!
-//! The executor ([`executor`]) owns the worker threads and asks a [`Policy`] for the next
-//! runnable task at every slice boundary; the decision is always ours, never a general-purpose
-//! async runtime's.
+//! The executor ([`executor`]) owns the worker threads and asks the [`queue::RunQueue`] for
+//! the next runnable task at every slice boundary; the decision is always ours, never a
+//! general-purpose async runtime's. The queue orders tasks by a [`Policy`] over each task's
+//! [`priority::Priority`], and only within its tenant's CPU share ([`queue::TenantShares`]).
+//!
+//! # Layout
+//! - [`priority`]: the priority context messages carry and the priority tasks queue with.
+//! - [`profile`]: per-operator cost profiles and the context converter.
+//! - [`queue`]: the run queue and tenant shares.
+//! - [`executor`]: worker threads running slices.
+//! - [`calibrate`]: fuel-to-time calibration at start-up.
 
+pub mod calibrate;
 pub mod executor;
 pub mod priority;
+pub mod profile;
+pub mod queue;
 
-use std::collections::VecDeque;
+use std::time::Instant;
+
+use priority::Priority;
 
 /// Identifies a task (an actor) registered with an executor.
 pub type TaskId = usize;
 
-/// Orders runnable tasks. The executor calls [`Policy::push`] when a task becomes runnable
-/// (or comes back after a slice) and [`Policy::pop`] to choose the next slice.
+/// Orders runnable tasks: a smaller key runs first. Keys are fixed when a task is queued;
+/// `seq` numbers the pushes (arrival order) and `epoch` is the host's start.
 pub trait Policy: Send {
     /// The policy's name, as given on the command line.
     fn name(&self) -> &'static str;
-    /// Makes `task` runnable.
-    fn push(&mut self, task: TaskId);
-    /// Takes the task that should run next.
-    fn pop(&mut self) -> Option<TaskId>;
-    /// Number of runnable tasks.
-    fn len(&self) -> usize;
-    /// True when nothing is runnable.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The order key of a task queued with `priority`.
+    fn key(&self, priority: &Priority, seq: u64, epoch: Instant) -> i128;
+}
+
+fn nanos_since(epoch: Instant, at: Instant) -> i128 {
+    if at >= epoch {
+        at.duration_since(epoch).as_nanos() as i128
+    } else {
+        -(epoch.duration_since(at).as_nanos() as i128)
     }
 }
 
-/// First come, first served: the order every actor runtime uses by default. A task that yields
-/// goes to the back, so tasks share the workers slice by slice.
+/// First come, first served: the order every actor runtime uses by default. A task that
+/// yields goes to the back, so tasks share the workers slice by slice.
 #[derive(Debug, Default)]
-pub struct Fifo {
-    queue: VecDeque<TaskId>,
-}
+pub struct Fifo;
 
 impl Policy for Fifo {
     fn name(&self) -> &'static str {
         "fifo"
     }
 
-    fn push(&mut self, task: TaskId) {
-        self.queue.push_back(task);
+    fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
+        seq as i128
+    }
+}
+
+/// Earliest deadline first.
+#[derive(Debug, Default)]
+pub struct Edf;
+
+impl Policy for Edf {
+    fn name(&self) -> &'static str {
+        "edf"
     }
 
-    fn pop(&mut self) -> Option<TaskId> {
-        self.queue.pop_front()
+    fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
+        nanos_since(epoch, priority.due)
+    }
+}
+
+/// Least laxity first: deadline minus the work still to do for it.
+#[derive(Debug, Default)]
+pub struct Llf;
+
+impl Policy for Llf {
+    fn name(&self) -> &'static str {
+        "llf"
     }
 
-    fn len(&self) -> usize {
-        self.queue.len()
+    fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
+        nanos_since(epoch, priority.due) - priority.cost_ns as i128
+    }
+}
+
+/// Shortest job first: the least estimated cost.
+#[derive(Debug, Default)]
+pub struct Sjf;
+
+impl Policy for Sjf {
+    fn name(&self) -> &'static str {
+        "sjf"
+    }
+
+    fn key(&self, priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
+        // Ties (equal cost) go in arrival order.
+        ((priority.cost_ns as i128) << 64) | seq as i128
     }
 }
 
@@ -58,33 +104,38 @@ impl Policy for Fifo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyKind {
-    /// First come, first served.
+    /// First come, first served (the baseline).
     #[default]
     Fifo,
+    /// Earliest deadline first.
+    Edf,
+    /// Least laxity first.
+    Llf,
+    /// Shortest job first.
+    Sjf,
 }
 
 impl PolicyKind {
+    /// Every policy, in the order benchmarks report them.
+    pub const ALL: [PolicyKind; 4] = [
+        PolicyKind::Fifo,
+        PolicyKind::Edf,
+        PolicyKind::Llf,
+        PolicyKind::Sjf,
+    ];
+
     /// A fresh policy of this kind.
     pub fn build(self) -> Box<dyn Policy> {
         match self {
-            PolicyKind::Fifo => Box::new(Fifo::default()),
+            PolicyKind::Fifo => Box::new(Fifo),
+            PolicyKind::Edf => Box::new(Edf),
+            PolicyKind::Llf => Box::new(Llf),
+            PolicyKind::Sjf => Box::new(Sjf),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fifo_runs_tasks_in_arrival_order() {
-        let mut fifo = Fifo::default();
-        for task in [3, 1, 2] {
-            fifo.push(task);
-        }
-        assert_eq!(
-            [fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()],
-            [Some(3), Some(1), Some(2), None]
-        );
+    /// The policy's name.
+    pub fn name(self) -> &'static str {
+        self.build().name()
     }
 }

@@ -1,0 +1,244 @@
+//! Cost profiles and the context converter of one operator.
+//!
+//! Each operator learns what a message costs it (an EWMA of fuel per message, turned into
+//! time by the start-up calibration), and knows its successors, so the cost still ahead of a
+//! message downstream flows back upstream. The converter turns a message's priority context
+//! into the priority its actor is queued with: the deadline minus the downstream cost, where
+//! for a windowed operator the deadline of a message that only feeds a later window firing is
+//! that firing's estimated time plus the latency target (so early-window messages yield to
+//! urgent work).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::priority::{Priority, PriorityContext};
+use crate::time::window::{WindowDef, WindowKind};
+
+/// Weight of a new sample in the cost average.
+const EWMA_WEIGHT: f64 = 0.2;
+
+/// What the scheduler knows about one operator.
+pub struct OperatorProfile {
+    name: String,
+    tenant: usize,
+    latency_target: Duration,
+    window: Option<WindowDef>,
+    watermark_delay_ms: i64,
+    ns_per_fuel: f64,
+    /// f64 bits of the fuel-per-message average; 0 until the first call.
+    fuel_per_message: AtomicU64,
+    successors: OnceLock<Vec<Arc<OperatorProfile>>>,
+    /// First (ingest, event time) seen, to estimate how fast event time advances.
+    origin: OnceLock<(Instant, i64)>,
+}
+
+/// How the profile of an operator starts.
+pub struct ProfileSetup {
+    /// `job/operator`.
+    pub name: String,
+    /// The tenant's index in the run queue.
+    pub tenant: usize,
+    /// The job's latency target.
+    pub latency_target: Duration,
+    /// The operator's window, if host-managed.
+    pub window: Option<WindowDef>,
+    /// Largest watermark delay of the sources upstream.
+    pub watermark_delay_ms: i64,
+    /// Calibration.
+    pub ns_per_fuel: f64,
+}
+
+impl OperatorProfile {
+    /// A profile with no samples yet.
+    pub fn new(setup: ProfileSetup) -> Arc<Self> {
+        Arc::new(OperatorProfile {
+            name: setup.name,
+            tenant: setup.tenant,
+            latency_target: setup.latency_target,
+            window: setup.window,
+            watermark_delay_ms: setup.watermark_delay_ms,
+            ns_per_fuel: setup.ns_per_fuel,
+            fuel_per_message: AtomicU64::new(0),
+            successors: OnceLock::new(),
+            origin: OnceLock::new(),
+        })
+    }
+
+    /// The operator's label.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tenant index.
+    pub fn tenant(&self) -> usize {
+        self.tenant
+    }
+
+    /// Sets the operators this one feeds (once, after the job is wired).
+    pub fn set_successors(&self, successors: Vec<Arc<OperatorProfile>>) {
+        let _ = self.successors.set(successors);
+    }
+
+    /// Records a call that burned `fuel` for `messages` messages.
+    pub fn record(&self, fuel: u64, messages: usize) {
+        let sample = fuel as f64 / messages.max(1) as f64;
+        let _ = self
+            .fuel_per_message
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                let old = f64::from_bits(bits);
+                let new = if bits == 0 {
+                    sample
+                } else {
+                    old + EWMA_WEIGHT * (sample - old)
+                };
+                Some(new.max(f64::MIN_POSITIVE).to_bits())
+            });
+    }
+
+    /// Average fuel per message so far.
+    pub fn fuel_per_message(&self) -> f64 {
+        f64::from_bits(self.fuel_per_message.load(Ordering::Relaxed))
+    }
+
+    /// Estimated time one message takes here, ns.
+    pub fn cost_ns(&self) -> u64 {
+        (self.fuel_per_message() * self.ns_per_fuel) as u64
+    }
+
+    /// Estimated time still ahead of a message after this operator, ns: the costliest path
+    /// to a sink.
+    pub fn downstream_ns(&self) -> u64 {
+        self.successors
+            .get()
+            .map(|successors| {
+                successors
+                    .iter()
+                    .map(|s| s.cost_ns().saturating_add(s.downstream_ns()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    /// The deadline a message has at this operator (the context converter).
+    pub fn deadline(&self, context: &PriorityContext) -> Instant {
+        let Some(window) = &self.window else {
+            return context.deadline;
+        };
+        let origin = *self
+            .origin
+            .get_or_init(|| (context.ingest, context.event_time));
+        let end = match window.kind {
+            WindowKind::Session => context.event_time.saturating_add(window.gap),
+            WindowKind::Tumbling | WindowKind::Sliding => window
+                .assign(context.event_time)
+                .first()
+                .map_or(context.event_time, |(_, end)| *end),
+        };
+        // The window fires when an event with time end - 1 + delay arrives. Estimate when
+        // that is from how fast event time has been advancing against ingest time.
+        let ahead_ms = end
+            .saturating_sub(1)
+            .saturating_add(self.watermark_delay_ms)
+            .saturating_sub(context.event_time)
+            .max(0) as f64;
+        let wall_ms = context
+            .ingest
+            .saturating_duration_since(origin.0)
+            .as_secs_f64()
+            * 1000.0;
+        let event_ms = context.event_time.saturating_sub(origin.1) as f64;
+        let rate = if wall_ms > 100.0 && event_ms > 0.0 {
+            event_ms / wall_ms
+        } else {
+            1.0
+        };
+        let wait = Duration::from_secs_f64((ahead_ms / rate.max(1e-3)) / 1000.0)
+            .min(Duration::from_secs(3600));
+        context
+            .deadline
+            .max(context.ingest + wait + self.latency_target)
+    }
+
+    /// The priority of a message waiting at this operator.
+    pub fn priority(&self, context: &PriorityContext) -> Priority {
+        let downstream = Duration::from_nanos(self.downstream_ns());
+        let deadline = self.deadline(context);
+        Priority {
+            due: deadline.checked_sub(downstream).unwrap_or(deadline),
+            cost_ns: self.cost_ns(),
+            tenant: self.tenant,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(window: Option<WindowDef>) -> Arc<OperatorProfile> {
+        OperatorProfile::new(ProfileSetup {
+            name: "job/op".into(),
+            tenant: 0,
+            latency_target: Duration::from_millis(50),
+            window,
+            watermark_delay_ms: 0,
+            ns_per_fuel: 1.0,
+        })
+    }
+
+    #[test]
+    fn a_stateless_operator_passes_the_deadline_on_minus_the_cost_downstream() {
+        let op = profile(None);
+        let next = profile(None);
+        next.record(2_000_000, 1); // 2 ms per message at 1 ns per fuel
+        op.set_successors(vec![Arc::clone(&next)]);
+        let now = Instant::now();
+        let context = PriorityContext::at_source(now, 0, Duration::from_millis(50));
+        let priority = op.priority(&context);
+        assert_eq!(priority.due, now + Duration::from_millis(48));
+        assert_eq!(op.downstream_ns(), 2_000_000);
+    }
+
+    #[test]
+    fn a_message_that_only_feeds_a_later_window_is_not_urgent() {
+        let window = WindowDef {
+            kind: WindowKind::Tumbling,
+            size: 10_000,
+            slide: 10_000,
+            gap: 0,
+            allowed_lateness: 0,
+        };
+        let op = profile(Some(window));
+        let now = Instant::now();
+        // Event time runs with wall time: an event at the start of a 10 s window fires in
+        // about 10 s, one at its end right away.
+        let early = PriorityContext::at_source(now, 0, Duration::from_millis(50));
+        let late = PriorityContext::at_source(now, 9_999, Duration::from_millis(50));
+        let early_due = op.priority(&early).due;
+        let late_due = op.priority(&late).due;
+        assert!(
+            early_due >= now + Duration::from_millis(9_999 + 50),
+            "{:?}",
+            early_due - now
+        );
+        assert_eq!(late_due, now + Duration::from_millis(50));
+        // An urgent message of a stateless job goes before the early-window one.
+        let urgent = profile(None).priority(&PriorityContext::at_source(
+            now,
+            0,
+            Duration::from_millis(100),
+        ));
+        assert!(urgent.due < early_due);
+    }
+
+    #[test]
+    fn costs_are_an_average_of_fuel_per_message() {
+        let op = profile(None);
+        op.record(1_000, 10);
+        assert_eq!(op.fuel_per_message(), 100.0);
+        op.record(2_000, 10);
+        assert!((op.fuel_per_message() - 120.0).abs() < 1e-9);
+    }
+}
