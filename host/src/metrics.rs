@@ -18,6 +18,7 @@ const KEPT_ERRORS: usize = 20;
 pub struct JobMetrics {
     events_in: AtomicU64,
     events_out: AtomicU64,
+    deadline_misses: AtomicU64,
     errors: AtomicU64,
     fuel: AtomicU64,
     calls: AtomicU64,
@@ -37,6 +38,10 @@ pub struct OperatorStats {
     pub errors: u64,
     /// Average fuel per call.
     pub fuel_per_call: u64,
+    /// Profiled cost of one message here, µs (fuel per message times the calibration).
+    pub cost_us: f64,
+    /// Profiled cost still ahead of a message after this operator, µs.
+    pub downstream_us: f64,
 }
 
 impl Default for JobMetrics {
@@ -44,6 +49,7 @@ impl Default for JobMetrics {
         JobMetrics {
             events_in: AtomicU64::new(0),
             events_out: AtomicU64::new(0),
+            deadline_misses: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             fuel: AtomicU64::new(0),
             calls: AtomicU64::new(0),
@@ -94,20 +100,23 @@ impl JobMetrics {
     }
 
     /// Records events delivered to a sink and their end-to-end latencies.
-    pub fn add_out(&self, latencies: impl IntoIterator<Item = Duration>) {
+    pub fn add_out(&self, outputs: impl IntoIterator<Item = (Duration, bool)>) {
         let mut count = 0;
+        let mut missed = 0;
         if let Ok(mut histogram) = self.latency_us.lock()
             && let Some(histogram) = histogram.as_mut()
         {
-            for latency in latencies {
+            for (latency, late) in outputs {
                 let us = u64::try_from(latency.as_micros())
                     .unwrap_or(u64::MAX)
                     .max(1);
                 histogram.saturating_record(us);
                 count += 1;
+                missed += u64::from(late);
             }
         }
         self.events_out.fetch_add(count, Ordering::Relaxed);
+        self.deadline_misses.fetch_add(missed, Ordering::Relaxed);
     }
 
     /// A snapshot for the summary.
@@ -129,9 +138,17 @@ impl JobMetrics {
         drop(guard);
         let events_in = self.events_in.load(Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
+        let events_out = self.events_out.load(Ordering::Relaxed);
+        let deadline_misses = self.deadline_misses.load(Ordering::Relaxed);
         JobSummary {
             events_in,
-            events_out: self.events_out.load(Ordering::Relaxed),
+            events_out,
+            deadline_misses,
+            deadline_miss_rate: if events_out > 0 {
+                deadline_misses as f64 / events_out as f64
+            } else {
+                0.0
+            },
             errors: self.errors.load(Ordering::Relaxed),
             fuel: self.fuel.load(Ordering::Relaxed),
             calls: self.calls.load(Ordering::Relaxed),
@@ -186,6 +203,10 @@ pub struct JobSummary {
     pub events_in: u64,
     /// Events delivered to all sinks.
     pub events_out: u64,
+    /// Outputs that reached their sink after their deadline.
+    pub deadline_misses: u64,
+    /// `deadline_misses / events_out`.
+    pub deadline_miss_rate: f64,
     /// Failed calls (each sent its input to the dead-letter output).
     pub errors: u64,
     /// Fuel burned by all calls.
@@ -218,18 +239,24 @@ impl std::fmt::Display for JobSummary {
         )?;
         writeln!(
             f,
-            "latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.2} s, {:.0} events/s",
+            "latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, deadlines missed {:.1}%; {:.2} s, {:.0} events/s",
             self.latency_ms.p50,
             self.latency_ms.p99,
             self.latency_ms.max,
+            self.deadline_miss_rate * 100.0,
             self.elapsed_s,
             self.throughput_eps
         )?;
         for (name, stats) in &self.operators {
             writeln!(
                 f,
-                "  {name}: {} calls, {} fuel ({} per call), {} errors",
-                stats.calls, stats.fuel, stats.fuel_per_call, stats.errors
+                "  {name}: {} calls, {} fuel ({} per call), {:.1} µs per message, {:.1} µs downstream, {} errors",
+                stats.calls,
+                stats.fuel,
+                stats.fuel_per_call,
+                stats.cost_us,
+                stats.downstream_us,
+                stats.errors
             )?;
         }
         if let Some(checkpoints) = &self.checkpoints {

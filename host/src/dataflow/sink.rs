@@ -102,11 +102,12 @@ impl Sink {
 
     fn emit(&self, state: &mut SinkState, events: Vec<(Event, PriorityContext)>) {
         let now = Instant::now();
-        self.metrics.add_out(
-            events
-                .iter()
-                .map(|(_, meta)| now.saturating_duration_since(meta.ingest)),
-        );
+        self.metrics.add_out(events.iter().map(|(_, context)| {
+            (
+                now.saturating_duration_since(context.ingest),
+                now > context.deadline,
+            )
+        }));
         let SinkState {
             output, position, ..
         } = state;

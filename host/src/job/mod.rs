@@ -317,6 +317,7 @@ pub struct JobHandle {
     checkpointer: Option<Arc<Checkpointer>>,
     checkpoint_interval: Duration,
     recovery: Option<Recovery>,
+    profiles: Vec<Arc<OperatorProfile>>,
 }
 
 impl JobHandle {
@@ -366,6 +367,14 @@ impl JobHandle {
         let mut summary = self.metrics.summary(elapsed);
         summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
         summary.state_bytes = self.tenant.held();
+        for profile in &self.profiles {
+            let stats = summary
+                .operators
+                .entry(profile.name().to_string())
+                .or_default();
+            stats.cost_us = profile.cost_ns() as f64 / 1000.0;
+            stats.downstream_us = profile.downstream_ns() as f64 / 1000.0;
+        }
         Ok(JobOutcome {
             summary,
             outputs: self
@@ -836,6 +845,7 @@ fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> {
         checkpointer,
         checkpoint_interval: options.checkpoint_interval,
         recovery,
+        profiles: profiles.into_values().collect(),
     })
 }
 
