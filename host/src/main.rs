@@ -32,6 +32,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Latency per job group under every policy (fifo, edf, llf, sjf), on the same input.
+    #[command(name = "single-tenant")]
+    SingleTenant(ScenarioArgs),
+    /// A latency-sensitive job beside bulk jobs that together saturate the host.
+    #[command(name = "multi-tenant")]
+    MultiTenant(ScenarioArgs),
+    /// A well-behaved job beside a tenant whose operator loops forever.
+    Runaway(ScenarioArgs),
     /// Throughput of a windowed job with checkpoints every interval, against the same job
     /// without, alternating runs.
     Checkpoint {
@@ -164,8 +172,53 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct ScenarioArgs {
+    /// Seconds of input per job.
+    #[arg(long, default_value_t = 4.0)]
+    duration_s: f64,
+    /// Multiplies every generator rate.
+    #[arg(long, default_value_t = 1.0)]
+    load: f64,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// The example operators' directory.
+    #[arg(long, default_value = "example-operators/rust")]
+    operators: PathBuf,
+    /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",
+    /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}}.
+    #[arg(long)]
+    json: bool,
+}
+
+fn scenario(
+    scenario: cameo_host::bench::scenarios::Scenario,
+    args: ScenarioArgs,
+) -> anyhow::Result<()> {
+    let options = cameo_host::bench::scenarios::ScenarioOptions {
+        operators: args.operators,
+        duration_s: args.duration_s.max(0.1),
+        load: args.load.max(0.001),
+        workers: args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+    };
+    let report = cameo_host::bench::scenarios::run(scenario, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    use cameo_host::bench::scenarios::Scenario;
     match command {
+        BenchCommand::SingleTenant(args) => scenario(Scenario::SingleTenant, args)?,
+        BenchCommand::MultiTenant(args) => scenario(Scenario::MultiTenant, args)?,
+        BenchCommand::Runaway(args) => scenario(Scenario::Runaway, args)?,
         BenchCommand::Checkpoint {
             events,
             rounds,

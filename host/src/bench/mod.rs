@@ -4,9 +4,12 @@
 //! # Layout
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
+//! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
+//!   every policy.
 
 pub mod checkpoint;
 pub mod recovery;
+pub mod scenarios;
 
 use std::path::{Path, PathBuf};
 
