@@ -110,7 +110,9 @@ impl JobMetrics {
                 let us = u64::try_from(latency.as_micros())
                     .unwrap_or(u64::MAX)
                     .max(1);
-                histogram.saturating_record(us);
+                if histogram.record(us).is_err() {
+                    histogram.saturating_record(us);
+                }
                 count += 1;
                 missed += u64::from(late);
             }

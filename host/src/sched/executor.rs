@@ -274,7 +274,9 @@ fn record_delay(shared: &Shared, tenant: usize, delay_ns: u64) {
     if let Some((slices, histogram)) = delays.get_mut(tenant) {
         *slices += 1;
         if let Some(histogram) = histogram {
-            histogram.saturating_record(delay_ns.max(1));
+            if histogram.record(delay_ns.max(1)).is_err() {
+                histogram.saturating_record(delay_ns.max(1));
+            }
         }
     }
 }
