@@ -273,10 +273,10 @@ fn record_delay(shared: &Shared, tenant: usize, delay_ns: u64) {
     }
     if let Some((slices, histogram)) = delays.get_mut(tenant) {
         *slices += 1;
-        if let Some(histogram) = histogram {
-            if histogram.record(delay_ns.max(1)).is_err() {
-                histogram.saturating_record(delay_ns.max(1));
-            }
+        if let Some(histogram) = histogram
+            && histogram.record(delay_ns.max(1)).is_err()
+        {
+            histogram.saturating_record(delay_ns.max(1));
         }
     }
 }
