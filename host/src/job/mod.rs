@@ -226,8 +226,10 @@ impl Host {
     pub fn new(options: RunOptions) -> Result<Self, JobError> {
         let engine = OperatorEngine::new(options.limits.clone())?;
         let ns_per_fuel = calibrate::ns_per_fuel(engine.engine());
-        let capacity = options.workers.max(1) as f64 * 1e9 / ns_per_fuel;
-        let executor = Executor::new(options.policy.build(), TenantShares::new(capacity));
+        let executor = Executor::new(
+            options.policy.build(),
+            TenantShares::new(options.workers),
+        );
         if options.trace_slices {
             executor.trace_slices();
         }

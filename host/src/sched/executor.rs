@@ -322,12 +322,13 @@ fn worker_loop(shared: &Arc<Shared>) {
         }
         let report = task.run_slice(&activator);
         let now = Instant::now();
+        let cpu_ns = now.saturating_duration_since(started).as_nanos() as u64;
         match report.outcome {
             SliceOutcome::Busy => {
                 let priority = task.priority();
                 drop(task);
                 let mut queue = shared.queue();
-                queue.shares().charge(tenant, report.fuel, now);
+                queue.shares().charge(tenant, cpu_ns, report.fuel, now);
                 queue.push(next, &priority, now);
                 drop(queue);
                 shared.runnable.notify_one();
@@ -337,7 +338,10 @@ fn worker_loop(shared: &Arc<Shared>) {
                 let again = task.has_work();
                 let priority = task.priority();
                 drop(task);
-                shared.queue().shares().charge(tenant, report.fuel, now);
+                shared
+                    .queue()
+                    .shares()
+                    .charge(tenant, cpu_ns, report.fuel, now);
                 if again {
                     activator.activate(next, &priority);
                 }

@@ -1,10 +1,12 @@
 //! The run queue: runnable tasks per tenant, ordered by the policy's key, with each tenant's
 //! priority counting only inside its CPU share.
 //!
-//! Every tenant earns fuel at its share of the host's capacity (fuel per second, equal
-//! shares by default) into a small bucket, and every slice it runs is charged to it. A tenant
-//! whose bucket is empty is over its share: its tasks run only when no in-share task is
-//! runnable, whatever their deadlines, so declaring tiny latency targets buys nothing.
+//! Every tenant earns CPU time at its share of the host's capacity (workers × 1 s per second,
+//! equal shares by default) into a small bucket, and the time of every slice it runs is
+//! charged to it (measured, not estimated: fuel rates differ too much between code to stand in
+//! for time here). A tenant whose bucket is empty is over its share: its tasks run only when no
+//! in-share task is runnable, whatever their deadlines, so declaring tiny latency targets buys
+//! nothing.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,11 +15,12 @@ use std::time::{Duration, Instant};
 use super::priority::Priority;
 use super::{Policy, TaskId};
 
-/// How much fuel a tenant may bank, in time at its rate: short, so a tenant idle for a while
-/// cannot then monopolise the host.
+/// How much CPU time a tenant may bank, in time at its rate: short, so a tenant idle for a
+/// while cannot then monopolise the host.
 const BURST: Duration = Duration::from_millis(50);
 
 struct Share {
+    /// Nanoseconds of CPU time banked (negative: over share).
     tokens: f64,
     last: Instant,
     fuel: u64,
@@ -25,16 +28,16 @@ struct Share {
 
 /// CPU shares of the tenants on a host.
 pub struct TenantShares {
-    capacity_fuel_per_s: f64,
+    capacity_ns_per_s: f64,
     names: Vec<String>,
     shares: Vec<Share>,
 }
 
 impl TenantShares {
-    /// Shares of a host that can burn `capacity_fuel_per_s` fuel per second in all.
-    pub fn new(capacity_fuel_per_s: f64) -> Self {
+    /// Shares of a host with `workers` worker threads.
+    pub fn new(workers: usize) -> Self {
         TenantShares {
-            capacity_fuel_per_s: capacity_fuel_per_s.max(1.0),
+            capacity_ns_per_s: workers.max(1) as f64 * 1e9,
             names: Vec::new(),
             shares: Vec::new(),
         }
@@ -46,18 +49,18 @@ impl TenantShares {
             return index;
         }
         self.names.push(name.to_string());
-        let rate = self.rate();
+        // A new tenant starts with nothing banked: it earns its share from now on.
         self.shares.push(Share {
-            tokens: rate * BURST.as_secs_f64(),
+            tokens: 0.0,
             last: Instant::now(),
             fuel: 0,
         });
         self.names.len() - 1
     }
 
-    /// Fuel per second each tenant earns.
+    /// CPU nanoseconds per second each tenant earns.
     pub fn rate(&self) -> f64 {
-        self.capacity_fuel_per_s / self.names.len().max(1) as f64
+        self.capacity_ns_per_s / self.names.len().max(1) as f64
     }
 
     fn refill(&mut self, tenant: usize, now: Instant) {
@@ -69,11 +72,11 @@ impl TenantShares {
         }
     }
 
-    /// Charges `fuel` burned by `tenant`.
-    pub fn charge(&mut self, tenant: usize, fuel: u64, now: Instant) {
+    /// Charges a slice of `tenant` that took `cpu_ns` and burned `fuel`.
+    pub fn charge(&mut self, tenant: usize, cpu_ns: u64, fuel: u64, now: Instant) {
         self.refill(tenant, now);
         if let Some(share) = self.shares.get_mut(tenant) {
-            share.tokens -= fuel as f64;
+            share.tokens -= cpu_ns as f64;
             share.fuel += fuel;
         }
     }
@@ -193,7 +196,7 @@ mod tests {
     }
 
     fn queue(kind: PolicyKind) -> RunQueue {
-        let mut shares = TenantShares::new(1e12);
+        let mut shares = TenantShares::new(1_000);
         shares.tenant("a");
         shares.tenant("b");
         RunQueue::new(kind.build(), shares)
@@ -219,12 +222,12 @@ mod tests {
     #[test]
     fn a_tenant_over_its_share_falls_behind_all_in_share_work() {
         let now = Instant::now();
-        let mut shares = TenantShares::new(1_000_000.0);
+        let mut shares = TenantShares::new(1);
         let greedy = shares.tenant("greedy");
         let modest = shares.tenant("modest");
         let mut q = RunQueue::new(PolicyKind::Edf.build(), shares);
-        // The greedy tenant burned far more than its share just now.
-        q.shares().charge(greedy, 10_000_000, now);
+        // The greedy tenant used far more than its half of one worker just now: 10 s of CPU.
+        q.shares().charge(greedy, 10_000_000_000, 0, now);
         q.push(1, &priority(now, 1, 0, greedy), now);
         q.push(2, &priority(now, 1_000, 0, modest), now);
         assert_eq!(
