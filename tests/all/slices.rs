@@ -32,6 +32,8 @@ inputs = ["burn"]
     let spec = parse(&toml, dir.path());
     let mut options = options();
     options.workers = 1;
+    // Round robin: a yielding call goes to the back of the queue.
+    options.policy = cameo_host::sched::PolicyKind::RoundRobin;
     options.trace_slices = true;
     options.start_after_sources = true;
     options.limits.batch_size = 1;
@@ -85,6 +87,7 @@ inputs = ["burn"]
     let slices = |slice_fuel: u64| {
         let mut options = options();
         options.workers = 1;
+        options.policy = cameo_host::sched::PolicyKind::RoundRobin;
         options.trace_slices = true;
         options.start_after_sources = true;
         options.limits.slice_fuel = slice_fuel;
@@ -97,4 +100,49 @@ inputs = ["burn"]
     // little): the number of slices follows the fuel burned.
     assert!(short >= fuel / 11_000, "{short} slices for {fuel} fuel");
     assert!(long < short / 10, "{long} vs {short}");
+}
+
+#[test]
+fn fifo_runs_each_call_to_completion_as_message_at_a_time_engines_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), "first\nsecond").unwrap();
+    let toml = format!(
+        r#"
+name = "spin"
+[[source]]
+name = "in"
+kind = "file"
+path = "input.txt"
+[[operator]]
+name = "burn"
+module = {}
+inputs = ["in"]
+parallelism = 2
+config = {{ iterations = 2000000 }}
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["burn"]
+"#,
+        toml_path(guests::SPIN_SLICE)
+    );
+    let spec = parse(&toml, dir.path());
+    let mut options = options();
+    options.workers = 1;
+    options.policy = cameo_host::sched::PolicyKind::Fifo;
+    options.trace_slices = true;
+    options.start_after_sources = true;
+    options.limits.batch_size = 1;
+    options.limits.slice_fuel = 10_000;
+    let outcome = run(&spec, &options);
+    assert_eq!(values(&outcome, "out").len(), 2);
+    // The worker takes an actor and polls its call to the end, however many slices it spans
+    // (thousands here): each actor gets one turn for its call and one for the end of its
+    // input, where round robin gives thousands of turns.
+    let turns = &outcome.slice_trace;
+    assert_eq!(turns.len(), 4, "{turns:?}");
+    assert_ne!(
+        turns[0], turns[1],
+        "one call ran to completion before the other: {turns:?}"
+    );
 }

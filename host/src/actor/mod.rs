@@ -549,6 +549,10 @@ impl Task for Actor {
         }
     }
 
+    fn in_call(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
     fn priority(&self) -> Priority {
         let context = self
             .in_flight_context

@@ -226,10 +226,7 @@ impl Host {
     pub fn new(options: RunOptions) -> Result<Self, JobError> {
         let engine = OperatorEngine::new(options.limits.clone())?;
         let ns_per_fuel = calibrate::ns_per_fuel(engine.engine());
-        let executor = Executor::new(
-            options.policy.build(),
-            TenantShares::new(options.workers),
-        );
+        let executor = Executor::new(options.policy.build(), TenantShares::new(options.workers));
         if options.trace_slices {
             executor.trace_slices();
         }

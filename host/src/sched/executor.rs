@@ -45,6 +45,8 @@ pub trait Task: Send {
     fn has_work(&self) -> bool;
     /// How urgent the task's next work is.
     fn priority(&self) -> Priority;
+    /// True while a call is parked mid-way (it yielded at a slice boundary).
+    fn in_call(&self) -> bool;
 }
 
 /// Scheduling figures of one tenant.
@@ -72,6 +74,8 @@ struct TaskSlot {
 struct Shared {
     tasks: RwLock<Vec<Arc<TaskSlot>>>,
     queue: Mutex<RunQueue>,
+    /// Copied from the policy: calls may be parked for better work.
+    preempts: bool,
     /// Per tenant: slices run and the ready-to-run delay histogram (ns).
     delays: Mutex<Vec<(u64, Option<Histogram<u64>>)>>,
     runnable: Condvar,
@@ -143,9 +147,11 @@ impl Executor {
     /// An executor scheduling by `policy` within `shares`, with no workers yet (see
     /// [`Executor::start`]).
     pub fn new(policy: Box<dyn Policy>, shares: TenantShares) -> Self {
+        let preempts = policy.preempts();
         let shared = Arc::new(Shared {
             tasks: RwLock::new(Vec::new()),
             queue: Mutex::new(RunQueue::new(policy, shares)),
+            preempts,
             delays: Mutex::new(Vec::new()),
             runnable: Condvar::new(),
             shutdown: AtomicBool::new(false),
@@ -320,7 +326,20 @@ fn worker_loop(shared: &Arc<Shared>) {
         {
             trace.push(next);
         }
-        let report = task.run_slice(&activator);
+        let mut report = task.run_slice(&activator);
+        if !shared.preempts {
+            // Run the call to completion: keep polling it, slice after slice.
+            while report.outcome == SliceOutcome::Busy
+                && task.in_call()
+                && !shared.shutdown.load(Ordering::Acquire)
+            {
+                let next_report = task.run_slice(&activator);
+                report = SliceReport {
+                    outcome: next_report.outcome,
+                    fuel: report.fuel + next_report.fuel,
+                };
+            }
+        }
         let now = Instant::now();
         let cpu_ns = now.saturating_duration_since(started).as_nanos() as u64;
         match report.outcome {

@@ -32,6 +32,11 @@ pub trait Policy: Send {
     fn name(&self) -> &'static str;
     /// The order key of a task queued with `priority`.
     fn key(&self, priority: &Priority, seq: u64, epoch: Instant) -> i128;
+    /// Whether a call may be parked at a slice boundary for better work. Without preemption
+    /// a worker runs each call to completion, as message-at-a-time engines do.
+    fn preempts(&self) -> bool {
+        true
+    }
 }
 
 fn nanos_since(epoch: Instant, at: Instant) -> i128 {
@@ -42,14 +47,34 @@ fn nanos_since(epoch: Instant, at: Instant) -> i128 {
     }
 }
 
-/// First come, first served: the order every actor runtime uses by default. A task that
-/// yields goes to the back, so tasks share the workers slice by slice.
+/// First come, first served, each call run to completion: the baseline of message-at-a-time
+/// engines and actor runtimes. (Slices still end at every fuel quantum, so fuel and the
+/// runaway cap apply; the worker just keeps polling the same call.)
 #[derive(Debug, Default)]
 pub struct Fifo;
 
 impl Policy for Fifo {
     fn name(&self) -> &'static str {
         "fifo"
+    }
+
+    fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
+        seq as i128
+    }
+
+    fn preempts(&self) -> bool {
+        false
+    }
+}
+
+/// Round robin: arrival order, and a task that yields at a slice boundary goes to the back,
+/// so runnable tasks share the workers slice by slice (processor sharing).
+#[derive(Debug, Default)]
+pub struct RoundRobin;
+
+impl Policy for RoundRobin {
+    fn name(&self) -> &'static str {
+        "rr"
     }
 
     fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
@@ -104,9 +129,13 @@ impl Policy for Sjf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyKind {
-    /// First come, first served (the baseline).
+    /// First come, first served, calls run to completion (the baseline).
     #[default]
     Fifo,
+    /// Round robin over slices: fair sharing, no deadlines.
+    #[value(name = "rr")]
+    #[serde(rename = "rr")]
+    RoundRobin,
     /// Earliest deadline first.
     Edf,
     /// Least laxity first.
@@ -117,8 +146,9 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in the order benchmarks report them.
-    pub const ALL: [PolicyKind; 4] = [
+    pub const ALL: [PolicyKind; 5] = [
         PolicyKind::Fifo,
+        PolicyKind::RoundRobin,
         PolicyKind::Edf,
         PolicyKind::Llf,
         PolicyKind::Sjf,
@@ -128,6 +158,7 @@ impl PolicyKind {
     pub fn build(self) -> Box<dyn Policy> {
         match self {
             PolicyKind::Fifo => Box::new(Fifo),
+            PolicyKind::RoundRobin => Box::new(RoundRobin),
             PolicyKind::Edf => Box::new(Edf),
             PolicyKind::Llf => Box::new(Llf),
             PolicyKind::Sjf => Box::new(Sjf),

@@ -128,6 +128,11 @@ impl RunQueue {
         self.policy.name()
     }
 
+    /// Whether calls may be parked for better work at slice boundaries.
+    pub fn preempts(&self) -> bool {
+        self.policy.preempts()
+    }
+
     /// The tenant shares.
     pub fn shares(&mut self) -> &mut TenantShares {
         &mut self.shares
