@@ -219,16 +219,11 @@ inputs = ["op"]
     options.limits.tenant_state_bytes = 100 * 46;
     let outcome = run(&spec, &options);
     assert!(outcome.summary.errors > 0, "{:?}", outcome.summary);
-    assert!(
-        outcome.summary.state_bytes <= 100 * 46,
-        "{:?}",
-        outcome.summary
-    );
-    assert!(
-        outcome.summary.state_bytes > 90 * 46,
-        "{:?}",
-        outcome.summary
-    );
+    // The quota is checked against committed state: the two instances may each have one
+    // call's writes (one word here) in flight past it, never more.
+    let held = outcome.summary.state_bytes;
+    assert!(held <= 102 * 46, "{held} bytes held: {:?}", outcome.summary);
+    assert!(held > 80 * 46, "{held} bytes held: {:?}", outcome.summary);
     let sample = &outcome.summary.error_samples[0];
     assert!(sample.contains("tenant \"acme\" holds"), "{sample}");
 }

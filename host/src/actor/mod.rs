@@ -345,6 +345,11 @@ impl Actor {
             let windows = &mut self.held_mut().windows;
             windows.expire(&def, watermark);
             let due = windows.due(watermark);
+            // Marked now, so the next watermark does not queue them again; the fire calls
+            // run before any later input (due work goes first), so nothing can slip in.
+            for pane in &due {
+                windows.mark_fired(pane);
+            }
             self.due
                 .extend(due.into_iter().map(|pane| Due::Pane(pane, meta)));
         }

@@ -97,12 +97,23 @@ impl Mailbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends messages, whatever the capacity.
+    /// Appends messages, whatever the capacity. A watermark right behind a watermark of the
+    /// same channel replaces it (the later one says all the earlier one did), so a slow
+    /// receiver never piles up watermarks: at most one per event and channel waits.
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
         for message in messages {
             if matches!(message, Message::Event { .. }) {
                 inner.events += 1;
+            }
+            if let Message::Watermark { channel, .. } = &message
+                && let Some(Message::Watermark { channel: last, .. }) = inner.messages.back()
+                && last == channel
+            {
+                if let Some(back) = inner.messages.back_mut() {
+                    *back = message;
+                }
+                continue;
             }
             inner.messages.push_back(message);
         }

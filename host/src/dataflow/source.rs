@@ -357,9 +357,12 @@ impl Emitter {
         let meta = chunk.last().map(|(_, meta)| *meta);
         source.metrics.add_in(chunk.len() as u64);
         source.router.send(chunk, &source.activator);
+        // Events at the largest time seen may still come (several events share a
+        // millisecond): the watermark stays one below it.
         let watermark = self
             .max_event_time
             .saturating_sub(self.delay)
+            .saturating_sub(1)
             .max(self.sent_watermark);
         // A watermark also tells receivers that an idle source is active again.
         if let Some(meta) = meta

@@ -26,7 +26,7 @@ impl state::Host for HostState {
                 value.len()
             );
         }
-        let adding = (key.len() + value.len()) as u64;
+        let adding = (key.len() + value.len()) as u64 + crate::state::ENTRY_OVERHEAD;
         self.tenant.check(self.txn.pending_bytes(), adding)?;
         self.txn
             .put(&self.held.state, key, value, self.state_quota)?;

@@ -31,7 +31,7 @@ pub struct Held {
 
 /// Bytes of bookkeeping counted per entry on top of its key and value, so that millions of
 /// empty entries cannot slip under the quota.
-const ENTRY_OVERHEAD: u64 = 32;
+pub(crate) const ENTRY_OVERHEAD: u64 = 32;
 
 /// The committed key-value state of one operator instance.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
