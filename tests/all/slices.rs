@@ -1,35 +1,32 @@
 //! Fuel slicing: calls yield every slice and the executor interleaves actors (deterministic:
-//! one worker, FIFO, all input queued before the workers start; no sleeps, no timing).
+//! one worker, all input queued before the workers start; no sleeps, no timing).
 
 use cameo_tests::guests;
 
 use crate::support::{options, parse, run, toml_path, values};
 
+/// A job that burns `iterations` loop iterations per line of `input` on `parallelism`
+/// instances of the spin-slice guest.
+fn spin_job(
+    dir: &std::path::Path,
+    input: &str,
+    parallelism: usize,
+    iterations: u64,
+) -> cameo_host::dataflow::spec::JobSpec {
+    std::fs::write(dir.join("input.txt"), input).unwrap();
+    let toml = format!(
+        "name = \"spin\"\n[[source]]\nname = \"in\"\nkind = \"file\"\npath = \"input.txt\"\n\
+         [[operator]]\nname = \"burn\"\nmodule = {}\ninputs = [\"in\"]\nparallelism = {parallelism}\n\
+         config = {{ iterations = {iterations} }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"burn\"]\n",
+        toml_path(guests::SPIN_SLICE)
+    );
+    parse(&toml, dir)
+}
+
 #[test]
 fn two_busy_actors_interleave_slice_by_slice_on_one_worker() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("input.txt"), "first\nsecond").unwrap();
-    let toml = format!(
-        r#"
-name = "spin"
-[[source]]
-name = "in"
-kind = "file"
-path = "input.txt"
-[[operator]]
-name = "burn"
-module = {}
-inputs = ["in"]
-parallelism = 2
-config = {{ iterations = 2000000 }}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["burn"]
-"#,
-        toml_path(guests::SPIN_SLICE)
-    );
-    let spec = parse(&toml, dir.path());
+    let spec = spin_job(dir.path(), "first\nsecond", 2, 2000000);
     let mut options = options();
     options.workers = 1;
     // Round robin: a yielding call goes to the back of the queue.
@@ -63,27 +60,7 @@ inputs = ["burn"]
 #[test]
 fn a_longer_slice_means_fewer_slices_for_the_same_work() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("input.txt"), "x").unwrap();
-    let toml = format!(
-        r#"
-name = "spin"
-[[source]]
-name = "in"
-kind = "file"
-path = "input.txt"
-[[operator]]
-name = "burn"
-module = {}
-inputs = ["in"]
-config = {{ iterations = 1000000 }}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["burn"]
-"#,
-        toml_path(guests::SPIN_SLICE)
-    );
-    let spec = parse(&toml, dir.path());
+    let spec = spin_job(dir.path(), "x", 1, 1000000);
     let slices = |slice_fuel: u64| {
         let mut options = options();
         options.workers = 1;
@@ -105,28 +82,7 @@ inputs = ["burn"]
 #[test]
 fn fifo_runs_each_call_to_completion_as_message_at_a_time_engines_do() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("input.txt"), "first\nsecond").unwrap();
-    let toml = format!(
-        r#"
-name = "spin"
-[[source]]
-name = "in"
-kind = "file"
-path = "input.txt"
-[[operator]]
-name = "burn"
-module = {}
-inputs = ["in"]
-parallelism = 2
-config = {{ iterations = 2000000 }}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["burn"]
-"#,
-        toml_path(guests::SPIN_SLICE)
-    );
-    let spec = parse(&toml, dir.path());
+    let spec = spin_job(dir.path(), "first\nsecond", 2, 2000000);
     let mut options = options();
     options.workers = 1;
     options.policy = cameo_host::sched::PolicyKind::Fifo;
