@@ -5,6 +5,7 @@ mod joins;
 mod loading;
 mod misbehaving;
 mod recovery;
+mod sched;
 mod slices;
 mod support;
 mod windows;

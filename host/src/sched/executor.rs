@@ -291,6 +291,10 @@ fn worker_loop(shared: &Arc<Shared>) {
     let activator = Activator {
         shared: Arc::clone(shared),
     };
+    // Time this worker spent for tenants, charged slice by slice: everything since the
+    // previous charge (the slice and the scheduling around it), except time spent waiting
+    // for work.
+    let mut since = Instant::now();
     loop {
         let (next, ready) = {
             let mut queue = shared.queue();
@@ -305,6 +309,7 @@ fn worker_loop(shared: &Arc<Shared>) {
                     .runnable
                     .wait(queue)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+                since = Instant::now();
             }
         };
         let Some(slot) = shared.slot(next) else {
@@ -341,7 +346,8 @@ fn worker_loop(shared: &Arc<Shared>) {
             }
         }
         let now = Instant::now();
-        let cpu_ns = now.saturating_duration_since(started).as_nanos() as u64;
+        let cpu_ns = now.saturating_duration_since(since).as_nanos() as u64;
+        since = now;
         match report.outcome {
             SliceOutcome::Busy => {
                 let priority = task.priority();

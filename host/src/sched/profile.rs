@@ -126,6 +126,10 @@ impl OperatorProfile {
         let Some(window) = &self.window else {
             return context.deadline;
         };
+        if context.event_time == i64::MIN {
+            // No event time yet (work made by the end of input before any watermark).
+            return context.deadline;
+        }
         let origin = *self
             .origin
             .get_or_init(|| (context.ingest, context.event_time));

@@ -99,7 +99,7 @@ impl WindowDef {
             WindowKind::Session => vec![(t, t.saturating_add(self.gap))],
             WindowKind::Tumbling | WindowKind::Sliding => {
                 let slide = self.slide.max(1);
-                let last_start = t.div_euclid(slide) * slide;
+                let last_start = t.div_euclid(slide).saturating_mul(slide);
                 let mut windows = Vec::new();
                 let mut start = last_start;
                 while start.saturating_add(self.size) > t {
