@@ -173,7 +173,11 @@ impl Source {
         if rate <= 0.0 {
             return true;
         }
-        let due = started + Duration::from_secs_f64(seq as f64 / rate);
+        // A rate so low that the next event is out of reach means: wait as long as we can.
+        let wait = Duration::try_from_secs_f64(seq as f64 / rate).unwrap_or(Duration::MAX);
+        let due = started
+            .checked_add(wait)
+            .unwrap_or(started + Duration::from_secs(86_400));
         if due > Instant::now() {
             return self.wait_until(emitter, due);
         }

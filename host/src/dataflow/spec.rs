@@ -34,6 +34,12 @@ use super::sink::SinkFormat;
 use crate::time::join::JoinDef;
 use crate::time::window::{WindowDef, WindowKind};
 
+/// Largest generated payload per event.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// Largest latency target accepted: one day.
+pub const MAX_LATENCY_TARGET_MS: u64 = 24 * 3600 * 1000;
+
 /// Most instances one operator may ask for.
 pub const MAX_PARALLELISM: usize = 256;
 
@@ -452,10 +458,14 @@ impl JobSpec {
         if self.name.get_ref().trim().is_empty() {
             return Err(checker.error(self.name.span(), "`name` is empty; give the job a name"));
         }
-        if *self.latency_target_ms.get_ref() == 0 {
+        let target = *self.latency_target_ms.get_ref();
+        if target == 0 || target > MAX_LATENCY_TARGET_MS {
             return Err(checker.error(
                 self.latency_target_ms.span(),
-                "`latency_target_ms` must be at least 1",
+                format!(
+                    "`latency_target_ms` is {target}; it must be between 1 and \
+                     {MAX_LATENCY_TARGET_MS} (one day)"
+                ),
             ));
         }
         if self.sources.is_empty() {
@@ -674,6 +684,14 @@ impl JobSpec {
                 format!("generator source \"{name}\" needs a `count` of events"),
             ));
         }
+        if let Some(bytes) = &source.payload_bytes
+            && *bytes.get_ref() > MAX_PAYLOAD_BYTES
+        {
+            return Err(checker.error(
+                bytes.span(),
+                format!("`payload_bytes` must be at most {MAX_PAYLOAD_BYTES}"),
+            ));
+        }
         if let Some(rate) = &source.rate
             && !(rate.get_ref().is_finite() && *rate.get_ref() >= 0.0)
         {
@@ -857,6 +875,20 @@ inputs = ["op"]
             "inputs = [\"in\"]\nwindow = { kind = \"tumbling\", size_ms = 10 }",
         );
         parse(&spec).unwrap();
+    }
+
+    #[test]
+    fn a_latency_target_past_a_day_is_refused() {
+        let err = parse(&MINIMAL.replace(
+            "name = \"j\"",
+            "name = \"j\"\nlatency_target_ms = 18446744073709551615",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("job.toml:3:") && err.contains("between 1 and 86400000"),
+            "{err}"
+        );
     }
 
     #[test]

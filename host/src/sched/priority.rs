@@ -22,7 +22,8 @@ impl PriorityContext {
     pub fn at_source(ingest: Instant, event_time: i64, target: Duration) -> Self {
         PriorityContext {
             ingest,
-            deadline: ingest + target,
+            // A target too far out to represent is as good as none.
+            deadline: ingest.checked_add(target).unwrap_or(ingest),
             event_time,
         }
     }

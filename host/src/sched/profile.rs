@@ -158,11 +158,15 @@ impl OperatorProfile {
         } else {
             1.0
         };
-        let wait = Duration::from_secs_f64((ahead_ms / rate.max(1e-3)) / 1000.0)
-            .min(Duration::from_secs(3600));
-        context
-            .deadline
-            .max(context.ingest + wait + self.latency_target)
+        let longest = Duration::from_secs(3600);
+        let wait = Duration::try_from_secs_f64((ahead_ms / rate.max(1e-3)) / 1000.0)
+            .unwrap_or(longest)
+            .min(longest);
+        let fires = context
+            .ingest
+            .checked_add(wait + self.latency_target)
+            .unwrap_or(context.deadline);
+        context.deadline.max(fires)
     }
 
     /// The priority of a message waiting at this operator.
