@@ -177,8 +177,9 @@ struct ScenarioArgs {
     /// Seconds of input per job.
     #[arg(long, default_value_t = 4.0)]
     duration_s: f64,
-    /// Multiplies every generator rate.
-    #[arg(long, default_value_t = 1.0)]
+    /// Offered load of the heavy jobs, as a share of what this host sustains (measured first
+    /// with an unpaced run of the same job).
+    #[arg(long, default_value_t = 0.9)]
     load: f64,
     /// Worker threads [default: one per core].
     #[arg(long)]
@@ -186,6 +187,12 @@ struct ScenarioArgs {
     /// The example operators' directory.
     #[arg(long, default_value = "example-operators/rust")]
     operators: PathBuf,
+    /// The policies to compare, comma-separated [default: all of them].
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<cameo_host::sched::PolicyKind>,
+    /// Fuel per slice [default: the host's default].
+    #[arg(long)]
+    slice_fuel: Option<u64>,
     /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",
     /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}}.
     #[arg(long)]
@@ -203,6 +210,12 @@ fn scenario(
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        slice_fuel: args.slice_fuel,
+        policies: if args.policies.is_empty() {
+            cameo_host::sched::PolicyKind::ALL.to_vec()
+        } else {
+            args.policies
+        },
     };
     let report = cameo_host::bench::scenarios::run(scenario, &options)?;
     if args.json {

@@ -37,11 +37,15 @@ pub struct ScenarioOptions {
     pub operators: std::path::PathBuf,
     /// Seconds of input per job.
     pub duration_s: f64,
-    /// Multiplies every generator rate (to bring the host near saturation on a faster or
-    /// slower machine).
+    /// The offered load of the heavy jobs as a share of what the host can do (measured first
+    /// with an unpaced run of the same job): 0.9 is near saturation on any machine.
     pub load: f64,
     /// Worker threads.
     pub workers: usize,
+    /// The policies to compare, in this order.
+    pub policies: Vec<PolicyKind>,
+    /// Fuel per slice, if not the default.
+    pub slice_fuel: Option<u64>,
 }
 
 /// Figures of one group of jobs under one policy.
@@ -80,60 +84,120 @@ fn generator(name: &str, rate: f64, count: u64, keys: u64, seed: u64) -> String 
     )
 }
 
-fn jobs(scenario: Scenario, options: &ScenarioOptions) -> Result<Vec<ScenarioJob>, BenchError> {
-    let ops = &options.operators;
-    let path = |name: &str| -> Result<String, BenchError> {
-        Ok(format!(
-            "{:?}",
-            example_operator(ops, name)?.display().to_string()
-        ))
-    };
-    let count = |rate: f64| (rate * options.load * options.duration_s).max(1.0) as u64;
-    let rate = |rate: f64| rate * options.load;
-    let spin = path("test-guests/spin-slice")?;
-    let filter = path("filter")?;
-    let latency_sensitive = |name: &str, tenant: &str| -> Result<ScenarioJob, BenchError> {
-        Ok(ScenarioJob {
-            group: "latency_sensitive",
-            spec: format!(
-                "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 50\n{}\n[[operator]]\nname = \"pick\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 0 }}\n[[operator]]\nname = \"score\"\nmodule = {spin}\ninputs = [\"pick\"]\nconfig = {{ iterations = 2000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"score\"]\n",
-                generator("in", rate(500.0), count(500.0), 50, 1)
-            ),
+/// The specs of a scenario's jobs, at the given input rates.
+struct Specs {
+    spin: String,
+    filter: String,
+    agg: String,
+}
+
+impl Specs {
+    fn new(options: &ScenarioOptions) -> Result<Self, BenchError> {
+        let path = |name: &str| -> Result<String, BenchError> {
+            Ok(format!(
+                "{:?}",
+                example_operator(&options.operators, name)?
+                    .display()
+                    .to_string()
+            ))
+        };
+        Ok(Specs {
+            spin: path("test-guests/spin-slice")?,
+            filter: path("filter")?,
+            agg: path("window-agg")?,
         })
+    }
+
+    /// A job with a 50 ms target: a filter, then a small computation per event.
+    fn latency_sensitive(&self, name: &str, tenant: &str, source: &str) -> String {
+        let (filter, spin) = (&self.filter, &self.spin);
+        format!(
+            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 50\n{source}\n[[operator]]\nname = \"pick\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 0 }}\n[[operator]]\nname = \"score\"\nmodule = {spin}\ninputs = [\"pick\"]\nconfig = {{ iterations = 2000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"score\"]\n"
+        )
+    }
+
+    /// A job with a 5 s target doing heavy work per event on four instances.
+    fn bulk(&self, name: &str, tenant: &str, source: &str) -> String {
+        let spin = &self.spin;
+        format!(
+            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 5000\n{source}\n[[operator]]\nname = \"crunch\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"crunch\"]\n"
+        )
+    }
+
+    /// A windowed aggregation: parsing work per event, then one-second tumbling windows.
+    fn windowed(&self, source: &str) -> String {
+        let (spin, agg) = (&self.spin, &self.agg);
+        format!(
+            "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{source}\n[[operator]]\nname = \"parse\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 30000 }}\n[[operator]]\nname = \"agg\"\nmodule = {agg}\ninputs = [\"parse\"]\npartition = \"key-hash\"\nparallelism = 4\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"agg\"]\n"
+        )
+    }
+
+    /// A tenant whose calls never return on their own (each runs until its fuel budget is
+    /// spent), on four instances, with a tiny latency target to claim priority.
+    fn runaway(&self) -> String {
+        let spin = &self.spin;
+        format!(
+            "name = \"runaway\"\ntenant = \"hostile\"\nlatency_target_ms = 1\n{}\n[[operator]]\nname = \"spin\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 1000000000000000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"spin\"]\n",
+            generator("in", 0.0, 64, 16, 5)
+        )
+    }
+}
+
+/// Events the capacity probe pushes through a job, unpaced.
+const PROBE_EVENTS: u64 = 20_000;
+
+/// Events per second `spec` (a job whose source is generated by `make`) sustains on this host
+/// with every worker, measured with an unpaced source.
+fn capacity(make: impl Fn(&str) -> String, options: &ScenarioOptions) -> Result<f64, BenchError> {
+    let probe = ScenarioJob {
+        group: "probe",
+        spec: make(&generator("in", 0.0, PROBE_EVENTS, 1000, 9)),
     };
-    let bulk = |name: &str, tenant: &str, seed: u64| ScenarioJob {
-        group: "bulk",
-        spec: format!(
-            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 5000\n{}\n[[operator]]\nname = \"crunch\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"crunch\"]\n",
-            generator("in", rate(4000.0), count(4000.0), 1000, seed)
-        ),
+    let results = run_policy(&[probe], PolicyKind::Fifo, options)?;
+    Ok(results
+        .first()
+        .map_or(0.0, |(_, summary, _)| summary.throughput_eps)
+        .max(1.0))
+}
+
+fn jobs(scenario: Scenario, options: &ScenarioOptions) -> Result<Vec<ScenarioJob>, BenchError> {
+    let specs = Specs::new(options)?;
+    let source = |rate: f64, keys: u64, seed: u64| {
+        let count = (rate * options.duration_s).max(1.0) as u64;
+        generator("in", rate, count, keys, seed)
+    };
+    let latency_sensitive = |name: &str, tenant: &str| ScenarioJob {
+        group: "latency_sensitive",
+        spec: specs.latency_sensitive(name, tenant, &source(500.0, 50, 1)),
     };
     Ok(match scenario {
-        Scenario::MultiTenant => vec![
-            latency_sensitive("latency-sensitive", "interactive")?,
-            bulk("bulk-1", "batch-1", 2),
-            bulk("bulk-2", "batch-2", 3),
-        ],
+        Scenario::MultiTenant => {
+            // The two bulk jobs together offer `load` times what the host can do.
+            let rate = options.load * capacity(|s| specs.bulk("probe", "probe", s), options)? / 2.0;
+            vec![
+                latency_sensitive("latency-sensitive", "interactive"),
+                ScenarioJob {
+                    group: "bulk",
+                    spec: specs.bulk("bulk-1", "batch-1", &source(rate, 1000, 2)),
+                },
+                ScenarioJob {
+                    group: "bulk",
+                    spec: specs.bulk("bulk-2", "batch-2", &source(rate, 1000, 3)),
+                },
+            ]
+        }
         Scenario::SingleTenant => {
-            let agg = path("window-agg")?;
+            let rate = options.load * capacity(|s| specs.windowed(s), options)?;
             vec![ScenarioJob {
                 group: "windowed",
-                spec: format!(
-                    "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{}\n[[operator]]\nname = \"parse\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 30000 }}\n[[operator]]\nname = \"agg\"\nmodule = {agg}\ninputs = [\"parse\"]\npartition = \"key-hash\"\nparallelism = 4\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"agg\"]\n",
-                    generator("in", rate(12000.0), count(12000.0), 200, 4)
-                ),
+                spec: specs.windowed(&source(rate, 200, 4)),
             }]
         }
         Scenario::Runaway => vec![
-            latency_sensitive("victim", "well-behaved")?,
-            // Calls that never return on their own (each runs until its fuel budget is
-            // spent), on four instances, with a tiny latency target to claim priority.
+            latency_sensitive("victim", "well-behaved"),
             ScenarioJob {
                 group: "runaway",
-                spec: format!(
-                    "name = \"runaway\"\ntenant = \"hostile\"\nlatency_target_ms = 1\n{}\n[[operator]]\nname = \"spin\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 1000000000000000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"spin\"]\n",
-                    generator("in", 0.0, 64, 16, 5)
-                ),
+                spec: specs.runaway(),
             },
         ],
     })
@@ -153,6 +217,9 @@ fn run_policy(
     };
     // A runaway's calls end only when their fuel runs out: give them a long budget.
     run_options.limits.fuel_per_call = 20_000_000_000;
+    if let Some(fuel) = options.slice_fuel {
+        run_options.limits.slice_fuel = fuel.max(1);
+    }
     let mut host = Host::new(run_options)?;
     let dir = std::env::temp_dir();
     let specs = jobs
@@ -225,7 +292,7 @@ fn group_stats(results: &[(&'static str, JobSummary, f64)]) -> BTreeMap<String, 
 pub fn run(scenario: Scenario, options: &ScenarioOptions) -> Result<ScenarioReport, BenchError> {
     let jobs = jobs(scenario, options)?;
     let mut policies = BTreeMap::new();
-    let steps = PolicyKind::ALL.len() as u64 + u64::from(scenario == Scenario::Runaway);
+    let steps = options.policies.len() as u64 + u64::from(scenario == Scenario::Runaway);
     let progress = ProgressBar::new(steps).with_message(format!("{scenario:?}"));
     if scenario == Scenario::Runaway {
         // The victim alone, for comparison.
@@ -245,7 +312,7 @@ pub fn run(scenario: Scenario, options: &ScenarioOptions) -> Result<ScenarioRepo
         policies.insert("alone".to_string(), groups);
         progress.inc(1);
     }
-    for policy in PolicyKind::ALL {
+    for &policy in &options.policies {
         let results = run_policy(&jobs, policy, options)?;
         let mut groups = group_stats(&results);
         if scenario == Scenario::Runaway

@@ -24,6 +24,11 @@ const ROOM_POLL: Duration = Duration::from_millis(50);
 /// barriers, idleness and the end of the job.
 const WAIT_STEP: Duration = Duration::from_millis(20);
 
+/// Shortest pause between two sends of a paced source: events due meanwhile go out together
+/// after it (as records arrive from a network in batches), instead of a thread waking for
+/// every event and taking a core from the workers each time.
+const PACE_STEP: Duration = Duration::from_millis(1);
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -178,8 +183,9 @@ impl Source {
         let due = started
             .checked_add(wait)
             .unwrap_or(started + Duration::from_secs(86_400));
-        if due > Instant::now() {
-            return self.wait_until(emitter, due);
+        let now = Instant::now();
+        if due > now {
+            return self.wait_until(emitter, due.max(now + PACE_STEP));
         }
         true
     }

@@ -4,17 +4,20 @@
 //! A task becomes runnable through [`Activator::activate`]; an `AtomicBool` per task makes
 //! activation idempotent, so a task is in the run queue at most once and runs on one worker at
 //! a time.
+//!
+//! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
+//! better waits, and gives it up at the first boundary after something better arrives: urgent
+//! work waits at most one slice for a busy worker. A waiting worker is woken only when
+//! work arrives and no worker is awake to take it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 
-use std::time::Instant;
-
-use hdrhistogram::Histogram;
-use serde::Serialize;
+use std::time::{Duration, Instant};
 
 use super::priority::Priority;
+pub use super::queue::TenantSchedStats;
 use super::queue::{RunQueue, TenantShares};
 use super::{Policy, TaskId};
 
@@ -49,23 +52,6 @@ pub trait Task: Send {
     fn in_call(&self) -> bool;
 }
 
-/// Scheduling figures of one tenant.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TenantSchedStats {
-    /// The tenant.
-    pub tenant: String,
-    /// Slices run.
-    pub slices: u64,
-    /// Fuel charged.
-    pub fuel: u64,
-    /// Time from a task becoming runnable to its slice starting, µs: median.
-    pub ready_to_run_p50_us: f64,
-    /// Same, 99th percentile.
-    pub ready_to_run_p99_us: f64,
-    /// Same, maximum.
-    pub ready_to_run_max_us: f64,
-}
-
 struct TaskSlot {
     scheduled: AtomicBool,
     task: Mutex<Box<dyn Task>>,
@@ -76,9 +62,10 @@ struct Shared {
     queue: Mutex<RunQueue>,
     /// Copied from the policy: calls may be parked for better work.
     preempts: bool,
-    /// Per tenant: slices run and the ready-to-run delay histogram (ns).
-    delays: Mutex<Vec<(u64, Option<Histogram<u64>>)>>,
     runnable: Condvar,
+    /// Pushes into the run queue so far: a worker that saw no push since it last compared
+    /// its task with the waiting ones may keep running it without taking the queue's lock.
+    pushes: AtomicU64,
     shutdown: AtomicBool,
     tracing: AtomicBool,
     trace: Mutex<Vec<TaskId>>,
@@ -98,6 +85,22 @@ impl Shared {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         tasks.get(task).cloned()
+    }
+
+    fn push(&self, queue: &mut RunQueue, task: TaskId, priority: &Priority, ready: Instant) {
+        queue.push(task, priority, ready);
+        self.pushes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Queues `task` and wakes a waiting worker, if any.
+    fn enqueue(&self, task: TaskId, priority: &Priority) {
+        let mut queue = self.queue();
+        self.push(&mut queue, task, priority, Instant::now());
+        let idle = queue.has_idle_worker();
+        drop(queue);
+        if idle {
+            self.runnable.notify_one();
+        }
     }
 }
 
@@ -120,8 +123,7 @@ impl Activator {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .priority();
-            self.shared.queue().push(task, &priority, Instant::now());
-            self.shared.runnable.notify_one();
+            self.shared.enqueue(task, &priority);
         }
     }
 
@@ -131,8 +133,7 @@ impl Activator {
             return;
         };
         if !slot.scheduled.swap(true, Ordering::AcqRel) {
-            self.shared.queue().push(task, priority, Instant::now());
-            self.shared.runnable.notify_one();
+            self.shared.enqueue(task, priority);
         }
     }
 }
@@ -152,8 +153,8 @@ impl Executor {
             tasks: RwLock::new(Vec::new()),
             queue: Mutex::new(RunQueue::new(policy, shares)),
             preempts,
-            delays: Mutex::new(Vec::new()),
             runnable: Condvar::new(),
+            pushes: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
@@ -214,26 +215,7 @@ impl Executor {
 
     /// Scheduling figures per tenant so far.
     pub fn stats(&self) -> Vec<TenantSchedStats> {
-        let fuel = self.shared.queue().shares().fuel();
-        let delays = self.shared.delays.lock().unwrap_or_else(|p| p.into_inner());
-        fuel.into_iter()
-            .enumerate()
-            .map(|(index, (tenant, fuel))| {
-                let (slices, histogram) = delays
-                    .get(index)
-                    .map(|(slices, h)| (*slices, h.as_ref()))
-                    .unwrap_or((0, None));
-                let us = |q: f64| histogram.map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0);
-                TenantSchedStats {
-                    tenant,
-                    slices,
-                    fuel,
-                    ready_to_run_p50_us: us(0.5),
-                    ready_to_run_p99_us: us(0.99),
-                    ready_to_run_max_us: histogram.map_or(0.0, |h| h.max() as f64 / 1000.0),
-                }
-            })
-            .collect()
+        self.shared.queue().shares().stats()
     }
 
     /// Starts recording which task runs each slice (see [`Executor::slice_trace`]).
@@ -272,18 +254,64 @@ impl Drop for Executor {
     }
 }
 
-fn record_delay(shared: &Shared, tenant: usize, delay_ns: u64) {
-    let mut delays = shared.delays.lock().unwrap_or_else(|p| p.into_inner());
-    if delays.len() <= tenant {
-        delays.resize_with(tenant + 1, || (0, Histogram::new(3).ok()));
-    }
-    if let Some((slices, histogram)) = delays.get_mut(tenant) {
-        *slices += 1;
-        if let Some(histogram) = histogram
-            && histogram.record(delay_ns.max(1)).is_err()
-        {
-            histogram.saturating_record(delay_ns.max(1));
+/// Waits for the next task for `worker`; `None` at shutdown. `since` is reset after a wait,
+/// so waiting is not charged to any tenant.
+fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
+    let mut queue = shared.queue();
+    loop {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return None;
         }
+        if let Some(next) = queue.pop(Instant::now()) {
+            return Some(next);
+        }
+        queue.set_waiting(true);
+        queue = shared
+            .runnable
+            .wait(queue)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue.set_waiting(false);
+        *since = Instant::now();
+    }
+}
+
+/// Runs one slice of `task`, or, when the policy does not preempt, its whole call.
+fn run_once(shared: &Shared, task: &mut dyn Task, activator: &Activator) -> SliceReport {
+    let mut report = task.run_slice(activator);
+    if !shared.preempts {
+        // Run the call to completion: keep polling it, slice after slice.
+        while report.outcome == SliceOutcome::Busy
+            && task.in_call()
+            && !shared.shutdown.load(Ordering::Acquire)
+        {
+            let next_report = task.run_slice(activator);
+            report = SliceReport {
+                outcome: next_report.outcome,
+                fuel: report.fuel + next_report.fuel,
+            };
+        }
+    }
+    report
+}
+
+/// How long a worker may keep its task on the strength of one comparison with the waiting
+/// tasks: their tenants' shares refill with time, so the comparison goes stale.
+const RECHECK: Duration = Duration::from_millis(1);
+
+/// A worker's last comparison of its running call with the waiting tasks, which found
+/// nothing better.
+struct LastCheck {
+    /// The queue's push count then.
+    pushes: u64,
+    at: Instant,
+}
+
+impl LastCheck {
+    /// True when nothing can have changed the comparison: the same call still runs (its
+    /// priority is fixed while it runs), nothing was queued since, and it is recent.
+    fn still_holds(&self, shared: &Shared, now: Instant) -> bool {
+        self.pushes == shared.pushes.load(Ordering::Acquire)
+            && now.saturating_duration_since(self.at) < RECHECK
     }
 }
 
@@ -295,23 +323,7 @@ fn worker_loop(shared: &Arc<Shared>) {
     // previous charge (the slice and the scheduling around it), except time spent waiting
     // for work.
     let mut since = Instant::now();
-    loop {
-        let (next, ready) = {
-            let mut queue = shared.queue();
-            loop {
-                if shared.shutdown.load(Ordering::Acquire) {
-                    return;
-                }
-                if let Some(next) = queue.pop(Instant::now()) {
-                    break next;
-                }
-                queue = shared
-                    .runnable
-                    .wait(queue)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                since = Instant::now();
-            }
-        };
+    while let Some(next) = next_task(shared, &mut since) {
         let Some(slot) = shared.slot(next) else {
             continue;
         };
@@ -319,46 +331,22 @@ fn worker_loop(shared: &Arc<Shared>) {
             .task
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let started = Instant::now();
         let tenant = task.priority().tenant;
-        record_delay(
-            shared,
-            tenant,
-            started.saturating_duration_since(ready).as_nanos() as u64,
-        );
-        if shared.tracing.load(Ordering::Relaxed)
-            && let Ok(mut trace) = shared.trace.lock()
-        {
-            trace.push(next);
-        }
-        let mut report = task.run_slice(&activator);
-        if !shared.preempts {
-            // Run the call to completion: keep polling it, slice after slice.
-            while report.outcome == SliceOutcome::Busy
-                && task.in_call()
-                && !shared.shutdown.load(Ordering::Acquire)
+        let mut last_check: Option<LastCheck> = None;
+        // Fuel and time run since the last charge to the tenant.
+        let (mut owed_fuel, mut owed_ns) = (0, 0);
+        loop {
+            if shared.tracing.load(Ordering::Relaxed)
+                && let Ok(mut trace) = shared.trace.lock()
             {
-                let next_report = task.run_slice(&activator);
-                report = SliceReport {
-                    outcome: next_report.outcome,
-                    fuel: report.fuel + next_report.fuel,
-                };
+                trace.push(next);
             }
-        }
-        let now = Instant::now();
-        let cpu_ns = now.saturating_duration_since(since).as_nanos() as u64;
-        since = now;
-        match report.outcome {
-            SliceOutcome::Busy => {
-                let priority = task.priority();
-                drop(task);
-                let mut queue = shared.queue();
-                queue.shares().charge(tenant, cpu_ns, report.fuel, now);
-                queue.push(next, &priority, now);
-                drop(queue);
-                shared.runnable.notify_one();
-            }
-            SliceOutcome::Idle => {
+            let report = run_once(shared, task.as_mut(), &activator);
+            let now = Instant::now();
+            owed_ns += now.saturating_duration_since(since).as_nanos() as u64;
+            owed_fuel += report.fuel;
+            since = now;
+            if report.outcome == SliceOutcome::Idle {
                 slot.scheduled.store(false, Ordering::Release);
                 let again = task.has_work();
                 let priority = task.priority();
@@ -366,10 +354,33 @@ fn worker_loop(shared: &Arc<Shared>) {
                 shared
                     .queue()
                     .shares()
-                    .charge(tenant, cpu_ns, report.fuel, now);
+                    .charge(tenant, owed_ns, owed_fuel, now);
                 if again {
                     activator.activate(next, &priority);
                 }
+                break;
+            }
+            if task.in_call()
+                && let Some(check) = &last_check
+                && check.still_holds(shared, now)
+            {
+                continue;
+            }
+            last_check = None;
+            let priority = task.priority();
+            let mut queue = shared.queue();
+            queue.shares().charge(tenant, owed_ns, owed_fuel, now);
+            (owed_fuel, owed_ns) = (0, 0);
+            if shared.shutdown.load(Ordering::Acquire) || queue.should_yield(&priority, now) {
+                // Back in line; this worker takes the best task next (maybe this one).
+                shared.push(&mut queue, next, &priority, now);
+                break;
+            }
+            if task.in_call() {
+                last_check = Some(LastCheck {
+                    pushes: shared.pushes.load(Ordering::Acquire),
+                    at: now,
+                });
             }
         }
     }

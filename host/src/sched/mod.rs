@@ -37,7 +37,21 @@ pub trait Policy: Send {
     fn preempts(&self) -> bool {
         true
     }
+    /// How much smaller a waiting task's key must be than a running task's for the waiting
+    /// one to take the worker at a slice boundary. Switching costs (the parked call's caches
+    /// go cold), so near-ties keep their worker.
+    fn margin(&self) -> i128 {
+        0
+    }
+    /// Whether tenant CPU shares come before the key. The FIFO baseline serves every tenant
+    /// in arrival order, as engines without tenant scheduling do.
+    fn shares(&self) -> bool {
+        true
+    }
 }
+
+/// Deadlines closer than this count as ties for preemption under `edf` and `llf`.
+const DEADLINE_MARGIN_NS: i128 = 1_000_000;
 
 fn nanos_since(epoch: Instant, at: Instant) -> i128 {
     if at >= epoch {
@@ -48,7 +62,7 @@ fn nanos_since(epoch: Instant, at: Instant) -> i128 {
 }
 
 /// First come, first served, each call run to completion: the baseline of message-at-a-time
-/// engines and actor runtimes. (Slices still end at every fuel quantum, so fuel and the
+/// engines and actor runtimes, with no tenant shares. (Slices still end at every fuel quantum, so fuel and the
 /// runaway cap apply; the worker just keeps polling the same call.)
 #[derive(Debug, Default)]
 pub struct Fifo;
@@ -63,6 +77,10 @@ impl Policy for Fifo {
     }
 
     fn preempts(&self) -> bool {
+        false
+    }
+
+    fn shares(&self) -> bool {
         false
     }
 }
@@ -94,6 +112,10 @@ impl Policy for Edf {
     fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
         nanos_since(epoch, priority.due)
     }
+
+    fn margin(&self) -> i128 {
+        DEADLINE_MARGIN_NS
+    }
 }
 
 /// Least laxity first: deadline minus the work still to do for it.
@@ -107,6 +129,10 @@ impl Policy for Llf {
 
     fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
         nanos_since(epoch, priority.due) - priority.cost_ns as i128
+    }
+
+    fn margin(&self) -> i128 {
+        DEADLINE_MARGIN_NS
     }
 }
 

@@ -12,6 +12,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
 use super::priority::Priority;
 use super::{Policy, TaskId};
 
@@ -19,17 +22,22 @@ use super::{Policy, TaskId};
 /// while cannot then monopolise the host.
 const BURST: Duration = Duration::from_millis(50);
 
+/// One tenant's account: CPU time banked, fuel burned, and how long its tasks waited.
 struct Share {
+    name: String,
     /// Nanoseconds of CPU time banked (negative: over share).
     tokens: f64,
     last: Instant,
     fuel: u64,
+    /// Slices started.
+    slices: u64,
+    /// Time from becoming runnable to a slice starting, ns.
+    ready_to_run: Option<Histogram<u64>>,
 }
 
 /// CPU shares of the tenants on a host.
 pub struct TenantShares {
     capacity_ns_per_s: f64,
-    names: Vec<String>,
     shares: Vec<Share>,
 }
 
@@ -38,29 +46,30 @@ impl TenantShares {
     pub fn new(workers: usize) -> Self {
         TenantShares {
             capacity_ns_per_s: workers.max(1) as f64 * 1e9,
-            names: Vec::new(),
             shares: Vec::new(),
         }
     }
 
     /// The index of tenant `name`, registering it (with an equal share) if new.
     pub fn tenant(&mut self, name: &str) -> usize {
-        if let Some(index) = self.names.iter().position(|n| n == name) {
+        if let Some(index) = self.shares.iter().position(|s| s.name == name) {
             return index;
         }
-        self.names.push(name.to_string());
         // A new tenant starts with nothing banked: it earns its share from now on.
         self.shares.push(Share {
+            name: name.to_string(),
             tokens: 0.0,
             last: Instant::now(),
             fuel: 0,
+            slices: 0,
+            ready_to_run: Histogram::new(3).ok(),
         });
-        self.names.len() - 1
+        self.shares.len() - 1
     }
 
     /// CPU nanoseconds per second each tenant earns.
     pub fn rate(&self) -> f64 {
-        self.capacity_ns_per_s / self.names.len().max(1) as f64
+        self.capacity_ns_per_s / self.shares.len().max(1) as f64
     }
 
     fn refill(&mut self, tenant: usize, now: Instant) {
@@ -87,15 +96,60 @@ impl TenantShares {
         self.shares.get(tenant).is_some_and(|s| s.tokens < 0.0)
     }
 
-    /// Fuel each tenant burned, by name.
-    pub fn fuel(&self) -> Vec<(String, u64)> {
-        self.names
+    /// Records that a slice of `tenant` started `delay` after its task became runnable.
+    fn record_start(&mut self, tenant: usize, delay: Duration) {
+        if let Some(share) = self.shares.get_mut(tenant) {
+            share.slices += 1;
+            let ns = (delay.as_nanos() as u64).max(1);
+            if let Some(histogram) = &mut share.ready_to_run
+                && histogram.record(ns).is_err()
+            {
+                histogram.saturating_record(ns);
+            }
+        }
+    }
+
+    /// Scheduling figures per tenant so far, in registration order.
+    pub fn stats(&self) -> Vec<TenantSchedStats> {
+        self.shares
             .iter()
-            .cloned()
-            .zip(self.shares.iter().map(|s| s.fuel))
+            .map(|share| {
+                let histogram = share.ready_to_run.as_ref();
+                let us = |q: f64| histogram.map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3);
+                TenantSchedStats {
+                    tenant: share.name.clone(),
+                    slices: share.slices,
+                    fuel: share.fuel,
+                    ready_to_run_p50_us: us(0.5),
+                    ready_to_run_p99_us: us(0.99),
+                    ready_to_run_max_us: histogram.map_or(0.0, |h| h.max() as f64 / 1e3),
+                }
+            })
             .collect()
     }
 }
+
+/// Scheduling figures of one tenant.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TenantSchedStats {
+    /// The tenant.
+    pub tenant: String,
+    /// Slices started from the run queue (a task that keeps its worker across slices
+    /// counts once).
+    pub slices: u64,
+    /// Fuel charged.
+    pub fuel: u64,
+    /// Time from a task becoming runnable to its slice starting, µs: median.
+    pub ready_to_run_p50_us: f64,
+    /// Same, 99th percentile.
+    pub ready_to_run_p99_us: f64,
+    /// Same, maximum.
+    pub ready_to_run_max_us: f64,
+}
+
+/// Where a task stands in the order: over its tenant's share first, then the policy's key,
+/// then the push number. Smaller runs first.
+type Rank = (bool, i128, u64);
 
 /// A queued task: its order key, its push number and when it became runnable.
 type Entry = Reverse<(i128, u64, TaskId, Instant)>;
@@ -108,6 +162,8 @@ pub struct RunQueue {
     per_tenant: Vec<BinaryHeap<Entry>>,
     shares: TenantShares,
     len: usize,
+    /// Workers waiting for work.
+    idle: usize,
 }
 
 impl RunQueue {
@@ -120,6 +176,7 @@ impl RunQueue {
             per_tenant: Vec::new(),
             shares,
             len: 0,
+            idle: 0,
         }
     }
 
@@ -152,24 +209,63 @@ impl RunQueue {
         }
     }
 
-    /// Takes the task to run next and when it became runnable: the best key among tenants
-    /// within their share, or, if none is, among all.
-    pub fn pop(&mut self, now: Instant) -> Option<(TaskId, Instant)> {
-        let mut best: Option<(bool, i128, u64, usize)> = None;
+    /// True when `tenant` is over its share and the policy heeds shares.
+    fn over_share(&mut self, tenant: usize, now: Instant) -> bool {
+        self.policy.shares() && self.shares.over_share(tenant, now)
+    }
+
+    /// The best-ranked waiting task's rank and tenant.
+    fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
+        let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
             let Some(Reverse((key, seq, _, _))) = self.per_tenant[tenant].peek().copied() else {
                 continue;
             };
-            let over = self.shares.over_share(tenant, now);
-            let candidate = (over, key, seq, tenant);
-            if best.is_none_or(|b| (candidate.0, candidate.1, candidate.2) < (b.0, b.1, b.2)) {
-                best = Some(candidate);
+            let rank = (self.over_share(tenant, now), key, seq);
+            if best.is_none_or(|(b, _)| rank < b) {
+                best = Some((rank, tenant));
             }
         }
-        let (_, _, _, tenant) = best?;
+        best
+    }
+
+    /// Takes the task to run next, recording how long it waited: the best key among tenants
+    /// within their share, or, if none is, among all.
+    pub fn pop(&mut self, now: Instant) -> Option<TaskId> {
+        let (_, tenant) = self.best(now)?;
         let Reverse((_, _, task, ready)) = self.per_tenant.get_mut(tenant)?.pop()?;
         self.len -= 1;
-        Some((task, ready))
+        self.shares
+            .record_start(tenant, now.saturating_duration_since(ready));
+        Some(task)
+    }
+
+    /// True when a running task, now with `priority`, should give way at this slice boundary
+    /// (always, under a policy that does not preempt): a waiting task ranks before it.
+    pub fn should_yield(&mut self, priority: &Priority, now: Instant) -> bool {
+        if !self.policy.preempts() {
+            return true;
+        }
+        let key = self.policy.key(priority, self.seq + 1, self.epoch);
+        let own = (self.over_share(priority.tenant, now), key, self.seq + 1);
+        let margin = self.policy.margin();
+        self.best(now).is_some_and(|(best, _)| {
+            best.0 < own.0 || (best.0 == own.0 && best.1.saturating_add(margin) < own.1)
+        })
+    }
+
+    /// Counts a worker going to wait for work (`true`) or waking (`false`).
+    pub fn set_waiting(&mut self, waiting: bool) {
+        if waiting {
+            self.idle += 1;
+        } else {
+            self.idle = self.idle.saturating_sub(1);
+        }
+    }
+
+    /// True when some worker waits for work.
+    pub fn has_idle_worker(&self) -> bool {
+        self.idle > 0
     }
 
     /// Number of runnable tasks.
@@ -197,7 +293,7 @@ mod tests {
     }
 
     fn drain(queue: &mut RunQueue, now: Instant) -> Vec<TaskId> {
-        std::iter::from_fn(|| queue.pop(now).map(|(task, _)| task)).collect()
+        std::iter::from_fn(|| queue.pop(now)).collect()
     }
 
     fn queue(kind: PolicyKind) -> RunQueue {
@@ -222,6 +318,60 @@ mod tests {
             q.push(3, &priority(now, 150, 100_000_000, 0), now);
             assert_eq!(drain(&mut q, now), expected, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn fifo_serves_tenants_in_arrival_order_whatever_their_shares() {
+        let now = Instant::now();
+        let mut shares = TenantShares::new(1);
+        let greedy = shares.tenant("greedy");
+        let modest = shares.tenant("modest");
+        let mut q = RunQueue::new(PolicyKind::Fifo.build(), shares);
+        q.shares().charge(greedy, 10_000_000_000, 0, now);
+        q.push(1, &priority(now, 1, 0, greedy), now);
+        q.push(2, &priority(now, 1, 0, modest), now);
+        assert_eq!(drain(&mut q, now), [1, 2]);
+    }
+
+    #[test]
+    fn a_running_task_keeps_its_worker_unless_a_waiting_one_is_clearly_better() {
+        let now = Instant::now();
+        let mut q = queue(PolicyKind::Edf);
+        let running = priority(now, 100, 0, 0);
+        assert!(!q.should_yield(&running, now), "nothing waits");
+        // A deadline a hair earlier is a tie: switching would cost more than it gains.
+        q.push(
+            1,
+            &Priority {
+                due: running.due - Duration::from_micros(100),
+                ..running
+            },
+            now,
+        );
+        assert!(!q.should_yield(&running, now));
+        // Clearly earlier: the running task gives way.
+        q.push(2, &priority(now, 50, 0, 1), now);
+        assert!(q.should_yield(&running, now));
+        // A non-preemptive policy gives the worker back after every call.
+        let mut fifo = queue(PolicyKind::Fifo);
+        assert!(fifo.should_yield(&running, now));
+        // Round robin hands over to anything waiting.
+        let mut rr = queue(PolicyKind::RoundRobin);
+        assert!(!rr.should_yield(&running, now));
+        rr.push(3, &priority(now, 900, 0, 1), now);
+        assert!(rr.should_yield(&running, now));
+    }
+
+    #[test]
+    fn ready_to_run_delays_are_recorded_per_tenant() {
+        let now = Instant::now();
+        let mut q = queue(PolicyKind::Edf);
+        q.push(1, &priority(now, 1, 0, 1), now);
+        assert_eq!(q.pop(now + Duration::from_micros(40)), Some(1));
+        let stats = q.shares().stats();
+        assert_eq!(stats[0].slices, 0);
+        assert_eq!(stats[1].slices, 1);
+        assert!((39.0..=41.0).contains(&stats[1].ready_to_run_p99_us));
     }
 
     #[test]
