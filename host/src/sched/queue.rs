@@ -250,7 +250,8 @@ impl RunQueue {
         let own = (self.over_share(priority.tenant, now), key, self.seq + 1);
         let margin = self.policy.margin();
         self.best(now).is_some_and(|(best, _)| {
-            best.0 < own.0 || (best.0 == own.0 && best.1.saturating_add(margin) < own.1)
+            // In share before over share; within the same standing, clearly better keys.
+            (!best.0 && own.0) || (best.0 == own.0 && best.1.saturating_add(margin) < own.1)
         })
     }
 
