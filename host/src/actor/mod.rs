@@ -101,8 +101,8 @@ pub struct Actor {
     held_channels: Vec<bool>,
     /// The checkpoint being aligned.
     aligning: Option<u64>,
-    /// The priority context of the call in flight.
-    in_flight_context: Option<PriorityContext>,
+    /// The priority context of the call in flight, and whether it fires windows or timers.
+    in_flight_context: Option<(PriorityContext, bool)>,
     /// Fuel already charged to the tenant for the call in flight.
     charged: u64,
 }
@@ -527,7 +527,8 @@ impl Task for Actor {
         if self.in_flight.is_none() {
             match self.next_input(activator) {
                 Some(input) => {
-                    self.in_flight_context = input.output_meta();
+                    let fires = matches!(input, CallInput::Fire { .. } | CallInput::Timer { .. });
+                    self.in_flight_context = input.output_meta().map(|meta| (meta, fires));
                     self.charged = 0;
                     self.in_flight = Some(self.start(input));
                 }
@@ -558,18 +559,34 @@ impl Task for Actor {
         self.in_flight.is_some()
     }
 
+    /// The priority of the best pending work. Firing windows and timers is due one latency
+    /// target after the event that advanced the watermark; a waiting watermark lends that
+    /// urgency to the events queued before it, which must be handled first.
     fn priority(&self) -> Priority {
-        let context = self
-            .in_flight_context
-            .or_else(|| self.retry.front().map(|(_, context, _)| *context))
-            .or_else(|| {
-                self.due.front().map(|due| match due {
-                    Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
-                })
-            })
-            .or_else(|| self.links.mailbox.head_context())
-            .unwrap_or_else(|| self.context_now());
-        self.links.profile.priority(&context)
+        let profile = &self.links.profile;
+        if let Some((context, fires)) = &self.in_flight_context {
+            return if *fires {
+                profile.frontier_priority(context)
+            } else {
+                profile.priority(context)
+            };
+        }
+        if let Some((_, context, _)) = self.retry.front() {
+            return profile.priority(context);
+        }
+        if let Some(Due::Timer(_, _, context) | Due::Pane(_, context)) = self.due.front() {
+            return profile.frontier_priority(context);
+        }
+        let mailbox = &self.links.mailbox;
+        let head = mailbox.head_context().map(|c| profile.priority(&c));
+        let frontier = mailbox
+            .first_watermark_context()
+            .map(|c| profile.frontier_priority(&c));
+        match (head, frontier) {
+            (Some(head), Some(frontier)) if frontier.due < head.due => frontier,
+            (Some(best), _) | (None, Some(best)) => best,
+            (None, None) => profile.priority(&self.context_now()),
+        }
     }
 
     fn has_work(&self) -> bool {

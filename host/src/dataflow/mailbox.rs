@@ -77,6 +77,9 @@ pub struct Mailbox {
 #[derive(Default)]
 struct Inner {
     messages: VecDeque<Message>,
+    /// The contexts of the watermarks among `messages`, in order: a watermark may fire
+    /// windows, so it is urgent however early the events before it are.
+    watermarks: VecDeque<PriorityContext>,
     events: usize,
     blocked: Vec<TaskId>,
 }
@@ -110,10 +113,18 @@ impl Mailbox {
                 && let Some(Message::Watermark { channel: last, .. }) = inner.messages.back()
                 && last == channel
             {
+                if let Message::Watermark { meta, .. } = &message
+                    && let Some(back) = inner.watermarks.back_mut()
+                {
+                    *back = *meta;
+                }
                 if let Some(back) = inner.messages.back_mut() {
                     *back = message;
                 }
                 continue;
+            }
+            if let Message::Watermark { meta, .. } = &message {
+                inner.watermarks.push_back(*meta);
             }
             inner.messages.push_back(message);
         }
@@ -129,12 +140,18 @@ impl Mailbox {
         self.lock().messages.is_empty()
     }
 
-    /// The priority context of the message at the head of the mailbox, if it carries one.
+    /// The priority context of the event at the head of the mailbox, if an event is there.
     pub fn head_context(&self) -> Option<PriorityContext> {
         match self.lock().messages.front()? {
-            Message::Event { meta, .. } | Message::Watermark { meta, .. } => Some(*meta),
+            Message::Event { meta, .. } => Some(*meta),
             _ => None,
         }
+    }
+
+    /// The context of the first watermark waiting, if any (it can only be handled after
+    /// everything before it, which therefore inherits its urgency).
+    pub fn first_watermark_context(&self) -> Option<PriorityContext> {
+        self.lock().watermarks.front().copied()
     }
 
     /// True when a message from a channel that is not `held` is waiting.
@@ -206,6 +223,9 @@ impl Mailbox {
                     channels.push(channel);
                 }
                 Some(other) => {
+                    if matches!(other, Message::Watermark { .. }) {
+                        inner.watermarks.pop_front();
+                    }
                     control = Some(other);
                     break;
                 }
@@ -265,6 +285,47 @@ mod tests {
                 .collect(),
             other => panic!("expected events, got {other:?}"),
         }
+    }
+
+    fn watermark(channel: usize, time: i64, ingest: Instant) -> Message {
+        Message::Watermark {
+            channel,
+            time,
+            meta: PriorityContext::at_source(ingest, time, Duration::ZERO),
+        }
+    }
+
+    #[test]
+    fn the_first_waiting_watermark_is_known_until_it_is_taken() {
+        let mailbox = Mailbox::new(10);
+        let start = Instant::now();
+        let (first, second) = (
+            start + Duration::from_millis(1),
+            start + Duration::from_millis(2),
+        );
+        assert_eq!(mailbox.first_watermark_context(), None);
+        mailbox.push_all([
+            event(0, "a"),
+            watermark(0, 5, start),
+            watermark(0, 6, first),
+        ]);
+        // The second watermark replaced the first (same channel, nothing between).
+        assert_eq!(
+            mailbox.first_watermark_context().map(|c| c.ingest),
+            Some(first)
+        );
+        mailbox.push_all([event(0, "b"), watermark(0, 7, second)]);
+        assert!(mailbox.head_context().is_some(), "an event is at the head");
+        assert!(matches!(mailbox.take(10, &[]).0, Taken::Events(..)));
+        assert_eq!(mailbox.head_context(), None, "a watermark is at the head");
+        assert!(matches!(mailbox.take(10, &[]).0, Taken::Control(_)));
+        assert_eq!(
+            mailbox.first_watermark_context().map(|c| c.ingest),
+            Some(second)
+        );
+        mailbox.take(10, &[]);
+        mailbox.take(10, &[]);
+        assert_eq!(mailbox.first_watermark_context(), None);
     }
 
     #[test]

@@ -169,6 +169,21 @@ impl OperatorProfile {
         context.deadline.max(fires)
     }
 
+    /// The priority of work that makes output now (a watermark that may fire windows, a
+    /// firing, a timer): due one latency target after its context's ingest, minus the cost
+    /// downstream, never deferred to a later window.
+    pub fn frontier_priority(&self, context: &PriorityContext) -> Priority {
+        let downstream = Duration::from_nanos(self.downstream_ns());
+        Priority {
+            due: context
+                .deadline
+                .checked_sub(downstream)
+                .unwrap_or(context.deadline),
+            cost_ns: self.cost_ns(),
+            tenant: self.tenant,
+        }
+    }
+
     /// The priority of a message waiting at this operator.
     pub fn priority(&self, context: &PriorityContext) -> Priority {
         let downstream = Duration::from_nanos(self.downstream_ns());
@@ -239,6 +254,12 @@ mod tests {
             Duration::from_millis(100),
         ));
         assert!(urgent.due < early_due);
+        // A watermark carrying the early event's context may fire the window before it: it
+        // is due one target after that event, not deferred to the next window.
+        assert_eq!(
+            op.frontier_priority(&early).due,
+            now + Duration::from_millis(50)
+        );
     }
 
     #[test]
