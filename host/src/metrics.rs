@@ -22,7 +22,10 @@ pub struct JobMetrics {
     errors: AtomicU64,
     fuel: AtomicU64,
     calls: AtomicU64,
-    latency_us: Mutex<Option<Histogram<u64>>>,
+    /// End-to-end latency of every output of the job.
+    latency: Mutex<LatencyTally>,
+    /// The same, per sink.
+    sinks: Mutex<BTreeMap<String, LatencyTally>>,
     error_samples: Mutex<Vec<String>>,
     operators: Mutex<BTreeMap<String, OperatorStats>>,
 }
@@ -53,8 +56,8 @@ impl Default for JobMetrics {
             errors: AtomicU64::new(0),
             fuel: AtomicU64::new(0),
             calls: AtomicU64::new(0),
-            // 3 significant digits, auto-resizing: never fails to record.
-            latency_us: Mutex::new(Histogram::new(3).ok()),
+            latency: Mutex::new(LatencyTally::default()),
+            sinks: Mutex::new(BTreeMap::new()),
             error_samples: Mutex::new(Vec::new()),
             operators: Mutex::new(BTreeMap::new()),
         }
@@ -99,23 +102,21 @@ impl JobMetrics {
         }
     }
 
-    /// Records events delivered to a sink and their end-to-end latencies.
-    pub fn add_out(&self, outputs: impl IntoIterator<Item = (Duration, bool)>) {
-        let mut count = 0;
-        let mut missed = 0;
-        if let Ok(mut histogram) = self.latency_us.lock()
-            && let Some(histogram) = histogram.as_mut()
-        {
-            for (latency, late) in outputs {
-                let us = u64::try_from(latency.as_micros())
-                    .unwrap_or(u64::MAX)
-                    .max(1);
-                if histogram.record(us).is_err() {
-                    histogram.saturating_record(us);
-                }
-                count += 1;
-                missed += u64::from(late);
-            }
+    /// Records events delivered to `sink` with their end-to-end latencies and whether each
+    /// missed its deadline.
+    pub fn add_out(&self, sink: &str, outputs: &[(Duration, bool)]) {
+        let (count, missed) = match self.latency.lock() {
+            Ok(mut tally) => tally.record_all(outputs),
+            Err(_) => (0, 0),
+        };
+        if let Ok(mut sinks) = self.sinks.lock() {
+            match sinks.get_mut(sink) {
+                Some(tally) => tally.record_all(outputs),
+                None => sinks
+                    .entry(sink.to_string())
+                    .or_default()
+                    .record_all(outputs),
+            };
         }
         self.events_out.fetch_add(count, Ordering::Relaxed);
         self.deadline_misses.fetch_add(missed, Ordering::Relaxed);
@@ -123,21 +124,21 @@ impl JobMetrics {
 
     /// A snapshot for the summary.
     pub fn summary(&self, elapsed: Duration) -> JobSummary {
-        let guard = self.latency_us.lock();
-        let histogram = guard
-            .as_ref()
-            .ok()
-            .and_then(|h| h.as_ref())
-            .filter(|h| !h.is_empty());
-        let (p50, p99, max) = match histogram {
-            Some(h) => (
-                h.value_at_quantile(0.50) as f64 / 1000.0,
-                h.value_at_quantile(0.99) as f64 / 1000.0,
-                h.max() as f64 / 1000.0,
-            ),
-            None => (0.0, 0.0, 0.0),
-        };
-        drop(guard);
+        let latency_ms = self
+            .latency
+            .lock()
+            .map(|tally| tally.latency())
+            .unwrap_or_default();
+        let sinks = self
+            .sinks
+            .lock()
+            .map(|sinks| {
+                sinks
+                    .iter()
+                    .map(|(name, tally)| (name.clone(), tally.stats()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let events_in = self.events_in.load(Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
         let events_out = self.events_out.load(Ordering::Relaxed);
@@ -154,7 +155,8 @@ impl JobMetrics {
             errors: self.errors.load(Ordering::Relaxed),
             fuel: self.fuel.load(Ordering::Relaxed),
             calls: self.calls.load(Ordering::Relaxed),
-            latency_ms: LatencySummary { p50, p99, max },
+            latency_ms,
+            sinks,
             elapsed_s: secs,
             throughput_eps: if secs > 0.0 {
                 events_in as f64 / secs
@@ -187,8 +189,82 @@ impl JobMetrics {
     }
 }
 
-/// End-to-end latency percentiles in milliseconds.
+/// Outputs and their end-to-end latencies, for a job or one of its sinks.
+struct LatencyTally {
+    /// Microseconds; 3 significant digits, auto-resizing: never fails to record.
+    histogram: Option<Histogram<u64>>,
+    events: u64,
+    misses: u64,
+}
+
+impl Default for LatencyTally {
+    fn default() -> Self {
+        LatencyTally {
+            histogram: Histogram::new(3).ok(),
+            events: 0,
+            misses: 0,
+        }
+    }
+}
+
+impl LatencyTally {
+    /// Records `outputs` (latency, deadline missed); returns how many and how many missed.
+    fn record_all(&mut self, outputs: &[(Duration, bool)]) -> (u64, u64) {
+        let mut missed = 0;
+        for &(latency, late) in outputs {
+            let us = u64::try_from(latency.as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            if let Some(histogram) = &mut self.histogram
+                && histogram.record(us).is_err()
+            {
+                histogram.saturating_record(us);
+            }
+            missed += u64::from(late);
+        }
+        let count = outputs.len() as u64;
+        self.events += count;
+        self.misses += missed;
+        (count, missed)
+    }
+
+    fn latency(&self) -> LatencySummary {
+        match self.histogram.as_ref().filter(|h| !h.is_empty()) {
+            Some(h) => LatencySummary {
+                p50: h.value_at_quantile(0.50) as f64 / 1000.0,
+                p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+                max: h.max() as f64 / 1000.0,
+            },
+            None => LatencySummary::default(),
+        }
+    }
+
+    fn stats(&self) -> SinkStats {
+        SinkStats {
+            events_out: self.events,
+            deadline_miss_rate: if self.events > 0 {
+                self.misses as f64 / self.events as f64
+            } else {
+                0.0
+            },
+            latency_ms: self.latency(),
+        }
+    }
+}
+
+/// What one sink received.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SinkStats {
+    /// Events delivered.
+    pub events_out: u64,
+    /// Share of them that arrived after their deadline.
+    pub deadline_miss_rate: f64,
+    /// Their end-to-end latency.
+    pub latency_ms: LatencySummary,
+}
+
+/// End-to-end latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LatencySummary {
     /// Median.
     pub p50: f64,
@@ -223,6 +299,8 @@ pub struct JobSummary {
     pub throughput_eps: f64,
     /// The first failure reasons, verbatim.
     pub error_samples: Vec<String>,
+    /// Per sink (by name): outputs, deadline misses and latency.
+    pub sinks: BTreeMap<String, SinkStats>,
     /// Per operator (by its label, `job/operator`): calls, fuel and failures.
     pub operators: BTreeMap<String, OperatorStats>,
     /// Bytes of keyed state the job's operators held at the end.
@@ -249,6 +327,18 @@ impl std::fmt::Display for JobSummary {
             self.elapsed_s,
             self.throughput_eps
         )?;
+        if self.sinks.len() > 1 {
+            for (name, sink) in &self.sinks {
+                writeln!(
+                    f,
+                    "  sink {name}: {} out, latency p50 {:.3} ms, p99 {:.3} ms, deadlines missed {:.1}%",
+                    sink.events_out,
+                    sink.latency_ms.p50,
+                    sink.latency_ms.p99,
+                    sink.deadline_miss_rate * 100.0
+                )?;
+            }
+        }
         for (name, stats) in &self.operators {
             writeln!(
                 f,
@@ -276,5 +366,30 @@ impl std::fmt::Display for JobSummary {
             writeln!(f, "error: {sample}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_summed_up_per_job_and_per_sink() {
+        let metrics = JobMetrics::default();
+        let ms = Duration::from_millis;
+        metrics.add_out("alerts", &[(ms(1), false), (ms(1), false)]);
+        metrics.add_out("rollup", &[(ms(40), true)]);
+        let summary = metrics.summary(Duration::from_secs(1));
+        assert_eq!(summary.events_out, 3);
+        assert_eq!(summary.deadline_misses, 1);
+        assert!((39.0..41.0).contains(&summary.latency_ms.max));
+        let alerts = &summary.sinks["alerts"];
+        assert_eq!(alerts.events_out, 2);
+        assert_eq!(alerts.deadline_miss_rate, 0.0);
+        assert!((0.9..1.1).contains(&alerts.latency_ms.p99), "{alerts:?}");
+        let rollup = &summary.sinks["rollup"];
+        assert_eq!(rollup.events_out, 1);
+        assert_eq!(rollup.deadline_miss_rate, 1.0);
+        assert!(summary.to_string().contains("sink rollup: 1 out"));
     }
 }

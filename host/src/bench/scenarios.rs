@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{BenchError, example_operator};
 use crate::dataflow::spec::JobSpec;
 use crate::job::{Host, RunOptions};
-use crate::metrics::JobSummary;
+use crate::metrics::{JobSummary, LatencySummary};
 use crate::sched::PolicyKind;
 
 /// Which scenario.
@@ -72,9 +72,13 @@ pub struct ScenarioReport {
     pub policies: BTreeMap<String, BTreeMap<String, GroupStats>>,
 }
 
-/// One job of a scenario: its group, tenant and spec.
+/// The group of the looping tenant in `runaway`: never waited for.
+const RUNAWAY: &str = "runaway";
+
+/// One job of a scenario: its group and spec.
 struct ScenarioJob {
-    group: &'static str,
+    /// The group its figures count towards; `None`: one group per sink, named after it.
+    group: Option<&'static str>,
     spec: String,
 }
 
@@ -88,7 +92,7 @@ fn generator(name: &str, rate: f64, count: u64, keys: u64, seed: u64) -> String 
 struct Specs {
     spin: String,
     filter: String,
-    agg: String,
+    spin_window: String,
 }
 
 impl Specs {
@@ -104,7 +108,7 @@ impl Specs {
         Ok(Specs {
             spin: path("test-guests/spin-slice")?,
             filter: path("filter")?,
-            agg: path("window-agg")?,
+            spin_window: path("test-guests/spin-window")?,
         })
     }
 
@@ -124,11 +128,14 @@ impl Specs {
         )
     }
 
-    /// A windowed aggregation: parsing work per event, then one-second tumbling windows.
+    /// One job, one stream, two results: alerts (a filter passing one event in ten, output
+    /// at once) and a rollup (one-second tumbling windows whose per-event work is heavy, output
+    /// when each window closes). Window-aware priorities let the rollup's early-window work
+    /// wait behind the alerts.
     fn windowed(&self, source: &str) -> String {
-        let (spin, agg) = (&self.spin, &self.agg);
+        let (filter, rollup) = (&self.filter, &self.spin_window);
         format!(
-            "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{source}\n[[operator]]\nname = \"parse\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 30000 }}\n[[operator]]\nname = \"agg\"\nmodule = {agg}\ninputs = [\"parse\"]\npartition = \"key-hash\"\nparallelism = 4\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"agg\"]\n"
+            "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{source}\n[[operator]]\nname = \"pick-alerts\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 90 }}\n[[operator]]\nname = \"roll-up\"\nmodule = {rollup}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"alerts\"\nkind = \"memory\"\ninputs = [\"pick-alerts\"]\n[[sink]]\nname = \"rollup\"\nkind = \"memory\"\ninputs = [\"roll-up\"]\n"
         )
     }
 
@@ -150,13 +157,13 @@ const PROBE_EVENTS: u64 = 20_000;
 /// with every worker, measured with an unpaced source.
 fn capacity(make: impl Fn(&str) -> String, options: &ScenarioOptions) -> Result<f64, BenchError> {
     let probe = ScenarioJob {
-        group: "probe",
+        group: Some("probe"),
         spec: make(&generator("in", 0.0, PROBE_EVENTS, 1000, 9)),
     };
     let results = run_policy(&[probe], PolicyKind::Fifo, options)?;
     Ok(results
         .first()
-        .map_or(0.0, |(_, summary, _)| summary.throughput_eps)
+        .map_or(0.0, |member| member.throughput_eps)
         .max(1.0))
 }
 
@@ -167,7 +174,7 @@ fn jobs(scenario: Scenario, options: &ScenarioOptions) -> Result<Vec<ScenarioJob
         generator("in", rate, count, keys, seed)
     };
     let latency_sensitive = |name: &str, tenant: &str| ScenarioJob {
-        group: "latency_sensitive",
+        group: Some("latency_sensitive"),
         spec: specs.latency_sensitive(name, tenant, &source(500.0, 50, 1)),
     };
     Ok(match scenario {
@@ -177,11 +184,11 @@ fn jobs(scenario: Scenario, options: &ScenarioOptions) -> Result<Vec<ScenarioJob
             vec![
                 latency_sensitive("latency-sensitive", "interactive"),
                 ScenarioJob {
-                    group: "bulk",
+                    group: Some("bulk"),
                     spec: specs.bulk("bulk-1", "batch-1", &source(rate, 1000, 2)),
                 },
                 ScenarioJob {
-                    group: "bulk",
+                    group: Some("bulk"),
                     spec: specs.bulk("bulk-2", "batch-2", &source(rate, 1000, 3)),
                 },
             ]
@@ -189,27 +196,61 @@ fn jobs(scenario: Scenario, options: &ScenarioOptions) -> Result<Vec<ScenarioJob
         Scenario::SingleTenant => {
             let rate = options.load * capacity(|s| specs.windowed(s), options)?;
             vec![ScenarioJob {
-                group: "windowed",
+                // Alerts and rollup windows, each its own group.
+                group: None,
                 spec: specs.windowed(&source(rate, 200, 4)),
             }]
         }
         Scenario::Runaway => vec![
             latency_sensitive("victim", "well-behaved"),
             ScenarioJob {
-                group: "runaway",
+                group: Some(RUNAWAY),
                 spec: specs.runaway(),
             },
         ],
     })
 }
 
-/// Runs every job of `jobs` on one host under `policy`; returns each job's group and summary
-/// and the host's scheduling figures per tenant.
+/// One group member's figures from one run.
+struct Member {
+    group: String,
+    latency: LatencySummary,
+    deadline_miss_rate: f64,
+    throughput_eps: f64,
+    ready_to_run_p99_us: f64,
+}
+
+/// The members a finished job contributes: itself, or each of its sinks.
+fn members(group: Option<&str>, summary: &JobSummary, ready: f64) -> Vec<Member> {
+    match group {
+        Some(group) => vec![Member {
+            group: group.to_string(),
+            latency: summary.latency_ms.clone(),
+            deadline_miss_rate: summary.deadline_miss_rate,
+            throughput_eps: summary.throughput_eps,
+            ready_to_run_p99_us: ready,
+        }],
+        None => summary
+            .sinks
+            .iter()
+            .map(|(sink, stats)| Member {
+                group: sink.clone(),
+                latency: stats.latency_ms.clone(),
+                deadline_miss_rate: stats.deadline_miss_rate,
+                throughput_eps: summary.throughput_eps,
+                ready_to_run_p99_us: ready,
+            })
+            .collect(),
+    }
+}
+
+/// Runs every job of `jobs` on one host under `policy`; returns the figures of each group
+/// member, with the host's ready-to-run delays per tenant.
 fn run_policy(
     jobs: &[ScenarioJob],
     policy: PolicyKind,
     options: &ScenarioOptions,
-) -> Result<Vec<(&'static str, JobSummary, f64)>, BenchError> {
+) -> Result<Vec<Member>, BenchError> {
     let mut run_options = RunOptions {
         policy,
         workers: options.workers,
@@ -231,57 +272,46 @@ fn run_policy(
     for (group, spec) in &specs {
         handles.push((*group, host.submit(spec)?));
     }
-    let mut results = Vec::new();
+    let mut finished = Vec::new();
     for (index, (group, handle)) in handles.into_iter().enumerate() {
         // A runaway never finishes by itself: it is measured while the others run, and
         // stopped with the host.
-        if group == "runaway" {
+        if group == Some(RUNAWAY) {
             continue;
         }
-        let summary = handle.wait()?.summary;
-        results.push((group, summary, index));
+        finished.push((group, handle.wait()?.summary, index));
     }
     let stats = host.sched_stats();
     host.shutdown();
     // Ready-to-run delays are per tenant, and every job here has a tenant of its own,
     // registered in submission order.
-    Ok(results
-        .into_iter()
-        .map(|(group, summary, index)| {
-            let ready = stats.get(index).map_or(0.0, |t| t.ready_to_run_p99_us);
-            (group, summary, ready)
+    Ok(finished
+        .iter()
+        .flat_map(|(group, summary, index)| {
+            let ready = stats.get(*index).map_or(0.0, |t| t.ready_to_run_p99_us);
+            members(*group, summary, ready)
         })
         .collect())
 }
 
-fn group_stats(results: &[(&'static str, JobSummary, f64)]) -> BTreeMap<String, GroupStats> {
-    let mut groups: BTreeMap<String, Vec<(&JobSummary, f64)>> = BTreeMap::new();
-    for (group, summary, ready) in results {
-        groups
-            .entry((*group).to_string())
-            .or_default()
-            .push((summary, *ready));
+/// Figures per group: the worst latency of its members, their mean miss rate, their summed
+/// throughput.
+fn group_stats(members: &[Member]) -> BTreeMap<String, GroupStats> {
+    let mut groups: BTreeMap<String, Vec<&Member>> = BTreeMap::new();
+    for member in members {
+        groups.entry(member.group.clone()).or_default().push(member);
     }
     groups
         .into_iter()
         .map(|(group, members)| {
             let n = members.len() as f64;
+            let worst = |f: fn(&Member) -> f64| members.iter().map(|m| f(m)).fold(0.0, f64::max);
             let stats = GroupStats {
-                p50_ms: members
-                    .iter()
-                    .map(|(s, _)| s.latency_ms.p50)
-                    .fold(0.0, f64::max),
-                p99_ms: members
-                    .iter()
-                    .map(|(s, _)| s.latency_ms.p99)
-                    .fold(0.0, f64::max),
-                deadline_miss_rate: members
-                    .iter()
-                    .map(|(s, _)| s.deadline_miss_rate)
-                    .sum::<f64>()
-                    / n,
-                throughput_eps: members.iter().map(|(s, _)| s.throughput_eps).sum(),
-                ready_to_run_p99_us: members.iter().map(|(_, r)| *r).fold(0.0, f64::max),
+                p50_ms: worst(|m| m.latency.p50),
+                p99_ms: worst(|m| m.latency.p99),
+                deadline_miss_rate: members.iter().map(|m| m.deadline_miss_rate).sum::<f64>() / n,
+                throughput_eps: members.iter().map(|m| m.throughput_eps).sum(),
+                ready_to_run_p99_us: worst(|m| m.ready_to_run_p99_us),
             };
             (group, stats)
         })
@@ -298,7 +328,7 @@ pub fn run(scenario: Scenario, options: &ScenarioOptions) -> Result<ScenarioRepo
         // The victim alone, for comparison.
         let alone: Vec<ScenarioJob> = jobs
             .iter()
-            .filter(|j| j.group != "runaway")
+            .filter(|j| j.group != Some(RUNAWAY))
             .map(|j| ScenarioJob {
                 group: j.group,
                 spec: j.spec.clone(),

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::mailbox::PriorityContext;
 use crate::bindings::Event;
@@ -102,12 +102,16 @@ impl Sink {
 
     fn emit(&self, state: &mut SinkState, events: Vec<(Event, PriorityContext)>) {
         let now = Instant::now();
-        self.metrics.add_out(events.iter().map(|(_, context)| {
-            (
-                now.saturating_duration_since(context.ingest),
-                now > context.deadline,
-            )
-        }));
+        let outputs: Vec<(Duration, bool)> = events
+            .iter()
+            .map(|(_, context)| {
+                (
+                    now.saturating_duration_since(context.ingest),
+                    now > context.deadline,
+                )
+            })
+            .collect();
+        self.metrics.add_out(&self.name, &outputs);
         let SinkState {
             output, position, ..
         } = state;

@@ -512,6 +512,7 @@ impl JobSpec {
             .map(|s| (s.name(), "source"))
             .chain(self.operators.iter().map(|o| (&o.name, "operator")))
             .chain(self.sinks.iter().map(|s| (s.name(), "sink")));
+        let article = |what: &str| if what.starts_with('o') { "an" } else { "a" };
         for (name, what) in names {
             if name.get_ref().trim().is_empty() {
                 return Err(checker.error(name.span(), format!("a {what} has an empty `name`")));
@@ -519,7 +520,12 @@ impl JobSpec {
             if let Some(other) = seen.insert(name.get_ref(), what) {
                 return Err(checker.error(
                     name.span(),
-                    format!("`name` \"{}\" is used twice (a {other} and a {what}); names must be unique", name.get_ref()),
+                    format!(
+                        "`name` \"{}\" is used twice ({} {other} and {} {what}); names must be unique",
+                        name.get_ref(),
+                        article(other),
+                        article(what)
+                    ),
                 ));
             }
         }
@@ -825,6 +831,18 @@ inputs = ["op"]
         assert!(text.starts_with("job.toml:10:"), "{text}");
         assert!(
             text.contains("\"inn\", which is no source or operator"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_name_used_twice_is_refused_with_what_uses_it() {
+        let text = parse(&MINIMAL.replace(r#"name = "out""#, r#"name = "op""#))
+            .unwrap_err()
+            .to_string();
+        assert!(text.starts_with("job.toml:12:"), "{text}");
+        assert!(
+            text.contains("\"op\" is used twice (an operator and a sink)"),
             "{text}"
         );
     }
