@@ -193,6 +193,10 @@ struct ScenarioArgs {
     /// Fuel per slice [default: the host's default].
     #[arg(long)]
     slice_fuel: Option<u64>,
+    /// Where to write the chart of p99 latencies (SVG) [default:
+    /// target/cameo-bench/<scenario>.svg].
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",
     /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}}.
     #[arg(long)]
@@ -218,6 +222,20 @@ fn scenario(
         },
     };
     let report = cameo_host::bench::scenarios::run(scenario, &options)?;
+    let plot = args.plot.unwrap_or_else(|| {
+        let name = serde_json::to_value(scenario)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "scenario".to_string());
+        PathBuf::from("target/cameo-bench").join(format!("{name}.svg"))
+    });
+    if let Some(dir) = plot.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {} for the chart", dir.display()))?;
+    }
+    std::fs::write(&plot, report.p99_chart().to_svg())
+        .with_context(|| format!("writing the chart to {}", plot.display()))?;
+    eprintln!("chart: {}", plot.display());
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

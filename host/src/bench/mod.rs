@@ -3,11 +3,13 @@
 //!
 //! # Layout
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
+//! - [`plot`]: SVG bar charts of the results.
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
 
 pub mod checkpoint;
+pub mod plot;
 pub mod recovery;
 pub mod scenarios;
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use super::plot::BarChart;
 use super::{BenchError, example_operator};
 use crate::dataflow::spec::JobSpec;
 use crate::job::{Host, RunOptions};
@@ -355,6 +356,41 @@ pub fn run(scenario: Scenario, options: &ScenarioOptions) -> Result<ScenarioRepo
     }
     progress.finish_and_clear();
     Ok(ScenarioReport { scenario, policies })
+}
+
+impl ScenarioReport {
+    /// The p99 latency of every group under every policy, as a chart.
+    pub fn p99_chart(&self) -> BarChart<'static> {
+        let series: Vec<String> = self.policies.keys().cloned().collect();
+        let mut groups: Vec<String> = self
+            .policies
+            .values()
+            .flat_map(|groups| groups.keys().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let categories = groups
+            .into_iter()
+            .map(|group| {
+                let values = self
+                    .policies
+                    .values()
+                    .map(|groups| groups.get(&group).map(|s| s.p99_ms))
+                    .collect();
+                (group, values)
+            })
+            .collect();
+        BarChart {
+            title: match self.scenario {
+                Scenario::SingleTenant => "single-tenant: p99 latency per policy",
+                Scenario::MultiTenant => "multi-tenant: p99 latency per policy",
+                Scenario::Runaway => "runaway: p99 latency per policy",
+            },
+            unit: "p99 end-to-end latency, ms (log scale)",
+            series,
+            categories,
+        }
+    }
 }
 
 impl std::fmt::Display for ScenarioReport {
