@@ -174,8 +174,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 struct ScenarioArgs {
-    /// Seconds of input per job.
-    #[arg(long, default_value_t = 4.0)]
+    /// Seconds of input per job (fewer make the p99 hostage to a single stall of this
+    /// machine).
+    #[arg(long, default_value_t = 6.0)]
     duration_s: f64,
     /// Offered load of the heavy jobs, as a share of what this host sustains (measured first
     /// with an unpaced run of the same job).
