@@ -195,7 +195,7 @@ struct ScenarioArgs {
     #[arg(long)]
     slice_fuel: Option<u64>,
     /// Where to write the chart of p99 latencies (SVG) [default:
-    /// target/cameo-bench/<scenario>.svg].
+    /// target/cameo-bench/SCENARIO.svg].
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",

@@ -1,0 +1,284 @@
+//! The checkpoint coordinator of a running job: triggers checkpoints, collects the parts
+//! from sources, actors and sinks, and hands complete ones to a writer thread.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{ActorSnapshot, Checkpoint, CheckpointStore, SinkPosition};
+
+/// Parts of the job a checkpoint waits for.
+#[derive(Debug, Clone, Default)]
+pub struct Participants {
+    /// Source names.
+    pub sources: Vec<String>,
+    /// Actor labels.
+    pub actors: Vec<String>,
+    /// Sink names.
+    pub sinks: Vec<String>,
+}
+
+#[derive(Default)]
+struct Progress {
+    next_id: u64,
+    pending: Option<Checkpoint>,
+    started: Option<Instant>,
+    ended_sources: BTreeMap<String, u64>,
+    finished_actors: BTreeMap<String, ActorSnapshot>,
+    finished_sinks: BTreeMap<String, SinkPosition>,
+}
+
+/// Statistics of the checkpoints taken in a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckpointStats {
+    /// Checkpoints completed and written.
+    pub completed: u64,
+    /// The checkpoint the run resumed from, if any.
+    pub restored_from: Option<u64>,
+    /// Milliseconds from trigger to written, of the last checkpoint.
+    pub last_duration_ms: f64,
+    /// Bytes of the last checkpoint file.
+    pub last_bytes: u64,
+}
+
+/// Coordinates checkpoints of one running job: triggers them, collects the parts, and hands
+/// complete ones to a writer thread.
+pub struct Checkpointer {
+    store: CheckpointStore,
+    participants: Participants,
+    progress: Mutex<Progress>,
+    requested: AtomicU64,
+    /// Where complete checkpoints go: the writer thread, once started.
+    pub(super) complete: Mutex<Option<Sender<(Checkpoint, Instant)>>>,
+    stats: Mutex<CheckpointStats>,
+}
+
+impl Checkpointer {
+    /// A coordinator for `participants`, numbering checkpoints after `last_id`.
+    pub fn new(store: CheckpointStore, participants: Participants, last_id: u64) -> Arc<Self> {
+        Arc::new(Checkpointer {
+            store,
+            participants,
+            progress: Mutex::new(Progress {
+                next_id: last_id + 1,
+                ..Progress::default()
+            }),
+            requested: AtomicU64::new(0),
+            complete: Mutex::new(None),
+            stats: Mutex::new(CheckpointStats::default()),
+        })
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest checkpoint sources should inject a barrier for (0: none yet).
+    pub fn requested(&self) -> u64 {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// Records that the run resumed from `id`.
+    pub fn restored_from(&self, id: u64) {
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.restored_from = Some(id);
+        }
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> CheckpointStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Starts the next checkpoint unless one is still in progress; returns its id.
+    pub fn trigger(&self) -> Option<u64> {
+        let mut progress = self.progress();
+        if progress.pending.is_some() {
+            return None;
+        }
+        let id = progress.next_id;
+        progress.next_id += 1;
+        progress.pending = Some(Checkpoint {
+            id,
+            sources: progress.ended_sources.clone(),
+            sinks: progress.finished_sinks.clone(),
+            actors: progress.finished_actors.clone(),
+        });
+        progress.started = Some(Instant::now());
+        self.requested.store(id, Ordering::Release);
+        self.check_complete(&mut progress);
+        Some(id)
+    }
+
+    /// A source injected barrier `id` after consuming `offset` of its input. `inject` runs
+    /// under the coordinator's lock, so a source cannot end between recording and sending.
+    pub fn source_barrier(&self, name: &str, id: u64, offset: u64, inject: impl FnOnce()) {
+        let mut progress = self.progress();
+        if let Some(pending) = progress.pending.as_mut()
+            && pending.id == id
+        {
+            pending.sources.insert(name.to_string(), offset);
+            inject();
+        }
+        self.check_complete(&mut progress);
+    }
+
+    /// A source ended after consuming `offset`; it counts as reported for every checkpoint
+    /// from now on.
+    pub fn source_ended(&self, name: &str, offset: u64) {
+        let mut progress = self.progress();
+        progress.ended_sources.insert(name.to_string(), offset);
+        if let Some(pending) = progress.pending.as_mut() {
+            pending.sources.entry(name.to_string()).or_insert(offset);
+        }
+        self.check_complete(&mut progress);
+    }
+
+    /// An actor aligned barrier `id` and snapshotted.
+    pub fn actor_snapshot(&self, label: &str, id: u64, snapshot: ActorSnapshot) {
+        let mut progress = self.progress();
+        if let Some(pending) = progress.pending.as_mut()
+            && pending.id == id
+        {
+            pending.actors.insert(label.to_string(), snapshot);
+        }
+        self.check_complete(&mut progress);
+    }
+
+    /// An actor saw the end of all its inputs; its final snapshot stands for every later
+    /// checkpoint.
+    pub fn actor_finished(&self, label: &str, snapshot: ActorSnapshot) {
+        let mut progress = self.progress();
+        if let Some(pending) = progress.pending.as_mut() {
+            pending
+                .actors
+                .entry(label.to_string())
+                .or_insert_with(|| snapshot.clone());
+        }
+        progress.finished_actors.insert(label.to_string(), snapshot);
+        self.check_complete(&mut progress);
+    }
+
+    /// A sink aligned barrier `id` at `position`.
+    pub fn sink_barrier(&self, name: &str, id: u64, position: SinkPosition) {
+        let mut progress = self.progress();
+        if let Some(pending) = progress.pending.as_mut()
+            && pending.id == id
+        {
+            pending.sinks.insert(name.to_string(), position);
+        }
+        self.check_complete(&mut progress);
+    }
+
+    /// A sink saw the end of all its inputs at `position`.
+    pub fn sink_finished(&self, name: &str, position: SinkPosition) {
+        let mut progress = self.progress();
+        progress.finished_sinks.insert(name.to_string(), position);
+        if let Some(pending) = progress.pending.as_mut() {
+            pending.sinks.entry(name.to_string()).or_insert(position);
+        }
+        self.check_complete(&mut progress);
+    }
+
+    fn check_complete(&self, progress: &mut Progress) {
+        let Some(pending) = &progress.pending else {
+            return;
+        };
+        let p = &self.participants;
+        let done = p.sources.iter().all(|s| pending.sources.contains_key(s))
+            && p.actors.iter().all(|a| pending.actors.contains_key(a))
+            && p.sinks.iter().all(|s| pending.sinks.contains_key(s));
+        if !done {
+            return;
+        }
+        let (Some(checkpoint), Some(started)) = (progress.pending.take(), progress.started.take())
+        else {
+            return;
+        };
+        let sender = self.complete.lock().ok().and_then(|s| s.clone());
+        if let Some(sender) = sender {
+            let _ = sender.send((checkpoint, started));
+        }
+    }
+
+    /// Starts the thread that triggers a checkpoint every `interval` and writes complete
+    /// ones; it stops when the returned handle is stopped.
+    pub fn start(self: &Arc<Self>, interval: Duration) -> std::io::Result<CheckpointThread> {
+        let (complete_tx, complete_rx) = mpsc::channel();
+        if let Ok(mut slot) = self.complete.lock() {
+            *slot = Some(complete_tx);
+        }
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let this = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name("cameo-checkpoints".into())
+            .spawn(move || this.run(interval, &complete_rx, &stop_rx))?;
+        Ok(CheckpointThread {
+            stop: stop_tx,
+            handle: Some(handle),
+        })
+    }
+
+    fn run(
+        &self,
+        interval: Duration,
+        complete: &Receiver<(Checkpoint, Instant)>,
+        stop: &Receiver<()>,
+    ) {
+        let mut next = Instant::now() + interval;
+        loop {
+            if stop.try_recv().is_ok() {
+                return;
+            }
+            let wait = next
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(20));
+            match complete.recv_timeout(wait) {
+                Ok((checkpoint, started)) => self.write(&checkpoint, started),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if Instant::now() >= next {
+                self.trigger();
+                next = Instant::now() + interval;
+            }
+        }
+    }
+
+    fn write(&self, checkpoint: &Checkpoint, started: Instant) {
+        match self.store.write(checkpoint) {
+            Ok(bytes) => {
+                if let Ok(mut stats) = self.stats.lock() {
+                    stats.completed += 1;
+                    stats.last_bytes = bytes;
+                    stats.last_duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                }
+                tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");
+            }
+            Err(err) => tracing::error!("checkpoint {} not written: {err}", checkpoint.id),
+        }
+    }
+}
+
+/// The running checkpoint thread.
+pub struct CheckpointThread {
+    stop: Sender<()>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl CheckpointThread {
+    /// Stops the thread; checkpoints complete by then are written first.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(handle) = self.handle.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("the checkpoint thread panicked");
+        }
+    }
+}
