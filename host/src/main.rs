@@ -176,11 +176,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 struct ScenarioArgs {
     /// Seconds of input per job (fewer make the p99 hostage to a single stall of this
     /// machine).
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = 6.0, value_parser = positive)]
     duration_s: f64,
     /// Offered load of the heavy jobs, as a share of what this host sustains (measured first
     /// with an unpaced run of the same job).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = positive)]
     load: f64,
     /// Worker threads [default: one per core].
     #[arg(long)]
@@ -230,19 +230,32 @@ fn scenario(
             .unwrap_or_else(|| "scenario".to_string());
         PathBuf::from("target/cameo-bench").join(format!("{name}.svg"))
     });
-    if let Some(dir) = plot.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating {} for the chart", dir.display()))?;
-    }
-    std::fs::write(&plot, report.p99_chart().to_svg())
-        .with_context(|| format!("writing the chart to {}", plot.display()))?;
-    eprintln!("chart: {}", plot.display());
+    // The figures come first: a chart that cannot be written must not lose them.
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{report}");
     }
+    match write_chart(&plot, &report.p99_chart().to_svg()) {
+        Ok(()) => eprintln!("chart: {}", plot.display()),
+        Err(err) => eprintln!("warning: no chart: {err:#}"),
+    }
     Ok(())
+}
+
+/// A finite number above zero.
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("`{text}` is not a number above 0")),
+    }
+}
+
+fn write_chart(path: &std::path::Path, svg: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
 }
 
 fn bench(command: BenchCommand) -> anyhow::Result<()> {

@@ -23,6 +23,14 @@ fn help_lists_the_run_and_operator_commands() {
 }
 
 #[test]
+fn a_scenario_load_of_zero_is_refused() {
+    let out = cameo(&["bench", "runaway", "--load", "0"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("`0` is not a number above 0"), "{text}");
+}
+
+#[test]
 fn a_missing_job_spec_is_named() {
     let out = cameo(&["run", "no-such-job.toml"]);
     assert!(!out.status.success());

@@ -564,26 +564,33 @@ impl Task for Actor {
     /// urgency to the events queued before it, which must be handled first.
     fn priority(&self) -> Priority {
         let profile = &self.links.profile;
-        if let Some((context, fires)) = &self.in_flight_context {
-            return if *fires {
-                profile.frontier_priority(context)
-            } else {
-                profile.priority(context)
-            };
-        }
-        if let Some((_, context, _)) = self.retry.front() {
-            return profile.priority(context);
-        }
-        if let Some(Due::Timer(_, _, context) | Due::Pane(_, context)) = self.due.front() {
-            return profile.frontier_priority(context);
-        }
-        let mailbox = &self.links.mailbox;
-        let head = mailbox.head_context().map(|c| profile.priority(&c));
-        let frontier = mailbox
+        // Everything pending comes before the first waiting watermark, so it inherits the
+        // watermark's urgency if that is the greater.
+        let frontier = self
+            .links
+            .mailbox
             .first_watermark_context()
             .map(|c| profile.frontier_priority(&c));
-        match (head, frontier) {
-            (Some(head), Some(frontier)) if frontier.due < head.due => frontier,
+        let own = match (
+            &self.in_flight_context,
+            self.retry.front(),
+            self.due.front(),
+        ) {
+            (Some((context, true)), _, _) => Some(profile.frontier_priority(context)),
+            (Some((context, false)), _, _) | (None, Some((_, context, _)), _) => {
+                Some(profile.priority(context))
+            }
+            (None, None, Some(Due::Timer(_, _, context) | Due::Pane(_, context))) => {
+                Some(profile.frontier_priority(context))
+            }
+            (None, None, None) => self
+                .links
+                .mailbox
+                .head_context()
+                .map(|c| profile.priority(&c)),
+        };
+        match (own, frontier) {
+            (Some(own), Some(frontier)) if frontier.due < own.due => frontier,
             (Some(best), _) | (None, Some(best)) => best,
             (None, None) => profile.priority(&self.context_now()),
         }

@@ -213,6 +213,13 @@ impl Mailbox {
             if !is_event && !events.is_empty() {
                 break;
             }
+            // Watermarks of held channels may wait ahead of this one: keep `watermarks` in
+            // step with `messages` by removing this watermark's own entry.
+            let watermarks_before = inner
+                .messages
+                .range(..index)
+                .filter(|m| matches!(m, Message::Watermark { .. }))
+                .count();
             match inner.messages.remove(index) {
                 Some(Message::Event {
                     event,
@@ -224,7 +231,7 @@ impl Mailbox {
                 }
                 Some(other) => {
                     if matches!(other, Message::Watermark { .. }) {
-                        inner.watermarks.pop_front();
+                        inner.watermarks.remove(watermarks_before);
                     }
                     control = Some(other);
                     break;
@@ -326,6 +333,25 @@ mod tests {
         mailbox.take(10, &[]);
         mailbox.take(10, &[]);
         assert_eq!(mailbox.first_watermark_context(), None);
+    }
+
+    #[test]
+    fn taking_a_watermark_past_a_held_channel_keeps_the_held_one_first() {
+        let mailbox = Mailbox::new(10);
+        let start = Instant::now();
+        let later = start + Duration::from_millis(1);
+        mailbox.push_all([watermark(0, 5, start), watermark(1, 6, later)]);
+        // Channel 0 waits for a barrier: channel 1's watermark is taken first.
+        let (taken, _) = mailbox.take(10, &[true, false]);
+        assert!(matches!(
+            taken,
+            Taken::Control(Message::Watermark { channel: 1, .. })
+        ));
+        assert_eq!(
+            mailbox.first_watermark_context().map(|c| c.ingest),
+            Some(start),
+            "the held channel's watermark is the one still waiting"
+        );
     }
 
     #[test]

@@ -185,7 +185,8 @@ impl Source {
             .unwrap_or(started + Duration::from_secs(86_400));
         let now = Instant::now();
         if due > now {
-            return self.wait_until(emitter, due.max(now + PACE_STEP));
+            let step = now.checked_add(PACE_STEP).unwrap_or(due);
+            return self.wait_until(emitter, due.max(step));
         }
         true
     }

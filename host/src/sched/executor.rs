@@ -7,8 +7,8 @@
 //!
 //! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
 //! better waits, and gives it up at the first boundary after something better arrives: urgent
-//! work waits at most one slice for a busy worker. A waiting worker is woken only when
-//! work arrives and no worker is awake to take it.
+//! work waits at most one slice for a busy worker. Queuing work wakes a worker only when one
+//! is waiting for work (busy workers see it at their next slice end).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -254,7 +254,7 @@ impl Drop for Executor {
     }
 }
 
-/// Waits for the next task for `worker`; `None` at shutdown. `since` is reset after a wait,
+/// Waits for the next task; `None` at shutdown. `since` is reset after a wait,
 /// so waiting is not charged to any tenant.
 fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
     let mut queue = shared.queue();

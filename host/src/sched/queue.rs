@@ -350,8 +350,8 @@ mod tests {
             now,
         );
         assert!(!q.should_yield(&running, now));
-        // Clearly earlier: the running task gives way.
-        q.push(2, &priority(now, 50, 0, 1), now);
+        // Clearly earlier, same tenant: the running task gives way.
+        q.push(2, &priority(now, 50, 0, 0), now);
         assert!(q.should_yield(&running, now));
         // A non-preemptive policy gives the worker back after every call.
         let mut fifo = queue(PolicyKind::Fifo);
