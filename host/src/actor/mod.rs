@@ -28,7 +28,7 @@ use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::{Activator, SliceOutcome, SliceReport, Task};
 use crate::sched::priority::Priority;
-use crate::sched::profile::OperatorProfile;
+use crate::sched::profile::{OperatorProfile, Pending};
 use crate::state::Held;
 use crate::state::checkpoint::{ActorSnapshot, Checkpointer};
 use crate::time::join::Side;
@@ -563,37 +563,20 @@ impl Task for Actor {
     /// target after the event that advanced the watermark; a waiting watermark lends that
     /// urgency to the events queued before it, which must be handled first.
     fn priority(&self) -> Priority {
-        let profile = &self.links.profile;
-        // Everything pending comes before the first waiting watermark, so it inherits the
-        // watermark's urgency if that is the greater.
-        let frontier = self
-            .links
-            .mailbox
-            .first_watermark_context()
-            .map(|c| profile.frontier_priority(&c));
-        let own = match (
-            &self.in_flight_context,
-            self.retry.front(),
-            self.due.front(),
-        ) {
-            (Some((context, true)), _, _) => Some(profile.frontier_priority(context)),
-            (Some((context, false)), _, _) | (None, Some((_, context, _)), _) => {
-                Some(profile.priority(context))
-            }
-            (None, None, Some(Due::Timer(_, _, context) | Due::Pane(_, context))) => {
-                Some(profile.frontier_priority(context))
-            }
-            (None, None, None) => self
-                .links
-                .mailbox
-                .head_context()
-                .map(|c| profile.priority(&c)),
+        let mailbox = &self.links.mailbox;
+        let pending = Pending {
+            in_flight: self.in_flight_context,
+            retry: self.retry.front().map(|(_, context, _)| *context),
+            due: self.due.front().map(|due| match due {
+                Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
+            }),
+            head: mailbox.head_context(),
+            watermark: mailbox.first_watermark_context(),
         };
-        match (own, frontier) {
-            (Some(own), Some(frontier)) if frontier.due < own.due => frontier,
-            (Some(best), _) | (None, Some(best)) => best,
-            (None, None) => profile.priority(&self.context_now()),
-        }
+        let profile = &self.links.profile;
+        profile
+            .best(&pending)
+            .unwrap_or_else(|| profile.priority(&self.context_now()))
     }
 
     fn has_work(&self) -> bool {

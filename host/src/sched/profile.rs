@@ -169,6 +169,30 @@ impl OperatorProfile {
         context.deadline.max(fires)
     }
 
+    /// The priority of an actor's best pending work, `None` when nothing is pending. The
+    /// first of the call in flight, a retry, a due firing and the mailbox's head event is
+    /// what runs next; firings are never deferred; and everything pending comes before the
+    /// first waiting watermark, so it takes that watermark's urgency when that is greater.
+    pub fn best(&self, pending: &Pending) -> Option<Priority> {
+        let next = match (pending.in_flight, pending.retry, pending.due) {
+            (Some((context, true)), _, _) | (None, None, Some(context)) => {
+                Some(self.frontier_priority(&context))
+            }
+            (Some((context, false)), _, _) | (None, Some(context), _) => {
+                Some(self.priority(&context))
+            }
+            (None, None, None) => pending.head.map(|context| self.priority(&context)),
+        };
+        let frontier = pending
+            .watermark
+            .map(|context| self.frontier_priority(&context));
+        match (next, frontier) {
+            (Some(next), Some(frontier)) if frontier.due < next.due => Some(frontier),
+            (Some(best), _) | (None, Some(best)) => Some(best),
+            (None, None) => None,
+        }
+    }
+
     /// The priority of work that makes output now (a watermark that may fire windows, a
     /// firing, a timer): due one latency target after its context's ingest, minus the cost
     /// downstream, never deferred to a later window.
@@ -194,6 +218,21 @@ impl OperatorProfile {
             tenant: self.tenant,
         }
     }
+}
+
+/// What an actor has pending, by priority context (see [`OperatorProfile::best`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pending {
+    /// The call in flight, and whether it fires windows or timers.
+    pub in_flight: Option<(PriorityContext, bool)>,
+    /// The first event waiting to be retried on its own.
+    pub retry: Option<PriorityContext>,
+    /// The first due firing (a pane or a timer).
+    pub due: Option<PriorityContext>,
+    /// The event at the head of the mailbox.
+    pub head: Option<PriorityContext>,
+    /// The first watermark waiting in the mailbox.
+    pub watermark: Option<PriorityContext>,
 }
 
 #[cfg(test)]
@@ -259,6 +298,78 @@ mod tests {
         assert_eq!(
             op.frontier_priority(&early).due,
             now + Duration::from_millis(50)
+        );
+    }
+
+    #[test]
+    fn a_waiting_watermark_makes_the_work_ahead_of_it_urgent() {
+        let op = profile(Some(WindowDef {
+            kind: WindowKind::Tumbling,
+            size: 10_000,
+            slide: 10_000,
+            gap: 0,
+            allowed_lateness: 0,
+        }));
+        let now = Instant::now();
+        let target = Duration::from_millis(50);
+        let early = PriorityContext::at_source(now, 0, target);
+        let urgent = now + target;
+        let due = |pending: Pending| op.best(&pending).map(|p| p.due);
+        assert_eq!(due(Pending::default()), None, "nothing pending");
+        let deferred = due(Pending {
+            head: Some(early),
+            ..Pending::default()
+        })
+        .unwrap();
+        assert!(
+            deferred > urgent + Duration::from_secs(9),
+            "an early event waits"
+        );
+        // The same event with a watermark behind it: the window may fire, so it is urgent.
+        assert_eq!(
+            due(Pending {
+                head: Some(early),
+                watermark: Some(early),
+                ..Pending::default()
+            }),
+            Some(urgent)
+        );
+        // A batch in flight and a retry ahead of a watermark are urgent too.
+        for pending in [
+            Pending {
+                in_flight: Some((early, false)),
+                watermark: Some(early),
+                ..Pending::default()
+            },
+            Pending {
+                retry: Some(early),
+                watermark: Some(early),
+                ..Pending::default()
+            },
+        ] {
+            assert_eq!(due(pending), Some(urgent), "{pending:?}");
+        }
+        // Firings are never deferred, with or without a watermark waiting.
+        for pending in [
+            Pending {
+                in_flight: Some((early, true)),
+                ..Pending::default()
+            },
+            Pending {
+                due: Some(early),
+                head: Some(early),
+                ..Pending::default()
+            },
+        ] {
+            assert_eq!(due(pending), Some(urgent), "{pending:?}");
+        }
+        // Without a watermark a batch in flight keeps its deferred deadline.
+        assert_eq!(
+            due(Pending {
+                in_flight: Some((early, false)),
+                ..Pending::default()
+            }),
+            Some(deferred)
         );
     }
 
