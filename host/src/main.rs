@@ -32,7 +32,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Latency per job group under every policy (fifo, edf, llf, sjf), on the same input.
+    /// One windowed job near saturation (alerts and rollup windows on one stream), under
+    /// every policy on the same input.
     #[command(name = "single-tenant")]
     SingleTenant(ScenarioArgs),
     /// A latency-sensitive job beside bulk jobs that together saturate the host.

@@ -1,7 +1,10 @@
 //! The scheduling scenarios of `cameo bench`: the same generated input run under every
-//! policy, one after another in one process, with latency per job group.
+//! policy, one after another in one process, with latency per job group. The heavy jobs
+//! offer a share (`--load`, 0.9 by default) of the capacity measured just before with an
+//! unpaced run of the same job.
 //!
-//! - `single-tenant`: one windowed aggregation job near saturation.
+//! - `single-tenant`: one windowed job near saturation with two outputs, each its own group:
+//!   `alerts` (a filter, output at once) and `rollup` (heavy one-second tumbling windows).
 //! - `multi-tenant`: a latency-sensitive job (50 ms target) beside bulk jobs (5 s targets)
 //!   that together saturate the host.
 //! - `runaway`: a well-behaved job beside a tenant whose operator loops forever; the victim
@@ -23,7 +26,7 @@ use crate::sched::PolicyKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
-    /// One windowed aggregation job near saturation.
+    /// One windowed job near saturation: alerts and rollup windows on one stream.
     SingleTenant,
     /// A latency-sensitive job beside bulk jobs.
     MultiTenant,
