@@ -3,10 +3,12 @@
 //!
 //! # Layout
 //! - [`call`]: a call as a future that owns the store, polled one fuel slice at a time.
+//! - `checkpointing`: barrier alignment, snapshots and restore.
 //! - [`failure`]: why a call failed.
 //! - [`windowing`]: the guest calls behind host-managed windows.
 
 pub mod call;
+mod checkpointing;
 pub mod failure;
 mod joining;
 mod windowing;
@@ -30,7 +32,7 @@ use crate::sched::executor::{Activator, SliceOutcome, SliceReport, Task};
 use crate::sched::priority::Priority;
 use crate::sched::profile::{OperatorProfile, Pending};
 use crate::state::Held;
-use crate::state::checkpoint::{ActorSnapshot, Checkpointer};
+use crate::state::checkpoint::Checkpointer;
 use crate::time::join::Side;
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
@@ -237,63 +239,6 @@ impl Actor {
             self.watermarks.current(),
             self.links.latency_target,
         )
-    }
-
-    /// What this instance holds, for a checkpoint.
-    pub fn snapshot(&self) -> ActorSnapshot {
-        let held = match &self.instance {
-            Some(instance) => instance.held(),
-            None => &self.held,
-        };
-        ActorSnapshot {
-            held: held.clone(),
-            timers: self.timers.clone(),
-            watermarks: self.watermarks.clone(),
-        }
-    }
-
-    /// Resumes from a checkpoint's snapshot (before the first call).
-    pub fn restore(&mut self, snapshot: ActorSnapshot) {
-        let before = self.snapshot().held.state.bytes();
-        self.cx.tenant.adjust(before, snapshot.held.state.bytes());
-        *self.held_mut() = snapshot.held;
-        self.timers = snapshot.timers;
-        self.watermarks = snapshot.watermarks;
-    }
-
-    /// Barrier `id` arrived on `channel`: hold that channel back until the barrier arrived on
-    /// all others (alignment), then snapshot and pass the barrier on.
-    fn barrier_arrived(&mut self, channel: usize, id: u64, activator: &Activator) {
-        if self.aligning.is_none() {
-            self.aligning = Some(id);
-        }
-        if let Some(held) = self.held_channels.get_mut(channel) {
-            *held = true;
-        }
-        self.try_complete_alignment(activator);
-    }
-
-    fn try_complete_alignment(&mut self, activator: &Activator) {
-        let Some(id) = self.aligning else {
-            return;
-        };
-        let aligned = self
-            .held_channels
-            .iter()
-            .enumerate()
-            .all(|(channel, held)| *held || self.watermarks.is_ended(channel));
-        if !aligned {
-            return;
-        }
-        if let Some(checkpointer) = &self.links.checkpointer {
-            checkpointer.actor_snapshot(&self.label, id, self.snapshot());
-        }
-        self.links.router.barrier(id, activator);
-        if let Some(late) = &self.links.late {
-            late.barrier(id, activator);
-        }
-        self.held_channels.fill(false);
-        self.aligning = None;
     }
 
     /// A batch as the operator takes it: `process`, a window batch, or a join batch.
