@@ -15,25 +15,7 @@ use cameo_host::{JobOutcome, RunOptions};
 use cameo_tests::guests;
 use serde_json::Value;
 
-use crate::support::{options, parse, run, toml_path, values};
-
-/// A small deterministic generator (splitmix64), so every run sees the same input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, n)`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::support::{Rng, options, parse, results_under_every_policy, run, toml_path, values};
 
 /// Polls `ready` until it holds, failing the test after a generous bound.
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
@@ -277,15 +259,8 @@ fn wordcount_results_are_identical_under_every_policy() {
     let (lines, reference) = wordcount_input();
     std::fs::write(dir.path().join("words.ndjson"), lines.join("\n")).unwrap();
     let spec = wordcount_job(dir.path());
-    let mut finals = Vec::new();
-    for policy in PolicyKind::ALL {
-        let outcome = run(&spec, &policy_options(policy));
-        assert_eq!(
-            outcome.summary.errors, 0,
-            "{policy:?}: {:?}",
-            outcome.summary
-        );
-        let running = running_counts(&outcome);
+    results_under_every_policy(&spec, policy_options, |policy, outcome| {
+        let running = running_counts(outcome);
         for (word, counts) in &running {
             // A word always goes to the same instance, whose output keeps its order: the
             // running counts arrive as 1, 2, 3, ... with none missing.
@@ -297,12 +272,8 @@ fn wordcount_results_are_identical_under_every_policy() {
             .map(|(word, counts)| (word.clone(), *counts.last().unwrap()))
             .collect();
         assert_eq!(last, reference, "{policy:?}");
-        finals.push((policy, last));
-    }
-    let (first, counts) = &finals[0];
-    for (policy, other) in &finals[1..] {
-        assert_eq!(other, counts, "{policy:?} vs {first:?}");
-    }
+        last
+    });
 }
 
 #[test]
@@ -311,15 +282,8 @@ fn window_results_are_identical_under_every_policy() {
     let (lines, reference) = window_input();
     std::fs::write(dir.path().join("readings.ndjson"), lines.join("\n")).unwrap();
     let spec = window_job(dir.path());
-    let mut finals = Vec::new();
-    for policy in PolicyKind::ALL {
-        let outcome = run(&spec, &policy_options(policy));
-        assert_eq!(
-            outcome.summary.errors, 0,
-            "{policy:?}: {:?}",
-            outcome.summary
-        );
-        let fired = fired(&outcome);
+    results_under_every_policy(&spec, policy_options, |policy, outcome| {
+        let fired = fired(outcome);
         let per_pane: BTreeMap<Pane, Totals> = fired.iter().cloned().collect();
         assert_eq!(
             fired.len(),
@@ -327,12 +291,8 @@ fn window_results_are_identical_under_every_policy() {
             "{policy:?}: on-time input fires every pane once"
         );
         assert_eq!(per_pane, reference, "{policy:?}");
-        finals.push((policy, per_pane));
-    }
-    let (first, panes) = &finals[0];
-    for (policy, other) in &finals[1..] {
-        assert_eq!(other, panes, "{policy:?} vs {first:?}");
-    }
+        per_pane
+    });
 }
 
 #[test]

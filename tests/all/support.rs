@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cameo_host::dataflow::spec::JobSpec;
+use cameo_host::sched::PolicyKind;
 use cameo_host::{JobOutcome, RunOptions};
 
 /// A TOML string literal holding `path`.
@@ -105,4 +106,47 @@ pub fn cameo(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .expect("cameo runs")
+}
+
+/// A small deterministic generator (splitmix64), so every run sees the same input.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, n)`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Runs `spec` under every policy (with `options` per policy), checks that no run had an
+/// error, turns each outcome into a result with `result`, and checks that all results are
+/// the same: priorities must never change what a job computes.
+pub fn results_under_every_policy<T: PartialEq + std::fmt::Debug>(
+    spec: &JobSpec,
+    options: impl Fn(PolicyKind) -> RunOptions,
+    result: impl Fn(PolicyKind, &JobOutcome) -> T,
+) {
+    let mut results: Vec<(PolicyKind, T)> = Vec::new();
+    for policy in PolicyKind::ALL {
+        let outcome = run(spec, &options(policy));
+        assert_eq!(
+            outcome.summary.errors, 0,
+            "{policy:?}: {:?}",
+            outcome.summary
+        );
+        results.push((policy, result(policy, &outcome)));
+    }
+    let (first, expected) = &results[0];
+    for (policy, other) in &results[1..] {
+        assert_eq!(other, expected, "{policy:?} vs {first:?}");
+    }
 }

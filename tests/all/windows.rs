@@ -11,25 +11,7 @@ use cameo_host::{JobOutcome, Limits, RunOptions};
 use cameo_tests::guests;
 use serde_json::Value;
 
-use crate::support::{one_operator_job, options, parse, run, toml_path};
-
-/// A small deterministic generator (splitmix64), so every run sees the same input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, n)`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::support::{Rng, one_operator_job, options, parse, run, toml_path};
 
 /// One input event.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
