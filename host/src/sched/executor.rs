@@ -287,7 +287,7 @@ fn run_once(shared: &Shared, task: &mut dyn Task, activator: &Activator) -> Slic
             let next_report = task.run_slice(activator);
             report = SliceReport {
                 outcome: next_report.outcome,
-                fuel: report.fuel + next_report.fuel,
+                fuel: report.fuel.saturating_add(next_report.fuel),
             };
         }
     }
@@ -334,7 +334,7 @@ fn worker_loop(shared: &Arc<Shared>) {
         let tenant = task.priority().tenant;
         let mut last_check: Option<LastCheck> = None;
         // Fuel and time run since the last charge to the tenant.
-        let (mut owed_fuel, mut owed_ns) = (0, 0);
+        let (mut owed_fuel, mut owed_ns) = (0u64, 0u64);
         loop {
             if shared.tracing.load(Ordering::Relaxed)
                 && let Ok(mut trace) = shared.trace.lock()
@@ -343,8 +343,9 @@ fn worker_loop(shared: &Arc<Shared>) {
             }
             let report = run_once(shared, task.as_mut(), &activator);
             let now = Instant::now();
-            owed_ns += now.saturating_duration_since(since).as_nanos() as u64;
-            owed_fuel += report.fuel;
+            owed_ns =
+                owed_ns.saturating_add(now.saturating_duration_since(since).as_nanos() as u64);
+            owed_fuel = owed_fuel.saturating_add(report.fuel);
             since = now;
             if report.outcome == SliceOutcome::Idle {
                 slot.scheduled.store(false, Ordering::Release);
