@@ -72,10 +72,7 @@ impl JobMetrics {
 
     fn with_operator(&self, operator: &str, update: impl FnOnce(&mut OperatorStats)) {
         if let Ok(mut operators) = self.operators.lock() {
-            match operators.get_mut(operator) {
-                Some(stats) => update(stats),
-                None => update(operators.entry(operator.to_string()).or_default()),
-            }
+            with_entry(&mut operators, operator, update);
         }
     }
 
@@ -110,13 +107,7 @@ impl JobMetrics {
             Err(_) => (0, 0),
         };
         if let Ok(mut sinks) = self.sinks.lock() {
-            match sinks.get_mut(sink) {
-                Some(tally) => tally.record_all(outputs),
-                None => sinks
-                    .entry(sink.to_string())
-                    .or_default()
-                    .record_all(outputs),
-            };
+            with_entry(&mut sinks, sink, |tally| tally.record_all(outputs));
         }
         self.events_out.fetch_add(count, Ordering::Relaxed);
         self.deadline_misses.fetch_add(missed, Ordering::Relaxed);
@@ -189,6 +180,26 @@ impl JobMetrics {
     }
 }
 
+/// Applies `update` to the value under `key`, inserted as the default first if missing
+/// (the key is copied only then).
+fn with_entry<V: Default, R>(
+    map: &mut BTreeMap<String, V>,
+    key: &str,
+    update: impl FnOnce(&mut V) -> R,
+) -> R {
+    match map.get_mut(key) {
+        Some(value) => update(value),
+        None => update(map.entry(key.to_string()).or_default()),
+    }
+}
+
+/// Records `value` in `histogram`, growing it as needed, or at its limit if it cannot grow.
+pub fn record(histogram: &mut Histogram<u64>, value: u64) {
+    if histogram.record(value).is_err() {
+        histogram.saturating_record(value);
+    }
+}
+
 /// Outputs and their end-to-end latencies, for a job or one of its sinks.
 struct LatencyTally {
     /// Microseconds; 3 significant digits, auto-resizing: never fails to record.
@@ -215,10 +226,8 @@ impl LatencyTally {
             let us = u64::try_from(latency.as_micros())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            if let Some(histogram) = &mut self.histogram
-                && histogram.record(us).is_err()
-            {
-                histogram.saturating_record(us);
+            if let Some(histogram) = &mut self.histogram {
+                record(histogram, us);
             }
             missed += u64::from(late);
         }

@@ -101,10 +101,8 @@ impl TenantShares {
         if let Some(share) = self.shares.get_mut(tenant) {
             share.slices += 1;
             let ns = (delay.as_nanos() as u64).max(1);
-            if let Some(histogram) = &mut share.ready_to_run
-                && histogram.record(ns).is_err()
-            {
-                histogram.saturating_record(ns);
+            if let Some(histogram) = &mut share.ready_to_run {
+                crate::metrics::record(histogram, ns);
             }
         }
     }
