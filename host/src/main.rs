@@ -225,10 +225,8 @@ fn scenario(
     };
     let report = cameo_host::bench::scenarios::run(scenario, &options)?;
     let plot = args.plot.unwrap_or_else(|| {
-        let name = serde_json::to_value(scenario)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "scenario".to_string());
+        let name = clap::ValueEnum::to_possible_value(&scenario)
+            .map_or_else(|| "scenario".to_string(), |v| v.get_name().to_string());
         PathBuf::from("target/cameo-bench").join(format!("{name}.svg"))
     });
     // The figures come first: a chart that cannot be written must not lose them.
