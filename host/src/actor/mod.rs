@@ -500,6 +500,10 @@ impl Task for Actor {
         }
     }
 
+    fn tenant(&self) -> usize {
+        self.links.profile.tenant()
+    }
+
     fn in_call(&self) -> bool {
         self.in_flight.is_some()
     }
@@ -508,15 +512,15 @@ impl Task for Actor {
     /// target after the event that advanced the watermark; a waiting watermark lends that
     /// urgency to the events queued before it, which must be handled first.
     fn priority(&self) -> Priority {
-        let mailbox = &self.links.mailbox;
+        let waiting = self.links.mailbox.waiting_contexts();
         let pending = Pending {
             in_flight: self.in_flight_context,
             retry: self.retry.front().map(|(_, context, _)| *context),
             due: self.due.front().map(|due| match due {
                 Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
             }),
-            head: mailbox.head_context(),
-            watermark: mailbox.first_watermark_context(),
+            head: waiting.head,
+            watermark: waiting.watermark,
         };
         let profile = &self.links.profile;
         profile

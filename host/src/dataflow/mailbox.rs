@@ -140,18 +140,18 @@ impl Mailbox {
         self.lock().messages.is_empty()
     }
 
-    /// The priority context of the event at the head of the mailbox, if an event is there.
-    pub fn head_context(&self) -> Option<PriorityContext> {
-        match self.lock().messages.front()? {
-            Message::Event { meta, .. } => Some(*meta),
-            _ => None,
-        }
-    }
-
-    /// The context of the first watermark waiting, if any (it can only be handled after
+    /// The priority contexts that set this mailbox's urgency: of the event at its head (if an
+    /// event is there), and of the first watermark waiting (it can only be handled after
     /// everything before it, which therefore inherits its urgency).
-    pub fn first_watermark_context(&self) -> Option<PriorityContext> {
-        self.lock().watermarks.front().copied()
+    pub fn waiting_contexts(&self) -> WaitingContexts {
+        let inner = self.lock();
+        WaitingContexts {
+            head: match inner.messages.front() {
+                Some(Message::Event { meta, .. }) => Some(*meta),
+                _ => None,
+            },
+            watermark: inner.watermarks.front().copied(),
+        }
     }
 
     /// True when a message from a channel that is not `held` is waiting.
@@ -213,13 +213,6 @@ impl Mailbox {
             if !is_event && !events.is_empty() {
                 break;
             }
-            // Watermarks of held channels may wait ahead of this one: keep `watermarks` in
-            // step with `messages` by removing this watermark's own entry.
-            let watermarks_before = inner
-                .messages
-                .range(..index)
-                .filter(|m| matches!(m, Message::Watermark { .. }))
-                .count();
             match inner.messages.remove(index) {
                 Some(Message::Event {
                     event,
@@ -231,7 +224,14 @@ impl Mailbox {
                 }
                 Some(other) => {
                     if matches!(other, Message::Watermark { .. }) {
-                        inner.watermarks.remove(watermarks_before);
+                        // Watermarks of held channels may wait ahead of this one: keep
+                        // `watermarks` in step with `messages` by removing its own entry.
+                        let before = inner
+                            .messages
+                            .range(..index)
+                            .filter(|m| matches!(m, Message::Watermark { .. }))
+                            .count();
+                        inner.watermarks.remove(before);
                     }
                     control = Some(other);
                     break;
@@ -252,6 +252,15 @@ impl Mailbox {
         }
         (taken, wake)
     }
+}
+
+/// What [`Mailbox::waiting_contexts`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitingContexts {
+    /// The context of the event at the head, if an event is there.
+    pub head: Option<PriorityContext>,
+    /// The context of the first watermark waiting, if any.
+    pub watermark: Option<PriorityContext>,
 }
 
 /// What [`Mailbox::take`] found.
@@ -310,7 +319,7 @@ mod tests {
             start + Duration::from_millis(1),
             start + Duration::from_millis(2),
         );
-        assert_eq!(mailbox.first_watermark_context(), None);
+        assert_eq!(mailbox.waiting_contexts().watermark, None);
         mailbox.push_all([
             event(0, "a"),
             watermark(0, 5, start),
@@ -318,21 +327,28 @@ mod tests {
         ]);
         // The second watermark replaced the first (same channel, nothing between).
         assert_eq!(
-            mailbox.first_watermark_context().map(|c| c.ingest),
+            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
             Some(first)
         );
         mailbox.push_all([event(0, "b"), watermark(0, 7, second)]);
-        assert!(mailbox.head_context().is_some(), "an event is at the head");
+        assert!(
+            mailbox.waiting_contexts().head.is_some(),
+            "an event is at the head"
+        );
         assert!(matches!(mailbox.take(10, &[]).0, Taken::Events(..)));
-        assert_eq!(mailbox.head_context(), None, "a watermark is at the head");
+        assert_eq!(
+            mailbox.waiting_contexts().head,
+            None,
+            "a watermark is at the head"
+        );
         assert!(matches!(mailbox.take(10, &[]).0, Taken::Control(_)));
         assert_eq!(
-            mailbox.first_watermark_context().map(|c| c.ingest),
+            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
             Some(second)
         );
         mailbox.take(10, &[]);
         mailbox.take(10, &[]);
-        assert_eq!(mailbox.first_watermark_context(), None);
+        assert_eq!(mailbox.waiting_contexts().watermark, None);
     }
 
     #[test]
@@ -348,7 +364,7 @@ mod tests {
             Taken::Control(Message::Watermark { channel: 1, .. })
         ));
         assert_eq!(
-            mailbox.first_watermark_context().map(|c| c.ingest),
+            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
             Some(start),
             "the held channel's watermark is the one still waiting"
         );

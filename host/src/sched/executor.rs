@@ -48,6 +48,8 @@ pub trait Task: Send {
     fn has_work(&self) -> bool;
     /// How urgent the task's next work is.
     fn priority(&self) -> Priority;
+    /// The tenant whose share the task's work is charged to (that of [`Task::priority`]).
+    fn tenant(&self) -> usize;
     /// True while a call is parked mid-way (it yielded at a slice boundary).
     fn in_call(&self) -> bool;
 }
@@ -331,7 +333,7 @@ fn worker_loop(shared: &Arc<Shared>) {
             .task
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tenant = task.priority().tenant;
+        let tenant = task.tenant();
         let mut last_check: Option<LastCheck> = None;
         // Fuel and time run since the last charge to the tenant.
         let (mut owed_fuel, mut owed_ns) = (0u64, 0u64);
