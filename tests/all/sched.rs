@@ -15,7 +15,9 @@ use cameo_host::{JobOutcome, RunOptions};
 use cameo_tests::guests;
 use serde_json::Value;
 
-use crate::support::{Rng, options, parse, results_under_every_policy, run, toml_path, values};
+use crate::support::{
+    Rng, options, parse, pipeline, results_under_every_policy, run, toml_path, values,
+};
 
 /// Polls `ready` until it holds, failing the test after a generous bound.
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
@@ -27,42 +29,6 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-/// A job `name` of `tenant` with latency target `target_ms`: the lines of `input` (a file
-/// in `dir`, or any readable path) → `op` running `module` with `config` → memory sink `out`.
-fn pipeline(
-    dir: &Path,
-    name: &str,
-    tenant: &str,
-    target_ms: u64,
-    input: &str,
-    module: &str,
-    config: &str,
-) -> JobSpec {
-    let toml = format!(
-        r#"
-name = "{name}"
-tenant = "{tenant}"
-latency_target_ms = {target_ms}
-[[source]]
-name = "in"
-kind = "file"
-path = {input}
-[[operator]]
-name = "op"
-module = {module}
-inputs = ["in"]
-config = {config}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["op"]
-"#,
-        input = toml_path(input),
-        module = toml_path(module),
-    );
-    parse(&toml, dir)
 }
 
 /// Writes `lines` to `<name>.txt` in `dir` and returns the file name.

@@ -16,26 +16,41 @@ pub fn toml_path(path: &str) -> String {
 /// (a TOML inline table), into a memory sink named `out`.
 pub fn one_operator_job(dir: &Path, module: &str, config: &str, input: &[&str]) -> JobSpec {
     std::fs::write(dir.join("input.txt"), input.join("\n")).expect("write input");
+    pipeline(dir, "test", "default", 1000, "input.txt", module, config)
+}
+
+/// A job `name` of `tenant` with latency target `target_ms`: the lines of `input` (a file
+/// in `dir`, or any readable path) → `op` running `module` with `config` → memory sink `out`.
+pub fn pipeline(
+    dir: &Path,
+    name: &str,
+    tenant: &str,
+    target_ms: u64,
+    input: &str,
+    module: &str,
+    config: &str,
+) -> JobSpec {
     let toml = format!(
         r#"
-name = "test"
+name = "{name}"
+tenant = "{tenant}"
+latency_target_ms = {target_ms}
 [[source]]
 name = "in"
 kind = "file"
-path = "input.txt"
-
+path = {input}
 [[operator]]
 name = "op"
 module = {module}
 inputs = ["in"]
 config = {config}
-
 [[sink]]
 name = "out"
 kind = "memory"
 inputs = ["op"]
 "#,
-        module = toml_path(module)
+        input = toml_path(input),
+        module = toml_path(module),
     );
     parse(&toml, dir)
 }
