@@ -2,9 +2,11 @@
 //! same window results as an uninterrupted run, with nothing lost and nothing written twice.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
 
 use cameo_tests::guests;
 
@@ -56,8 +58,11 @@ inputs = ["window"]
     )
 }
 
+/// Window results: (sensor, window start) → (sum, count).
+type Windows = BTreeMap<(String, i64), (f64, u64)>;
+
 /// Window results keyed by (key, window start): (sum, count).
-fn results<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<(String, i64), (f64, u64)> {
+fn results<'a>(lines: impl IntoIterator<Item = &'a str>) -> Windows {
     let mut out = BTreeMap::new();
     for line in lines {
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -77,10 +82,7 @@ fn results<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<(String, i6
 }
 
 /// Compares window results, naming only the windows that differ.
-fn assert_same_windows(
-    got: &BTreeMap<(String, i64), (f64, u64)>,
-    expected: &BTreeMap<(String, i64), (f64, u64)>,
-) {
+fn assert_same_windows(got: &Windows, expected: &Windows) {
     let missing: Vec<_> = expected
         .keys()
         .filter(|k| !got.contains_key(*k))
@@ -112,42 +114,52 @@ fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn has_checkpoint(data: &Path) -> bool {
-    std::fs::read_dir(data.join("checkpoints/sensor-windows"))
+/// The checkpoint files of the job under `data`, oldest first.
+fn checkpoint_files(data: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("checkpoints/sensor-windows"))
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
-                .any(|e| e.file_name().to_string_lossy().ends_with(".redb"))
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "redb"))
+                .collect()
         })
-        .unwrap_or(false)
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// A directory holding 2400 readings and `job.toml` (paced, with a file sink and checkpoints
+/// in `data`), and the windows an uninterrupted in-memory run of the same job produces.
+fn interruptible_job() -> (TempDir, Windows) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
+    let reference = run(&parse(&job(0, "kind = \"memory\""), dir.path()), &options());
+    let expected = results(values(&reference, "sums").iter().map(String::as_str));
+    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
+    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
+    (dir, expected)
+}
+
+/// `cameo run job.toml --data-dir data` in `dir`, checkpointing every `interval_ms`, plus
+/// `extra` arguments.
+fn run_command(dir: &Path, interval_ms: u64, extra: &[&str]) -> Command {
+    let mut command = Command::new(cameo_binary());
+    command
+        .args(["run", "job.toml", "--data-dir", "data"])
+        .args(["--checkpoint-interval-ms", &interval_ms.to_string()])
+        .args(extra)
+        .current_dir(dir);
+    command
 }
 
 #[test]
 fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
-
     // Reference: the same job, uninterrupted, in memory.
-    let reference_spec = parse(&job(0, "kind = \"memory\""), dir.path());
-    let reference = run(&reference_spec, &options());
-    let expected = results(values(&reference, "sums").iter().map(String::as_str));
+    let (dir, expected) = interruptible_job();
     assert!(expected.len() > 50, "{} windows", expected.len());
-
-    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
-    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
     let data = dir.path().join("data");
-    let args = [
-        "run",
-        "job.toml",
-        "--data-dir",
-        "data",
-        "--checkpoint-interval-ms",
-        "100",
-        "--json",
-    ];
-    let mut first = Command::new(cameo_binary())
-        .args(args)
-        .current_dir(dir.path())
+    let mut first = run_command(dir.path(), 100, &["--json"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -156,7 +168,10 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
     wait_for(
         "a checkpoint and some output",
         Duration::from_secs(60),
-        || has_checkpoint(&data) && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0),
+        || {
+            !checkpoint_files(&data).is_empty()
+                && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)
+        },
     );
     first.kill().unwrap(); // SIGKILL
     let status = first.wait().unwrap();
@@ -165,11 +180,7 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
         "the job must not have finished before the kill"
     );
 
-    let second = Command::new(cameo_binary())
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let second = run_command(dir.path(), 100, &["--json"]).output().unwrap();
     assert!(
         second.status.success(),
         "{}",
@@ -205,67 +216,33 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
         .collect();
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
     assert!(
-        !has_checkpoint(&data),
+        checkpoint_files(&data).is_empty(),
         "a completed job leaves no checkpoints behind"
     );
 }
 
 #[test]
 fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
-    let reference = run(&parse(&job(0, "kind = \"memory\""), dir.path()), &options());
-    let expected = results(values(&reference, "sums").iter().map(String::as_str));
-
-    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
-    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
+    let (dir, expected) = interruptible_job();
     let data = dir.path().join("data");
-    let args = [
-        "run",
-        "job.toml",
-        "--data-dir",
-        "data",
-        "--checkpoint-interval-ms",
-        "50",
-    ];
-    let mut first = Command::new(cameo_binary())
-        .args(args)
-        .current_dir(dir.path())
+    let mut first = run_command(dir.path(), 50, &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let checkpoints = data.join("checkpoints/sensor-windows");
-    let count = || {
-        std::fs::read_dir(&checkpoints)
-            .map(|e| {
-                e.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".redb"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    wait_for("two checkpoints", Duration::from_secs(60), || count() >= 2);
+    wait_for("two checkpoints", Duration::from_secs(60), || {
+        checkpoint_files(&data).len() >= 2
+    });
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let mut files: Vec<_> = std::fs::read_dir(&checkpoints)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "redb"))
-        .collect();
-    files.sort();
+    let files = checkpoint_files(&data);
     let newest = files.last().unwrap().clone();
     // Cut the file short, as a crash of the disk under it would.
     let bytes = std::fs::read(&newest).unwrap();
     std::fs::write(&newest, &bytes[..bytes.len() / 3]).unwrap();
 
-    let second = Command::new(cameo_binary())
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let second = run_command(dir.path(), 50, &[]).output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");
     let name = newest.file_name().unwrap().to_string_lossy().into_owned();
