@@ -1,11 +1,13 @@
-//! Sources: threads that read or generate events, stamp them with ingest metadata, emit
-//! watermarks, and respect the back-pressure of the first operators' mailboxes.
+//! Sources: read or generate events, stamp them with ingest metadata, emit watermarks,
+//! inject checkpoint barriers, and respect the back-pressure of the first operators'
+//! mailboxes.
+//!
+//! A file or stdin source runs on its own thread (reading may block); a generator is a timed
+//! task of the executor ([`super::generator`]).
 
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::dead_letter::DeadLetters;
 use super::mailbox::PriorityContext;
@@ -14,20 +16,21 @@ use super::sink::Completion;
 use super::spec::{InputFormat, LineOptions};
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
+use crate::sched::TaskId;
 use crate::sched::executor::Activator;
 use crate::state::checkpoint::Checkpointer;
 
 /// How long a source waits for room before checking whether the job ended meanwhile.
 const ROOM_POLL: Duration = Duration::from_millis(50);
 
-/// Longest a source waits in one step (for input, or pacing) before it checks for requested
-/// barriers, idleness and the end of the job.
-const WAIT_STEP: Duration = Duration::from_millis(20);
+/// Longest a source waits in one step (for input, room, or pacing) before it checks for
+/// requested barriers, idleness and the end of the job.
+pub(super) const WAIT_STEP: Duration = Duration::from_millis(20);
 
 /// Shortest pause between two sends of a paced source: events due meanwhile go out together
-/// after it (as records arrive from a network in batches), instead of a thread waking for
-/// every event and taking a core from the workers each time.
-const PACE_STEP: Duration = Duration::from_millis(1);
+/// after it (as records arrive from a network in batches), instead of waking for every event
+/// and taking a core from the workers each time.
+pub(super) const PACE_STEP: Duration = Duration::from_millis(1);
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -36,38 +39,40 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Where a source's events come from.
-pub enum Origin {
-    /// Lines from a reader (a file or stdin).
-    Lines {
-        /// The reader.
-        reader: Box<dyn BufRead + Send>,
-        /// How to read them.
-        options: LineOptions,
-        /// Events per second, 0 for as fast as the job takes them.
-        rate: f64,
-    },
-    /// Synthetic events.
-    Generator {
-        /// Events to generate.
-        count: u64,
-        /// Events per second, 0 for unthrottled.
-        rate: f64,
-        /// Distinct keys.
-        keys: u64,
-        /// Filler bytes per event.
-        payload_bytes: usize,
-        /// Key sequence seed.
-        seed: u64,
-    },
+/// Lines from a reader (a file or stdin), read on the source's own thread.
+pub struct Lines {
+    /// The reader.
+    pub reader: Box<dyn BufRead + Send>,
+    /// How to read them.
+    pub options: LineOptions,
+    /// Events per second, 0 for as fast as the job takes them.
+    pub rate: f64,
+}
+
+/// How a source waits for room when a receiving mailbox is full.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Room {
+    /// Block until there is room (a source on its own thread).
+    Wait,
+    /// Ask to be woken when there is room, and return (a timed task).
+    Register(TaskId),
+}
+
+/// What sending a chunk came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flushed {
+    /// Sent (or nothing to send).
+    Sent,
+    /// A receiving mailbox is full: the chunk is kept until there is room.
+    Full,
+    /// The job ended: send nothing more.
+    Ended,
 }
 
 /// One running source.
 pub struct Source {
     /// The source's name, for errors.
     pub name: String,
-    /// What it reads.
-    pub origin: Origin,
     /// Where its events go.
     pub router: Router,
     /// Events per send (and per watermark).
@@ -95,32 +100,14 @@ pub struct Source {
 }
 
 impl Source {
-    /// Runs the source to its end (blocking; call on its own thread).
-    pub fn run(mut self) {
-        let origin = std::mem::replace(
-            &mut self.origin,
-            Origin::Generator {
-                count: 0,
-                rate: 0.0,
-                keys: 1,
-                payload_bytes: 0,
-                seed: 0,
-            },
-        );
-        match origin {
-            Origin::Lines {
-                reader,
-                options,
-                rate,
-            } => self.run_lines(reader, &options, rate),
-            Origin::Generator {
-                count,
-                rate,
-                keys,
-                payload_bytes,
-                seed,
-            } => self.run_generator(count, rate, keys, payload_bytes, seed),
-        }
+    /// Reads `lines` to their end and ends the source (blocking; call on its own thread).
+    pub fn run(mut self, lines: Lines) {
+        self.run_lines(lines.reader, &lines.options, lines.rate);
+        self.end();
+    }
+
+    /// Ends the source: a last barrier, its final offset, and the end of its stream.
+    pub(super) fn end(&mut self) {
         self.inject_barrier();
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.source_ended(&self.name, self.offset);
@@ -149,7 +136,7 @@ impl Source {
     /// ended meanwhile.
     fn wait_until(&mut self, emitter: &mut Emitter, until: Instant) -> bool {
         loop {
-            if !emitter.flush(self) {
+            if emitter.flush(self, Room::Wait) != Flushed::Sent {
                 return false;
             }
             self.check_idle(emitter);
@@ -162,7 +149,7 @@ impl Source {
     }
 
     /// Tells downstream this source is idle, once, when nothing was sent for the timeout.
-    fn check_idle(&mut self, emitter: &mut Emitter) {
+    pub(super) fn check_idle(&mut self, emitter: &mut Emitter) {
         if let Some(timeout) = self.idle_timeout
             && !emitter.idle
             && emitter.last_sent.elapsed() >= timeout
@@ -259,7 +246,7 @@ impl Source {
             }
             match parse_line(line, options) {
                 Ok(event) => {
-                    if !emitter.push(self, event) {
+                    if emitter.push(self, event, Room::Wait) != Flushed::Sent {
                         return;
                     }
                 }
@@ -271,39 +258,7 @@ impl Source {
                 ),
             }
         }
-        emitter.flush(self);
-    }
-
-    fn run_generator(&mut self, count: u64, rate: f64, keys: u64, payload_bytes: usize, seed: u64) {
-        let payload = "x".repeat(payload_bytes);
-        let started = Instant::now();
-        let mut emitter = Emitter::new(0);
-        for seq in self.skip.min(count)..count {
-            if !self.pace(&mut emitter, started, seq - self.skip, rate) {
-                return;
-            }
-            self.offset = seq + 1;
-            let key = format!(
-                "k{}",
-                xxh3_64_with_seed(&seq.to_le_bytes(), seed) % keys.max(1)
-            );
-            let value = serde_json::json!({
-                "key": key,
-                "seq": seq,
-                "value": seq % 100,
-                "payload": payload,
-            });
-            let event = Event {
-                key: Some(key.into_bytes()),
-                value: value.to_string().into_bytes(),
-                event_time: now_ms(),
-                headers: Vec::new(),
-            };
-            if !emitter.push(self, event) {
-                return;
-            }
-        }
-        emitter.flush(self);
+        emitter.flush(self, Room::Wait);
     }
 
     /// Waits until every receiving mailbox has room; false when the job ended meanwhile.
@@ -320,7 +275,7 @@ impl Source {
 }
 
 /// Collects events into chunks and sends each with the watermark it makes.
-struct Emitter {
+pub(super) struct Emitter {
     chunk: Vec<(Event, PriorityContext)>,
     /// When events were last sent.
     last_sent: Instant,
@@ -332,7 +287,8 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn new(delay: i64) -> Self {
+    /// An emitter whose watermarks trail the largest event time by `delay` ms.
+    pub(super) fn new(delay: i64) -> Self {
         Emitter {
             chunk: Vec::new(),
             last_sent: Instant::now(),
@@ -343,24 +299,43 @@ impl Emitter {
         }
     }
 
-    fn push(&mut self, source: &mut Source, event: Event) -> bool {
+    /// True when no event waits to be sent.
+    pub(super) fn is_empty(&self) -> bool {
+        self.chunk.is_empty()
+    }
+
+    /// Adds `event` to the chunk, sending the chunk once it is full.
+    pub(super) fn push(&mut self, source: &mut Source, event: Event, room: Room) -> Flushed {
         self.max_event_time = self.max_event_time.max(event.event_time);
         let context =
             PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
         self.chunk.push((event, context));
         if self.chunk.len() >= source.chunk {
-            return self.flush(source);
+            return self.flush(source, room);
         }
-        true
+        Flushed::Sent
     }
 
-    fn flush(&mut self, source: &mut Source) -> bool {
+    /// Sends the chunk and the watermark it makes, then injects a requested barrier.
+    pub(super) fn flush(&mut self, source: &mut Source, room: Room) -> Flushed {
+        if source.completion.is_finished() {
+            return Flushed::Ended;
+        }
         if self.chunk.is_empty() {
             source.inject_barrier();
-            return !source.completion.is_finished();
+            return Flushed::Sent;
         }
-        if !source.wait_for_room() {
-            return false;
+        match room {
+            Room::Wait => {
+                if !source.wait_for_room() {
+                    return Flushed::Ended;
+                }
+            }
+            Room::Register(task) => {
+                if source.router.blocked(task) {
+                    return Flushed::Full;
+                }
+            }
         }
         let chunk = std::mem::take(&mut self.chunk);
         let was_idle = std::mem::take(&mut self.idle);
@@ -383,7 +358,7 @@ impl Emitter {
             source.router.watermark(watermark, meta, &source.activator);
         }
         source.inject_barrier();
-        true
+        Flushed::Sent
     }
 }
 

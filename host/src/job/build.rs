@@ -16,10 +16,11 @@ use crate::actor::{Actor, ActorLinks};
 use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
+use crate::dataflow::generator::{Generator, GeneratorSpec};
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
-use crate::dataflow::source::{Origin, Source};
+use crate::dataflow::source::{Lines, Source};
 use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind, producer_of};
 use crate::engine::OperatorEngine;
 use crate::metrics::JobMetrics;
@@ -424,6 +425,7 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
 
     let started = Instant::now();
     let mut source_threads = Vec::new();
+    let mut source_tasks = Vec::new();
     for source_spec in &spec.sources {
         let name = source_spec.name().get_ref().clone();
         let edges = consumers
@@ -442,40 +444,8 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
                  not replayed, new input continues from here"
             );
         }
-        let origin = match source_spec.kind.get_ref() {
-            SourceKind::File => {
-                let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
-                let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
-                    what: "source",
-                    name: name.clone(),
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                Origin::Lines {
-                    reader: Box::new(BufReader::new(file)),
-                    options: source_spec.line_options(),
-                    rate,
-                }
-            }
-            SourceKind::Stdin => Origin::Lines {
-                reader: Box::new(BufReader::new(std::io::stdin())),
-                options: source_spec.line_options(),
-                rate,
-            },
-            SourceKind::Generator => Origin::Generator {
-                count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                rate,
-                keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
-                payload_bytes: source_spec
-                    .payload_bytes
-                    .as_ref()
-                    .map_or(0, |p| *p.get_ref()),
-                seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
-            },
-        };
         let source = Source {
             name: name.clone(),
-            origin,
             router: Router::new(edges, 0, 1),
             chunk: options.limits.batch_size.max(1),
             metrics: Arc::clone(&metrics),
@@ -492,9 +462,47 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
                 .as_ref()
                 .map(|ms| Duration::from_millis(*ms.get_ref())),
         };
+        let lines = match source_spec.kind.get_ref() {
+            SourceKind::File => {
+                let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
+                let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
+                    what: "source",
+                    name: name.clone(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Lines {
+                    reader: Box::new(BufReader::new(file)),
+                    options: source_spec.line_options(),
+                    rate,
+                }
+            }
+            SourceKind::Stdin => Lines {
+                reader: Box::new(BufReader::new(std::io::stdin())),
+                options: source_spec.line_options(),
+                rate,
+            },
+            SourceKind::Generator => {
+                let spec = GeneratorSpec {
+                    count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
+                    rate,
+                    keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
+                    payload_bytes: source_spec
+                        .payload_bytes
+                        .as_ref()
+                        .map_or(0, |p| *p.get_ref()),
+                    seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
+                };
+                let task = executor.next_task_id();
+                let added = executor.add_timed(Box::new(Generator::new(source, task, spec)));
+                activator.arm(added, Instant::now());
+                source_tasks.push(added);
+                continue;
+            }
+        };
         let thread = std::thread::Builder::new()
             .name(format!("cameo-source-{name}"))
-            .spawn(move || source.run())
+            .spawn(move || source.run(lines))
             .map_err(JobError::Thread)?;
         source_threads.push(thread);
     }
@@ -507,6 +515,8 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
         tenant,
         memory_outputs,
         source_threads,
+        source_tasks,
+        activator,
         checkpointer,
         checkpoint_interval: options.checkpoint_interval,
         recovery,

@@ -21,8 +21,9 @@ use crate::limits::Limits;
 use crate::metrics::{JobMetrics, JobSummary};
 use crate::registry::LoadError;
 use crate::sched::PolicyKind;
+use crate::sched::TaskId;
 use crate::sched::calibrate;
-use crate::sched::executor::Executor;
+use crate::sched::executor::{Activator, Executor};
 use crate::sched::profile::OperatorProfile;
 use crate::sched::queue::TenantShares;
 use crate::state::TenantState;
@@ -255,6 +256,9 @@ pub struct JobHandle {
     tenant: Arc<TenantState>,
     memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>>,
     source_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Sources run as the executor's timed tasks (generators).
+    source_tasks: Vec<TaskId>,
+    activator: Activator,
     checkpointer: Option<Arc<Checkpointer>>,
     checkpoint_interval: Duration,
     recovery: Option<Recovery>,
@@ -274,6 +278,10 @@ impl JobHandle {
             if thread.join().is_err() {
                 tracing::error!("a source thread panicked");
             }
+        }
+        // Before the workers start, this thread makes the generators' events itself.
+        for task in self.source_tasks.drain(..) {
+            self.activator.drive(task);
         }
     }
 

@@ -5,6 +5,10 @@
 //! activation idempotent, so a task is in the run queue at most once and runs on one worker at
 //! a time.
 //!
+//! Timed tasks (sources) are not ordered by the policy: a worker runs those that are due
+//! before taking policy work, a busy worker between two slices (unless a waiting worker is
+//! about to wake for them), and a waiting worker sleeps until the next one falls due.
+//!
 //! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
 //! better waits, and gives it up at the first boundary after something better arrives: urgent
 //! work waits at most one slice for a busy worker. Queuing work wakes a worker only when one
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::priority::Priority;
 pub use super::queue::TenantSchedStats;
 use super::queue::{RunQueue, TenantShares};
+use super::timers::TimedTask;
 use super::{Policy, TaskId};
 
 /// What a task reports after one slice.
@@ -54,10 +59,29 @@ pub trait Task: Send {
     fn in_call(&self) -> bool;
 }
 
-struct TaskSlot {
-    scheduled: AtomicBool,
-    task: Mutex<Box<dyn Task>>,
+/// What a task slot holds.
+enum Body {
+    /// Work ordered by the policy (an actor).
+    Task(Mutex<Box<dyn Task>>),
+    /// Work run at set times (a source).
+    Timed(Mutex<Box<dyn TimedTask>>),
 }
+
+struct TaskSlot {
+    /// True while a policy-ordered task is queued or running.
+    scheduled: AtomicBool,
+    body: Body,
+}
+
+/// How long past its time a due timer may wait for a waiting worker to wake for it before a
+/// busy worker runs it between two slices.
+const TIMER_OVERDUE: Duration = Duration::from_micros(200);
+
+/// Most timed tasks a busy worker runs between two slices.
+const TIMERS_PER_PAUSE: usize = 16;
+
+/// Longest sleep of a thread driving a timed task itself ([`Activator::drive`]).
+const DRIVE_STEP: Duration = Duration::from_millis(20);
 
 struct Shared {
     tasks: RwLock<Vec<Arc<TaskSlot>>>,
@@ -68,6 +92,10 @@ struct Shared {
     /// Pushes into the run queue so far: a worker that saw no push since it last compared
     /// its task with the waiting ones may keep running it without taking the queue's lock.
     pushes: AtomicU64,
+    /// When the earliest timer falls due, in nanoseconds since `origin` (`u64::MAX`: no
+    /// timer), so that busy workers check for due timers without taking the queue's lock.
+    next_timer: AtomicU64,
+    origin: Instant,
     shutdown: AtomicBool,
     tracing: AtomicBool,
     trace: Mutex<Vec<TaskId>>,
@@ -94,6 +122,75 @@ impl Shared {
         self.pushes.fetch_add(1, Ordering::AcqRel);
     }
 
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Publishes the earliest timer after the timers changed.
+    fn publish_timer(&self, queue: &mut RunQueue) {
+        let next = queue.timers().earliest().map_or(u64::MAX, |at| self.nanos(at));
+        self.next_timer.store(next, Ordering::Release);
+    }
+
+    /// True when a timer is due by `now` (without taking the queue's lock).
+    fn timer_due(&self, now: Instant) -> bool {
+        self.next_timer.load(Ordering::Acquire) <= self.nanos(now)
+    }
+
+    /// Arms timed task `task` for `at`, waking a waiting worker when that is now the earliest
+    /// timer (it sleeps until the earliest one).
+    fn arm(&self, task: TaskId, at: Instant) {
+        let mut queue = self.queue();
+        let earliest = queue.timers().arm(task, at);
+        self.publish_timer(&mut queue);
+        let idle = earliest && queue.has_idle_worker();
+        drop(queue);
+        if idle {
+            self.runnable.notify_one();
+        }
+    }
+
+    /// Takes a timed task due by `now`. A busy worker leaves it to a waiting worker, which
+    /// wakes for it, unless it is overdue.
+    fn take_due_timer(&self, queue: &mut RunQueue, now: Instant, busy: bool) -> Option<TaskId> {
+        if busy && queue.has_idle_worker() {
+            let due = queue.timers().earliest()?;
+            if now.saturating_duration_since(due) < TIMER_OVERDUE {
+                return None;
+            }
+        }
+        let task = queue.timers().pop_due(now)?;
+        self.publish_timer(queue);
+        Some(task)
+    }
+
+    /// Runs timed task `task` once and arms it for the time it asks for.
+    fn run_timed(&self, task: TaskId) {
+        let Some(slot) = self.slot(task) else {
+            return;
+        };
+        let Body::Timed(timed) = &slot.body else {
+            return;
+        };
+        let next = timed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .run(Instant::now());
+        if let Some(at) = next {
+            self.arm(task, at);
+        }
+    }
+
+    /// Runs the timed tasks due now, between two slices of a busy worker.
+    fn run_due_timers(&self, now: Instant) {
+        for _ in 0..TIMERS_PER_PAUSE {
+            let Some(task) = self.take_due_timer(&mut self.queue(), now, true) else {
+                return;
+            };
+            self.run_timed(task);
+        }
+    }
+
     /// Queues `task` and wakes a waiting worker, if any.
     fn enqueue(&self, task: TaskId, priority: &Priority) {
         let mut queue = self.queue();
@@ -115,17 +212,22 @@ pub struct Activator {
 impl Activator {
     /// Puts `task` in the run queue with the priority it reports, unless it is already there
     /// or running (for waking a producer that waited for room downstream).
+    /// A timed task (a source waiting for room) is run as soon as possible.
     pub fn wake(&self, task: TaskId) {
         let Some(slot) = self.shared.slot(task) else {
             return;
         };
-        if !slot.scheduled.swap(true, Ordering::AcqRel) {
-            let priority = slot
-                .task
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .priority();
-            self.shared.enqueue(task, &priority);
+        match &slot.body {
+            Body::Timed(_) => self.shared.arm(task, Instant::now()),
+            Body::Task(inner) => {
+                if !slot.scheduled.swap(true, Ordering::AcqRel) {
+                    let priority = inner
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .priority();
+                    self.shared.enqueue(task, &priority);
+                }
+            }
         }
     }
 
@@ -134,8 +236,39 @@ impl Activator {
         let Some(slot) = self.shared.slot(task) else {
             return;
         };
-        if !slot.scheduled.swap(true, Ordering::AcqRel) {
-            self.shared.enqueue(task, priority);
+        match &slot.body {
+            Body::Timed(_) => self.shared.arm(task, Instant::now()),
+            Body::Task(_) => {
+                if !slot.scheduled.swap(true, Ordering::AcqRel) {
+                    self.shared.enqueue(task, priority);
+                }
+            }
+        }
+    }
+
+    /// Runs timed task `task` at `at`, and after that whenever it asks to run.
+    pub fn arm(&self, task: TaskId, at: Instant) {
+        self.shared.arm(task, at);
+    }
+
+    /// Runs timed task `task` on this thread until it finishes, whether or not workers run
+    /// (they may run it too meanwhile: a task runs on one thread at a time).
+    pub fn drive(&self, task: TaskId) {
+        let Some(slot) = self.shared.slot(task) else {
+            return;
+        };
+        let Body::Timed(timed) = &slot.body else {
+            return;
+        };
+        loop {
+            let next = timed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .run(Instant::now());
+            let Some(at) = next else {
+                return;
+            };
+            std::thread::sleep(at.saturating_duration_since(Instant::now()).min(DRIVE_STEP));
         }
     }
 }
@@ -157,6 +290,8 @@ impl Executor {
             preempts,
             runnable: Condvar::new(),
             pushes: AtomicU64::new(0),
+            next_timer: AtomicU64::new(u64::MAX),
+            origin: Instant::now(),
             shutdown: AtomicBool::new(false),
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
@@ -191,6 +326,15 @@ impl Executor {
 
     /// Registers a task (not yet runnable) and returns its id.
     pub fn add(&self, task: Box<dyn Task>) -> TaskId {
+        self.register(Body::Task(Mutex::new(task)))
+    }
+
+    /// Registers a timed task (not yet armed: see [`Activator::arm`]) and returns its id.
+    pub fn add_timed(&self, task: Box<dyn TimedTask>) -> TaskId {
+        self.register(Body::Timed(Mutex::new(task)))
+    }
+
+    fn register(&self, body: Body) -> TaskId {
         let mut tasks = self
             .shared
             .tasks
@@ -198,7 +342,7 @@ impl Executor {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         tasks.push(Arc::new(TaskSlot {
             scheduled: AtomicBool::new(false),
-            task: Mutex::new(task),
+            body,
         }));
         tasks.len() - 1
     }
@@ -247,6 +391,13 @@ impl Executor {
                 tracing::error!("a worker thread panicked");
             }
         }
+        // Tasks may hold activators (sources do): dropping them breaks the cycle back to
+        // this executor.
+        self.shared
+            .tasks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 }
 
@@ -256,44 +407,44 @@ impl Drop for Executor {
     }
 }
 
-/// Waits for the next task; `None` at shutdown. `since` is reset after a wait,
-/// so waiting is not charged to any tenant.
+/// Waits for the next policy-ordered task, running due timed tasks first; `None` at
+/// shutdown. `since` is reset after waiting and after timed tasks, so neither is charged to
+/// any tenant.
 fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
     let mut queue = shared.queue();
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
             return None;
         }
-        if let Some(next) = queue.pop(Instant::now()) {
+        let now = Instant::now();
+        if let Some(timed) = shared.take_due_timer(&mut queue, now, false) {
+            drop(queue);
+            shared.run_timed(timed);
+            *since = Instant::now();
+            queue = shared.queue();
+            continue;
+        }
+        if let Some(next) = queue.pop(now) {
             return Some(next);
         }
+        let next_timer = queue.timers().earliest();
         queue.set_waiting(true);
-        queue = shared
-            .runnable
-            .wait(queue)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue = match next_timer {
+            Some(at) => {
+                shared
+                    .runnable
+                    .wait_timeout(queue, at.saturating_duration_since(now))
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0
+            }
+            None => shared
+                .runnable
+                .wait(queue)
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
         queue.set_waiting(false);
         *since = Instant::now();
     }
-}
-
-/// Runs one slice of `task`, or, when the policy does not preempt, its whole call.
-fn run_once(shared: &Shared, task: &mut dyn Task, activator: &Activator) -> SliceReport {
-    let mut report = task.run_slice(activator);
-    if !shared.preempts {
-        // Run the call to completion: keep polling it, slice after slice.
-        while report.outcome == SliceOutcome::Busy
-            && task.in_call()
-            && !shared.shutdown.load(Ordering::Acquire)
-        {
-            let next_report = task.run_slice(activator);
-            report = SliceReport {
-                outcome: next_report.outcome,
-                fuel: report.fuel.saturating_add(next_report.fuel),
-            };
-        }
-    }
-    report
 }
 
 /// How long a worker may keep its task on the strength of one comparison with the waiting
@@ -329,26 +480,34 @@ fn worker_loop(shared: &Arc<Shared>) {
         let Some(slot) = shared.slot(next) else {
             continue;
         };
-        let mut task = slot
-            .task
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Body::Task(task) = &slot.body else {
+            continue;
+        };
+        let mut task = task.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let tenant = task.tenant();
         let mut last_check: Option<LastCheck> = None;
         // Fuel and time run since the last charge to the tenant.
         let (mut owed_fuel, mut owed_ns) = (0u64, 0u64);
+        // The trace records every slice, or every turn when calls run to completion.
+        let mut turn_start = true;
         loop {
-            if shared.tracing.load(Ordering::Relaxed)
+            if (shared.preempts || turn_start)
+                && shared.tracing.load(Ordering::Relaxed)
                 && let Ok(mut trace) = shared.trace.lock()
             {
                 trace.push(next);
             }
-            let report = run_once(shared, task.as_mut(), &activator);
+            turn_start = false;
+            let report = task.run_slice(&activator);
             let now = Instant::now();
             owed_ns =
                 owed_ns.saturating_add(now.saturating_duration_since(since).as_nanos() as u64);
             owed_fuel = owed_fuel.saturating_add(report.fuel);
             since = now;
+            if shared.timer_due(now) {
+                shared.run_due_timers(now);
+                since = Instant::now();
+            }
             if report.outcome == SliceOutcome::Idle {
                 slot.scheduled.store(false, Ordering::Release);
                 let again = task.has_work();
@@ -362,6 +521,10 @@ fn worker_loop(shared: &Arc<Shared>) {
                     activator.activate(next, &priority);
                 }
                 break;
+            }
+            if !shared.preempts && task.in_call() && !shared.shutdown.load(Ordering::Acquire) {
+                // Run the call to completion: keep polling it, slice after slice.
+                continue;
             }
             if task.in_call()
                 && let Some(check) = &last_check

@@ -10,6 +10,7 @@
 //! - [`profile`]: per-operator cost profiles and the context converter.
 //! - [`queue`]: the run queue and tenant shares.
 //! - [`executor`]: worker threads running slices.
+//! - [`timers`]: timed tasks (sources), run at set times outside the policy's order.
 //! - [`calibrate`]: fuel-to-time calibration at start-up.
 
 pub mod calibrate;
@@ -17,6 +18,7 @@ pub mod executor;
 pub mod priority;
 pub mod profile;
 pub mod queue;
+pub mod timers;
 
 use std::time::Instant;
 

@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::priority::Priority;
+use super::timers::Timers;
 use super::{Policy, TaskId};
 
 /// How much CPU time a tenant may bank, in time at its rate: short, so a tenant idle for a
@@ -162,6 +163,8 @@ pub struct RunQueue {
     len: usize,
     /// Workers waiting for work.
     idle: usize,
+    /// Timed tasks (sources), run outside the policy's order.
+    timers: Timers,
 }
 
 impl RunQueue {
@@ -175,6 +178,7 @@ impl RunQueue {
             shares,
             len: 0,
             idle: 0,
+            timers: Timers::default(),
         }
     }
 
@@ -191,6 +195,11 @@ impl RunQueue {
     /// The tenant shares.
     pub fn shares(&mut self) -> &mut TenantShares {
         &mut self.shares
+    }
+
+    /// The timed tasks.
+    pub fn timers(&mut self) -> &mut Timers {
+        &mut self.timers
     }
 
     /// Makes `task` runnable with `priority`, ready since `ready`.
