@@ -512,7 +512,12 @@ impl Task for Actor {
     /// target after the event that advanced the watermark; a waiting watermark lends that
     /// urgency to the events queued before it, which must be handled first.
     fn priority(&self) -> Priority {
-        let waiting = self.links.mailbox.waiting_contexts();
+        let profile = &self.links.profile;
+        let current = self.watermarks.current();
+        let next_timer = self.timers.earliest();
+        let waiting = self.links.mailbox.waiting_contexts(|time| {
+            profile.watermark_fires(current, time) || next_timer.is_some_and(|at| at <= time)
+        });
         let pending = Pending {
             in_flight: self.in_flight_context,
             retry: self.retry.front().map(|(_, context, _)| *context),
@@ -522,7 +527,6 @@ impl Task for Actor {
             head: waiting.head,
             watermark: waiting.watermark,
         };
-        let profile = &self.links.profile;
         profile
             .best(&pending)
             .unwrap_or_else(|| profile.priority(&self.context_now()))

@@ -77,9 +77,9 @@ pub struct Mailbox {
 #[derive(Default)]
 struct Inner {
     messages: VecDeque<Message>,
-    /// The contexts of the watermarks among `messages`, in order: a watermark may fire
-    /// windows, so it is urgent however early the events before it are.
-    watermarks: VecDeque<PriorityContext>,
+    /// The times and contexts of the watermarks among `messages`, in order: a watermark that
+    /// fires windows is urgent however early the events before it are.
+    watermarks: VecDeque<(i64, PriorityContext)>,
     events: usize,
     blocked: Vec<TaskId>,
 }
@@ -113,18 +113,18 @@ impl Mailbox {
                 && let Some(Message::Watermark { channel: last, .. }) = inner.messages.back()
                 && last == channel
             {
-                if let Message::Watermark { meta, .. } = &message
+                if let Message::Watermark { time, meta, .. } = &message
                     && let Some(back) = inner.watermarks.back_mut()
                 {
-                    *back = *meta;
+                    *back = (*time, *meta);
                 }
                 if let Some(back) = inner.messages.back_mut() {
                     *back = message;
                 }
                 continue;
             }
-            if let Message::Watermark { meta, .. } = &message {
-                inner.watermarks.push_back(*meta);
+            if let Message::Watermark { time, meta, .. } = &message {
+                inner.watermarks.push_back((*time, *meta));
             }
             inner.messages.push_back(message);
         }
@@ -141,16 +141,20 @@ impl Mailbox {
     }
 
     /// The priority contexts that set this mailbox's urgency: of the event at its head (if an
-    /// event is there), and of the first watermark waiting (it can only be handled after
-    /// everything before it, which therefore inherits its urgency).
-    pub fn waiting_contexts(&self) -> WaitingContexts {
+    /// event is there), and of the first waiting watermark whose time `fires` output (it can
+    /// only be handled after everything before it, which therefore inherits its urgency).
+    pub fn waiting_contexts(&self, fires: impl Fn(i64) -> bool) -> WaitingContexts {
         let inner = self.lock();
         WaitingContexts {
             head: match inner.messages.front() {
                 Some(Message::Event { meta, .. }) => Some(*meta),
                 _ => None,
             },
-            watermark: inner.watermarks.front().copied(),
+            watermark: inner
+                .watermarks
+                .iter()
+                .find(|(time, _)| fires(*time))
+                .map(|(_, meta)| *meta),
         }
     }
 
@@ -259,7 +263,7 @@ impl Mailbox {
 pub struct WaitingContexts {
     /// The context of the event at the head, if an event is there.
     pub head: Option<PriorityContext>,
-    /// The context of the first watermark waiting, if any.
+    /// The context of the first waiting watermark that fires output, if any.
     pub watermark: Option<PriorityContext>,
 }
 
@@ -303,6 +307,10 @@ mod tests {
         }
     }
 
+    fn fires_always(_: i64) -> bool {
+        true
+    }
+
     fn watermark(channel: usize, time: i64, ingest: Instant) -> Message {
         Message::Watermark {
             channel,
@@ -319,7 +327,7 @@ mod tests {
             start + Duration::from_millis(1),
             start + Duration::from_millis(2),
         );
-        assert_eq!(mailbox.waiting_contexts().watermark, None);
+        assert_eq!(mailbox.waiting_contexts(fires_always).watermark, None);
         mailbox.push_all([
             event(0, "a"),
             watermark(0, 5, start),
@@ -327,28 +335,55 @@ mod tests {
         ]);
         // The second watermark replaced the first (same channel, nothing between).
         assert_eq!(
-            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
+            mailbox
+                .waiting_contexts(fires_always)
+                .watermark
+                .map(|c| c.ingest),
             Some(first)
         );
         mailbox.push_all([event(0, "b"), watermark(0, 7, second)]);
         assert!(
-            mailbox.waiting_contexts().head.is_some(),
+            mailbox.waiting_contexts(fires_always).head.is_some(),
             "an event is at the head"
         );
         assert!(matches!(mailbox.take(10, &[]).0, Taken::Events(..)));
         assert_eq!(
-            mailbox.waiting_contexts().head,
+            mailbox.waiting_contexts(fires_always).head,
             None,
             "a watermark is at the head"
         );
         assert!(matches!(mailbox.take(10, &[]).0, Taken::Control(_)));
         assert_eq!(
-            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
+            mailbox
+                .waiting_contexts(fires_always)
+                .watermark
+                .map(|c| c.ingest),
             Some(second)
         );
         mailbox.take(10, &[]);
         mailbox.take(10, &[]);
-        assert_eq!(mailbox.waiting_contexts().watermark, None);
+        assert_eq!(mailbox.waiting_contexts(fires_always).watermark, None);
+    }
+
+    #[test]
+    fn only_a_watermark_that_fires_lends_its_urgency() {
+        let mailbox = Mailbox::new(10);
+        let start = Instant::now();
+        let later = start + Duration::from_millis(1);
+        mailbox.push_all([
+            watermark(0, 5, start),
+            event(0, "a"),
+            watermark(0, 10, later),
+        ]);
+        let from_ten = |time: i64| time >= 10;
+        assert_eq!(
+            mailbox
+                .waiting_contexts(from_ten)
+                .watermark
+                .map(|c| c.ingest),
+            Some(later)
+        );
+        assert_eq!(mailbox.waiting_contexts(|_| false).watermark, None);
     }
 
     #[test]
@@ -364,7 +399,10 @@ mod tests {
             Taken::Control(Message::Watermark { channel: 1, .. })
         ));
         assert_eq!(
-            mailbox.waiting_contexts().watermark.map(|c| c.ingest),
+            mailbox
+                .waiting_contexts(fires_always)
+                .watermark
+                .map(|c| c.ingest),
             Some(start),
             "the held channel's watermark is the one still waiting"
         );

@@ -88,12 +88,16 @@ impl Target {
                 profile,
             } => {
                 let message = message(*channel);
-                let context = match &message {
-                    Message::Watermark { meta, .. } => *meta,
-                    _ => PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
-                };
+                let is_watermark = matches!(message, Message::Watermark { .. });
                 mailbox.push_all([message]);
-                activator.activate(*task, &profile.priority(&context));
+                if is_watermark {
+                    // Whether a watermark is urgent depends on the receiver's own watermark
+                    // and windows: the actor ranks its pending work itself.
+                    activator.wake(*task);
+                } else {
+                    let now = PriorityContext::at_source(Instant::now(), 0, Duration::ZERO);
+                    activator.activate(*task, &profile.priority(&now));
+                }
             }
             Target::Sink { sink, channel } => match message(*channel) {
                 Message::End { channel } => sink.end(channel),

@@ -169,6 +169,26 @@ impl OperatorProfile {
         context.deadline.max(fires)
     }
 
+    /// True when a watermark at `time` may make output due at this operator, whose watermark
+    /// is `current`: when it passes the last instant of a window (tumbling, sliding). Without
+    /// such a window (sessions, guest timers, a window downstream) any watermark may.
+    pub fn watermark_fires(&self, current: i64, time: i64) -> bool {
+        let Some(window) = &self.window else {
+            return true;
+        };
+        match window.kind {
+            WindowKind::Session => true,
+            WindowKind::Tumbling | WindowKind::Sliding => {
+                // Windows end at k * slide + size: their last instants are one before.
+                let slide = window.slide.max(1);
+                let last = window.size.saturating_sub(1);
+                let windows_closed_by =
+                    |watermark: i64| watermark.saturating_sub(last).div_euclid(slide);
+                time > current && windows_closed_by(time) > windows_closed_by(current)
+            }
+        }
+    }
+
     /// The priority of an actor's best pending work, `None` when nothing is pending. The
     /// first of the call in flight, a retry, a due firing and the mailbox's head event is
     /// what runs next; firings are never deferred; and everything pending comes before the
@@ -261,6 +281,52 @@ mod tests {
         let priority = op.priority(&context);
         assert_eq!(priority.due, now + Duration::from_millis(48));
         assert_eq!(op.downstream_ns(), 2_000_000);
+    }
+
+    #[test]
+    fn only_a_watermark_past_the_last_instant_of_a_window_fires() {
+        let tumbling = profile(Some(WindowDef {
+            kind: WindowKind::Tumbling,
+            size: 1000,
+            slide: 1000,
+            gap: 0,
+            allowed_lateness: 0,
+        }));
+        // Windows [0, 1000), [1000, 2000): their last instants are 999 and 1999.
+        assert!(!tumbling.watermark_fires(500, 998));
+        assert!(tumbling.watermark_fires(500, 999));
+        assert!(
+            !tumbling.watermark_fires(999, 1998),
+            "999 closed [0, 1000) already"
+        );
+        assert!(tumbling.watermark_fires(998, 5000));
+        assert!(!tumbling.watermark_fires(1500, 1500), "not an advance");
+        assert!(
+            tumbling.watermark_fires(i64::MIN, -1),
+            "the first watermark"
+        );
+        let sliding = profile(Some(WindowDef {
+            kind: WindowKind::Sliding,
+            size: 1000,
+            slide: 250,
+            gap: 0,
+            allowed_lateness: 0,
+        }));
+        // Windows end every 250 ms: [-750, 250), [-500, 500), ...
+        assert!(!sliding.watermark_fires(250, 498));
+        assert!(sliding.watermark_fires(250, 499));
+        let session = profile(Some(WindowDef {
+            kind: WindowKind::Session,
+            size: 0,
+            slide: 0,
+            gap: 100,
+            allowed_lateness: 0,
+        }));
+        assert!(session.watermark_fires(500, 501), "sessions end anywhere");
+        assert!(
+            profile(None).watermark_fires(500, 501),
+            "timers may fire anywhere"
+        );
     }
 
     #[test]

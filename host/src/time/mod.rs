@@ -120,6 +120,11 @@ impl TimerQueue {
         due
     }
 
+    /// The time of the earliest pending timer.
+    pub fn earliest(&self) -> Option<i64> {
+        self.timers.first().map(|(time, _)| *time)
+    }
+
     /// Number of pending timers.
     pub fn len(&self) -> usize {
         self.timers.len()
