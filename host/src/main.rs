@@ -237,7 +237,7 @@ fn scenario(
     }
     match write_chart(&plot, &report.p99_chart().to_svg()) {
         Ok(()) => eprintln!("chart: {}", plot.display()),
-        Err(err) => eprintln!("warning: no chart: {err:#}"),
+        Err(err) => eprintln!("warning: no chart: {}", describe(&err)),
     }
     Ok(())
 }
@@ -324,10 +324,27 @@ fn main() -> std::process::ExitCode {
     match dispatch(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: many of our errors already name
+/// their cause in their own message.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -344,5 +361,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let load = cameo_host::registry::LoadError::Read {
+            path: "op.wasm".into(),
+            source: io,
+        };
+        let err = anyhow::Error::new(load).context("could not start the job");
+        assert_eq!(
+            describe(&err),
+            "could not start the job: could not read operator module op.wasm: no such file"
+        );
     }
 }

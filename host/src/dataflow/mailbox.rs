@@ -1,8 +1,7 @@
 //! Messages between actors and the bounded mailbox that holds them.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::bindings::Event;
 use crate::sched::TaskId;
@@ -67,10 +66,9 @@ impl Message {
 ///
 /// Events count against the capacity; control messages are always accepted. Actors are never
 /// blocked by a full mailbox: their producers are simply not given new work until it drains
-/// (see [`Mailbox::register_blocked`]); source threads wait on it instead.
+/// (see [`Mailbox::register_blocked`]), sources included.
 pub struct Mailbox {
     inner: Mutex<Inner>,
-    space: Condvar,
     capacity: usize,
 }
 
@@ -89,7 +87,6 @@ impl Mailbox {
     pub fn new(capacity: usize) -> Self {
         Mailbox {
             inner: Mutex::new(Inner::default()),
-            space: Condvar::new(),
             capacity: capacity.max(1),
         }
     }
@@ -183,19 +180,6 @@ impl Mailbox {
         true
     }
 
-    /// Waits up to `timeout` for room; returns true when there is room.
-    pub fn wait_for_room(&self, timeout: Duration) -> bool {
-        let inner = self.lock();
-        if inner.events < self.capacity {
-            return true;
-        }
-        let (inner, _) = self
-            .space
-            .wait_timeout_while(inner, timeout, |inner| inner.events >= self.capacity)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.events < self.capacity
-    }
-
     /// Takes the next run of work from channels that are not `held` (channels waiting for a
     /// checkpoint barrier on the others keep their messages, in order): up to `max_events`
     /// consecutive events, or one control message if that comes first. Returns the producers
@@ -252,7 +236,6 @@ impl Mailbox {
         let mut wake = Vec::new();
         if was_full && inner.events < self.capacity {
             wake = std::mem::take(&mut inner.blocked);
-            self.space.notify_all();
         }
         (taken, wake)
     }
@@ -280,7 +263,7 @@ pub enum Taken {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use super::*;
 

@@ -245,16 +245,4 @@ impl Router {
                 Target::Sink { .. } => false,
             })
     }
-
-    /// The mailboxes this router sends to (sources wait on them for room).
-    pub fn mailboxes(&self) -> Vec<Arc<Mailbox>> {
-        self.edges
-            .iter()
-            .flat_map(|edge| &edge.targets)
-            .filter_map(|target| match target {
-                Target::Actor { mailbox, .. } => Some(Arc::clone(mailbox)),
-                Target::Sink { .. } => None,
-            })
-            .collect()
-    }
 }

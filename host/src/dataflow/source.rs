@@ -2,10 +2,16 @@
 //! inject checkpoint barriers, and respect the back-pressure of the first operators'
 //! mailboxes.
 //!
-//! A file or stdin source runs on its own thread (reading may block); a generator is a timed
-//! task of the executor ([`super::generator`]).
+//! Every source is a timed task of the executor ([`SourceTask`]), run by the workers at the
+//! times it asks for, never blocking: what it reads comes from an [`Input`] (generated events
+//! in [`super::generator`], lines of a file or stdin in [`super::lines`]). Each run sends the
+//! input that is due (paced at the source's rate), then asks to run again when more is due,
+//! at least [`PACE_STEP`] later, so input due meanwhile goes out together, as records arrive
+//! from a network in batches. When a receiving mailbox is full the source keeps its chunk,
+//! asks the mailbox to wake it once it drains, and takes no more input meanwhile. It runs at
+//! least every [`WAIT_STEP`] to inject requested barriers, declare itself idle, and notice the
+//! end of the job.
 
-use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,24 +19,22 @@ use super::dead_letter::DeadLetters;
 use super::mailbox::PriorityContext;
 use super::router::Router;
 use super::sink::Completion;
-use super::spec::{InputFormat, LineOptions};
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
+use crate::sched::timers::TimedTask;
 use crate::state::checkpoint::Checkpointer;
 
-/// How long a source waits for room before checking whether the job ended meanwhile.
-const ROOM_POLL: Duration = Duration::from_millis(50);
+/// Longest a source waits (for input, room, or pacing) before it checks for requested
+/// barriers, idleness and the end of the job.
+pub const WAIT_STEP: Duration = Duration::from_millis(20);
 
-/// Longest a source waits in one step (for input, room, or pacing) before it checks for
-/// requested barriers, idleness and the end of the job.
-pub(super) const WAIT_STEP: Duration = Duration::from_millis(20);
+/// Shortest pause between two sends of a paced source.
+pub const PACE_STEP: Duration = Duration::from_millis(1);
 
-/// Shortest pause between two sends of a paced source: events due meanwhile go out together
-/// after it (as records arrive from a network in batches), instead of waking for every event
-/// and taking a core from the workers each time.
-pub(super) const PACE_STEP: Duration = Duration::from_millis(1);
+/// Most chunks a source sends in one run before it gives the worker back.
+const CHUNKS_PER_RUN: usize = 4;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -39,28 +43,51 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Lines from a reader (a file or stdin), read on the source's own thread.
-pub struct Lines {
-    /// The reader.
-    pub reader: Box<dyn BufRead + Send>,
-    /// How to read them.
-    pub options: LineOptions,
-    /// Events per second, 0 for as fast as the job takes them.
-    pub rate: f64,
+/// One item of a source's input.
+#[derive(Debug)]
+pub enum Item {
+    /// An event to send.
+    Event(Event),
+    /// Nothing to send (a blank line), but it counts as input consumed.
+    Nothing,
+    /// Input that cannot become an event: goes to the dead letters with the reason.
+    Bad(Option<Event>, String),
 }
 
-/// How a source waits for room when a receiving mailbox is full.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Room {
-    /// Block until there is room (a source on its own thread).
-    Wait,
-    /// Ask to be woken when there is room, and return (a timed task).
-    Register(TaskId),
+/// What an [`Input`] has now.
+#[derive(Debug)]
+pub enum Next {
+    /// Item number `.0`, counting from 1 over the whole input (skipped items too).
+    Item(u64, Item),
+    /// Nothing yet: the input wakes the source when something arrives.
+    Waiting,
+    /// No more input, ever.
+    Ended,
+}
+
+/// Where a source's items come from, without blocking.
+pub trait Input: Send {
+    /// The next item, if one is there now. `skip` items were consumed before a restart: the
+    /// input may leave them out rather than make them.
+    fn next(&mut self, skip: u64) -> Next;
+}
+
+/// Why a source stopped sending in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// It sent what was due: run again at this time.
+    Until(Instant),
+    /// A receiving mailbox is full.
+    Full,
+    /// Its input has ended.
+    InputEnded,
+    /// The job has ended.
+    JobEnded,
 }
 
 /// What sending a chunk came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Flushed {
+enum Flushed {
     /// Sent (or nothing to send).
     Sent,
     /// A receiving mailbox is full: the chunk is kept until there is room.
@@ -69,7 +96,7 @@ pub(super) enum Flushed {
     Ended,
 }
 
-/// One running source.
+/// What every source has, whatever its input.
 pub struct Source {
     /// The source's name, for errors.
     pub name: String,
@@ -79,7 +106,7 @@ pub struct Source {
     pub chunk: usize,
     /// The job's metrics.
     pub metrics: Arc<JobMetrics>,
-    /// Unreadable input lines go here.
+    /// Input that cannot become events goes here.
     pub dead_letters: Arc<DeadLetters>,
     /// Ends the source early when the job failed.
     pub completion: Arc<Completion>,
@@ -89,35 +116,134 @@ pub struct Source {
     pub checkpointer: Option<Arc<Checkpointer>>,
     /// Input already consumed before a restart (lines or generated events) to skip.
     pub skip: u64,
-    /// Input consumed so far, including what was skipped.
-    pub offset: u64,
-    /// The newest checkpoint whose barrier this source injected.
-    pub injected: u64,
     /// Declare the source idle after this long without input.
     pub idle_timeout: Option<Duration>,
     /// The job's latency target: each event's deadline is its ingest plus this.
     pub latency_target: Duration,
+    /// Events per second, 0 for as fast as the job takes them.
+    pub rate: f64,
+    /// How far watermarks trail the largest event time, ms.
+    pub watermark_delay_ms: i64,
 }
 
-impl Source {
-    /// Reads `lines` to their end and ends the source (blocking; call on its own thread).
-    pub fn run(mut self, lines: Lines) {
-        self.run_lines(lines.reader, &lines.options, lines.rate);
-        self.end();
+/// A source run as a timed task: its [`Source`] settings, its input, and where it stands.
+pub struct SourceTask<I> {
+    source: Source,
+    input: I,
+    /// Its own task id, to be woken when a full mailbox drains.
+    task: TaskId,
+    /// When the first item after those skipped was due.
+    started: Instant,
+    /// An item taken from the input before it was due.
+    held: Option<(u64, Item)>,
+    /// Input consumed so far, including what was skipped.
+    offset: u64,
+    /// The newest checkpoint whose barrier this source injected.
+    injected: u64,
+    emitter: Emitter,
+    finished: bool,
+}
+
+impl<I: Input> SourceTask<I> {
+    /// A source reading `input`, registered as task `task`; pacing starts now.
+    pub fn new(source: Source, input: I, task: TaskId) -> Self {
+        let emitter = Emitter::new(source.watermark_delay_ms);
+        SourceTask {
+            source,
+            input,
+            task,
+            started: Instant::now(),
+            held: None,
+            offset: 0,
+            injected: 0,
+            emitter,
+            finished: false,
+        }
     }
 
-    /// Ends the source: a last barrier, its final offset, and the end of its stream.
-    pub(super) fn end(&mut self) {
-        self.inject_barrier();
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.source_ended(&self.name, self.offset);
+    /// When item `number` is due.
+    fn due(&self, number: u64) -> Instant {
+        let n = number.saturating_sub(self.source.skip).saturating_sub(1);
+        // A rate so low that the item is out of reach means: a day from now.
+        let wait =
+            Duration::try_from_secs_f64(n as f64 / self.source.rate).unwrap_or(Duration::MAX);
+        self.started
+            .checked_add(wait)
+            .unwrap_or(self.started + Duration::from_secs(86_400))
+    }
+
+    /// Sends the items due by `now`, up to a few chunks.
+    fn send_due(&mut self, now: Instant) -> Stop {
+        let retry = now + WAIT_STEP;
+        let paced = self.source.rate > 0.0;
+        let budget = self.source.chunk.saturating_mul(CHUNKS_PER_RUN);
+        let mut sent = 0;
+        loop {
+            if sent >= budget {
+                return Stop::Until(now);
+            }
+            let (number, item) = match self.held.take() {
+                Some(held) => held,
+                None => match self.input.next(self.source.skip) {
+                    Next::Item(number, item) => (number, item),
+                    Next::Waiting => return Stop::Until(retry),
+                    Next::Ended => return Stop::InputEnded,
+                },
+            };
+            if number <= self.source.skip {
+                self.offset = number;
+                continue;
+            }
+            if paced {
+                let due = self.due(number);
+                if due > now {
+                    self.held = Some((number, item));
+                    return Stop::Until(due.max(now + PACE_STEP).min(retry));
+                }
+            }
+            // Counted before it is sent: a barrier injected by the send covers it.
+            self.offset = number;
+            match item {
+                Item::Event(event) => {
+                    sent += 1;
+                    self.emitter.push(&self.source, event);
+                    if self.emitter.len() >= self.source.chunk {
+                        match self.flush() {
+                            Flushed::Sent => {}
+                            Flushed::Full => return Stop::Full,
+                            Flushed::Ended => return Stop::JobEnded,
+                        }
+                    }
+                }
+                Item::Nothing => {}
+                Item::Bad(event, reason) => self.source.dead_letters.record(
+                    &self.source.name,
+                    event.as_ref(),
+                    None,
+                    &reason,
+                ),
+            }
         }
-        self.router.end(&self.activator);
+    }
+
+    /// Sends the chunk (and the watermark it makes), then injects a requested barrier.
+    fn flush(&mut self) -> Flushed {
+        if self.source.completion.is_finished() {
+            return Flushed::Ended;
+        }
+        if !self.emitter.is_empty() {
+            if self.source.router.blocked(self.task) {
+                return Flushed::Full;
+            }
+            self.emitter.send(&mut self.source);
+        }
+        self.inject_barrier();
+        Flushed::Sent
     }
 
     /// Injects a barrier for the newest requested checkpoint, recording the offset reached.
     fn inject_barrier(&mut self) {
-        let Some(checkpointer) = self.checkpointer.clone() else {
+        let Some(checkpointer) = &self.source.checkpointer else {
             return;
         };
         let requested = checkpointer.requested();
@@ -125,157 +251,67 @@ impl Source {
             return;
         }
         self.injected = requested;
-        let (router, activator) = (&self.router, &self.activator);
-        checkpointer.source_barrier(&self.name, requested, self.offset, || {
+        let (router, activator) = (&self.source.router, &self.source.activator);
+        checkpointer.source_barrier(&self.source.name, requested, self.offset, || {
             router.barrier(requested, activator)
         });
     }
 
-    /// Waits until `until`, in short steps that keep injecting requested barriers and
-    /// declare the source idle once nothing was sent for the idle timeout. False when the job
-    /// ended meanwhile.
-    fn wait_until(&mut self, emitter: &mut Emitter, until: Instant) -> bool {
-        loop {
-            if emitter.flush(self, Room::Wait) != Flushed::Sent {
-                return false;
-            }
-            self.check_idle(emitter);
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            std::thread::sleep((until - now).min(WAIT_STEP));
-        }
-    }
-
     /// Tells downstream this source is idle, once, when nothing was sent for the timeout.
-    pub(super) fn check_idle(&mut self, emitter: &mut Emitter) {
-        if let Some(timeout) = self.idle_timeout
-            && !emitter.idle
-            && emitter.last_sent.elapsed() >= timeout
+    fn check_idle(&mut self) {
+        if let Some(timeout) = self.source.idle_timeout
+            && !self.emitter.idle
+            && self.emitter.last_sent.elapsed() >= timeout
         {
-            emitter.idle = true;
-            self.router.idle(&self.activator);
+            self.emitter.idle = true;
+            self.source.router.idle(&self.source.activator);
         }
     }
 
-    /// Sleeps until event `seq` is due at `rate` events per second since `started`,
-    /// flushing what is buffered first so nothing waits on the pacing.
-    fn pace(&mut self, emitter: &mut Emitter, started: Instant, seq: u64, rate: f64) -> bool {
-        if rate <= 0.0 {
-            return true;
+    /// Ends the source: a last barrier, its final offset, and the end of its stream.
+    fn finish(&mut self) -> Option<Instant> {
+        self.finished = true;
+        self.inject_barrier();
+        if let Some(checkpointer) = &self.source.checkpointer {
+            checkpointer.source_ended(&self.source.name, self.offset);
         }
-        // A rate so low that the next event is out of reach means: wait as long as we can.
-        let wait = Duration::try_from_secs_f64(seq as f64 / rate).unwrap_or(Duration::MAX);
-        let due = started
-            .checked_add(wait)
-            .unwrap_or(started + Duration::from_secs(86_400));
-        let now = Instant::now();
-        if due > now {
-            let step = now.checked_add(PACE_STEP).unwrap_or(due);
-            return self.wait_until(emitter, due.max(step));
-        }
-        true
+        self.source.router.end(&self.source.activator);
+        None
     }
+}
 
-    fn run_lines(&mut self, reader: Box<dyn BufRead + Send>, options: &LineOptions, rate: f64) {
-        let delay = i64::try_from(options.watermark_delay_ms).unwrap_or(i64::MAX);
-        let mut emitter = Emitter::new(delay);
-        let started = Instant::now();
-        // Lines are read on their own thread, so a source waiting for input (stdin) still
-        // injects barriers, declares itself idle and notices the end of the job.
-        let (lines_tx, lines) = std::sync::mpsc::sync_channel(1024);
-        let reader_thread = std::thread::Builder::new()
-            .name(format!("cameo-read-{}", self.name))
-            .spawn(move || {
-                for line in reader.lines() {
-                    let failed = line.is_err();
-                    if lines_tx.send(line).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-        if let Err(err) = reader_thread {
-            self.dead_letters.record(
-                &self.name,
-                None,
-                None,
-                &format!("could not start reading: {err}"),
-            );
-            return;
+impl<I: Input> TimedTask for SourceTask<I> {
+    fn run(&mut self, now: Instant) -> Option<Instant> {
+        if self.finished {
+            return None;
         }
-        let mut number = 0u64;
-        loop {
-            let line = match lines.recv_timeout(WAIT_STEP) {
-                Ok(line) => line,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if !self.wait_until(&mut emitter, Instant::now()) {
-                        return;
-                    }
-                    continue;
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            number += 1;
-            if number <= self.skip {
-                self.offset = number;
-                continue;
+        let retry = now + WAIT_STEP;
+        // A chunk held back by a full mailbox goes first; no more input is taken meanwhile.
+        let stop = match self.flush() {
+            Flushed::Sent => self.send_due(now),
+            Flushed::Full => Stop::Full,
+            Flushed::Ended => Stop::JobEnded,
+        };
+        // What is left of the chunk goes out now, before the end of the stream if input ended.
+        let flushed = match stop {
+            Stop::Until(_) | Stop::InputEnded => self.flush(),
+            Stop::Full => Flushed::Full,
+            Stop::JobEnded => Flushed::Ended,
+        };
+        match (stop, flushed) {
+            (_, Flushed::Ended) | (Stop::InputEnded, Flushed::Sent) => self.finish(),
+            (_, Flushed::Full) => Some(retry),
+            (Stop::Until(next), Flushed::Sent) => {
+                self.check_idle();
+                Some(next)
             }
-            // Pace before counting the line: a barrier injected while pacing must not claim
-            // a line that has not been sent yet.
-            if !self.pace(&mut emitter, started, number - self.skip, rate) {
-                return;
-            }
-            self.offset = number;
-            let line = match line {
-                Ok(line) => line,
-                Err(err) => {
-                    self.dead_letters.record(
-                        &self.name,
-                        None,
-                        None,
-                        &format!(
-                            "could not read line {number}: {err}; the rest of the input is skipped"
-                        ),
-                    );
-                    break;
-                }
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_line(line, options) {
-                Ok(event) => {
-                    if emitter.push(self, event, Room::Wait) != Flushed::Sent {
-                        return;
-                    }
-                }
-                Err((event, reason)) => self.dead_letters.record(
-                    &self.name,
-                    Some(&event),
-                    None,
-                    &format!("line {number}: {reason}"),
-                ),
-            }
+            (Stop::Full | Stop::JobEnded, Flushed::Sent) => Some(retry),
         }
-        emitter.flush(self, Room::Wait);
-    }
-
-    /// Waits until every receiving mailbox has room; false when the job ended meanwhile.
-    fn wait_for_room(&self) -> bool {
-        for mailbox in self.router.mailboxes() {
-            while !mailbox.wait_for_room(ROOM_POLL) {
-                if self.completion.is_finished() {
-                    return false;
-                }
-            }
-        }
-        !self.completion.is_finished()
     }
 }
 
 /// Collects events into chunks and sends each with the watermark it makes.
-pub(super) struct Emitter {
+struct Emitter {
     chunk: Vec<(Event, PriorityContext)>,
     /// When events were last sent.
     last_sent: Instant,
@@ -288,7 +324,7 @@ pub(super) struct Emitter {
 
 impl Emitter {
     /// An emitter whose watermarks trail the largest event time by `delay` ms.
-    pub(super) fn new(delay: i64) -> Self {
+    fn new(delay: i64) -> Self {
         Emitter {
             chunk: Vec::new(),
             last_sent: Instant::now(),
@@ -299,44 +335,24 @@ impl Emitter {
         }
     }
 
-    /// True when no event waits to be sent.
-    pub(super) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.chunk.is_empty()
     }
 
-    /// Adds `event` to the chunk, sending the chunk once it is full.
-    pub(super) fn push(&mut self, source: &mut Source, event: Event, room: Room) -> Flushed {
+    fn len(&self) -> usize {
+        self.chunk.len()
+    }
+
+    /// Adds `event` to the chunk, stamped with its ingest now.
+    fn push(&mut self, source: &Source, event: Event) {
         self.max_event_time = self.max_event_time.max(event.event_time);
         let context =
             PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
         self.chunk.push((event, context));
-        if self.chunk.len() >= source.chunk {
-            return self.flush(source, room);
-        }
-        Flushed::Sent
     }
 
-    /// Sends the chunk and the watermark it makes, then injects a requested barrier.
-    pub(super) fn flush(&mut self, source: &mut Source, room: Room) -> Flushed {
-        if source.completion.is_finished() {
-            return Flushed::Ended;
-        }
-        if self.chunk.is_empty() {
-            source.inject_barrier();
-            return Flushed::Sent;
-        }
-        match room {
-            Room::Wait => {
-                if !source.wait_for_room() {
-                    return Flushed::Ended;
-                }
-            }
-            Room::Register(task) => {
-                if source.router.blocked(task) {
-                    return Flushed::Full;
-                }
-            }
-        }
+    /// Sends the chunk and the watermark it makes.
+    fn send(&mut self, source: &mut Source) {
         let chunk = std::mem::take(&mut self.chunk);
         let was_idle = std::mem::take(&mut self.idle);
         self.last_sent = Instant::now();
@@ -357,8 +373,6 @@ impl Emitter {
             self.sent_watermark = watermark;
             source.router.watermark(watermark, meta, &source.activator);
         }
-        source.inject_barrier();
-        Flushed::Sent
     }
 }
 
@@ -373,42 +387,6 @@ pub fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_j
     }
     path.split('.')
         .try_fold(json, |value, segment| value.get(segment))
-}
-
-/// Turns one input line into an event; on a bad line, returns the raw event and why.
-fn parse_line(line: String, options: &LineOptions) -> Result<Event, (Event, String)> {
-    let mut event = Event {
-        key: None,
-        value: line.into_bytes(),
-        event_time: now_ms(),
-        headers: Vec::new(),
-    };
-    if options.format == InputFormat::Lines {
-        return Ok(event);
-    }
-    let json: serde_json::Value = match serde_json::from_slice(&event.value) {
-        Ok(json) => json,
-        Err(err) => return Err((event, format!("not valid JSON: {err}"))),
-    };
-    if let Some(field) = &options.key_field {
-        match lookup(&json, field) {
-            Some(serde_json::Value::String(key)) => event.key = Some(key.clone().into_bytes()),
-            Some(other) => event.key = Some(other.to_string().into_bytes()),
-            None => return Err((event, format!("has no key field `{field}`"))),
-        }
-    }
-    if let Some(field) = &options.event_time_field {
-        match lookup(&json, field).and_then(serde_json::Value::as_i64) {
-            Some(time) => event.event_time = time,
-            None => {
-                return Err((
-                    event,
-                    format!("has no integer event-time field `{field}` (milliseconds)"),
-                ));
-            }
-        }
-    }
-    Ok(event)
 }
 
 #[cfg(test)]
@@ -428,24 +406,5 @@ mod tests {
         let nested = serde_json::json!({"order": {"time": 5}});
         assert_eq!(lookup(&nested, "order.time"), Some(&serde_json::json!(5)));
         assert_eq!(lookup(&nested, "order.missing"), None);
-    }
-
-    #[test]
-    fn a_line_without_its_event_time_field_is_refused_with_the_field_named() {
-        let options = LineOptions {
-            format: InputFormat::Ndjson,
-            key_field: Some("k".into()),
-            event_time_field: Some("meta.ts".into()),
-            watermark_delay_ms: 0,
-        };
-        let event = parse_line(r#"{"k":"a","meta":{"ts":42}}"#.into(), &options).unwrap();
-        assert_eq!(
-            (event.key.as_deref(), event.event_time),
-            (Some(&b"a"[..]), 42)
-        );
-        let (_, reason) = parse_line(r#"{"k":"a"}"#.into(), &options).unwrap_err();
-        assert!(reason.contains("`meta.ts`"), "{reason}");
-        let (_, reason) = parse_line("not json".into(), &options).unwrap_err();
-        assert!(reason.starts_with("not valid JSON"), "{reason}");
     }
 }

@@ -2,7 +2,7 @@
 //! them with routed edges, restore them from a checkpoint, and start the sources.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufReader, BufWriter};
+use std::io::{BufRead, BufReader, BufWriter};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +17,11 @@ use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::generator::{Generator, GeneratorSpec};
+use crate::dataflow::lines::Lines;
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
-use crate::dataflow::source::{Lines, Source};
+use crate::dataflow::source::{Source, SourceTask};
 use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind, producer_of};
 use crate::engine::OperatorEngine;
 use crate::metrics::JobMetrics;
@@ -424,7 +425,6 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
     }
 
     let started = Instant::now();
-    let mut source_threads = Vec::new();
     let mut source_tasks = Vec::new();
     for source_spec in &spec.sources {
         let name = source_spec.name().get_ref().clone();
@@ -432,7 +432,6 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
             .remove(&name)
             .and_then(|c| c.edges.into_iter().next())
             .unwrap_or_default();
-        let rate = source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref());
         let skip = recovery
             .as_ref()
             .map(|r| r.source_offset(&name))
@@ -454,15 +453,26 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
             activator: activator.clone(),
             checkpointer: checkpointer.clone(),
             skip,
-            offset: 0,
-            injected: 0,
             latency_target,
             idle_timeout: source_spec
                 .idle_timeout_ms
                 .as_ref()
                 .map(|ms| Duration::from_millis(*ms.get_ref())),
+            rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
+            watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms).unwrap_or(i64::MAX),
         };
-        let lines = match source_spec.kind.get_ref() {
+        let task = executor.next_task_id();
+        let lines = |reader: Box<dyn BufRead + Send>| {
+            Lines::spawn(
+                &name,
+                reader,
+                source_spec.line_options(),
+                task,
+                activator.clone(),
+            )
+            .map_err(JobError::Thread)
+        };
+        let added = match source_spec.kind.get_ref() {
             SourceKind::File => {
                 let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
                 let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
@@ -471,40 +481,28 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
                     path: path.display().to_string(),
                     source,
                 })?;
-                Lines {
-                    reader: Box::new(BufReader::new(file)),
-                    options: source_spec.line_options(),
-                    rate,
-                }
+                let input = lines(Box::new(BufReader::new(file)))?;
+                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
             }
-            SourceKind::Stdin => Lines {
-                reader: Box::new(BufReader::new(std::io::stdin())),
-                options: source_spec.line_options(),
-                rate,
-            },
+            SourceKind::Stdin => {
+                let input = lines(Box::new(BufReader::new(std::io::stdin())))?;
+                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
+            }
             SourceKind::Generator => {
-                let spec = GeneratorSpec {
+                let input = Generator::new(GeneratorSpec {
                     count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                    rate,
                     keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
                     payload_bytes: source_spec
                         .payload_bytes
                         .as_ref()
                         .map_or(0, |p| *p.get_ref()),
                     seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
-                };
-                let task = executor.next_task_id();
-                let added = executor.add_timed(Box::new(Generator::new(source, task, spec)));
-                activator.arm(added, Instant::now());
-                source_tasks.push(added);
-                continue;
+                });
+                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
             }
         };
-        let thread = std::thread::Builder::new()
-            .name(format!("cameo-source-{name}"))
-            .spawn(move || source.run(lines))
-            .map_err(JobError::Thread)?;
-        source_threads.push(thread);
+        activator.arm(added, Instant::now());
+        source_tasks.push(added);
     }
 
     Ok(JobHandle {
@@ -514,7 +512,6 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
         metrics,
         tenant,
         memory_outputs,
-        source_threads,
         source_tasks,
         activator,
         checkpointer,

@@ -255,8 +255,7 @@ pub struct JobHandle {
     metrics: Arc<JobMetrics>,
     tenant: Arc<TenantState>,
     memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>>,
-    source_threads: Vec<std::thread::JoinHandle<()>>,
-    /// Sources run as the executor's timed tasks (generators).
+    /// The sources, timed tasks of the executor.
     source_tasks: Vec<TaskId>,
     activator: Activator,
     checkpointer: Option<Arc<Checkpointer>>,
@@ -274,12 +273,7 @@ impl JobHandle {
     /// Waits until every source has read all its input (for deterministic runs whose
     /// input fits in the mailboxes).
     pub fn join_sources(&mut self) {
-        for thread in self.source_threads.drain(..) {
-            if thread.join().is_err() {
-                tracing::error!("a source thread panicked");
-            }
-        }
-        // Before the workers start, this thread makes the generators' events itself.
+        // Before the workers start, this thread runs the sources itself.
         for task in self.source_tasks.drain(..) {
             self.activator.drive(task);
         }
