@@ -392,6 +392,113 @@ pub fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_j
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataflow::generator::{Generator, GeneratorSpec};
+    use crate::dataflow::mailbox::{Mailbox, Message, Taken};
+    use crate::dataflow::router::{Edge, Partitioning, Target};
+    use crate::sched::PolicyKind;
+    use crate::sched::executor::Executor;
+    use crate::sched::profile::{OperatorProfile, ProfileSetup};
+    use crate::sched::queue::TenantShares;
+
+    /// A generator of `count` events at `rate` feeding one mailbox of `capacity` events, in
+    /// chunks of `chunk`. The executor has no workers: the test runs the task itself.
+    fn generator_into(
+        count: u64,
+        rate: f64,
+        chunk: usize,
+        capacity: usize,
+    ) -> (SourceTask<Generator>, Arc<Mailbox>, Executor) {
+        let executor = Executor::new(PolicyKind::Fifo.build(), TenantShares::new(1));
+        let mailbox = Arc::new(Mailbox::new(capacity));
+        let profile = OperatorProfile::new(ProfileSetup {
+            name: "job/op".into(),
+            tenant: 0,
+            latency_target: Duration::from_millis(100),
+            window: None,
+            watermark_delay_ms: 0,
+            ns_per_fuel: 1.0,
+        });
+        let target = Target::Actor {
+            task: 99,
+            profile,
+            mailbox: Arc::clone(&mailbox),
+            channel: 0,
+        };
+        let metrics = Arc::new(JobMetrics::default());
+        let source = Source {
+            name: "in".into(),
+            router: Router::new(vec![Edge::new(vec![target], Partitioning::Forward)], 0, 1),
+            chunk,
+            dead_letters: Arc::new(DeadLetters::new(None, Arc::clone(&metrics))),
+            metrics,
+            completion: Arc::new(Completion::new(1)),
+            activator: executor.activator(),
+            checkpointer: None,
+            skip: 0,
+            idle_timeout: None,
+            latency_target: Duration::from_millis(100),
+            rate,
+            watermark_delay_ms: 0,
+        };
+        let input = Generator::new(GeneratorSpec {
+            count,
+            keys: 3,
+            payload_bytes: 0,
+            seed: 1,
+        });
+        (SourceTask::new(source, input, 7), mailbox, executor)
+    }
+
+    /// Events waiting in `mailbox`, taking them out (control messages are dropped).
+    fn drain(mailbox: &Mailbox) -> (usize, bool) {
+        let (mut events, mut ended) = (0, false);
+        loop {
+            match mailbox.take(1000, &[]).0 {
+                Taken::Nothing => return (events, ended),
+                Taken::Events(batch, _) => events += batch.len(),
+                Taken::Control(Message::End { .. }) => ended = true,
+                Taken::Control(_) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_paced_source_sends_what_is_due_and_asks_to_run_when_more_is() {
+        let (mut task, mailbox, _executor) = generator_into(100, 1000.0, 64, 1000);
+        let started = task.started;
+        let ms = |n: u64| started + Duration::from_millis(n);
+        let (start, at_10, at_11) = (ms(0), ms(10), ms(11));
+        assert_eq!(
+            task.run(start),
+            Some(ms(1)),
+            "the second event is due 1 ms in"
+        );
+        assert_eq!(drain(&mailbox), (1, false));
+        // Ten more fell due meanwhile: they go out together.
+        assert_eq!(task.run(at_10), Some(at_11));
+        assert_eq!(drain(&mailbox), (10, false));
+        assert_eq!(task.offset, 11);
+    }
+
+    #[test]
+    fn a_full_mailbox_holds_the_chunk_back_until_it_drains() {
+        let (mut task, mailbox, _executor) = generator_into(10, 0.0, 4, 2);
+        let now = task.started;
+        // The first chunk fills the mailbox; the second is made, then held back.
+        assert_eq!(task.run(now), Some(now + WAIT_STEP));
+        assert_eq!(task.emitter.len(), 4);
+        assert_eq!(task.run(now), Some(now + WAIT_STEP), "still full");
+        assert_eq!(task.emitter.len(), 4, "no more input taken while full");
+        assert_eq!(drain(&mailbox), (4, false));
+        // Room again: the held chunk goes out and fills it; the last two wait.
+        assert_eq!(task.run(now), Some(now + WAIT_STEP));
+        assert_eq!(drain(&mailbox), (4, false));
+        // Then they go out, and the end of the stream after them.
+        assert_eq!(task.run(now), None);
+        assert_eq!(drain(&mailbox), (2, true));
+        assert_eq!(task.offset, 10);
+        assert_eq!(task.run(now), None, "an ended source stays ended");
+    }
 
     #[test]
     fn fields_are_found_by_name_dotted_path_or_pointer() {
