@@ -200,7 +200,8 @@ struct ScenarioArgs {
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",
-    /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}}.
+    /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}, "scenario",
+    /// "capacity_eps"} (the measured capacity the load is a share of; null for runaway).
     #[arg(long)]
     json: bool,
 }

@@ -5,9 +5,10 @@
 //! activation idempotent, so a task is in the run queue at most once and runs on one worker at
 //! a time.
 //!
-//! Timed tasks (sources) are not ordered by the policy: a worker runs those that are due
-//! before taking policy work, a busy worker between two slices (unless a waiting worker is
-//! about to wake for them), and a waiting worker sleeps until the next one falls due.
+//! Timed tasks (sources) are not ordered by the policy: a busy worker runs those that are due
+//! between two slices (unless a waiting worker is about to wake for them), a worker without
+//! policy work runs them before it waits, and a waiting worker sleeps until the next one
+//! falls due. A due timer therefore waits at most one slice, under every policy.
 //!
 //! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
 //! better waits, and gives it up at the first boundary after something better arrives: urgent
@@ -184,13 +185,19 @@ impl Shared {
         }
     }
 
-    /// Runs the timed tasks due now, between two slices of a busy worker.
+    /// Runs the timed tasks due now, between two slices of a busy worker, until one queues
+    /// policy work (the worker then weighs it against its task at once; the other due timers
+    /// wait for the next slice end).
     fn run_due_timers(&self, now: Instant) {
+        let pushes = self.pushes.load(Ordering::Acquire);
         for _ in 0..TIMERS_PER_PAUSE {
             let Some(task) = self.take_due_timer(&mut self.queue(), now, true) else {
                 return;
             };
             self.run_timed(task);
+            if self.pushes.load(Ordering::Acquire) != pushes {
+                return;
+            }
         }
     }
 
@@ -410,7 +417,8 @@ impl Drop for Executor {
     }
 }
 
-/// Waits for the next policy-ordered task, running due timed tasks first; `None` at
+/// Waits for the next policy-ordered task, running due timed tasks while there is none
+/// (queued work goes first: a due timer waits at most for the next slice end); `None` at
 /// shutdown. `since` is reset after waiting and after timed tasks, so neither is charged to
 /// any tenant.
 fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
@@ -420,15 +428,15 @@ fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
             return None;
         }
         let now = Instant::now();
+        if let Some(next) = queue.pop(now) {
+            return Some(next);
+        }
         if let Some(timed) = shared.take_due_timer(&mut queue, now, false) {
             drop(queue);
             shared.run_timed(timed);
             *since = Instant::now();
             queue = shared.queue();
             continue;
-        }
-        if let Some(next) = queue.pop(now) {
-            return Some(next);
         }
         let next_timer = queue.timers().earliest();
         queue.set_waiting(true);
