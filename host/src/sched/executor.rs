@@ -201,6 +201,15 @@ impl Shared {
         }
     }
 
+    /// Moves `task` up in the run queue if it waits there and `priority` ranks it better: new
+    /// work arrived for it. (A running task is ranked afresh at its next slice end.)
+    fn improve(&self, task: TaskId, priority: &Priority) {
+        let mut queue = self.queue();
+        if queue.improve(task, priority, Instant::now()) {
+            self.pushes.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// Queues `task` and wakes a waiting worker, if any.
     fn enqueue(&self, task: TaskId, priority: &Priority) {
         let mut queue = self.queue();
@@ -220,8 +229,8 @@ pub struct Activator {
 }
 
 impl Activator {
-    /// Puts `task` in the run queue with the priority it reports, unless it is already there
-    /// or running (for waking a producer that waited for room downstream).
+    /// Puts `task` in the run queue with the priority it reports (its best pending work),
+    /// or moves it up if it waits there and now ranks better; a running task is left alone.
     /// A timed task (a source waiting for room) is run as soon as possible.
     pub fn wake(&self, task: TaskId) {
         let Some(slot) = self.shared.slot(task) else {
@@ -236,12 +245,18 @@ impl Activator {
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .priority();
                     self.shared.enqueue(task, &priority);
+                } else if let Ok(waiting) = inner.try_lock() {
+                    // Queued, not running (a running task holds its lock).
+                    let priority = waiting.priority();
+                    drop(waiting);
+                    self.shared.improve(task, &priority);
                 }
             }
         }
     }
 
-    /// Puts `task` in the run queue with `priority` unless it is already there or running.
+    /// Puts `task` in the run queue with `priority`, or moves it up if it waits there and
+    /// `priority` ranks better; a running task is left alone.
     pub fn activate(&self, task: TaskId, priority: &Priority) {
         let Some(slot) = self.shared.slot(task) else {
             return;
@@ -249,7 +264,9 @@ impl Activator {
         match &slot.body {
             Body::Timed(_) => self.shared.arm(task, Instant::now()),
             Body::Task(_) => {
-                if !slot.scheduled.swap(true, Ordering::AcqRel) {
+                if slot.scheduled.swap(true, Ordering::AcqRel) {
+                    self.shared.improve(task, priority);
+                } else {
                     self.shared.enqueue(task, priority);
                 }
             }

@@ -9,7 +9,7 @@
 //! nothing.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -153,14 +153,19 @@ type Rank = (bool, i128, u64);
 /// A queued task: its order key, its push number and when it became runnable.
 type Entry = Reverse<(i128, u64, TaskId, Instant)>;
 
+/// A queued task's live entry: its key and push number (any other entry of the task is
+/// stale: it was queued again with a better key) and when it became runnable.
+type Live = (i128, u64, Instant);
+
 /// Runnable tasks, ordered within each tenant by the policy, across tenants by share first.
 pub struct RunQueue {
     policy: Box<dyn Policy>,
     epoch: Instant,
     seq: u64,
     per_tenant: Vec<BinaryHeap<Entry>>,
+    /// The live entry of every queued task.
+    queued: HashMap<TaskId, Live>,
     shares: TenantShares,
-    len: usize,
     /// Workers waiting for work.
     idle: usize,
     /// Timed tasks (sources), run outside the policy's order.
@@ -175,8 +180,8 @@ impl RunQueue {
             epoch: Instant::now(),
             seq: 0,
             per_tenant: Vec::new(),
+            queued: HashMap::new(),
             shares,
-            len: 0,
             idle: 0,
             timers: Timers::default(),
         }
@@ -202,18 +207,33 @@ impl RunQueue {
         &mut self.timers
     }
 
-    /// Makes `task` runnable with `priority`, ready since `ready`.
-    pub fn push(&mut self, task: TaskId, priority: &Priority, ready: Instant) {
+    /// Makes `task` runnable with `priority`, ready since `ready`. A task already queued
+    /// moves up if `priority` ranks it better (it keeps the time it became ready); true when
+    /// the queue changed.
+    pub fn push(&mut self, task: TaskId, priority: &Priority, ready: Instant) -> bool {
         self.seq += 1;
         let key = self.policy.key(priority, self.seq, self.epoch);
+        let ready = match self.queued.get(&task) {
+            Some(&(queued_key, _, _)) if queued_key <= key => return false,
+            Some(&(_, _, first_ready)) => first_ready,
+            None => ready,
+        };
         if self.per_tenant.len() <= priority.tenant {
             self.per_tenant
                 .resize_with(priority.tenant + 1, BinaryHeap::new);
         }
-        if let Some(heap) = self.per_tenant.get_mut(priority.tenant) {
-            heap.push(Reverse((key, self.seq, task, ready)));
-            self.len += 1;
-        }
+        let Some(heap) = self.per_tenant.get_mut(priority.tenant) else {
+            return false;
+        };
+        heap.push(Reverse((key, self.seq, task, ready)));
+        self.queued.insert(task, (key, self.seq, ready));
+        true
+    }
+
+    /// Moves `task` up if it is queued and `priority` ranks it better than its entry (new
+    /// work arrived for it); true when it moved. A task not queued (running) is left alone.
+    pub fn improve(&mut self, task: TaskId, priority: &Priority, now: Instant) -> bool {
+        self.queued.contains_key(&task) && self.push(task, priority, now)
     }
 
     /// True when `tenant` is over its share and the policy heeds shares.
@@ -221,11 +241,27 @@ impl RunQueue {
         self.policy.shares() && self.shares.over_share(tenant, now)
     }
 
+    /// The live entry at the top of `tenant`'s heap, dropping stale ones above it.
+    fn top(&mut self, tenant: usize) -> Option<(i128, u64)> {
+        let heap = self.per_tenant.get_mut(tenant)?;
+        while let Some(Reverse((key, seq, task, _))) = heap.peek().copied() {
+            if self
+                .queued
+                .get(&task)
+                .is_some_and(|live| (live.0, live.1) == (key, seq))
+            {
+                return Some((key, seq));
+            }
+            heap.pop();
+        }
+        None
+    }
+
     /// The best-ranked waiting task's rank and tenant.
     fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
         let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
-            let Some(Reverse((key, seq, _, _))) = self.per_tenant[tenant].peek().copied() else {
+            let Some((key, seq)) = self.top(tenant) else {
                 continue;
             };
             let rank = (self.over_share(tenant, now), key, seq);
@@ -241,7 +277,7 @@ impl RunQueue {
     pub fn pop(&mut self, now: Instant) -> Option<TaskId> {
         let (_, tenant) = self.best(now)?;
         let Reverse((_, _, task, ready)) = self.per_tenant.get_mut(tenant)?.pop()?;
-        self.len -= 1;
+        self.queued.remove(&task);
         self.shares
             .record_start(tenant, now.saturating_duration_since(ready));
         Some(task)
@@ -278,12 +314,12 @@ impl RunQueue {
 
     /// Number of runnable tasks.
     pub fn len(&self) -> usize {
-        self.len
+        self.queued.len()
     }
 
     /// True when nothing is runnable.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.queued.is_empty()
     }
 }
 
@@ -368,6 +404,20 @@ mod tests {
         assert!(!rr.should_yield(&running, now));
         rr.push(3, &priority(now, 900, 0, 1), now);
         assert!(rr.should_yield(&running, now));
+    }
+
+    #[test]
+    fn a_queued_task_moves_up_when_more_urgent_work_arrives_for_it() {
+        let now = Instant::now();
+        let mut q = queue(PolicyKind::Edf);
+        q.push(1, &priority(now, 100, 0, 0), now);
+        q.push(2, &priority(now, 200, 0, 0), now);
+        assert!(!q.improve(2, &priority(now, 300, 0, 0), now), "not better");
+        assert!(q.improve(2, &priority(now, 50, 0, 0), now));
+        assert!(!q.improve(3, &priority(now, 1, 0, 0), now), "not queued");
+        assert_eq!(q.len(), 2);
+        assert_eq!(drain(&mut q, now), [2, 1], "each task once, 2 first");
+        assert!(q.is_empty());
     }
 
     #[test]
