@@ -95,14 +95,6 @@ pub enum BatchKind {
 }
 
 impl CallInput {
-    /// Messages the call handles (for cost per message).
-    pub fn messages(&self) -> usize {
-        match self {
-            CallInput::Batch { events, .. } => events.len(),
-            CallInput::Fire { .. } | CallInput::Timer { .. } => 1,
-        }
-    }
-
     /// The metadata outputs of this call inherit: the earliest ingest of the inputs, so the
     /// latency measured is that of the event that waited longest.
     pub fn output_meta(&self) -> Option<PriorityContext> {

@@ -320,7 +320,11 @@ impl Actor {
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
     fn finish(&mut self, done: CallDone, activator: &Activator) {
         self.links.metrics.add_call(&self.links.operator, done.fuel);
-        self.links.profile.record(done.fuel, done.input.messages());
+        // The profile is a cost per event: firings and timers (one call per pane or timer,
+        // usually cheap) would drag it towards their own cost.
+        if let CallInput::Batch { events, .. } = &done.input {
+            self.links.profile.record(done.fuel, events.len());
+        }
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
             self.held = held;
