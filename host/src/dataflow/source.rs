@@ -25,6 +25,7 @@ use crate::sched::TaskId;
 use crate::sched::executor::Activator;
 use crate::sched::timers::TimedTask;
 use crate::state::checkpoint::Checkpointer;
+use crate::time::window::WindowDef;
 
 /// Longest a source waits (for input, room, or pacing) before it checks for requested
 /// barriers, idleness and the end of the job.
@@ -124,6 +125,9 @@ pub struct Source {
     pub rate: f64,
     /// How far watermarks trail the largest event time, ms.
     pub watermark_delay_ms: i64,
+    /// The windows of the job's operators: an event that moves the watermark past the end
+    /// of one is sent after that watermark, so the window fires without waiting for it.
+    pub windows: Vec<WindowDef>,
 }
 
 /// A source run as a timed task: its [`Source`] settings, its input, and where it stands.
@@ -201,12 +205,28 @@ impl<I: Input> SourceTask<I> {
                     return Stop::Until(due.max(now + PACE_STEP).min(retry));
                 }
             }
+            let closing = match &item {
+                Item::Event(event) => self.emitter.closing_watermark(&self.source, event),
+                _ => None,
+            };
+            if closing.is_some() {
+                // The events before the window's end go out first, then the watermark that
+                // closes it, then this event.
+                match self.flush() {
+                    Flushed::Sent => {}
+                    Flushed::Full => {
+                        self.held = Some((number, item));
+                        return Stop::Full;
+                    }
+                    Flushed::Ended => return Stop::JobEnded,
+                }
+            }
             // Counted before it is sent: a barrier injected by the send covers it.
             self.offset = number;
             match item {
                 Item::Event(event) => {
                     sent += 1;
-                    self.emitter.push(&self.source, event);
+                    self.emitter.push(&mut self.source, event, closing);
                     if self.emitter.len() >= self.source.chunk {
                         match self.flush() {
                             Flushed::Sent => {}
@@ -343,11 +363,37 @@ impl Emitter {
         self.chunk.len()
     }
 
-    /// Adds `event` to the chunk, stamped with its ingest now.
-    fn push(&mut self, source: &Source, event: Event) {
+    /// The watermark to send before `event` because it closes one of the job's windows:
+    /// `event` moves the largest event time, and the watermark that follows from it passes
+    /// the end of a window.
+    fn closing_watermark(&self, source: &Source, event: &Event) -> Option<i64> {
+        if event.event_time <= self.max_event_time {
+            return None;
+        }
+        let watermark = event
+            .event_time
+            .saturating_sub(self.delay)
+            .saturating_sub(1);
+        let closes = source
+            .windows
+            .iter()
+            .any(|window| window.closes_between(self.sent_watermark, watermark) == Some(true));
+        (watermark > self.sent_watermark && closes).then_some(watermark)
+    }
+
+    /// Adds `event` to the chunk, stamped with its ingest now; first sends `closing` (see
+    /// [`Emitter::closing_watermark`]; the chunk is then empty) with that stamp.
+    fn push(&mut self, source: &mut Source, event: Event, closing: Option<i64>) {
         self.max_event_time = self.max_event_time.max(event.event_time);
         let context =
             PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
+        if let Some(watermark) = closing {
+            self.sent_watermark = watermark;
+            self.idle = false;
+            source
+                .router
+                .watermark(watermark, context, &source.activator);
+        }
         self.chunk.push((event, context));
     }
 
@@ -408,6 +454,23 @@ mod tests {
         chunk: usize,
         capacity: usize,
     ) -> (SourceTask<Generator>, Arc<Mailbox>, Executor) {
+        let input = Generator::new(GeneratorSpec {
+            count,
+            keys: 3,
+            payload_bytes: 0,
+            seed: 1,
+        });
+        source_into(input, rate, chunk, capacity, Vec::new())
+    }
+
+    /// A source reading `input` into one mailbox; see [`generator_into`].
+    fn source_into<I: Input>(
+        input: I,
+        rate: f64,
+        chunk: usize,
+        capacity: usize,
+        windows: Vec<WindowDef>,
+    ) -> (SourceTask<I>, Arc<Mailbox>, Executor) {
         let executor = Executor::new(PolicyKind::Fifo.build(), TenantShares::new(1));
         let mailbox = Arc::new(Mailbox::new(capacity));
         let profile = OperatorProfile::new(ProfileSetup {
@@ -439,14 +502,74 @@ mod tests {
             latency_target: Duration::from_millis(100),
             rate,
             watermark_delay_ms: 0,
+            windows,
         };
-        let input = Generator::new(GeneratorSpec {
-            count,
-            keys: 3,
-            payload_bytes: 0,
-            seed: 1,
-        });
         (SourceTask::new(source, input, 7), mailbox, executor)
+    }
+
+    /// Events at the given event times, then the end.
+    struct Times(std::collections::VecDeque<i64>, u64);
+
+    impl Input for Times {
+        fn next(&mut self, _skip: u64) -> Next {
+            let Some(time) = self.0.pop_front() else {
+                return Next::Ended;
+            };
+            self.1 += 1;
+            let event = Event {
+                key: None,
+                value: time.to_string().into_bytes(),
+                event_time: time,
+                headers: Vec::new(),
+            };
+            Next::Item(self.1, Item::Event(event))
+        }
+    }
+
+    #[test]
+    fn an_event_past_a_window_end_follows_the_watermark_that_closes_the_window() {
+        let tumbling = WindowDef {
+            kind: crate::time::window::WindowKind::Tumbling,
+            size: 10,
+            slide: 10,
+            gap: 0,
+            allowed_lateness: 0,
+        };
+        let input = Times([5, 8, 12, 13].into(), 0);
+        let (mut task, mailbox, _executor) = source_into(input, 0.0, 64, 100, vec![tumbling]);
+        assert_eq!(task.run(task.started), None);
+        let mut seen = Vec::new();
+        loop {
+            match mailbox.take(100, &[]).0 {
+                Taken::Nothing => break,
+                Taken::Events(events, _) => seen.push(format!(
+                    "events {}",
+                    events
+                        .iter()
+                        .map(|(e, _)| e.event_time.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+                Taken::Control(Message::Watermark { time, .. }) => {
+                    seen.push(format!("watermark {time}"))
+                }
+                Taken::Control(Message::End { .. }) => seen.push("end".into()),
+                Taken::Control(other) => seen.push(format!("{other:?}")),
+            }
+        }
+        // 12 makes the watermark 11, which closes [0, 10): it goes ahead of 12 and 13, so the
+        // window need not wait for them. (The first event opens with a watermark too.)
+        assert_eq!(
+            seen,
+            [
+                "watermark 4",
+                "events 5,8",
+                "watermark 11",
+                "events 12,13",
+                "watermark 12",
+                "end"
+            ]
+        );
     }
 
     /// Events waiting in `mailbox`, taking them out (control messages are dropped).

@@ -29,6 +29,7 @@ use crate::registry::{self, OperatorModule};
 use crate::sched::profile::{OperatorProfile, ProfileSetup};
 use crate::state::TenantState;
 use crate::state::checkpoint::{Checkpointer, Participants};
+use crate::time::window::WindowDef;
 
 /// Receivers of one producer (a source or operator): per consumer, the targets for each
 /// producer instance.
@@ -426,6 +427,11 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
 
     let started = Instant::now();
     let mut source_tasks = Vec::new();
+    let windows: Vec<WindowDef> = spec
+        .operators
+        .iter()
+        .filter_map(|operator| operator.window.as_ref().and_then(|w| w.to_def().ok()))
+        .collect();
     for source_spec in &spec.sources {
         let name = source_spec.name().get_ref().clone();
         let edges = consumers
@@ -460,6 +466,7 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
                 .map(|ms| Duration::from_millis(*ms.get_ref())),
             rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
             watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms).unwrap_or(i64::MAX),
+            windows: windows.clone(),
         };
         let task = executor.next_task_id();
         let lines = |reader: Box<dyn BufRead + Send>| {

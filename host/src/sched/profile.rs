@@ -173,20 +173,9 @@ impl OperatorProfile {
     /// is `current`: when it passes the last instant of a window (tumbling, sliding). Without
     /// such a window (sessions, guest timers, a window downstream) any watermark may.
     pub fn watermark_fires(&self, current: i64, time: i64) -> bool {
-        let Some(window) = &self.window else {
-            return true;
-        };
-        match window.kind {
-            WindowKind::Session => true,
-            WindowKind::Tumbling | WindowKind::Sliding => {
-                // Windows end at k * slide + size: their last instants are one before.
-                let slide = window.slide.max(1);
-                let last = window.size.saturating_sub(1);
-                let windows_closed_by =
-                    |watermark: i64| watermark.saturating_sub(last).div_euclid(slide);
-                time > current && windows_closed_by(time) > windows_closed_by(current)
-            }
-        }
+        self.window
+            .and_then(|window| window.closes_between(current, time))
+            .unwrap_or(true)
     }
 
     /// The priority of an actor's best pending work, `None` when nothing is pending. The

@@ -93,6 +93,21 @@ impl WindowDef {
             && watermark != i64::MIN
     }
 
+    /// True when a watermark advancing from `from` to `to` passes the last instant of some
+    /// window, so that windows may fire; `None` for sessions, whose ends depend on the data.
+    pub fn closes_between(&self, from: i64, to: i64) -> Option<bool> {
+        match self.kind {
+            WindowKind::Session => None,
+            WindowKind::Tumbling | WindowKind::Sliding => {
+                // Windows end at k * slide + size: their last instants are one before.
+                let slide = self.slide.max(1);
+                let last = self.size.saturating_sub(1);
+                let closed_by = |watermark: i64| watermark.saturating_sub(last).div_euclid(slide);
+                Some(to > from && closed_by(to) > closed_by(from))
+            }
+        }
+    }
+
     /// The windows (start, end) of a tumbling or sliding definition containing time `t`.
     pub fn assign(&self, t: i64) -> Vec<(i64, i64)> {
         match self.kind {
