@@ -1,0 +1,286 @@
+//! The slice executor: worker threads that take the next runnable task from the [`Policy`],
+//! run one slice of it, and put it back if it has more to do.
+//!
+//! A task becomes runnable through [`Activator::activate`]; an `AtomicBool` per task makes
+//! activation idempotent, so a task is in the run queue at most once and runs on one worker at
+//! a time.
+//!
+//! Timed tasks (sources) are not ordered by the policy: a busy worker runs those that are due
+//! between two slices (unless a waiting worker is about to wake for them), a worker without
+//! policy work runs them before it waits, and a waiting worker sleeps until the next one
+//! falls due. A due timer therefore waits at most one slice, under every policy.
+//!
+//! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
+//! better waits, and gives it up at the first boundary after something better arrives: urgent
+//! work waits at most one slice for a busy worker. Queuing work wakes a worker only when one
+//! is waiting for work (busy workers see it at their next slice end).
+
+//!
+//! # Layout
+//! - this module: the [`Task`] trait, [`Activator`] and [`Executor`].
+//! - `shared`: what workers and activators share (tasks, run queue, timers).
+//! - `worker`: the worker loop.
+
+mod shared;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::priority::Priority;
+pub use super::queue::TenantSchedStats;
+use super::queue::{RunQueue, TenantShares};
+use super::timers::TimedTask;
+use super::{Policy, TaskId};
+use shared::{Body, DRIVE_STEP, Shared, TaskSlot};
+use worker::worker_loop;
+
+/// What a task reports after one slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceOutcome {
+    /// It has more to do now: put it back in the run queue.
+    Busy,
+    /// It has nothing to do until activated again.
+    Idle,
+}
+
+/// What one slice did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceReport {
+    /// Whether the task has more to do.
+    pub outcome: SliceOutcome,
+    /// Fuel the slice burned, charged to the task's tenant.
+    pub fuel: u64,
+}
+
+/// Something the executor runs slice by slice (an actor).
+pub trait Task: Send {
+    /// Runs one slice: at most one fuel quantum of guest code.
+    fn run_slice(&mut self, activator: &Activator) -> SliceReport;
+    /// True when the task has work waiting; checked after it went idle, to close the race
+    /// with an activation that arrived meanwhile.
+    fn has_work(&self) -> bool;
+    /// How urgent the task's next work is.
+    fn priority(&self) -> Priority;
+    /// The tenant whose share the task's work is charged to (that of [`Task::priority`]).
+    fn tenant(&self) -> usize;
+    /// True while a call is parked mid-way (it yielded at a slice boundary).
+    fn in_call(&self) -> bool;
+}
+
+/// Makes tasks runnable; cheap to clone and share with sources and sinks.
+#[derive(Clone)]
+pub struct Activator {
+    shared: Arc<Shared>,
+}
+
+impl Activator {
+    /// Puts `task` in the run queue with the priority it reports (its best pending work),
+    /// or moves it up if it waits there and now ranks better; a running task is left alone.
+    /// A timed task (a source waiting for room) is run as soon as possible.
+    pub fn wake(&self, task: TaskId) {
+        let Some(slot) = self.shared.slot(task) else {
+            return;
+        };
+        match &slot.body {
+            Body::Timed(_) => self.shared.arm(task, Instant::now()),
+            Body::Task(inner) => {
+                if !slot.scheduled.swap(true, Ordering::AcqRel) {
+                    let priority = inner
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .priority();
+                    self.shared.enqueue(task, &priority);
+                } else if let Ok(waiting) = inner.try_lock() {
+                    // Queued, not running (a running task holds its lock).
+                    let priority = waiting.priority();
+                    drop(waiting);
+                    self.shared.improve(task, &priority);
+                }
+            }
+        }
+    }
+
+    /// Puts `task` in the run queue with `priority`, or moves it up if it waits there and
+    /// `priority` ranks better; a running task is left alone.
+    pub fn activate(&self, task: TaskId, priority: &Priority) {
+        let Some(slot) = self.shared.slot(task) else {
+            return;
+        };
+        match &slot.body {
+            Body::Timed(_) => self.shared.arm(task, Instant::now()),
+            Body::Task(_) => {
+                if slot.scheduled.swap(true, Ordering::AcqRel) {
+                    self.shared.improve(task, priority);
+                } else {
+                    self.shared.enqueue(task, priority);
+                }
+            }
+        }
+    }
+
+    /// Runs timed task `task` at `at`, and after that whenever it asks to run.
+    pub fn arm(&self, task: TaskId, at: Instant) {
+        self.shared.arm(task, at);
+    }
+
+    /// Runs timed task `task` on this thread until it finishes, whether or not workers run
+    /// (they may run it too meanwhile: a task runs on one thread at a time).
+    pub fn drive(&self, task: TaskId) {
+        let Some(slot) = self.shared.slot(task) else {
+            return;
+        };
+        let Body::Timed(timed) = &slot.body else {
+            return;
+        };
+        loop {
+            let next = timed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .run(Instant::now());
+            let Some(at) = next else {
+                return;
+            };
+            std::thread::sleep(at.saturating_duration_since(Instant::now()).min(DRIVE_STEP));
+        }
+    }
+}
+
+/// Worker threads plus the run queue.
+pub struct Executor {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Executor {
+    /// An executor scheduling by `policy` within `shares`, with no workers yet (see
+    /// [`Executor::start`]).
+    pub fn new(policy: Box<dyn Policy>, shares: TenantShares) -> Self {
+        let preempts = policy.preempts();
+        let shared = Arc::new(Shared {
+            tasks: RwLock::new(Vec::new()),
+            queue: Mutex::new(RunQueue::new(policy, shares)),
+            preempts,
+            runnable: Condvar::new(),
+            pushes: AtomicU64::new(0),
+            next_timer: AtomicU64::new(u64::MAX),
+            origin: Instant::now(),
+            shutdown: AtomicBool::new(false),
+            tracing: AtomicBool::new(false),
+            trace: Mutex::new(Vec::new()),
+        });
+        Executor {
+            shared,
+            workers: Vec::new(),
+        }
+    }
+
+    /// Starts `workers` worker threads (at least one).
+    pub fn start(&mut self, workers: usize) -> std::io::Result<()> {
+        for _ in 0..workers.max(1) {
+            let index = self.workers.len();
+            let shared = Arc::clone(&self.shared);
+            let handle = std::thread::Builder::new()
+                .name(format!("cameo-worker-{index}"))
+                .spawn(move || worker_loop(&shared))?;
+            self.workers.push(handle);
+        }
+        Ok(())
+    }
+
+    /// The id the next [`Executor::add`] will return.
+    pub fn next_task_id(&self) -> TaskId {
+        self.shared
+            .tasks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    /// Registers a task (not yet runnable) and returns its id.
+    pub fn add(&self, task: Box<dyn Task>) -> TaskId {
+        self.register(Body::Task(Mutex::new(task)))
+    }
+
+    /// Registers a timed task (not yet armed: see [`Activator::arm`]) and returns its id.
+    pub fn add_timed(&self, task: Box<dyn TimedTask>) -> TaskId {
+        self.register(Body::Timed(Mutex::new(task)))
+    }
+
+    fn register(&self, body: Body) -> TaskId {
+        let mut tasks = self
+            .shared
+            .tasks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tasks.push(Arc::new(TaskSlot {
+            scheduled: AtomicBool::new(false),
+            body,
+        }));
+        tasks.len() - 1
+    }
+
+    /// A handle that makes tasks runnable.
+    pub fn activator(&self) -> Activator {
+        Activator {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The index of tenant `name` in the run queue, registering it with an equal share.
+    pub fn tenant(&self, name: &str) -> usize {
+        self.shared.queue().shares().tenant(name)
+    }
+
+    /// Scheduling figures per tenant so far.
+    pub fn stats(&self) -> Vec<TenantSchedStats> {
+        self.shared.queue().shares().stats()
+    }
+
+    /// Starts recording which task runs each slice (see [`Executor::slice_trace`]).
+    pub fn trace_slices(&self) {
+        self.shared.tracing.store(true, Ordering::Release);
+    }
+
+    /// The task of every slice run since [`Executor::trace_slices`], in order.
+    pub fn slice_trace(&self) -> Vec<TaskId> {
+        self.shared
+            .trace
+            .lock()
+            .map(|trace| trace.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops the workers after their current slice and waits for them.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.runnable.notify_all();
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                tracing::error!("a worker thread panicked");
+            }
+        }
+        // Tasks may hold activators (sources do): dropping them breaks the cycle back to
+        // this executor.
+        self.shared
+            .tasks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! What the workers and activators share: the tasks, the run queue with its timers, and the
+//! signals between them.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use super::Task;
+use crate::sched::TaskId;
+use crate::sched::priority::Priority;
+use crate::sched::queue::RunQueue;
+use crate::sched::timers::TimedTask;
+
+/// What a task slot holds.
+pub(super) enum Body {
+    /// Work ordered by the policy (an actor).
+    Task(Mutex<Box<dyn Task>>),
+    /// Work run at set times (a source).
+    Timed(Mutex<Box<dyn TimedTask>>),
+}
+
+pub(super) struct TaskSlot {
+    /// True while a policy-ordered task is queued or running.
+    pub(super) scheduled: AtomicBool,
+    pub(super) body: Body,
+}
+
+/// How long past its time a due timer may wait for a waiting worker to wake for it before a
+/// busy worker runs it between two slices.
+const TIMER_OVERDUE: Duration = Duration::from_micros(200);
+
+/// Most timed tasks a busy worker runs between two slices.
+const TIMERS_PER_PAUSE: usize = 16;
+
+/// Longest sleep of a thread driving a timed task itself ([`Activator::drive`]).
+pub(super) const DRIVE_STEP: Duration = Duration::from_millis(20);
+
+pub(super) struct Shared {
+    pub(super) tasks: RwLock<Vec<Arc<TaskSlot>>>,
+    pub(super) queue: Mutex<RunQueue>,
+    /// Copied from the policy: calls may be parked for better work.
+    pub(super) preempts: bool,
+    pub(super) runnable: Condvar,
+    /// Pushes into the run queue so far: a worker that saw no push since it last compared
+    /// its task with the waiting ones may keep running it without taking the queue's lock.
+    pub(super) pushes: AtomicU64,
+    /// When the earliest timer falls due, in nanoseconds since `origin` (`u64::MAX`: no
+    /// timer), so that busy workers check for due timers without taking the queue's lock.
+    pub(super) next_timer: AtomicU64,
+    pub(super) origin: Instant,
+    pub(super) shutdown: AtomicBool,
+    pub(super) tracing: AtomicBool,
+    pub(super) trace: Mutex<Vec<TaskId>>,
+}
+
+impl Shared {
+    pub(super) fn queue(&self) -> MutexGuard<'_, RunQueue> {
+        // A poisoned queue means a worker panicked mid-push; the queue itself is still sound.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn slot(&self, task: TaskId) -> Option<Arc<TaskSlot>> {
+        let tasks = self
+            .tasks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tasks.get(task).cloned()
+    }
+
+    pub(super) fn push(
+        &self,
+        queue: &mut RunQueue,
+        task: TaskId,
+        priority: &Priority,
+        ready: Instant,
+    ) {
+        queue.push(task, priority, ready);
+        self.pushes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Publishes the earliest timer after the timers changed.
+    pub(super) fn publish_timer(&self, queue: &mut RunQueue) {
+        let next = queue
+            .timers()
+            .earliest()
+            .map_or(u64::MAX, |at| self.nanos(at));
+        self.next_timer.store(next, Ordering::Release);
+    }
+
+    /// True when a timer is due by `now` (without taking the queue's lock).
+    pub(super) fn timer_due(&self, now: Instant) -> bool {
+        self.next_timer.load(Ordering::Acquire) <= self.nanos(now)
+    }
+
+    /// Arms timed task `task` for `at`, waking a waiting worker when that is now the earliest
+    /// timer (it sleeps until the earliest one).
+    pub(super) fn arm(&self, task: TaskId, at: Instant) {
+        let mut queue = self.queue();
+        let earliest = queue.timers().arm(task, at);
+        self.publish_timer(&mut queue);
+        let idle = earliest && queue.has_idle_worker();
+        drop(queue);
+        if idle {
+            self.runnable.notify_one();
+        }
+    }
+
+    /// Takes a timed task due by `now`. A busy worker leaves it to a waiting worker, which
+    /// wakes for it, unless it is overdue.
+    pub(super) fn take_due_timer(
+        &self,
+        queue: &mut RunQueue,
+        now: Instant,
+        busy: bool,
+    ) -> Option<TaskId> {
+        if busy && queue.has_idle_worker() {
+            let due = queue.timers().earliest()?;
+            if now.saturating_duration_since(due) < TIMER_OVERDUE {
+                return None;
+            }
+        }
+        let task = queue.timers().pop_due(now)?;
+        self.publish_timer(queue);
+        Some(task)
+    }
+
+    /// Runs timed task `task` once and arms it for the time it asks for.
+    pub(super) fn run_timed(&self, task: TaskId) {
+        let Some(slot) = self.slot(task) else {
+            return;
+        };
+        let Body::Timed(timed) = &slot.body else {
+            return;
+        };
+        let next = timed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .run(Instant::now());
+        if let Some(at) = next {
+            self.arm(task, at);
+        }
+    }
+
+    /// Runs the timed tasks due now, between two slices of a busy worker, until one queues
+    /// policy work (the worker then weighs it against its task at once; the other due timers
+    /// wait for the next slice end).
+    pub(super) fn run_due_timers(&self, now: Instant) {
+        let pushes = self.pushes.load(Ordering::Acquire);
+        for _ in 0..TIMERS_PER_PAUSE {
+            let Some(task) = self.take_due_timer(&mut self.queue(), now, true) else {
+                return;
+            };
+            self.run_timed(task);
+            if self.pushes.load(Ordering::Acquire) != pushes {
+                return;
+            }
+        }
+    }
+
+    /// Moves `task` up in the run queue if it waits there and `priority` ranks it better: new
+    /// work arrived for it. (A running task is ranked afresh at its next slice end.)
+    pub(super) fn improve(&self, task: TaskId, priority: &Priority) {
+        let mut queue = self.queue();
+        if queue.improve(task, priority, Instant::now()) {
+            self.pushes.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Queues `task` and wakes a waiting worker, if any.
+    pub(super) fn enqueue(&self, task: TaskId, priority: &Priority) {
+        let mut queue = self.queue();
+        self.push(&mut queue, task, priority, Instant::now());
+        let idle = queue.has_idle_worker();
+        drop(queue);
+        if idle {
+            self.runnable.notify_one();
+        }
+    }
+}
