@@ -19,7 +19,7 @@
 //! - [`limits`]: per-instance resource limits.
 //! - [`metrics`]: counters, latency histograms, the job summary.
 //! - [`job`]: running a job embedded ([`job::run_job`]), with checkpoints and recovery.
-//! - [`bench`]: the `cameo bench` scenarios.
+//! - [`bench`](mod@bench): the `cameo bench` scenarios.
 
 #![deny(missing_docs)]
 

@@ -199,7 +199,7 @@ struct ScenarioArgs {
     /// target/cameo-bench/SCENARIO.svg].
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// Print the report as JSON: {"policies": {"fifo": {"<group>": {"p50_ms", "p99_ms",
+    /// Print the report as JSON: {"policies": {"fifo": {"GROUP": {"p50_ms", "p99_ms",
     /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}, "scenario",
     /// "capacity_eps"} (the measured capacity the load is a share of; null for runaway).
     #[arg(long)]

@@ -5,7 +5,7 @@
 //! - [`call`]: a call as a future that owns the store, polled one fuel slice at a time.
 //! - `checkpointing`: barrier alignment, snapshots and restore.
 //! - [`failure`]: why a call failed.
-//! - [`windowing`]: the guest calls behind host-managed windows.
+//! - `windowing`: the guest calls behind host-managed windows.
 
 pub mod call;
 mod checkpointing;
