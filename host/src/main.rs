@@ -337,7 +337,7 @@ fn describe(err: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in err.chain() {
         let cause = cause.to_string();
-        if text.contains(&cause) {
+        if text.ends_with(&cause) {
             continue;
         }
         if !text.is_empty() {

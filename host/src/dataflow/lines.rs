@@ -3,7 +3,7 @@
 
 use std::io::BufRead;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use super::source::{Input, Item, Next, lookup, now_ms};
@@ -48,7 +48,10 @@ impl Lines {
                     if sender.send(line).is_err() {
                         return;
                     }
-                    if reader_waiting.swap(false, Ordering::AcqRel) {
+                    // Pairs with the fence in `next`: either the task sees this line, or
+                    // this thread sees that the task waits for one.
+                    fence(Ordering::SeqCst);
+                    if reader_waiting.swap(false, Ordering::SeqCst) {
                         activator.wake(task);
                     }
                     if failed {
@@ -102,7 +105,8 @@ impl Input for Lines {
             Err(TryRecvError::Empty) => {}
         }
         // Ask to be woken, then look again: a line sent meanwhile did not see the request.
-        self.waiting.store(true, Ordering::Release);
+        self.waiting.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         match self.lines.try_recv() {
             Ok(line) => {
                 self.waiting.store(false, Ordering::Release);

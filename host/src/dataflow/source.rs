@@ -142,6 +142,9 @@ pub struct SourceTask<I> {
     held: Option<(u64, Item)>,
     /// Input consumed so far, including what was skipped.
     offset: u64,
+    /// The offset reached before the first event of the chunk being made: while a chunk is
+    /// held back, barriers cover only this far.
+    before_chunk: u64,
     /// The newest checkpoint whose barrier this source injected.
     injected: u64,
     emitter: Emitter,
@@ -150,7 +153,8 @@ pub struct SourceTask<I> {
 
 impl<I: Input> SourceTask<I> {
     /// A source reading `input`, registered as task `task`; pacing starts now.
-    pub fn new(source: Source, input: I, task: TaskId) -> Self {
+    pub fn new(mut source: Source, input: I, task: TaskId) -> Self {
+        source.chunk = source.chunk.max(1);
         let emitter = Emitter::new(source.watermark_delay_ms);
         SourceTask {
             source,
@@ -159,6 +163,7 @@ impl<I: Input> SourceTask<I> {
             started: Instant::now(),
             held: None,
             offset: 0,
+            before_chunk: 0,
             injected: 0,
             emitter,
             finished: false,
@@ -176,20 +181,24 @@ impl<I: Input> SourceTask<I> {
             .unwrap_or(self.started + Duration::from_secs(86_400))
     }
 
-    /// Sends the items due by `now`, up to a few chunks.
+    /// Sends the items due by `now`, up to a few chunks' worth of input (skipped items and
+    /// lines that make no event count too: a run is short).
     fn send_due(&mut self, now: Instant) -> Stop {
         let retry = now + WAIT_STEP;
         let paced = self.source.rate > 0.0;
         let budget = self.source.chunk.saturating_mul(CHUNKS_PER_RUN);
-        let mut sent = 0;
+        let mut taken = 0;
         loop {
-            if sent >= budget {
+            if taken >= budget {
                 return Stop::Until(now);
             }
             let (number, item) = match self.held.take() {
                 Some(held) => held,
                 None => match self.input.next(self.source.skip) {
-                    Next::Item(number, item) => (number, item),
+                    Next::Item(number, item) => {
+                        taken += 1;
+                        (number, item)
+                    }
                     Next::Waiting => return Stop::Until(retry),
                     Next::Ended => return Stop::InputEnded,
                 },
@@ -221,11 +230,13 @@ impl<I: Input> SourceTask<I> {
                     Flushed::Ended => return Stop::JobEnded,
                 }
             }
+            if matches!(item, Item::Event(_)) && self.emitter.is_empty() {
+                self.before_chunk = self.offset;
+            }
             // Counted before it is sent: a barrier injected by the send covers it.
             self.offset = number;
             match item {
                 Item::Event(event) => {
-                    sent += 1;
                     self.emitter.push(&mut self.source, event, closing);
                     if self.emitter.len() >= self.source.chunk {
                         match self.flush() {
@@ -246,13 +257,17 @@ impl<I: Input> SourceTask<I> {
         }
     }
 
-    /// Sends the chunk (and the watermark it makes), then injects a requested barrier.
+    /// Sends the chunk (and the watermark it makes), then injects a requested barrier. A
+    /// chunk held back by a full mailbox stays behind the barrier, which covers only what was
+    /// sent: receivers aligning on the barrier must not wait for room that only the
+    /// checkpoint can make.
     fn flush(&mut self) -> Flushed {
         if self.source.completion.is_finished() {
             return Flushed::Ended;
         }
         if !self.emitter.is_empty() {
             if self.source.router.blocked(self.task) {
+                self.inject_barrier();
                 return Flushed::Full;
             }
             self.emitter.send(&mut self.source);
@@ -261,7 +276,17 @@ impl<I: Input> SourceTask<I> {
         Flushed::Sent
     }
 
-    /// Injects a barrier for the newest requested checkpoint, recording the offset reached.
+    /// The input covered by what was sent: everything consumed, except the events of a chunk
+    /// not sent yet.
+    fn covered(&self) -> u64 {
+        if self.emitter.is_empty() {
+            self.offset
+        } else {
+            self.before_chunk
+        }
+    }
+
+    /// Injects a barrier for the newest requested checkpoint, recording the offset covered.
     fn inject_barrier(&mut self) {
         let Some(checkpointer) = &self.source.checkpointer else {
             return;
@@ -271,8 +296,9 @@ impl<I: Input> SourceTask<I> {
             return;
         }
         self.injected = requested;
+        let covered = self.covered();
         let (router, activator) = (&self.source.router, &self.source.activator);
-        checkpointer.source_barrier(&self.source.name, requested, self.offset, || {
+        checkpointer.source_barrier(&self.source.name, requested, covered, || {
             router.barrier(requested, activator)
         });
     }
@@ -293,7 +319,7 @@ impl<I: Input> SourceTask<I> {
         self.finished = true;
         self.inject_barrier();
         if let Some(checkpointer) = &self.source.checkpointer {
-            checkpointer.source_ended(&self.source.name, self.offset);
+            checkpointer.source_ended(&self.source.name, self.covered());
         }
         self.source.router.end(&self.source.activator);
         None
@@ -601,6 +627,42 @@ mod tests {
         assert_eq!(task.run(at_10), Some(at_11));
         assert_eq!(drain(&mailbox), (10, false));
         assert_eq!(task.offset, 11);
+    }
+
+    #[test]
+    fn a_barrier_goes_ahead_of_a_chunk_held_back_and_covers_only_what_was_sent() {
+        use crate::state::checkpoint::{CheckpointStore, Checkpointer, Participants};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut task, mailbox, _executor) = generator_into(10, 0.0, 4, 2);
+        let participants = Participants {
+            sources: vec!["in".into()],
+            actors: vec!["job/op".into()],
+            sinks: Vec::new(),
+        };
+        let checkpointer =
+            Checkpointer::new(CheckpointStore::new(dir.path(), "job"), participants, 0);
+        task.source.checkpointer = Some(Arc::clone(&checkpointer));
+        let now = task.started;
+        assert_eq!(
+            task.run(now),
+            Some(now + WAIT_STEP),
+            "the second chunk is held back"
+        );
+        assert_eq!(checkpointer.trigger(), Some(1));
+        // The receiver may be aligning on this checkpoint and unable to drain: the barrier
+        // must not wait for room behind the held chunk.
+        task.run(now);
+        assert_eq!((task.offset, task.covered()), (8, 4));
+        let mut seen = Vec::new();
+        loop {
+            match mailbox.take(100, &[]).0 {
+                Taken::Nothing => break,
+                Taken::Events(events, _) => seen.push(format!("{} events", events.len())),
+                Taken::Control(Message::Barrier { id, .. }) => seen.push(format!("barrier {id}")),
+                Taken::Control(_) => {}
+            }
+        }
+        assert_eq!(seen, ["4 events", "barrier 1"]);
     }
 
     #[test]

@@ -432,84 +432,97 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
         .iter()
         .filter_map(|operator| operator.window.as_ref().and_then(|w| w.to_def().ok()))
         .collect();
-    for source_spec in &spec.sources {
-        let name = source_spec.name().get_ref().clone();
-        let edges = consumers
-            .remove(&name)
-            .and_then(|c| c.edges.into_iter().next())
-            .unwrap_or_default();
-        let skip = recovery
-            .as_ref()
-            .map(|r| r.source_offset(&name))
-            .unwrap_or(0);
-        if skip > 0 && *source_spec.kind.get_ref() == SourceKind::Stdin {
-            tracing::warn!(
-                source = %name,
-                "standard input cannot be rewound: the {skip} lines before the checkpoint are \
-                 not replayed, new input continues from here"
-            );
-        }
-        let source = Source {
-            name: name.clone(),
-            router: Router::new(edges, 0, 1),
-            chunk: options.limits.batch_size.max(1),
-            metrics: Arc::clone(&metrics),
-            dead_letters: Arc::clone(&dead_letters),
-            completion: Arc::clone(&completion),
-            activator: activator.clone(),
-            checkpointer: checkpointer.clone(),
-            skip,
-            latency_target,
-            idle_timeout: source_spec
-                .idle_timeout_ms
+    // Every source is registered before any is armed: when one cannot start, the job fails
+    // and the sources already registered end at their first run.
+    let mut register_sources = || -> Result<(), JobError> {
+        for source_spec in &spec.sources {
+            let name = source_spec.name().get_ref().clone();
+            let edges = consumers
+                .remove(&name)
+                .and_then(|c| c.edges.into_iter().next())
+                .unwrap_or_default();
+            let skip = recovery
                 .as_ref()
-                .map(|ms| Duration::from_millis(*ms.get_ref())),
-            rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
-            watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms).unwrap_or(i64::MAX),
-            windows: windows.clone(),
-        };
-        let task = executor.next_task_id();
-        let lines = |reader: Box<dyn BufRead + Send>| {
-            Lines::spawn(
-                &name,
-                reader,
-                source_spec.line_options(),
-                task,
-                activator.clone(),
-            )
-            .map_err(JobError::Thread)
-        };
-        let added = match source_spec.kind.get_ref() {
-            SourceKind::File => {
-                let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
-                let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
-                    what: "source",
-                    name: name.clone(),
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                let input = lines(Box::new(BufReader::new(file)))?;
-                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
+                .map(|r| r.source_offset(&name))
+                .unwrap_or(0);
+            if skip > 0 && *source_spec.kind.get_ref() == SourceKind::Stdin {
+                tracing::warn!(
+                    source = %name,
+                    "standard input cannot be rewound: the {skip} lines before the checkpoint are \
+                     not replayed, new input continues from here"
+                );
             }
-            SourceKind::Stdin => {
-                let input = lines(Box::new(BufReader::new(std::io::stdin())))?;
-                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
-            }
-            SourceKind::Generator => {
-                let input = Generator::new(GeneratorSpec {
-                    count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                    keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
-                    payload_bytes: source_spec
-                        .payload_bytes
-                        .as_ref()
-                        .map_or(0, |p| *p.get_ref()),
-                    seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
-                });
-                executor.add_timed(Box::new(SourceTask::new(source, input, task)))
-            }
-        };
-        activator.arm(added, Instant::now());
-        source_tasks.push(added);
+            let source = Source {
+                name: name.clone(),
+                router: Router::new(edges, 0, 1),
+                chunk: options.limits.batch_size.max(1),
+                metrics: Arc::clone(&metrics),
+                dead_letters: Arc::clone(&dead_letters),
+                completion: Arc::clone(&completion),
+                activator: activator.clone(),
+                checkpointer: checkpointer.clone(),
+                skip,
+                latency_target,
+                idle_timeout: source_spec
+                    .idle_timeout_ms
+                    .as_ref()
+                    .map(|ms| Duration::from_millis(*ms.get_ref())),
+                rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
+                watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms)
+                    .unwrap_or(i64::MAX),
+                windows: windows.clone(),
+            };
+            let task = executor.next_task_id();
+            let lines = |reader: Box<dyn BufRead + Send>| {
+                Lines::spawn(
+                    &name,
+                    reader,
+                    source_spec.line_options(),
+                    task,
+                    activator.clone(),
+                )
+                .map_err(JobError::Thread)
+            };
+            let added = match source_spec.kind.get_ref() {
+                SourceKind::File => {
+                    let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
+                    let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
+                        what: "source",
+                        name: name.clone(),
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                    let input = lines(Box::new(BufReader::new(file)))?;
+                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
+                }
+                SourceKind::Stdin => {
+                    let input = lines(Box::new(BufReader::new(std::io::stdin())))?;
+                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
+                }
+                SourceKind::Generator => {
+                    let input = Generator::new(GeneratorSpec {
+                        count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
+                        keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
+                        payload_bytes: source_spec
+                            .payload_bytes
+                            .as_ref()
+                            .map_or(0, |p| *p.get_ref()),
+                        seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
+                    });
+                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
+                }
+            };
+            debug_assert_eq!(added, task);
+            source_tasks.push(added);
+        }
+        Ok(())
+    };
+    if let Err(err) = register_sources() {
+        completion.fail(format!("the job could not start: {err}"));
+        return Err(err);
+    }
+    for task in &source_tasks {
+        activator.arm(*task, Instant::now());
     }
 
     Ok(JobHandle {

@@ -273,7 +273,8 @@ impl JobHandle {
     /// Waits until every source has read all its input (for deterministic runs whose
     /// input fits in the mailboxes).
     pub fn join_sources(&mut self) {
-        // Before the workers start, this thread runs the sources itself.
+        // This thread runs the sources itself (before the workers start, nothing else would);
+        // workers may run them too meanwhile, one at a time.
         for task in self.source_tasks.drain(..) {
             self.activator.drive(task);
         }

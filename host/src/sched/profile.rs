@@ -170,12 +170,33 @@ impl OperatorProfile {
     }
 
     /// True when a watermark at `time` may make output due at this operator, whose watermark
-    /// is `current`: when it passes the last instant of a window (tumbling, sliding). Without
-    /// such a window (sessions, guest timers, a window downstream) any watermark may.
+    /// is `current`: when it passes the last instant of one of its windows (tumbling,
+    /// sliding) or of a window downstream. Without such a window here (sessions, guest
+    /// timers) any watermark may.
     pub fn watermark_fires(&self, current: i64, time: i64) -> bool {
-        self.window
+        match self
+            .window
             .and_then(|window| window.closes_between(current, time))
-            .unwrap_or(true)
+        {
+            Some(false) => self.closes_downstream(current, time),
+            Some(true) | None => true,
+        }
+    }
+
+    /// True when a watermark moving from `current` to `time` passes the end of a window of an
+    /// operator downstream (taking its watermark to trail this one's).
+    fn closes_downstream(&self, current: i64, time: i64) -> bool {
+        self.successors.get().is_some_and(|successors| {
+            successors.iter().any(|next| {
+                match next
+                    .window
+                    .map(|window| window.closes_between(current, time))
+                {
+                    Some(Some(true) | None) => true,
+                    Some(Some(false)) | None => next.closes_downstream(current, time),
+                }
+            })
+        })
     }
 
     /// The priority of an actor's best pending work, `None` when nothing is pending. The
@@ -312,6 +333,20 @@ mod tests {
             allowed_lateness: 0,
         }));
         assert!(session.watermark_fires(500, 501), "sessions end anywhere");
+        // A watermark that closes no window here may close one downstream.
+        let hourly = profile(Some(WindowDef {
+            kind: WindowKind::Tumbling,
+            size: 3_600_000,
+            slide: 3_600_000,
+            gap: 0,
+            allowed_lateness: 0,
+        }));
+        hourly.set_successors(vec![Arc::clone(&tumbling)]);
+        assert!(!hourly.watermark_fires(500, 998));
+        assert!(
+            hourly.watermark_fires(500, 999),
+            "closes the 1 s window downstream"
+        );
         assert!(
             profile(None).watermark_fires(500, 501),
             "timers may fire anywhere"

@@ -1,9 +1,10 @@
 //! Timed work: tasks the executor runs at set times, outside the policy's order.
 //!
-//! Sources are timed tasks: a paced generator asks to run when its next events fall due,
-//! and a source held back by a full mailbox is armed again when the mailbox drains. Workers
-//! run due timed tasks before policy work and between slices, so sources need no threads of
-//! their own competing with the workers for cores, and every policy gets its input on time.
+//! Sources are timed tasks: a paced source asks to run when its next events fall due, and a
+//! source held back by a full mailbox is armed again when the mailbox drains. Workers run due
+//! timed tasks between slices and when nothing is queued (see [`super::executor`]), so
+//! sources need no threads of their own competing with the workers for cores, and every
+//! policy gets its input on time.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -14,7 +15,7 @@ use super::TaskId;
 /// Work run at set times (a source).
 pub trait TimedTask: Send {
     /// Does what is due by `now` without blocking; returns when to run next, or `None` once
-    /// the task has finished for good (it is then never run again).
+    /// the task has finished for good (the executor then drops it and never runs it again).
     fn run(&mut self, now: Instant) -> Option<Instant>;
 }
 

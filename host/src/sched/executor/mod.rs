@@ -6,9 +6,10 @@
 //! a time.
 //!
 //! Timed tasks (sources) are not ordered by the policy: a busy worker runs those that are due
-//! between two slices (unless a waiting worker is about to wake for them), a worker without
-//! policy work runs them before it waits, and a waiting worker sleeps until the next one
-//! falls due. A due timer therefore waits at most one slice, under every policy.
+//! between two slices (unless a waiting worker is about to wake for them; after 200 µs it
+//! runs them anyway), a worker without policy work runs them before it waits, and a waiting
+//! worker sleeps until the next one falls due. A due timer therefore waits about a slice,
+//! whatever the policy.
 //!
 //! Under a preemptive policy a worker keeps its task across slice boundaries while nothing
 //! better waits, and gives it up at the first boundary after something better arrives: urgent
@@ -87,37 +88,33 @@ impl Activator {
         match &slot.body {
             Body::Timed(_) => self.shared.arm(task, Instant::now()),
             Body::Task(inner) => {
-                if !slot.scheduled.swap(true, Ordering::AcqRel) {
-                    let priority = inner
+                let priority = if slot.scheduled.load(Ordering::Acquire) {
+                    // Queued or running: a running task holds its lock (and is ranked afresh
+                    // at its next slice end), so never wait for it.
+                    let Ok(waiting) = inner.try_lock() else {
+                        return;
+                    };
+                    waiting.priority()
+                } else {
+                    inner
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .priority();
-                    self.shared.enqueue(task, &priority);
-                } else if let Ok(waiting) = inner.try_lock() {
-                    // Queued, not running (a running task holds its lock).
-                    let priority = waiting.priority();
-                    drop(waiting);
-                    self.shared.improve(task, &priority);
-                }
+                        .priority()
+                };
+                self.shared.schedule(&slot, task, &priority);
             }
         }
     }
 
     /// Puts `task` in the run queue with `priority`, or moves it up if it waits there and
-    /// `priority` ranks better; a running task is left alone.
+    /// `priority` ranks better; a running task is left alone. A timed task is armed for now.
     pub fn activate(&self, task: TaskId, priority: &Priority) {
         let Some(slot) = self.shared.slot(task) else {
             return;
         };
         match &slot.body {
             Body::Timed(_) => self.shared.arm(task, Instant::now()),
-            Body::Task(_) => {
-                if slot.scheduled.swap(true, Ordering::AcqRel) {
-                    self.shared.improve(task, priority);
-                } else {
-                    self.shared.enqueue(task, priority);
-                }
-            }
+            Body::Task(_) => self.shared.schedule(&slot, task, priority),
         }
     }
 
@@ -136,11 +133,7 @@ impl Activator {
             return;
         };
         loop {
-            let next = timed
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .run(Instant::now());
-            let Some(at) = next else {
+            let Some(at) = shared::run_once(timed) else {
                 return;
             };
             std::thread::sleep(at.saturating_duration_since(Instant::now()).min(DRIVE_STEP));
@@ -190,7 +183,8 @@ impl Executor {
         Ok(())
     }
 
-    /// The id the next [`Executor::add`] will return.
+    /// The id the next [`Executor::add`] or [`Executor::add_timed`] will return (while tasks
+    /// are registered from one thread at a time, as jobs are).
     pub fn next_task_id(&self) -> TaskId {
         self.shared
             .tasks

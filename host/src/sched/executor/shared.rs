@@ -130,7 +130,7 @@ impl Shared {
         Some(task)
     }
 
-    /// Runs timed task `task` once and arms it for the time it asks for.
+    /// Runs timed task `task` once (see [`run_once`]) and arms it for the time it asks for.
     pub(super) fn run_timed(&self, task: TaskId) {
         let Some(slot) = self.slot(task) else {
             return;
@@ -138,18 +138,14 @@ impl Shared {
         let Body::Timed(timed) = &slot.body else {
             return;
         };
-        let next = timed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .run(Instant::now());
-        if let Some(at) = next {
+        if let Some(at) = run_once(timed) {
             self.arm(task, at);
         }
     }
 
-    /// Runs the timed tasks due now, between two slices of a busy worker, until one queues
-    /// policy work (the worker then weighs it against its task at once; the other due timers
-    /// wait for the next slice end).
+    /// Runs the timed tasks due now, between two slices of a busy worker, until the run
+    /// queue changes (the worker then weighs what was queued against its task at once; the
+    /// other due timers wait for its next slice end).
     pub(super) fn run_due_timers(&self, now: Instant) {
         let pushes = self.pushes.load(Ordering::Acquire);
         for _ in 0..TIMERS_PER_PAUSE {
@@ -163,23 +159,47 @@ impl Shared {
         }
     }
 
-    /// Moves `task` up in the run queue if it waits there and `priority` ranks it better: new
-    /// work arrived for it. (A running task is ranked afresh at its next slice end.)
-    pub(super) fn improve(&self, task: TaskId, priority: &Priority) {
+    /// Makes policy task `task` (in `slot`) runnable with `priority`: queues it and wakes a
+    /// waiting worker if it was neither queued nor running, or moves it up if it waits in the
+    /// queue and `priority` ranks it better (new work arrived for it). A running task is left
+    /// alone: it is ranked afresh at its next slice end. Marking and queuing happen under the
+    /// queue's lock, so a second activation never sees a task marked but not yet queued.
+    pub(super) fn schedule(&self, slot: &TaskSlot, task: TaskId, priority: &Priority) {
         let mut queue = self.queue();
-        if queue.improve(task, priority, Instant::now()) {
-            self.pushes.fetch_add(1, Ordering::AcqRel);
+        let now = Instant::now();
+        if slot.scheduled.swap(true, Ordering::AcqRel) {
+            if queue.improve(task, priority, now) {
+                self.pushes.fetch_add(1, Ordering::AcqRel);
+            }
+            return;
         }
-    }
-
-    /// Queues `task` and wakes a waiting worker, if any.
-    pub(super) fn enqueue(&self, task: TaskId, priority: &Priority) {
-        let mut queue = self.queue();
-        self.push(&mut queue, task, priority, Instant::now());
+        self.push(&mut queue, task, priority, now);
         let idle = queue.has_idle_worker();
         drop(queue);
         if idle {
             self.runnable.notify_one();
         }
+    }
+}
+
+/// Runs `timed` once; once it has finished it is replaced by [`Finished`], which drops what
+/// it held (a source's input). Returns when it asks to run next.
+pub(super) fn run_once(timed: &Mutex<Box<dyn TimedTask>>) -> Option<Instant> {
+    let mut timed = timed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let next = timed.run(Instant::now());
+    if next.is_none() {
+        *timed = Box::new(Finished);
+    }
+    next
+}
+
+/// What a finished timed task becomes: it never runs again.
+struct Finished;
+
+impl TimedTask for Finished {
+    fn run(&mut self, _now: Instant) -> Option<Instant> {
+        None
     }
 }
