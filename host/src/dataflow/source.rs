@@ -5,12 +5,13 @@
 //! Every source is a timed task of the executor ([`SourceTask`]), run by the workers at the
 //! times it asks for, never blocking: what it reads comes from an [`Input`] (generated events
 //! in [`super::generator`], lines of a file or stdin in [`super::lines`]). Each run sends the
-//! input that is due (paced at the source's rate), then asks to run again when more is due,
-//! at least [`PACE_STEP`] later, so input due meanwhile goes out together, as records arrive
-//! from a network in batches. When a receiving mailbox is full the source keeps its chunk,
-//! asks the mailbox to wake it once it drains, and takes no more input meanwhile. It runs at
-//! least every [`WAIT_STEP`] to inject requested barriers, declare itself idle, and notice the
-//! end of the job.
+//! input that is due (paced at the source's rate), up to a few chunks, then asks to run again:
+//! at once if it stopped at that limit, otherwise when more is due but at least [`PACE_STEP`]
+//! later, so input due meanwhile goes out together, as records arrive from a network in
+//! batches. When a receiving mailbox is full the source keeps its chunk, asks the mailbox to
+//! wake it once it drains, and takes no more input meanwhile (a requested barrier still goes
+//! out, ahead of the held chunk). It runs at least every [`WAIT_STEP`] to inject requested
+//! barriers, declare itself idle, and notice the end of the job.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
