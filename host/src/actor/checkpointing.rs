@@ -37,6 +37,9 @@ impl Actor {
         if let Some(held) = self.held_channels.get_mut(channel) {
             *held = true;
         }
+        for producer in self.links.mailbox.hold(channel) {
+            activator.wake(producer);
+        }
         self.try_complete_alignment(activator);
     }
 
@@ -62,6 +65,7 @@ impl Actor {
             late.barrier(id, activator);
         }
         self.held_channels.fill(false);
+        self.links.mailbox.release_held();
         self.aligning = None;
     }
 }

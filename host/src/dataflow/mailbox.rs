@@ -62,11 +62,18 @@ impl Message {
     }
 }
 
+/// How many times its capacity a mailbox may hold while some of its channels are held back
+/// for checkpoint alignment.
+const HELD_SLACK: usize = 8;
+
 /// A bounded queue of messages for one actor.
 ///
 /// Events count against the capacity; control messages are always accepted. Actors are never
 /// blocked by a full mailbox: their producers are simply not given new work until it drains
-/// (see [`Mailbox::register_blocked`]), sources included.
+/// (see [`Mailbox::register_blocked`]), sources included. Events of channels held back for
+/// checkpoint alignment do not count (up to [`HELD_SLACK`] times the capacity in all): the
+/// other channels' producers must get their barriers through, or the alignment that would
+/// release the held channels never completes.
 pub struct Mailbox {
     inner: Mutex<Inner>,
     capacity: usize,
@@ -79,7 +86,23 @@ struct Inner {
     /// fires windows is urgent however early the events before it are.
     watermarks: VecDeque<(i64, PriorityContext)>,
     events: usize,
+    /// Channels held back for checkpoint alignment, and the events waiting on them.
+    held: Vec<bool>,
+    held_events: usize,
     blocked: Vec<TaskId>,
+}
+
+impl Inner {
+    fn is_held(&self, channel: usize) -> bool {
+        self.held.get(channel).copied().unwrap_or(false)
+    }
+
+    /// Full for producers: the events that can be taken reach `capacity`, or everything
+    /// waiting reaches the slack.
+    fn is_full(&self, capacity: usize) -> bool {
+        self.events.saturating_sub(self.held_events) >= capacity
+            || self.events >= capacity.saturating_mul(HELD_SLACK)
+    }
 }
 
 impl Mailbox {
@@ -103,8 +126,11 @@ impl Mailbox {
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
         for message in messages {
-            if matches!(message, Message::Event { .. }) {
+            if let Message::Event { channel, .. } = &message {
                 inner.events += 1;
+                if inner.is_held(*channel) {
+                    inner.held_events += 1;
+                }
             }
             if let Message::Watermark { channel, .. } = &message
                 && let Some(Message::Watermark { channel: last, .. }) = inner.messages.back()
@@ -127,9 +153,41 @@ impl Mailbox {
         }
     }
 
-    /// True when the mailbox holds its capacity of events or more.
+    /// True when the mailbox holds its capacity of events or more (not counting held
+    /// channels').
     pub fn is_full(&self) -> bool {
-        self.lock().events >= self.capacity
+        self.lock().is_full(self.capacity)
+    }
+
+    /// Holds `channel` back for checkpoint alignment: its events stop counting against the
+    /// capacity. Returns the producers to wake if that made room.
+    pub fn hold(&self, channel: usize) -> Vec<TaskId> {
+        let mut inner = self.lock();
+        if inner.is_held(channel) {
+            return Vec::new();
+        }
+        let was_full = inner.is_full(self.capacity);
+        if inner.held.len() <= channel {
+            inner.held.resize(channel + 1, false);
+        }
+        inner.held[channel] = true;
+        let waiting = inner
+            .messages
+            .iter()
+            .filter(|m| matches!(m, Message::Event { channel: c, .. } if *c == channel))
+            .count();
+        inner.held_events += waiting;
+        if was_full && !inner.is_full(self.capacity) {
+            return std::mem::take(&mut inner.blocked);
+        }
+        Vec::new()
+    }
+
+    /// Releases every held channel (alignment completed).
+    pub fn release_held(&self) {
+        let mut inner = self.lock();
+        inner.held.clear();
+        inner.held_events = 0;
     }
 
     /// True when no message is waiting.
@@ -171,7 +229,7 @@ impl Mailbox {
     /// true; otherwise returns false.
     pub fn register_blocked(&self, producer: TaskId) -> bool {
         let mut inner = self.lock();
-        if inner.events < self.capacity {
+        if !inner.is_full(self.capacity) {
             return false;
         }
         if !inner.blocked.contains(&producer) {
@@ -186,7 +244,7 @@ impl Mailbox {
     /// to wake if room was made.
     pub fn take(&self, max_events: usize, held: &[bool]) -> (Taken, Vec<TaskId>) {
         let mut inner = self.lock();
-        let was_full = inner.events >= self.capacity;
+        let was_full = inner.is_full(self.capacity);
         let is_held = |m: &Message| held.get(m.channel()).copied().unwrap_or(false);
         let mut events = Vec::new();
         let mut channels = Vec::new();
@@ -228,13 +286,17 @@ impl Mailbox {
             }
         }
         inner.events -= events.len();
+        // Taken events are of channels the actor does not hold; should the two views of what
+        // is held differ, the count stays in range.
+        let held_taken = channels.iter().filter(|c| inner.is_held(**c)).count();
+        inner.held_events = inner.held_events.saturating_sub(held_taken);
         let taken = match control {
             Some(message) => Taken::Control(message),
             None if events.is_empty() => Taken::Nothing,
             None => Taken::Events(events, channels),
         };
         let mut wake = Vec::new();
-        if was_full && inner.events < self.capacity {
+        if was_full && !inner.is_full(self.capacity) {
             wake = std::mem::take(&mut inner.blocked);
         }
         (taken, wake)
@@ -429,6 +491,29 @@ mod tests {
         assert!(!mailbox.has_work(&[true, false]));
         assert!(mailbox.has_work(&[false, false]));
         assert_eq!(values(mailbox.take(10, &[]).0), ["after"]);
+    }
+
+    #[test]
+    fn events_of_a_held_channel_do_not_block_the_other_channels() {
+        let mailbox = Mailbox::new(2);
+        mailbox.push_all([event(0, "a"), event(0, "b")]);
+        assert!(mailbox.register_blocked(7), "full");
+        // Channel 0 delivered a barrier and waits for channel 1's: channel 1's producer must
+        // get through, or the alignment never completes.
+        assert_eq!(mailbox.hold(0), [7]);
+        assert!(!mailbox.is_full());
+        mailbox.push_all([event(1, "c"), event(0, "d"), event(1, "e")]);
+        assert!(mailbox.is_full(), "channel 1 filled it");
+        assert_eq!(values(mailbox.take(10, &[true, false]).0), ["c", "e"]);
+        assert!(!mailbox.is_full());
+        // Released: everything counts again.
+        mailbox.release_held();
+        assert!(mailbox.is_full());
+        // However long an alignment takes, a held channel holds a bounded amount.
+        let slack = Mailbox::new(1);
+        slack.hold(0);
+        slack.push_all((0..HELD_SLACK).map(|i| event(0, &i.to_string())));
+        assert!(slack.is_full());
     }
 
     #[test]
