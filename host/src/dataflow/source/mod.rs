@@ -12,21 +12,27 @@
 //! wake it once it drains, and takes no more input meanwhile (a requested barrier still goes
 //! out, ahead of the held chunk). It runs at least every [`WAIT_STEP`] to inject requested
 //! barriers, declare itself idle, and notice the end of the job.
+//!
+//! # Layout
+//! - this module: [`Source`], [`SourceTask`] and the [`Input`] trait.
+//! - `emitter`: chunks of events and the watermarks they make.
+
+mod emitter;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::dead_letter::DeadLetters;
-use super::mailbox::PriorityContext;
-use super::router::Router;
-use super::sink::Completion;
 use crate::bindings::Event;
+use crate::dataflow::dead_letter::DeadLetters;
+use crate::dataflow::router::Router;
+use crate::dataflow::sink::Completion;
 use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
 use crate::sched::timers::TimedTask;
 use crate::state::checkpoint::Checkpointer;
 use crate::time::window::WindowDef;
+use emitter::Emitter;
 
 /// Longest a source waits (for input, room, or pacing) before it checks for requested
 /// barriers, idleness and the end of the job.
@@ -357,98 +363,6 @@ impl<I: Input> TimedTask for SourceTask<I> {
     }
 }
 
-/// Collects events into chunks and sends each with the watermark it makes.
-struct Emitter {
-    chunk: Vec<(Event, PriorityContext)>,
-    /// When events were last sent.
-    last_sent: Instant,
-    /// True after the source declared itself idle, until it sends again.
-    idle: bool,
-    max_event_time: i64,
-    sent_watermark: i64,
-    delay: i64,
-}
-
-impl Emitter {
-    /// An emitter whose watermarks trail the largest event time by `delay` ms.
-    fn new(delay: i64) -> Self {
-        Emitter {
-            chunk: Vec::new(),
-            last_sent: Instant::now(),
-            idle: false,
-            max_event_time: i64::MIN,
-            sent_watermark: i64::MIN,
-            delay,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.chunk.is_empty()
-    }
-
-    fn len(&self) -> usize {
-        self.chunk.len()
-    }
-
-    /// The watermark to send before `event` because it closes one of the job's windows:
-    /// `event` moves the largest event time, and the watermark that follows from it passes
-    /// the end of a window.
-    fn closing_watermark(&self, source: &Source, event: &Event) -> Option<i64> {
-        if event.event_time <= self.max_event_time {
-            return None;
-        }
-        let watermark = event
-            .event_time
-            .saturating_sub(self.delay)
-            .saturating_sub(1);
-        let closes = source
-            .windows
-            .iter()
-            .any(|window| window.closes_between(self.sent_watermark, watermark) == Some(true));
-        (watermark > self.sent_watermark && closes).then_some(watermark)
-    }
-
-    /// Adds `event` to the chunk, stamped with its ingest now; first sends `closing` (see
-    /// [`Emitter::closing_watermark`]; the chunk is then empty) with that stamp.
-    fn push(&mut self, source: &mut Source, event: Event, closing: Option<i64>) {
-        self.max_event_time = self.max_event_time.max(event.event_time);
-        let context =
-            PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
-        if let Some(watermark) = closing {
-            self.sent_watermark = watermark;
-            self.idle = false;
-            source
-                .router
-                .watermark(watermark, context, &source.activator);
-        }
-        self.chunk.push((event, context));
-    }
-
-    /// Sends the chunk and the watermark it makes.
-    fn send(&mut self, source: &mut Source) {
-        let chunk = std::mem::take(&mut self.chunk);
-        let was_idle = std::mem::take(&mut self.idle);
-        self.last_sent = Instant::now();
-        let meta = chunk.last().map(|(_, meta)| *meta);
-        source.metrics.add_in(chunk.len() as u64);
-        source.router.send(chunk, &source.activator);
-        // Events at the largest time seen may still come (several events share a
-        // millisecond): the watermark stays one below it.
-        let watermark = self
-            .max_event_time
-            .saturating_sub(self.delay)
-            .saturating_sub(1)
-            .max(self.sent_watermark);
-        // A watermark also tells receivers that an idle source is active again.
-        if let Some(meta) = meta
-            && (watermark > self.sent_watermark || was_idle)
-        {
-            self.sent_watermark = watermark;
-            source.router.watermark(watermark, meta, &source.activator);
-        }
-    }
-}
-
 /// The value at `path` in `json`: a top-level field name, a dotted path (`order.time`), or a
 /// JSON Pointer (`/order/time`).
 pub fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
@@ -463,241 +377,4 @@ pub fn lookup<'a>(json: &'a serde_json::Value, path: &str) -> Option<&'a serde_j
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dataflow::generator::{Generator, GeneratorSpec};
-    use crate::dataflow::mailbox::{Mailbox, Message, Taken};
-    use crate::dataflow::router::{Edge, Partitioning, Target};
-    use crate::sched::PolicyKind;
-    use crate::sched::executor::Executor;
-    use crate::sched::profile::{OperatorProfile, ProfileSetup};
-    use crate::sched::queue::TenantShares;
-
-    /// A generator of `count` events at `rate` feeding one mailbox of `capacity` events, in
-    /// chunks of `chunk`. The executor has no workers: the test runs the task itself.
-    fn generator_into(
-        count: u64,
-        rate: f64,
-        chunk: usize,
-        capacity: usize,
-    ) -> (SourceTask<Generator>, Arc<Mailbox>, Executor) {
-        let input = Generator::new(GeneratorSpec {
-            count,
-            keys: 3,
-            payload_bytes: 0,
-            seed: 1,
-        });
-        source_into(input, rate, chunk, capacity, Vec::new())
-    }
-
-    /// A source reading `input` into one mailbox; see [`generator_into`].
-    fn source_into<I: Input>(
-        input: I,
-        rate: f64,
-        chunk: usize,
-        capacity: usize,
-        windows: Vec<WindowDef>,
-    ) -> (SourceTask<I>, Arc<Mailbox>, Executor) {
-        let executor = Executor::new(PolicyKind::Fifo.build(), TenantShares::new(1));
-        let mailbox = Arc::new(Mailbox::new(capacity));
-        let profile = OperatorProfile::new(ProfileSetup {
-            name: "job/op".into(),
-            tenant: 0,
-            latency_target: Duration::from_millis(100),
-            window: None,
-            watermark_delay_ms: 0,
-            ns_per_fuel: 1.0,
-        });
-        let target = Target::Actor {
-            task: 99,
-            profile,
-            mailbox: Arc::clone(&mailbox),
-            channel: 0,
-        };
-        let metrics = Arc::new(JobMetrics::default());
-        let source = Source {
-            name: "in".into(),
-            router: Router::new(vec![Edge::new(vec![target], Partitioning::Forward)], 0, 1),
-            chunk,
-            dead_letters: Arc::new(DeadLetters::new(None, Arc::clone(&metrics))),
-            metrics,
-            completion: Arc::new(Completion::new(1)),
-            activator: executor.activator(),
-            checkpointer: None,
-            skip: 0,
-            idle_timeout: None,
-            latency_target: Duration::from_millis(100),
-            rate,
-            watermark_delay_ms: 0,
-            windows,
-        };
-        (SourceTask::new(source, input, 7), mailbox, executor)
-    }
-
-    /// Events at the given event times, then the end.
-    struct Times(std::collections::VecDeque<i64>, u64);
-
-    impl Input for Times {
-        fn next(&mut self, _skip: u64) -> Next {
-            let Some(time) = self.0.pop_front() else {
-                return Next::Ended;
-            };
-            self.1 += 1;
-            let event = Event {
-                key: None,
-                value: time.to_string().into_bytes(),
-                event_time: time,
-                headers: Vec::new(),
-            };
-            Next::Item(self.1, Item::Event(event))
-        }
-    }
-
-    #[test]
-    fn an_event_past_a_window_end_follows_the_watermark_that_closes_the_window() {
-        let tumbling = WindowDef {
-            kind: crate::time::window::WindowKind::Tumbling,
-            size: 10,
-            slide: 10,
-            gap: 0,
-            allowed_lateness: 0,
-        };
-        let input = Times([5, 8, 12, 13].into(), 0);
-        let (mut task, mailbox, _executor) = source_into(input, 0.0, 64, 100, vec![tumbling]);
-        assert_eq!(task.run(task.started), None);
-        let mut seen = Vec::new();
-        loop {
-            match mailbox.take(100, &[]).0 {
-                Taken::Nothing => break,
-                Taken::Events(events, _) => seen.push(format!(
-                    "events {}",
-                    events
-                        .iter()
-                        .map(|(e, _)| e.event_time.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )),
-                Taken::Control(Message::Watermark { time, .. }) => {
-                    seen.push(format!("watermark {time}"))
-                }
-                Taken::Control(Message::End { .. }) => seen.push("end".into()),
-                Taken::Control(other) => seen.push(format!("{other:?}")),
-            }
-        }
-        // 12 makes the watermark 11, which closes [0, 10): it goes ahead of 12 and 13, so the
-        // window need not wait for them. (The first event opens with a watermark too.)
-        assert_eq!(
-            seen,
-            [
-                "watermark 4",
-                "events 5,8",
-                "watermark 11",
-                "events 12,13",
-                "watermark 12",
-                "end"
-            ]
-        );
-    }
-
-    /// Events waiting in `mailbox`, taking them out (control messages are dropped).
-    fn drain(mailbox: &Mailbox) -> (usize, bool) {
-        let (mut events, mut ended) = (0, false);
-        loop {
-            match mailbox.take(1000, &[]).0 {
-                Taken::Nothing => return (events, ended),
-                Taken::Events(batch, _) => events += batch.len(),
-                Taken::Control(Message::End { .. }) => ended = true,
-                Taken::Control(_) => {}
-            }
-        }
-    }
-
-    #[test]
-    fn a_paced_source_sends_what_is_due_and_asks_to_run_when_more_is() {
-        let (mut task, mailbox, _executor) = generator_into(100, 1000.0, 64, 1000);
-        let started = task.started;
-        let ms = |n: u64| started + Duration::from_millis(n);
-        let (start, at_10, at_11) = (ms(0), ms(10), ms(11));
-        assert_eq!(
-            task.run(start),
-            Some(ms(1)),
-            "the second event is due 1 ms in"
-        );
-        assert_eq!(drain(&mailbox), (1, false));
-        // Ten more fell due meanwhile: they go out together.
-        assert_eq!(task.run(at_10), Some(at_11));
-        assert_eq!(drain(&mailbox), (10, false));
-        assert_eq!(task.offset, 11);
-    }
-
-    #[test]
-    fn a_barrier_goes_ahead_of_a_chunk_held_back_and_covers_only_what_was_sent() {
-        use crate::state::checkpoint::{CheckpointStore, Checkpointer, Participants};
-        let dir = tempfile::tempdir().unwrap();
-        let (mut task, mailbox, _executor) = generator_into(10, 0.0, 4, 2);
-        let participants = Participants {
-            sources: vec!["in".into()],
-            actors: vec!["job/op".into()],
-            sinks: Vec::new(),
-        };
-        let checkpointer =
-            Checkpointer::new(CheckpointStore::new(dir.path(), "job"), participants, 0);
-        task.source.checkpointer = Some(Arc::clone(&checkpointer));
-        let now = task.started;
-        assert_eq!(
-            task.run(now),
-            Some(now + WAIT_STEP),
-            "the second chunk is held back"
-        );
-        assert_eq!(checkpointer.trigger(), Some(1));
-        // The receiver may be aligning on this checkpoint and unable to drain: the barrier
-        // must not wait for room behind the held chunk.
-        task.run(now);
-        assert_eq!((task.offset, task.covered()), (8, 4));
-        let mut seen = Vec::new();
-        loop {
-            match mailbox.take(100, &[]).0 {
-                Taken::Nothing => break,
-                Taken::Events(events, _) => seen.push(format!("{} events", events.len())),
-                Taken::Control(Message::Barrier { id, .. }) => seen.push(format!("barrier {id}")),
-                Taken::Control(_) => {}
-            }
-        }
-        assert_eq!(seen, ["4 events", "barrier 1"]);
-    }
-
-    #[test]
-    fn a_full_mailbox_holds_the_chunk_back_until_it_drains() {
-        let (mut task, mailbox, _executor) = generator_into(10, 0.0, 4, 2);
-        let now = task.started;
-        // The first chunk fills the mailbox; the second is made, then held back.
-        assert_eq!(task.run(now), Some(now + WAIT_STEP));
-        assert_eq!(task.emitter.len(), 4);
-        assert_eq!(task.run(now), Some(now + WAIT_STEP), "still full");
-        assert_eq!(task.emitter.len(), 4, "no more input taken while full");
-        assert_eq!(drain(&mailbox), (4, false));
-        // Room again: the held chunk goes out and fills it; the last two wait.
-        assert_eq!(task.run(now), Some(now + WAIT_STEP));
-        assert_eq!(drain(&mailbox), (4, false));
-        // Then they go out, and the end of the stream after them.
-        assert_eq!(task.run(now), None);
-        assert_eq!(drain(&mailbox), (2, true));
-        assert_eq!(task.offset, 10);
-        assert_eq!(task.run(now), None, "an ended source stays ended");
-    }
-
-    #[test]
-    fn fields_are_found_by_name_dotted_path_or_pointer() {
-        let json = serde_json::json!({"a": {"b": 7}, "a.b": 1, "top": "x"});
-        assert_eq!(lookup(&json, "top"), Some(&serde_json::json!("x")));
-        assert_eq!(
-            lookup(&json, "a.b"),
-            Some(&serde_json::json!(1)),
-            "a literal name wins"
-        );
-        assert_eq!(lookup(&json, "/a/b"), Some(&serde_json::json!(7)));
-        let nested = serde_json::json!({"order": {"time": 5}});
-        assert_eq!(lookup(&nested, "order.time"), Some(&serde_json::json!(5)));
-        assert_eq!(lookup(&nested, "order.missing"), None);
-    }
-}
+mod tests;
