@@ -2,7 +2,7 @@
 //! them with routed edges, restore them from a checkpoint, and start the sources.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,26 +10,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use super::recovery::{Recovery, open_file_output};
+use super::sources::{self, SourceSetup};
 use super::{Host, JobError, JobHandle};
 use crate::actor::call::CallContext;
 use crate::actor::{Actor, ActorLinks};
 use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
-use crate::dataflow::generator::{Generator, GeneratorSpec};
-use crate::dataflow::lines::Lines;
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
-use crate::dataflow::source::{Source, SourceTask};
-use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, SourceKind, producer_of};
+use crate::dataflow::spec::{JobSpec, LATE_SUFFIX, SinkKind, producer_of};
 use crate::engine::OperatorEngine;
 use crate::metrics::JobMetrics;
 use crate::registry::{self, OperatorModule};
 use crate::sched::profile::{OperatorProfile, ProfileSetup};
 use crate::state::TenantState;
 use crate::state::checkpoint::{Checkpointer, Participants};
-use crate::time::window::WindowDef;
 
 /// Receivers of one producer (a source or operator): per consumer, the targets for each
 /// producer instance.
@@ -426,101 +423,32 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
     }
 
     let started = Instant::now();
-    let mut source_tasks = Vec::new();
-    let windows: Vec<WindowDef> = spec
-        .operators
-        .iter()
-        .filter_map(|operator| operator.window.as_ref().and_then(|w| w.to_def().ok()))
-        .collect();
-    // Every source is registered before any is armed: when one cannot start, the job fails
-    // and the sources already registered end at their first run.
-    let mut register_sources = || -> Result<(), JobError> {
-        for source_spec in &spec.sources {
-            let name = source_spec.name().get_ref().clone();
-            let edges = consumers
-                .remove(&name)
-                .and_then(|c| c.edges.into_iter().next())
-                .unwrap_or_default();
-            let skip = recovery
-                .as_ref()
-                .map(|r| r.source_offset(&name))
-                .unwrap_or(0);
-            if skip > 0 && *source_spec.kind.get_ref() == SourceKind::Stdin {
-                tracing::warn!(
-                    source = %name,
-                    "standard input cannot be rewound: the {skip} lines before the checkpoint are \
-                     not replayed, new input continues from here"
-                );
-            }
-            let source = Source {
-                name: name.clone(),
-                router: Router::new(edges, 0, 1),
-                chunk: options.limits.batch_size.max(1),
-                metrics: Arc::clone(&metrics),
-                dead_letters: Arc::clone(&dead_letters),
-                completion: Arc::clone(&completion),
-                activator: activator.clone(),
-                checkpointer: checkpointer.clone(),
-                skip,
-                latency_target,
-                idle_timeout: source_spec
-                    .idle_timeout_ms
-                    .as_ref()
-                    .map(|ms| Duration::from_millis(*ms.get_ref())),
-                rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
-                watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms)
-                    .unwrap_or(i64::MAX),
-                windows: windows.clone(),
-            };
-            let task = executor.next_task_id();
-            let lines = |reader: Box<dyn BufRead + Send>| {
-                Lines::spawn(
-                    &name,
-                    reader,
-                    source_spec.line_options(),
-                    task,
-                    activator.clone(),
-                )
-                .map_err(JobError::Thread)
-            };
-            let added = match source_spec.kind.get_ref() {
-                SourceKind::File => {
-                    let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
-                    let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
-                        what: "source",
-                        name: name.clone(),
-                        path: path.display().to_string(),
-                        source,
-                    })?;
-                    let input = lines(Box::new(BufReader::new(file)))?;
-                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
-                }
-                SourceKind::Stdin => {
-                    let input = lines(Box::new(BufReader::new(std::io::stdin())))?;
-                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
-                }
-                SourceKind::Generator => {
-                    let input = Generator::new(GeneratorSpec {
-                        count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                        keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
-                        payload_bytes: source_spec
-                            .payload_bytes
-                            .as_ref()
-                            .map_or(0, |p| *p.get_ref()),
-                        seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
-                    });
-                    executor.add_timed(Box::new(SourceTask::new(source, input, task)))
-                }
-            };
-            debug_assert_eq!(added, task);
-            source_tasks.push(added);
-        }
-        Ok(())
+    let setup = SourceSetup {
+        executor,
+        activator: &activator,
+        metrics: &metrics,
+        dead_letters: &dead_letters,
+        completion: &completion,
+        checkpointer: checkpointer.as_ref(),
+        recovery: recovery.as_ref(),
+        latency_target,
+        chunk: options.limits.batch_size,
     };
-    if let Err(err) = register_sources() {
-        completion.fail(format!("the job could not start: {err}"));
-        return Err(err);
-    }
+    let take_edges = |name: &str| {
+        consumers
+            .remove(name)
+            .and_then(|c| c.edges.into_iter().next())
+            .unwrap_or_default()
+    };
+    // When a source cannot start, the job fails (the sources already registered end at their
+    // first run) and none is armed.
+    let source_tasks = match sources::register(spec, &setup, take_edges) {
+        Ok(tasks) => tasks,
+        Err(err) => {
+            completion.fail(format!("the job could not start: {err}"));
+            return Err(err);
+        }
+    };
     for task in &source_tasks {
         activator.arm(*task, Instant::now());
     }

@@ -3,9 +3,16 @@
 //!
 //! With a data directory the job takes periodic checkpoints and, when started again after a
 //! crash, resumes from the newest intact one ([`recovery`]).
+//!
+//! # Layout
+//! - this module: [`Host`], [`JobHandle`], [`run_job`] and their options and errors.
+//! - `build`: wiring a job's actors, edges and sinks onto the host's executor.
+//! - `sources`: a job's sources, as timed tasks of the executor.
+//! - [`recovery`]: finding the checkpoint to resume from.
 
 mod build;
 pub mod recovery;
+mod sources;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
