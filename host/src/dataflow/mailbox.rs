@@ -71,7 +71,7 @@ const HELD_SLACK: usize = 8;
 /// Events count against the capacity; control messages are always accepted. Actors are never
 /// blocked by a full mailbox: their producers are simply not given new work until it drains
 /// (see [`Mailbox::register_blocked`]), sources included. Events of channels held back for
-/// checkpoint alignment do not count (up to [`HELD_SLACK`] times the capacity in all): the
+/// checkpoint alignment do not count (up to eight times the capacity in all): the
 /// other channels' producers must get their barriers through, or the alignment that would
 /// release the held channels never completes.
 pub struct Mailbox {
