@@ -130,20 +130,29 @@ pub(super) async fn accumulate(
     )))
 }
 
-/// Fires one pane: the guest turns its accumulator into output.
+/// Fires panes in order: the guest turns each accumulator into output. The first failure
+/// fails them all (the actor then fires them one by one).
 pub(super) async fn fire(
     store: &mut Store<HostState>,
     exports: &Exports,
-    pane: &PaneKey,
+    panes: &[PaneKey],
 ) -> Outcome<Vec<Event>> {
     let windowed = match exported(exports) {
         Ok(windowed) => windowed,
         Err(err) => return Ok(Err(err)),
     };
-    let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
-        return Ok(Ok(Vec::new()));
-    };
-    windowed
-        .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
-        .await
+    let mut out = Vec::new();
+    for pane in panes {
+        let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
+            continue;
+        };
+        match windowed
+            .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
+            .await?
+        {
+            Ok(events) => out.extend(events),
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+    Ok(Ok(out))
 }
