@@ -255,20 +255,11 @@ fn matches_reference(
     seed: u64,
     reference: impl Fn(&[Reading]) -> BTreeMap<PaneId, Totals>,
 ) {
-    matches_reference_with(window, seed, &window_options(3), reference);
-}
-
-fn matches_reference_with(
-    window: &str,
-    seed: u64,
-    options: &RunOptions,
-    reference: impl Fn(&[Reading]) -> BTreeMap<PaneId, Totals>,
-) {
     let dir = tempfile::tempdir().unwrap();
     let readings = shuffled_readings(seed);
     write_input(dir.path(), &readings);
     let spec = window_job(dir.path(), window, SAFE_DELAY_MS, 2, false);
-    let outcome = run(&spec, options);
+    let outcome = run(&spec, &window_options(3));
     // Without a late consumer a late event would be a dead letter, counted as an error:
     // nothing is late with a watermark delay above the disorder.
     assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
@@ -302,25 +293,6 @@ fn tumbling_windows_match_the_reference_over_shuffled_input() {
             vec![(start, start + 100)]
         })
     });
-}
-
-#[test]
-fn panes_due_together_fire_in_one_call_and_one_by_one_when_that_call_fails() {
-    // One output event per call: a call firing several panes fails (its output is too
-    // large), and its panes fire again one by one, so every pane still fires exactly once.
-    let mut options = window_options(3);
-    options.limits.max_output_events = 1;
-    matches_reference_with(
-        r#"{ kind = "tumbling", size_ms = 100 }"#,
-        2,
-        &options,
-        |readings| {
-            fixed_reference(readings, |t| {
-                let start = t.div_euclid(100) * 100;
-                vec![(start, start + 100)]
-            })
-        },
-    );
 }
 
 #[test]

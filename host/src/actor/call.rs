@@ -57,11 +57,11 @@ pub enum CallInput {
         /// What the operator does with a batch.
         kind: BatchKind,
     },
-    /// Panes whose windows the watermark passed: `fire`, once per pane, in one call.
+    /// A pane whose window the watermark passed: `fire`.
     Fire {
-        /// The panes, in the order they fire.
-        panes: Vec<PaneKey>,
-        /// Metadata of the watermark that made the first due.
+        /// The pane.
+        pane: PaneKey,
+        /// Metadata of the watermark that made it due.
         meta: PriorityContext,
     },
     /// `on-timer`.
@@ -269,11 +269,9 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     host.log.flush();
     let txn = std::mem::take(&mut host.txn);
     let timers = std::mem::take(&mut host.timers);
-    if let CallInput::Fire { panes, .. } = &input {
+    if let CallInput::Fire { pane, .. } = &input {
         // Fired, successfully or not: a failing pane goes to the dead letters once.
-        for pane in panes {
-            host.held.windows.mark_fired(pane);
-        }
+        host.held.windows.mark_fired(pane);
     }
     let result = match outcome {
         Ok(Ok((events, update))) => match check_output(&events, &cx.limits) {
@@ -368,7 +366,7 @@ async fn call_guest(
         } => joining::join(store, exports, events, sides)
             .await
             .map(|r| r.map(|(out, plan)| (out, Some(HeldUpdate::Join(plan))))),
-        CallInput::Fire { panes, .. } => windowing::fire(store, exports, panes)
+        CallInput::Fire { pane, .. } => windowing::fire(store, exports, pane)
             .await
             .map(|r| r.map(|out| (out, None))),
     }

@@ -41,10 +41,8 @@ use crate::time::{InputWatermarks, TimerQueue};
 enum Due {
     /// An event-time timer the operator registered.
     Timer(i64, Option<Vec<u8>>, PriorityContext),
-    /// A window pane whose end the watermark passed (fired with the panes due after it).
+    /// A window pane whose end the watermark passed.
     Pane(PaneKey, PriorityContext),
-    /// A pane to fire in a call of its own: it was in a call of several that failed.
-    PaneAlone(PaneKey, PriorityContext),
 }
 
 /// Something to pass downstream once the timers it made due have fired.
@@ -154,25 +152,7 @@ impl Actor {
                 Some(Due::Timer(time, key, meta)) => {
                     return Some(CallInput::Timer { key, time, meta });
                 }
-                Some(Due::PaneAlone(pane, meta)) => {
-                    return Some(CallInput::Fire {
-                        panes: vec![pane],
-                        meta,
-                    });
-                }
-                Some(Due::Pane(pane, meta)) => {
-                    // Panes due together fire in one call: one call per pane would cost more
-                    // than most fires do.
-                    let mut panes = vec![pane];
-                    while panes.len() < self.cx.limits.batch_size
-                        && matches!(self.due.front(), Some(Due::Pane(..)))
-                    {
-                        if let Some(Due::Pane(next, _)) = self.due.pop_front() {
-                            panes.push(next);
-                        }
-                    }
-                    return Some(CallInput::Fire { panes, meta });
-                }
+                Some(Due::Pane(pane, meta)) => return Some(CallInput::Fire { pane, meta }),
                 None => {}
             }
             while let Some(forward) = self.forward.pop_front() {
@@ -401,27 +381,15 @@ impl Actor {
                             );
                         }
                     }
-                    CallInput::Fire { panes, meta } if panes.len() > 1 => {
-                        tracing::debug!(
-                            operator = &*self.label,
-                            "firing {} panes failed ({reason}); firing them one by one",
-                            panes.len()
+                    CallInput::Fire { pane, .. } => {
+                        let reason =
+                            format!("window [{}, {}) failed to fire: {reason}", pane.1, pane.2);
+                        self.links.dead_letters.record(
+                            &self.links.operator,
+                            None,
+                            Some(pane.2),
+                            &reason,
                         );
-                        for pane in panes.into_iter().rev() {
-                            self.due.push_front(Due::PaneAlone(pane, meta));
-                        }
-                    }
-                    CallInput::Fire { panes, .. } => {
-                        for pane in panes {
-                            let reason =
-                                format!("window [{}, {}) failed to fire: {reason}", pane.1, pane.2);
-                            self.links.dead_letters.record(
-                                &self.links.operator,
-                                None,
-                                Some(pane.2),
-                                &reason,
-                            );
-                        }
                     }
                     CallInput::Timer { time, .. } => {
                         self.links.dead_letters.record(
@@ -558,9 +526,7 @@ impl Task for Actor {
             in_flight: self.in_flight_context,
             retry: self.retry.front().map(|(_, context, _)| *context),
             due: self.due.front().map(|due| match due {
-                Due::Timer(_, _, context) | Due::Pane(_, context) | Due::PaneAlone(_, context) => {
-                    *context
-                }
+                Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
             }),
             head: waiting.head,
             watermark: waiting.watermark,

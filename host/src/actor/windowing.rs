@@ -130,29 +130,20 @@ pub(super) async fn accumulate(
     )))
 }
 
-/// Fires panes in order: the guest turns each accumulator into output. The first failure
-/// fails them all (the actor then fires them one by one).
+/// Fires one pane: the guest turns its accumulator into output.
 pub(super) async fn fire(
     store: &mut Store<HostState>,
     exports: &Exports,
-    panes: &[PaneKey],
+    pane: &PaneKey,
 ) -> Outcome<Vec<Event>> {
     let windowed = match exported(exports) {
         Ok(windowed) => windowed,
         Err(err) => return Ok(Err(err)),
     };
-    let mut out = Vec::new();
-    for pane in panes {
-        let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
-            continue;
-        };
-        match windowed
-            .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
-            .await?
-        {
-            Ok(events) => out.extend(events),
-            Err(err) => return Ok(Err(err)),
-        }
-    }
-    Ok(Ok(out))
+    let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
+        return Ok(Ok(Vec::new()));
+    };
+    windowed
+        .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
+        .await
 }
