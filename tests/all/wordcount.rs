@@ -60,6 +60,24 @@ fn wordcount_counts_equal_the_reference() {
 }
 
 #[test]
+fn a_discard_sink_counts_and_measures_its_output_and_keeps_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), TEXT.join("\n")).unwrap();
+    let toml = format!(
+        "name = \"test\"\n[[source]]\nname = \"in\"\nkind = \"file\"\npath = \"input.txt\"\n\
+         [[operator]]\nname = \"op\"\nmodule = {}\ninputs = [\"in\"]\n\
+         [[sink]]\nname = \"out\"\nkind = \"discard\"\ninputs = [\"op\"]\n",
+        toml_path(guests::WORDCOUNT)
+    );
+    let outcome = run(&parse(&toml, dir.path()), &options());
+    let words = reference(TEXT).values().sum::<u64>();
+    assert_eq!(outcome.summary.events_out, words);
+    assert_eq!(outcome.summary.sinks["out"].events_out, words);
+    assert!(outcome.summary.sinks["out"].latency_ms.max > 0.0);
+    assert!(!outcome.outputs.contains_key("out"), "nothing kept");
+}
+
+#[test]
 fn the_example_wordcount_job_runs_and_counts_correctly() {
     let jobs = repo_root().join("example-operators/jobs");
     let toml = std::fs::read_to_string(jobs.join("wordcount.toml")).unwrap();

@@ -123,7 +123,7 @@ impl Specs {
     fn latency_sensitive(&self, name: &str, tenant: &str, source: &str) -> String {
         let (filter, spin) = (&self.filter, &self.spin);
         format!(
-            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 50\n{source}\n[[operator]]\nname = \"pick\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 0 }}\n[[operator]]\nname = \"score\"\nmodule = {spin}\ninputs = [\"pick\"]\nconfig = {{ iterations = 2000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"score\"]\n"
+            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 50\n{source}\n[[operator]]\nname = \"pick\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 0 }}\n[[operator]]\nname = \"score\"\nmodule = {spin}\ninputs = [\"pick\"]\nconfig = {{ iterations = 2000 }}\n[[sink]]\nname = \"out\"\nkind = \"discard\"\ninputs = [\"score\"]\n"
         )
     }
 
@@ -131,7 +131,7 @@ impl Specs {
     fn bulk(&self, name: &str, tenant: &str, source: &str) -> String {
         let spin = &self.spin;
         format!(
-            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 5000\n{source}\n[[operator]]\nname = \"crunch\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"crunch\"]\n"
+            "name = \"{name}\"\ntenant = \"{tenant}\"\nlatency_target_ms = 5000\n{source}\n[[operator]]\nname = \"crunch\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\n[[sink]]\nname = \"out\"\nkind = \"discard\"\ninputs = [\"crunch\"]\n"
         )
     }
 
@@ -142,7 +142,7 @@ impl Specs {
     fn windowed(&self, source: &str) -> String {
         let (filter, rollup) = (&self.filter, &self.spin_window);
         format!(
-            "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{source}\n[[operator]]\nname = \"pick-alerts\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 90 }}\n[[operator]]\nname = \"roll-up\"\nmodule = {rollup}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"alerts\"\nkind = \"memory\"\ninputs = [\"pick-alerts\"]\n[[sink]]\nname = \"rollup\"\nkind = \"memory\"\ninputs = [\"roll-up\"]\n"
+            "name = \"windows\"\ntenant = \"analytics\"\nlatency_target_ms = 100\n{source}\n[[operator]]\nname = \"pick-alerts\"\nmodule = {filter}\ninputs = [\"in\"]\nconfig = {{ field = \"value\", min = 90 }}\n[[operator]]\nname = \"roll-up\"\nmodule = {rollup}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 60000 }}\nwindow = {{ kind = \"tumbling\", size_ms = 1000 }}\n[[sink]]\nname = \"alerts\"\nkind = \"discard\"\ninputs = [\"pick-alerts\"]\n[[sink]]\nname = \"rollup\"\nkind = \"discard\"\ninputs = [\"roll-up\"]\n"
         )
     }
 
@@ -151,7 +151,7 @@ impl Specs {
     fn runaway(&self) -> String {
         let spin = &self.spin;
         format!(
-            "name = \"runaway\"\ntenant = \"hostile\"\nlatency_target_ms = 1\n{}\n[[operator]]\nname = \"spin\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 1000000000000000 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"spin\"]\n",
+            "name = \"runaway\"\ntenant = \"hostile\"\nlatency_target_ms = 1\n{}\n[[operator]]\nname = \"spin\"\nmodule = {spin}\ninputs = [\"in\"]\npartition = \"key-hash\"\nparallelism = 4\nconfig = {{ iterations = 1000000000000000 }}\n[[sink]]\nname = \"out\"\nkind = \"discard\"\ninputs = [\"spin\"]\n",
             generator("in", 0.0, 64, 16, 5)
         )
     }

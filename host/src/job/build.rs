@@ -230,6 +230,7 @@ pub(super) fn build(host: &Host, spec: &JobSpec) -> Result<JobHandle, JobError> 
                 memory_outputs.insert(name.clone(), Arc::clone(&kept));
                 SinkOutput::Memory(kept)
             }
+            SinkKind::Discard => SinkOutput::Discard,
         };
         let format = sink_spec.format;
         let inputs = sink_spec.inputs();

@@ -342,6 +342,9 @@ pub enum SinkKind {
     File,
     /// Kept in memory and returned to the caller of [`crate::job::run_job`].
     Memory,
+    /// Counted and measured (latency, deadlines), then dropped: for benchmarks, where keeping
+    /// or writing the output would be part of what is measured.
+    Discard,
 }
 
 /// One sink.

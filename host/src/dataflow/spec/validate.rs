@@ -70,7 +70,7 @@ impl JobSpec {
         if self.sinks.is_empty() {
             return Err(checker.error(
                 0..0,
-                "the job has no [[sink]]; add one (kind = \"stdout\", \"file\" or \"memory\")",
+                "the job has no [[sink]]; add one (kind = \"stdout\", \"file\", \"memory\" or \"discard\")",
             ));
         }
         for source in &self.sources {
