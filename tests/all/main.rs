@@ -4,6 +4,7 @@
 mod joins;
 mod loading;
 mod misbehaving;
+mod policies;
 mod recovery;
 mod sched;
 mod slices;

@@ -1,0 +1,124 @@
+//! Job spec tests: parsing, defaults and the errors a bad spec gets.
+
+use super::*;
+
+fn parse(source: &str) -> Result<JobSpec, SpecError> {
+    JobSpec::parse(source, "job.toml", PathBuf::new())
+}
+
+const MINIMAL: &str = r#"
+name = "j"
+[[source]]
+name = "in"
+kind = "generator"
+count = 10
+[[operator]]
+name = "op"
+module = "op.wasm"
+inputs = ["in"]
+[[sink]]
+name = "out"
+kind = "stdout"
+inputs = ["op"]
+"#;
+
+#[test]
+fn a_minimal_spec_parses_with_defaults() {
+    let spec = parse(MINIMAL).unwrap();
+    assert_eq!(spec.tenant, "default");
+    assert_eq!(*spec.latency_target_ms.get_ref(), 1000);
+    assert_eq!(*spec.operators[0].parallelism.get_ref(), 1);
+}
+
+#[test]
+fn an_unknown_input_is_named_with_its_line() {
+    let err = parse(&MINIMAL.replace(r#"inputs = ["in"]"#, r#"inputs = ["inn"]"#)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("job.toml:10:"), "{text}");
+    assert!(
+        text.contains("\"inn\", which is no source or operator"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_name_used_twice_is_refused_with_what_uses_it() {
+    let text = parse(&MINIMAL.replace(r#"name = "out""#, r#"name = "op""#))
+        .unwrap_err()
+        .to_string();
+    assert!(text.starts_with("job.toml:12:"), "{text}");
+    assert!(
+        text.contains("\"op\" is used twice (an operator and a sink)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_misspelt_field_is_named_with_its_line() {
+    let err = parse(&MINIMAL.replace("module =", "modul ="))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("job.toml:9:") && err.contains("unknown field `modul`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cycle_is_rejected() {
+    let spec = format!(
+        "{MINIMAL}\n[[operator]]\nname = \"a\"\nmodule = \"m\"\ninputs = [\"b\"]\n[[operator]]\nname = \"b\"\nmodule = \"m\"\ninputs = [\"a\"]\n"
+    );
+    let err = parse(&spec).unwrap_err().to_string();
+    assert!(err.contains("feeds back into itself"), "{err}");
+}
+
+#[test]
+fn a_window_missing_its_size_is_named() {
+    let spec = MINIMAL.replace(
+        "inputs = [\"in\"]",
+        "inputs = [\"in\"]\nwindow = { kind = \"sliding\", size_ms = 10 }",
+    );
+    let err = parse(&spec).unwrap_err().to_string();
+    assert!(
+        err.contains("`window` of \"op\": a sliding window needs `slide_ms`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn late_output_is_only_for_windowed_operators() {
+    let spec = MINIMAL.replace("inputs = [\"op\"]", "inputs = [\"op:late\"]");
+    let err = parse(&spec).unwrap_err().to_string();
+    assert!(
+        err.contains("names \"op:late\", which is no source or operator"),
+        "{err}"
+    );
+    let spec = spec.replace(
+        "inputs = [\"in\"]",
+        "inputs = [\"in\"]\nwindow = { kind = \"tumbling\", size_ms = 10 }",
+    );
+    parse(&spec).unwrap();
+}
+
+#[test]
+fn a_latency_target_past_a_day_is_refused() {
+    let err = parse(&MINIMAL.replace(
+        "name = \"j\"",
+        "name = \"j\"\nlatency_target_ms = 18446744073709551615",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("job.toml:3:") && err.contains("between 1 and 86400000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_parallelism_is_rejected() {
+    let err = parse(&MINIMAL.replace("inputs = [\"in\"]", "inputs = [\"in\"]\nparallelism = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`parallelism` of \"op\" is 0"), "{err}");
+}
