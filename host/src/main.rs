@@ -195,13 +195,18 @@ struct ScenarioArgs {
     /// Fuel per slice [default: the host's default].
     #[arg(long)]
     slice_fuel: Option<u64>,
+    /// Rounds: every policy runs this many times, interleaved, and each figure is the
+    /// median over the rounds (a stall of the machine in one round then decides nothing).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Where to write the chart of p99 latencies (SVG) [default:
     /// target/cameo-bench/SCENARIO.svg].
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Print the report as JSON: {"policies": {"fifo": {"GROUP": {"p50_ms", "p99_ms",
     /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}, "scenario",
-    /// "capacity_eps"} (the measured capacity the load is a share of; null for runaway).
+    /// "capacity_eps", "rounds"} (the measured capacity the load is a share of, null for
+    /// runaway; the rounds each figure is the median of).
     #[arg(long)]
     json: bool,
 }
@@ -218,6 +223,7 @@ fn scenario(
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         slice_fuel: args.slice_fuel,
+        rounds: args.rounds as usize,
         policies: if args.policies.is_empty() {
             cameo_host::sched::PolicyKind::ALL.to_vec()
         } else {

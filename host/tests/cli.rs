@@ -31,6 +31,17 @@ fn a_scenario_load_of_zero_is_refused() {
 }
 
 #[test]
+fn zero_scenario_rounds_are_refused() {
+    let out = cameo(&["bench", "runaway", "--rounds", "0"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("--rounds") && text.contains("not in 1..=100"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_missing_job_spec_is_named() {
     let out = cameo(&["run", "no-such-job.toml"]);
     assert!(!out.status.success());
