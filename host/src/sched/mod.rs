@@ -11,10 +11,12 @@
 //! - [`queue`]: the run queue and tenant shares.
 //! - [`executor`]: worker threads running slices.
 //! - [`timers`]: timed tasks (sources), run at set times outside the policy's order.
+//! - [`keyed_heap`]: the heap with re-keying behind the run queue and the timers.
 //! - [`calibrate`]: fuel-to-time calibration at start-up.
 
 pub mod calibrate;
 pub mod executor;
+pub mod keyed_heap;
 pub mod priority;
 pub mod profile;
 pub mod queue;

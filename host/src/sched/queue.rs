@@ -8,13 +8,13 @@
 //! in-share task is runnable, whatever their deadlines, so declaring tiny latency targets buys
 //! nothing.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::keyed_heap::KeyedHeap;
 use super::priority::Priority;
 use super::timers::Timers;
 use super::{Policy, TaskId};
@@ -150,21 +150,15 @@ pub struct TenantSchedStats {
 /// then the push number. Smaller runs first.
 type Rank = (bool, i128, u64);
 
-/// A queued task: its order key, its push number and when it became runnable.
-type Entry = Reverse<(i128, u64, TaskId, Instant)>;
-
-/// A queued task's live entry: its key and push number (any other entry of the task is
-/// stale: it was queued again with a better key) and when it became runnable.
-type Live = (i128, u64, Instant);
-
 /// Runnable tasks, ordered within each tenant by the policy, across tenants by share first.
 pub struct RunQueue {
     policy: Box<dyn Policy>,
     epoch: Instant,
     seq: u64,
-    per_tenant: Vec<BinaryHeap<Entry>>,
-    /// The live entry of every queued task.
-    queued: HashMap<TaskId, Live>,
+    /// Per tenant, its queued tasks by order key and push number.
+    per_tenant: Vec<KeyedHeap<TaskId, (i128, u64)>>,
+    /// When each queued task became runnable.
+    ready: HashMap<TaskId, Instant>,
     shares: TenantShares,
     /// Workers waiting for work.
     idle: usize,
@@ -180,7 +174,7 @@ impl RunQueue {
             epoch: Instant::now(),
             seq: 0,
             per_tenant: Vec::new(),
-            queued: HashMap::new(),
+            ready: HashMap::new(),
             shares,
             idle: 0,
             timers: Timers::default(),
@@ -213,27 +207,24 @@ impl RunQueue {
     pub fn push(&mut self, task: TaskId, priority: &Priority, ready: Instant) -> bool {
         self.seq += 1;
         let key = self.policy.key(priority, self.seq, self.epoch);
-        let ready = match self.queued.get(&task) {
-            Some(&(queued_key, _, _)) if queued_key <= key => return false,
-            Some(&(_, _, first_ready)) => first_ready,
-            None => ready,
-        };
         if self.per_tenant.len() <= priority.tenant {
             self.per_tenant
-                .resize_with(priority.tenant + 1, BinaryHeap::new);
+                .resize_with(priority.tenant + 1, KeyedHeap::default);
         }
         let Some(heap) = self.per_tenant.get_mut(priority.tenant) else {
             return false;
         };
-        heap.push(Reverse((key, self.seq, task, ready)));
-        self.queued.insert(task, (key, self.seq, ready));
+        if !heap.push(task, (key, self.seq)) {
+            return false;
+        }
+        self.ready.entry(task).or_insert(ready);
         true
     }
 
     /// Moves `task` up if it is queued and `priority` ranks it better than its entry (new
     /// work arrived for it); true when it moved. A task not queued (running) is left alone.
     pub fn improve(&mut self, task: TaskId, priority: &Priority, now: Instant) -> bool {
-        self.queued.contains_key(&task) && self.push(task, priority, now)
+        self.ready.contains_key(&task) && self.push(task, priority, now)
     }
 
     /// True when `tenant` is over its share and the policy heeds shares.
@@ -241,27 +232,11 @@ impl RunQueue {
         self.policy.shares() && self.shares.over_share(tenant, now)
     }
 
-    /// The live entry at the top of `tenant`'s heap, dropping stale ones above it.
-    fn top(&mut self, tenant: usize) -> Option<(i128, u64)> {
-        let heap = self.per_tenant.get_mut(tenant)?;
-        while let Some(Reverse((key, seq, task, _))) = heap.peek().copied() {
-            if self
-                .queued
-                .get(&task)
-                .is_some_and(|live| (live.0, live.1) == (key, seq))
-            {
-                return Some((key, seq));
-            }
-            heap.pop();
-        }
-        None
-    }
-
     /// The best-ranked waiting task's rank and tenant.
     fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
         let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
-            let Some((key, seq)) = self.top(tenant) else {
+            let Some(((key, seq), _)) = self.per_tenant[tenant].peek() else {
                 continue;
             };
             let rank = (self.over_share(tenant, now), key, seq);
@@ -276,8 +251,8 @@ impl RunQueue {
     /// within their share, or, if none is, among all.
     pub fn pop(&mut self, now: Instant) -> Option<TaskId> {
         let (_, tenant) = self.best(now)?;
-        let Reverse((_, _, task, ready)) = self.per_tenant.get_mut(tenant)?.pop()?;
-        self.queued.remove(&task);
+        let (_, task) = self.per_tenant.get_mut(tenant)?.pop()?;
+        let ready = self.ready.remove(&task).unwrap_or(now);
         self.shares
             .record_start(tenant, now.saturating_duration_since(ready));
         Some(task)
@@ -314,12 +289,12 @@ impl RunQueue {
 
     /// Number of runnable tasks.
     pub fn len(&self) -> usize {
-        self.queued.len()
+        self.ready.len()
     }
 
     /// True when nothing is runnable.
     pub fn is_empty(&self) -> bool {
-        self.queued.is_empty()
+        self.ready.is_empty()
     }
 }
 

@@ -6,11 +6,10 @@
 //! sources need no threads of their own competing with the workers for cores, and every
 //! policy gets its input on time.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use super::TaskId;
+use super::keyed_heap::KeyedHeap;
 
 /// Work run at set times (a source).
 pub trait TimedTask: Send {
@@ -22,49 +21,28 @@ pub trait TimedTask: Send {
 /// When each armed timed task runs next.
 #[derive(Default)]
 pub struct Timers {
-    /// Every arming, earliest first; an entry is stale once its task was re-armed earlier
-    /// or taken.
-    heap: BinaryHeap<Reverse<(Instant, TaskId)>>,
-    /// The time each armed task runs next.
-    armed: HashMap<TaskId, Instant>,
+    armed: KeyedHeap<TaskId, Instant>,
 }
 
 impl Timers {
     /// Arms `task` for `at`, unless it is already armed for an earlier time. True when that
     /// made it the earliest timer.
     pub fn arm(&mut self, task: TaskId, at: Instant) -> bool {
-        if self.armed.get(&task).is_some_and(|armed| *armed <= at) {
-            return false;
-        }
-        self.armed.insert(task, at);
-        self.heap.push(Reverse((at, task)));
-        self.earliest().is_some_and(|next| next >= at)
+        self.armed.push(task, at) && self.earliest() == Some(at)
     }
 
     /// The earliest armed time.
     pub fn earliest(&mut self) -> Option<Instant> {
-        self.drop_stale();
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.armed.peek().map(|(at, _)| at)
     }
 
     /// Takes a task due by `now`, disarming it.
     pub fn pop_due(&mut self, now: Instant) -> Option<TaskId> {
-        self.drop_stale();
-        let Reverse((at, task)) = *self.heap.peek()?;
+        let (at, _) = self.armed.peek()?;
         if at > now {
             return None;
         }
-        self.heap.pop();
-        self.armed.remove(&task);
-        Some(task)
-    }
-
-    fn drop_stale(&mut self) {
-        while let Some(Reverse((at, task))) = self.heap.peek()
-            && self.armed.get(task) != Some(at)
-        {
-            self.heap.pop();
-        }
+        self.armed.pop().map(|(_, task)| task)
     }
 }
 
