@@ -7,11 +7,13 @@
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
+//! - `specs`: the job specs those scenarios run.
 
 pub mod checkpoint;
 pub mod plot;
 pub mod recovery;
 pub mod scenarios;
+mod specs;
 
 use std::path::{Path, PathBuf};
 

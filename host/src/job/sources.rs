@@ -70,7 +70,7 @@ pub(super) fn register(
         let source = Source {
             name: name.clone(),
             router: Router::new(edges, 0, 1),
-            chunk: setup.chunk.max(1),
+            chunk: setup.chunk,
             metrics: Arc::clone(setup.metrics),
             dead_letters: Arc::clone(setup.dead_letters),
             completion: Arc::clone(setup.completion),

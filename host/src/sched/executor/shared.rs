@@ -104,7 +104,15 @@ impl Shared {
         let mut queue = self.queue();
         let earliest = queue.timers().arm(task, at);
         self.publish_timer(&mut queue);
-        let idle = earliest && queue.has_idle_worker();
+        if earliest {
+            self.wake_a_waiting_worker(queue);
+        }
+    }
+
+    /// Releases the queue and wakes a worker waiting for work, if one is (it takes the new
+    /// work, or sleeps until the new earliest timer).
+    fn wake_a_waiting_worker(&self, queue: MutexGuard<'_, RunQueue>) {
+        let idle = queue.has_idle_worker();
         drop(queue);
         if idle {
             self.runnable.notify_one();
@@ -174,11 +182,7 @@ impl Shared {
             return;
         }
         self.push(&mut queue, task, priority, now);
-        let idle = queue.has_idle_worker();
-        drop(queue);
-        if idle {
-            self.runnable.notify_one();
-        }
+        self.wake_a_waiting_worker(queue);
     }
 }
 

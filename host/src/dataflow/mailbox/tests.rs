@@ -1,0 +1,201 @@
+//! Mailbox tests: order, held channels, watermark urgency and back-pressure.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn event(channel: usize, value: &str) -> Message {
+    Message::Event {
+        event: Event {
+            key: None,
+            value: value.as_bytes().to_vec(),
+            event_time: 0,
+            headers: Vec::new(),
+        },
+        meta: PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
+        channel,
+    }
+}
+
+fn values(taken: Taken) -> Vec<String> {
+    match taken {
+        Taken::Events(events, _) => events
+            .into_iter()
+            .map(|(e, _)| String::from_utf8(e.value).unwrap())
+            .collect(),
+        other => panic!("expected events, got {other:?}"),
+    }
+}
+
+fn fires_always(_: i64) -> bool {
+    true
+}
+
+fn watermark(channel: usize, time: i64, ingest: Instant) -> Message {
+    Message::Watermark {
+        channel,
+        time,
+        meta: PriorityContext::at_source(ingest, time, Duration::ZERO),
+    }
+}
+
+#[test]
+fn the_first_waiting_watermark_is_known_until_it_is_taken() {
+    let mailbox = Mailbox::new(10);
+    let start = Instant::now();
+    let (first, second) = (
+        start + Duration::from_millis(1),
+        start + Duration::from_millis(2),
+    );
+    assert_eq!(mailbox.waiting_contexts(fires_always).watermark, None);
+    mailbox.push_all([
+        event(0, "a"),
+        watermark(0, 5, start),
+        watermark(0, 6, first),
+    ]);
+    // The second watermark replaced the first (same channel, nothing between).
+    assert_eq!(
+        mailbox
+            .waiting_contexts(fires_always)
+            .watermark
+            .map(|c| c.ingest),
+        Some(first)
+    );
+    mailbox.push_all([event(0, "b"), watermark(0, 7, second)]);
+    assert!(
+        mailbox.waiting_contexts(fires_always).head.is_some(),
+        "an event is at the head"
+    );
+    assert!(matches!(mailbox.take(10, &[]).0, Taken::Events(..)));
+    assert_eq!(
+        mailbox.waiting_contexts(fires_always).head,
+        None,
+        "a watermark is at the head"
+    );
+    assert!(matches!(mailbox.take(10, &[]).0, Taken::Control(_)));
+    assert_eq!(
+        mailbox
+            .waiting_contexts(fires_always)
+            .watermark
+            .map(|c| c.ingest),
+        Some(second)
+    );
+    mailbox.take(10, &[]);
+    mailbox.take(10, &[]);
+    assert_eq!(mailbox.waiting_contexts(fires_always).watermark, None);
+}
+
+#[test]
+fn only_a_watermark_that_fires_lends_its_urgency() {
+    let mailbox = Mailbox::new(10);
+    let start = Instant::now();
+    let later = start + Duration::from_millis(1);
+    mailbox.push_all([
+        watermark(0, 5, start),
+        event(0, "a"),
+        watermark(0, 10, later),
+    ]);
+    let from_ten = |time: i64| time >= 10;
+    assert_eq!(
+        mailbox
+            .waiting_contexts(from_ten)
+            .watermark
+            .map(|c| c.ingest),
+        Some(later)
+    );
+    assert_eq!(mailbox.waiting_contexts(|_| false).watermark, None);
+}
+
+#[test]
+fn taking_a_watermark_past_a_held_channel_keeps_the_held_one_first() {
+    let mailbox = Mailbox::new(10);
+    let start = Instant::now();
+    let later = start + Duration::from_millis(1);
+    mailbox.push_all([watermark(0, 5, start), watermark(1, 6, later)]);
+    // Channel 0 waits for a barrier: channel 1's watermark is taken first.
+    let (taken, _) = mailbox.take(10, &[true, false]);
+    assert!(matches!(
+        taken,
+        Taken::Control(Message::Watermark { channel: 1, .. })
+    ));
+    assert_eq!(
+        mailbox
+            .waiting_contexts(fires_always)
+            .watermark
+            .map(|c| c.ingest),
+        Some(start),
+        "the held channel's watermark is the one still waiting"
+    );
+}
+
+#[test]
+fn events_stop_at_a_control_message() {
+    let mailbox = Mailbox::new(10);
+    mailbox.push_all([
+        event(0, "a"),
+        event(0, "b"),
+        Message::End { channel: 0 },
+        event(0, "c"),
+    ]);
+    assert_eq!(values(mailbox.take(10, &[]).0), ["a", "b"]);
+    assert!(matches!(
+        mailbox.take(10, &[]).0,
+        Taken::Control(Message::End { channel: 0 })
+    ));
+    assert_eq!(values(mailbox.take(10, &[]).0), ["c"]);
+    assert!(matches!(mailbox.take(10, &[]).0, Taken::Nothing));
+}
+
+#[test]
+fn held_channels_keep_their_messages_in_order() {
+    let mailbox = Mailbox::new(10);
+    mailbox.push_all([
+        event(0, "a0"),
+        Message::Barrier { channel: 0, id: 1 },
+        event(0, "after"),
+        event(1, "b0"),
+        event(1, "b1"),
+    ]);
+    assert_eq!(values(mailbox.take(10, &[]).0), ["a0"]);
+    assert!(matches!(
+        mailbox.take(10, &[]).0,
+        Taken::Control(Message::Barrier { id: 1, .. })
+    ));
+    // Channel 0 is aligned and held: channel 1's events pass it.
+    assert_eq!(values(mailbox.take(10, &[true, false]).0), ["b0", "b1"]);
+    assert!(!mailbox.has_work(&[true, false]));
+    assert!(mailbox.has_work(&[false, false]));
+    assert_eq!(values(mailbox.take(10, &[]).0), ["after"]);
+}
+
+#[test]
+fn events_of_a_held_channel_do_not_block_the_other_channels() {
+    let mailbox = Mailbox::new(2);
+    mailbox.push_all([event(0, "a"), event(0, "b")]);
+    assert!(mailbox.register_blocked(7), "full");
+    // Channel 0 delivered a barrier and waits for channel 1's: channel 1's producer must
+    // get through, or the alignment never completes.
+    assert_eq!(mailbox.hold(0), [7]);
+    assert!(!mailbox.is_full());
+    mailbox.push_all([event(1, "c"), event(0, "d"), event(1, "e")]);
+    assert!(mailbox.is_full(), "channel 1 filled it");
+    assert_eq!(values(mailbox.take(10, &[true, false]).0), ["c", "e"]);
+    assert!(!mailbox.is_full());
+    // Released: everything counts again.
+    mailbox.release_held();
+    assert!(mailbox.is_full());
+    // However long an alignment takes, a held channel holds a bounded amount.
+    let slack = Mailbox::new(1);
+    slack.hold(0);
+    slack.push_all((0..HELD_SLACK).map(|i| event(0, &i.to_string())));
+    assert!(slack.is_full());
+}
+
+#[test]
+fn taking_from_a_full_mailbox_wakes_its_producers() {
+    let mailbox = Mailbox::new(2);
+    mailbox.push_all([event(0, "a"), event(0, "b")]);
+    assert!(mailbox.register_blocked(7));
+    let (_, wake) = mailbox.take(1, &[]);
+    assert_eq!(wake, [7]);
+}
