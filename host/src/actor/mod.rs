@@ -5,12 +5,14 @@
 //! - [`call`]: a call as a future that owns the store, polled one fuel slice at a time.
 //! - `checkpointing`: barrier alignment, snapshots and restore.
 //! - [`failure`]: why a call failed.
+//! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`: the guest calls behind host-managed windows.
 
 pub mod call;
 mod checkpointing;
 pub mod failure;
 mod joining;
+mod outcome;
 mod windowing;
 
 use std::collections::VecDeque;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use call::{BatchKind, CallContext, CallDone, CallFuture, CallInput, Instance, Slot};
+use call::{BatchKind, CallContext, CallFuture, CallInput, Instance, Slot};
 
 use crate::bindings::Event;
 use crate::dataflow::dead_letter::DeadLetters;
@@ -315,128 +317,6 @@ impl Actor {
             )),
         };
         call::start(slot, input, self.cx.clone())
-    }
-
-    /// Applies a finished call: outputs downstream, timers registered, failures handled.
-    fn finish(&mut self, done: CallDone, activator: &Activator) {
-        self.links.metrics.add_call(&self.links.operator, done.fuel);
-        // The profile is a cost per event: firings and timers (one call per pane or timer,
-        // usually cheap) would drag it towards their own cost.
-        if let CallInput::Batch { events, .. } = &done.input {
-            self.links.profile.record(done.fuel, events.len());
-        }
-        self.instance = done.instance;
-        if let Some(held) = done.orphaned {
-            self.held = held;
-        }
-        if let Some(reason) = done.fatal {
-            self.links.completion.fail(reason);
-            return;
-        }
-        let meta = done.input.output_meta();
-        match done.result {
-            Ok(output) => {
-                for (key, time) in output.timers {
-                    if time <= self.watermarks.current() {
-                        let meta = meta.unwrap_or_else(|| self.context_now());
-                        self.due.push_back(Due::Timer(time, key, meta));
-                    } else {
-                        self.timers.register(key, time);
-                    }
-                }
-                if let Some(meta) = meta {
-                    let events = output.events.into_iter().map(|e| (e, meta)).collect();
-                    self.links.router.send(events, activator);
-                }
-                if !output.late.is_empty() {
-                    self.send_late(&done.input, &output.late, activator);
-                }
-            }
-            Err(failure) => {
-                let reason = failure.to_string();
-                match done.input {
-                    CallInput::Batch {
-                        events,
-                        metas,
-                        channels,
-                        ..
-                    } if events.len() > 1 => {
-                        tracing::debug!(
-                            operator = &*self.label,
-                            "a batch of {} failed ({reason}); retrying its events one by one",
-                            events.len()
-                        );
-                        let retried = events.into_iter().zip(metas).zip(channels);
-                        for ((event, meta), channel) in retried.rev() {
-                            self.retry.push_front((event, meta, channel));
-                        }
-                    }
-                    CallInput::Batch { events, .. } => {
-                        for event in &events {
-                            self.links.dead_letters.record(
-                                &self.links.operator,
-                                Some(event),
-                                None,
-                                &reason,
-                            );
-                        }
-                    }
-                    CallInput::Fire { pane, .. } => {
-                        let reason =
-                            format!("window [{}, {}) failed to fire: {reason}", pane.1, pane.2);
-                        self.links.dead_letters.record(
-                            &self.links.operator,
-                            None,
-                            Some(pane.2),
-                            &reason,
-                        );
-                    }
-                    CallInput::Timer { time, .. } => {
-                        self.links.dead_letters.record(
-                            &self.links.operator,
-                            None,
-                            Some(time),
-                            &reason,
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends a batch's late events to the late output, or to the dead letters with the reason.
-    fn send_late(&mut self, input: &CallInput, late: &[usize], activator: &Activator) {
-        let CallInput::Batch {
-            events,
-            metas,
-            kind: BatchKind::Window { watermark },
-            ..
-        } = input
-        else {
-            return;
-        };
-        let lateness = self.cx.window.map_or(0, |def| def.allowed_lateness);
-        let picked = late
-            .iter()
-            .filter_map(|&i| Some((events.get(i)?.clone(), *metas.get(i)?)));
-        match &mut self.links.late {
-            Some(router) => router.send(picked.collect(), activator),
-            None => {
-                for (event, _) in picked {
-                    let reason = format!(
-                        "late: event time {} is behind the watermark {watermark} by more than the \
-                         allowed lateness of {lateness} ms for all its windows",
-                        event.event_time
-                    );
-                    self.links.dead_letters.record(
-                        &self.links.operator,
-                        Some(&event),
-                        None,
-                        &reason,
-                    );
-                }
-            }
-        }
     }
 
     /// Polls the call in flight for one slice; returns the fuel the whole call burned when
