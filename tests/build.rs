@@ -9,6 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use serde_json::Value;
+
 /// The first 8 bytes of every WebAssembly component (magic, then the component layer).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
@@ -172,27 +174,24 @@ fn leaks_into_nested_build(name: &str) -> bool {
 fn components(stdout: &str) -> Result<BTreeMap<String, PathBuf>, String> {
     let mut components = BTreeMap::new();
     for line in stdout.lines().filter(|line| line.starts_with('{')) {
-        let message = json::parse(line).map_err(|err| format!("{err} in cargo output: {line}"))?;
-        if message.get("reason").and_then(json::Value::as_str) != Some("compiler-artifact") {
+        let message: Value = serde_json::from_str(line).map_err(|err| {
+            format!("cargo printed a line that is not valid JSON ({err}); the line: {line}")
+        })?;
+        if message["reason"] != "compiler-artifact" {
             continue;
         }
-        let target = message.get("target");
-        let is_cdylib = target
-            .and_then(|target| target.get("kind"))
-            .and_then(json::Value::as_array)
-            .is_some_and(|kinds| kinds.iter().any(|kind| kind.as_str() == Some("cdylib")));
-        let name = target
-            .and_then(|target| target.get("name"))
-            .and_then(json::Value::as_str);
-        let wasm = message
-            .get("filenames")
-            .and_then(json::Value::as_array)
-            .and_then(|files| {
-                files
-                    .iter()
-                    .filter_map(json::Value::as_str)
-                    .find(|file| file.ends_with(".wasm"))
-            });
+        // Indexing a JSON value by a name it lacks gives `null`, which matches nothing below.
+        let target = &message["target"];
+        let is_cdylib = target["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|kind| kind == "cdylib"));
+        let name = target["name"].as_str();
+        let wasm = message["filenames"].as_array().and_then(|files| {
+            files
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|file| file.ends_with(".wasm"))
+        });
         let (true, Some(name), Some(wasm)) = (is_cdylib, name, wasm) else {
             continue;
         };
@@ -201,7 +200,7 @@ fn components(stdout: &str) -> Result<BTreeMap<String, PathBuf>, String> {
         let constant = name.replace('-', "_").to_uppercase();
         if let Some(previous) = components.insert(constant.clone(), path) {
             return Err(format!(
-                "two guests map to the constant {constant} (one is {})",
+                "two guests map to the constant {constant} (one is {}); rename one of the crates",
                 previous.display()
             ));
         }
@@ -254,212 +253,4 @@ fn guests_rs(components: &BTreeMap<String, PathBuf>) -> Result<String, String> {
          macro_rules! for_each_guest {{\n    ($m:ident) => {{\n{each}    }};\n}}"
     );
     Ok(src)
-}
-
-/// Just enough JSON to read cargo's messages, so the build needs no dependency.
-mod json {
-    /// A JSON value; cargo's messages need no numbers, booleans or nulls, so those are kept
-    /// only as `Scalar`.
-    pub enum Value {
-        Scalar,
-        String(String),
-        Array(Vec<Value>),
-        Object(Vec<(String, Value)>),
-    }
-
-    impl Value {
-        /// The member `name` of an object.
-        pub fn get(&self, name: &str) -> Option<&Value> {
-            match self {
-                Value::Object(members) => members
-                    .iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| value),
-                _ => None,
-            }
-        }
-
-        pub fn as_str(&self) -> Option<&str> {
-            match self {
-                Value::String(text) => Some(text),
-                _ => None,
-            }
-        }
-
-        pub fn as_array(&self) -> Option<&[Value]> {
-            match self {
-                Value::Array(items) => Some(items),
-                _ => None,
-            }
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Value, String> {
-        let mut parser = Parser {
-            chars: text.chars().collect(),
-            at: 0,
-        };
-        let value = parser.value()?;
-        parser.skip_whitespace();
-        if parser.at != parser.chars.len() {
-            return Err(format!("trailing characters at {}", parser.at));
-        }
-        Ok(value)
-    }
-
-    struct Parser {
-        chars: Vec<char>,
-        at: usize,
-    }
-
-    impl Parser {
-        fn peek(&self) -> Option<char> {
-            self.chars.get(self.at).copied()
-        }
-
-        fn next(&mut self) -> Result<char, String> {
-            let c = self.peek().ok_or("unexpected end of JSON")?;
-            self.at += 1;
-            Ok(c)
-        }
-
-        fn expect(&mut self, expected: char) -> Result<(), String> {
-            match self.next()? {
-                c if c == expected => Ok(()),
-                c => Err(format!(
-                    "expected {expected:?}, found {c:?} at {}",
-                    self.at - 1
-                )),
-            }
-        }
-
-        fn skip_whitespace(&mut self) {
-            while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-                self.at += 1;
-            }
-        }
-
-        fn literal(&mut self, word: &str) -> Result<Value, String> {
-            for expected in word.chars() {
-                self.expect(expected)?;
-            }
-            Ok(Value::Scalar)
-        }
-
-        fn value(&mut self) -> Result<Value, String> {
-            self.skip_whitespace();
-            match self.peek().ok_or("unexpected end of JSON")? {
-                '{' => self.object(),
-                '[' => self.array(),
-                '"' => self.string().map(Value::String),
-                't' => self.literal("true"),
-                'f' => self.literal("false"),
-                'n' => self.literal("null"),
-                c if c == '-' || c.is_ascii_digit() => {
-                    let start = self.at;
-                    while self
-                        .peek()
-                        .is_some_and(|c| c.is_ascii_digit() || "+-.eE".contains(c))
-                    {
-                        self.at += 1;
-                    }
-                    if self.at == start + 1 && self.chars[start] == '-' {
-                        return Err(format!("bad number at {start}"));
-                    }
-                    Ok(Value::Scalar)
-                }
-                c => Err(format!("unexpected {c:?} at {}", self.at)),
-            }
-        }
-
-        fn object(&mut self) -> Result<Value, String> {
-            self.expect('{')?;
-            let mut members = Vec::new();
-            self.skip_whitespace();
-            if self.peek() == Some('}') {
-                self.at += 1;
-                return Ok(Value::Object(members));
-            }
-            loop {
-                self.skip_whitespace();
-                let key = self.string()?;
-                self.skip_whitespace();
-                self.expect(':')?;
-                members.push((key, self.value()?));
-                self.skip_whitespace();
-                match self.next()? {
-                    ',' => continue,
-                    '}' => return Ok(Value::Object(members)),
-                    c => return Err(format!("expected ',' or '}}', found {c:?}")),
-                }
-            }
-        }
-
-        fn array(&mut self) -> Result<Value, String> {
-            self.expect('[')?;
-            let mut items = Vec::new();
-            self.skip_whitespace();
-            if self.peek() == Some(']') {
-                self.at += 1;
-                return Ok(Value::Array(items));
-            }
-            loop {
-                items.push(self.value()?);
-                self.skip_whitespace();
-                match self.next()? {
-                    ',' => continue,
-                    ']' => return Ok(Value::Array(items)),
-                    c => return Err(format!("expected ',' or ']', found {c:?}")),
-                }
-            }
-        }
-
-        fn string(&mut self) -> Result<String, String> {
-            self.expect('"')?;
-            let mut text = String::new();
-            loop {
-                match self.next()? {
-                    '"' => return Ok(text),
-                    '\\' => match self.next()? {
-                        '"' => text.push('"'),
-                        '\\' => text.push('\\'),
-                        '/' => text.push('/'),
-                        'b' => text.push('\u{8}'),
-                        'f' => text.push('\u{c}'),
-                        'n' => text.push('\n'),
-                        'r' => text.push('\r'),
-                        't' => text.push('\t'),
-                        'u' => {
-                            let high = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&high) {
-                                self.expect('\\')?;
-                                self.expect('u')?;
-                                let low = self.hex4()?;
-                                0x10000
-                                    + ((high - 0xd800) << 10)
-                                    + (low.wrapping_sub(0xdc00) & 0x3ff)
-                            } else {
-                                high
-                            };
-                            text.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-                        }
-                        c => return Err(format!("bad escape \\{c}")),
-                    },
-                    c => text.push(c),
-                }
-            }
-        }
-
-        fn hex4(&mut self) -> Result<u32, String> {
-            let mut code = 0;
-            for _ in 0..4 {
-                let digit = self.next()?;
-                code = code * 16
-                    + digit
-                        .to_digit(16)
-                        .ok_or(format!("bad hex digit {digit:?}"))?;
-            }
-            Ok(code)
-        }
-    }
 }

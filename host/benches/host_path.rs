@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use cameo_host::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
-use cameo_host::bindings::Event;
-use cameo_host::dataflow::mailbox::PriorityContext;
-use cameo_host::engine::OperatorEngine;
-use cameo_host::state::TenantState;
-use cameo_host::{Limits, registry};
+use cameo_host::internals::{
+    Batch, BatchKind, CallContext, CallDone, CallInput, PriorityContext, Record, Slot, TenantState,
+    call, fresh_slot,
+};
+use cameo_host::{Event, Limits, OperatorEngine, OperatorModule};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn block_on<F: Future>(future: F) -> F::Output {
@@ -57,11 +56,12 @@ fn native_filter(batch: &[Event]) -> Vec<Event> {
 
 fn bench(c: &mut Criterion) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let component = cameo_host::builder::build_rust(&repo.join("example-operators/rust/filter"))
+    let component = cameo_host::build_rust(&repo.join("example-operators/rust/filter"))
         .unwrap_or_else(|err| panic!("building the filter operator: {err}"));
     let limits = Limits::default();
     let engine = OperatorEngine::new(limits.clone()).unwrap_or_else(|err| panic!("{err}"));
-    let module = registry::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
+    let module =
+        OperatorModule::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
     let tenant = TenantState::new("bench", u64::MAX);
     let cx = CallContext {
         module,
@@ -71,25 +71,21 @@ fn bench(c: &mut Criterion) {
         join: None,
         tenant: Arc::clone(&tenant),
     };
-    let mut slot = Some(Slot::Fresh(engine.new_store(
-        Arc::from("bench/filter"),
-        Default::default(),
-        None,
-        None,
-        Arc::clone(&tenant),
-    )));
+    let mut slot = Some(fresh_slot(&engine, "bench/filter", &tenant));
     let mut group = c.benchmark_group("filter");
     for batch in [1usize, 16, 64, 256] {
         let input = events(batch);
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("wasm", batch), &input, |b, input| {
             b.iter(|| {
-                let meta =
+                let context =
                     PriorityContext::at_source(Instant::now(), 0, Duration::from_millis(100));
                 let call_input = CallInput::Batch {
-                    events: input.clone(),
-                    metas: vec![meta; input.len()],
-                    channels: vec![0; input.len()],
+                    batch: Batch::new(
+                        input
+                            .iter()
+                            .map(|event| Record::new(event.clone(), context)),
+                    ),
                     kind: BatchKind::Process,
                 };
                 let Some(current) = slot.take() else {

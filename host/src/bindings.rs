@@ -14,6 +14,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: trappable },
     exports: { default: async },
+    additional_derives: [PartialEq, Eq],
 });
 
 pub use cameo::operator::types::Window;

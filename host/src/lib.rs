@@ -2,41 +2,128 @@
 //!
 //! Every operator instance is an actor: a wasmtime store and instance, a bounded mailbox and a
 //! fuel account. Calls into the guest are futures that yield every fuel slice, and the host's
-//! own slice executor decides at every slice which actor runs next. A runaway, a trap or a
-//! memory blow-up fails only the call that caused it; the job goes on.
+//! own slice executor decides at every slice which actor runs next, by a deadline priority
+//! propagated through the dataflow. A runaway, a trap or a memory blow-up fails only the call
+//! that caused it; the job goes on.
+//!
+//! # Running a job
+//!
+//! A [`JobSpec`] is what the user wrote (TOML, with the line of every field for errors); it is
+//! lowered once into a validated [`JobPlan`] (paths resolved, modules chosen, defaults applied,
+//! channels numbered), which a [`Host`] wires onto its workers. [`run_job`] does all of it on
+//! a host of its own:
+//!
+//! ```
+//! use cameo_host::{Host, JobSpec, RunOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A job without operators: generated events straight into a sink kept in memory.
+//! let spec = JobSpec::parse(
+//!     r#"
+//!     name = "hello"
+//!     [[source]]
+//!     name = "numbers"
+//!     kind = "generator"
+//!     count = 1000
+//!     [[sink]]
+//!     name = "out"
+//!     kind = "memory"
+//!     inputs = ["numbers"]
+//!     "#,
+//!     "hello.toml",
+//!     std::env::current_dir()?,
+//! )?;
+//! let mut host = Host::new(RunOptions { workers: 1, ..RunOptions::default() })?;
+//! let job = host.submit(&spec)?;
+//! host.start()?;
+//! let outcome = job.wait()?;
+//! assert_eq!(outcome.summary.events_out, 1000);
+//! assert_eq!(outcome.outputs["out"].len(), 1000);
+//! host.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Operator modules are components built against the `cameo:operator` WIT package;
+//! [`OperatorModule::load_file`] validates one the way a job does, and [`build_rust`] builds a
+//! Rust operator crate into one.
 //!
 //! # Layout
-//! - [`bindings`]: the one `bindgen!` of the `cameo:operator` WIT world.
-//! - [`engine`]: wasmtime engine, linker, host imports (`state`, `timers`, `log`), limits on
+//! - `bindings`: the one `bindgen!` of the `cameo:operator` WIT world.
+//! - `engine`: wasmtime engine, linker, host imports (`state`, `timers`, `log`), limits on
 //!   memory and WASI.
-//! - [`registry`]: validating and loading operator components, with clear refusals.
-//! - [`builder`]: building operator sources into components.
-//! - [`actor`]: one operator instance as an actor; calls as parkable futures; failures.
-//! - [`sched`]: the scheduling [`sched::Policy`] and the slice executor.
-//! - [`dataflow`]: job specs, mailboxes, routing, sources, sinks, dead letters.
-//! - [`time`]: watermarks and event-time timers.
-//! - [`state`]: host-held keyed state with per-call transactions and quotas.
-//! - [`limits`]: per-instance resource limits.
-//! - [`metrics`]: counters, latency histograms, the job summary.
-//! - [`job`]: running a job embedded ([`job::run_job`]), with checkpoints and recovery.
-//! - [`bench`](mod@bench): the `cameo bench` scenarios.
+//! - `registry`: validating and loading operator components, with clear refusals.
+//! - `builder`: building operator sources into components.
+//! - `job`: the [`Host`], job handles, the plan ([`JobPlan`]) and its wiring, recovery.
+//! - `actor`: one operator instance as an actor; calls as parkable futures; failures.
+//! - `dataflow`: the job spec, records and mailboxes, the deadline converter, routing,
+//!   sources, sinks, dead letters.
+//! - `sched`: scheduling only: tasks, policies, priorities, the run queue, the slice
+//!   executor, timers.
+//! - `time`: watermarks, windows, joins and event-time timers.
+//! - `state`: host-held keyed state with per-call transactions and quotas; checkpoints.
+//! - `limits`: per-instance resource limits.
+//! - `metrics`: counters, latency histograms, the job summary.
+//!
+//! The layering runs one way: job → actor → dataflow → sched; nothing below imports what is
+//! above it.
 
 #![deny(missing_docs)]
 
-pub mod actor;
-pub mod bench;
+mod actor;
 #[allow(missing_docs)]
-pub mod bindings;
-pub mod builder;
-pub mod dataflow;
-pub mod engine;
-pub mod job;
-pub mod limits;
-pub mod metrics;
-pub mod registry;
-pub mod sched;
-pub mod state;
-pub mod time;
+mod bindings;
+mod builder;
+mod dataflow;
+mod engine;
+mod job;
+mod limits;
+mod metrics;
+mod registry;
+mod sched;
+mod state;
+mod sync;
+mod time;
 
-pub use job::{JobError, JobOutcome, RunOptions, run_job};
+pub use bindings::{Event, Header};
+pub use builder::{BuildError, build_rust};
+pub use dataflow::spec::{JobSpec, SpecError};
+pub use engine::{EngineSetupError, OperatorEngine};
+pub use job::plan::{JobPlan, ModuleSource, PlanError};
+pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job};
 pub use limits::Limits;
+pub use metrics::{JobSummary, LatencySummary, OperatorStats, SinkStats};
+pub use registry::{LoadError, MAX_MODULE_BYTES, OperatorModule};
+pub use sched::executor::TenantSchedStats;
+pub use sched::{PolicyKind, UnknownPolicy};
+pub use state::checkpoint::CheckpointStats;
+
+/// Internals for the host's own benchmarks (the call path, checkpoint storage): not a stable
+/// interface, and only with the `internals` feature.
+#[cfg(feature = "internals")]
+pub mod internals {
+    use std::sync::Arc;
+
+    pub use crate::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
+    pub use crate::dataflow::record::{Batch, PriorityContext, Record};
+    pub use crate::state::checkpoint::{
+        ActorSnapshot, Checkpoint, CheckpointError, CheckpointStore,
+    };
+    pub use crate::state::{Held, KeyedState, StateTxn, TenantState};
+    pub use crate::time::{InputWatermarks, TimerQueue};
+
+    /// A fresh store for an instance labelled `label` of `tenant`, holding nothing yet.
+    pub fn fresh_slot(
+        engine: &crate::OperatorEngine,
+        label: &str,
+        tenant: &Arc<TenantState>,
+    ) -> Slot {
+        Slot::Fresh(engine.new_store(
+            Arc::from(label),
+            Held::default(),
+            None,
+            None,
+            Arc::clone(tenant),
+        ))
+    }
+}

@@ -152,8 +152,26 @@ fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+impl OperatorModule {
+    /// Reads and loads the component at `path`: see [`OperatorModule::load_bytes`].
+    pub fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
+        load_file(engine, path)
+    }
+
+    /// Validates, compiles and pre-links the component in `bytes`, called `name` in errors:
+    /// it must be a component (not a core module) exporting `cameo:operator/handler`, whose
+    /// imports the host provides. Every refusal says what is wrong and what to do.
+    pub fn load_bytes(
+        engine: &OperatorEngine,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<OperatorModule, LoadError> {
+        load_bytes(engine, name, bytes)
+    }
+}
+
 /// Reads and loads the component at `path`.
-pub fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
+fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.display().to_string(),
         source,
@@ -166,7 +184,7 @@ pub fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule,
 }
 
 /// Validates, compiles and pre-links the component in `bytes`, called `name` in errors.
-pub fn load_bytes(
+fn load_bytes(
     engine: &OperatorEngine,
     name: &str,
     bytes: &[u8],

@@ -90,7 +90,7 @@ fn a_join_needs_two_inputs_and_a_joiner_module() {
         "name = \"j\"\n[[source]]\nname = \"a\"\nkind = \"generator\"\ncount = 1\n[[operator]]\nname = \"m\"\nmodule = {}\ninputs = [\"a\"]\njoin = {{ within_ms = 5 }}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"m\"]\n",
         toml_path(guests::INTERVAL_JOIN)
     );
-    let err = cameo_host::dataflow::spec::JobSpec::parse(&toml, "job.toml", dir.path().into())
+    let err = cameo_host::JobSpec::parse(&toml, "job.toml", dir.path().into())
         .unwrap_err()
         .to_string();
     assert!(

@@ -1,8 +1,8 @@
 //! Loading operator modules: every refusal says what is wrong and what to do.
 
 use cameo_host::Limits;
-use cameo_host::engine::OperatorEngine;
-use cameo_host::registry::{self, LoadError};
+use cameo_host::OperatorEngine;
+use cameo_host::{LoadError, OperatorModule};
 use cameo_tests::guests;
 
 use crate::support::{cameo, one_operator_job, options, toml_path};
@@ -12,7 +12,7 @@ fn engine() -> OperatorEngine {
 }
 
 fn refusal(bytes: &[u8]) -> String {
-    match registry::load_bytes(&engine(), "op.wasm", bytes) {
+    match OperatorModule::load_bytes(&engine(), "op.wasm", bytes) {
         Ok(_) => panic!("loading should have failed"),
         Err(err) => err.to_string(),
     }
@@ -23,7 +23,7 @@ fn every_example_operator_loads() {
     let engine = engine();
     macro_rules! load {
         ($name:ident) => {
-            registry::load_file(&engine, std::path::Path::new(guests::$name))
+            OperatorModule::load_file(&engine, std::path::Path::new(guests::$name))
                 .unwrap_or_else(|err| panic!("{}: {err}", stringify!($name)));
         };
     }
@@ -130,6 +130,6 @@ fn a_bad_job_spec_names_the_field_and_line_on_the_command_line() {
 
 #[test]
 fn a_module_error_is_typed() {
-    let err = registry::load_bytes(&engine(), "x", b"nope").unwrap_err();
+    let err = OperatorModule::load_bytes(&engine(), "x", b"nope").unwrap_err();
     assert!(matches!(err, LoadError::NotWasm { .. }));
 }

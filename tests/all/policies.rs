@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use cameo_host::dataflow::spec::JobSpec;
-use cameo_host::sched::PolicyKind;
+use cameo_host::JobSpec;
+use cameo_host::PolicyKind;
 use cameo_host::{JobOutcome, RunOptions};
 use cameo_tests::guests;
 use serde_json::Value;
 
+use crate::support::window_agg::{
+    Fired, PaneId, Totals, WindowJob, fired, last_per_pane, window_job,
+};
 use crate::support::{Rng, options, parse, results_under_every_policy, toml_path};
 
 const WORDS: &[&str] = &[
@@ -83,15 +86,9 @@ fn running_counts(outcome: &JobOutcome) -> BTreeMap<String, Vec<u64>> {
     counts
 }
 
-/// (key, window start, window end).
-type Pane = (String, i64, i64);
-
-/// (sum, count, min, max) of a pane.
-type Totals = (i64, u64, i64, i64);
-
 /// 300 readings over 5 keys with event times in [0, 2000), arriving out of order by up to
 /// 150 ms. Returns the NDJSON lines and the reference totals of 100 ms tumbling windows.
-fn window_input() -> (Vec<String>, BTreeMap<Pane, Totals>) {
+fn window_input() -> (Vec<String>, BTreeMap<PaneId, Totals>) {
     let mut rng = Rng(5);
     let mut readings: Vec<(i64, String, i64, i64)> = (0..300)
         .map(|_| {
@@ -105,71 +102,19 @@ fn window_input() -> (Vec<String>, BTreeMap<Pane, Totals>) {
     readings.sort();
     let out_of_order = readings.windows(2).filter(|p| p[1].2 < p[0].2).count();
     assert!(out_of_order > 50, "the input should be well shuffled");
-    let mut reference: BTreeMap<Pane, Totals> = BTreeMap::new();
+    let mut reference: BTreeMap<PaneId, Totals> = BTreeMap::new();
     let lines = readings
         .into_iter()
         .map(|(_, key, time, value)| {
             let start = time.div_euclid(100) * 100;
-            let totals = reference
+            reference
                 .entry((key.clone(), start, start + 100))
-                .or_insert((0, 0, i64::MAX, i64::MIN));
-            totals.0 += value;
-            totals.1 += 1;
-            totals.2 = totals.2.min(value);
-            totals.3 = totals.3.max(value);
+                .or_insert(Totals::NONE)
+                .add(value);
             serde_json::json!({"k": key, "t": time, "value": value}).to_string()
         })
         .collect();
     (lines, reference)
-}
-
-fn window_job(dir: &Path) -> JobSpec {
-    // A watermark delay above the 150 ms of disorder: no event is ever late.
-    let toml = format!(
-        r#"
-name = "win"
-[[source]]
-name = "in"
-kind = "file"
-path = "readings.ndjson"
-format = "ndjson"
-key_field = "k"
-event_time_field = "t"
-watermark_delay_ms = 200
-[[operator]]
-name = "agg"
-module = {}
-inputs = ["in"]
-partition = "key-hash"
-parallelism = 2
-config = {{ field = "value" }}
-window = {{ kind = "tumbling", size_ms = 100 }}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["agg"]
-"#,
-        toml_path(guests::WINDOW_AGG)
-    );
-    parse(&toml, dir)
-}
-
-/// The results `window-agg` emitted, in order.
-fn fired(outcome: &JobOutcome) -> Vec<(Pane, Totals)> {
-    outcome.outputs["out"]
-        .iter()
-        .map(|event| {
-            let value: Value = serde_json::from_slice(&event.value).unwrap();
-            let int = |name: &str| value[name].as_i64().unwrap();
-            let pane = (
-                value["key"].as_str().unwrap().to_string(),
-                int("window_start"),
-                int("window_end"),
-            );
-            let totals = (int("sum"), int("count") as u64, int("min"), int("max"));
-            (pane, totals)
-        })
-        .collect()
 }
 
 /// Options for the policy runs: two workers, small batches.
@@ -208,11 +153,20 @@ fn wordcount_results_are_identical_under_every_policy() {
 fn window_results_are_identical_under_every_policy() {
     let dir = tempfile::tempdir().unwrap();
     let (lines, reference) = window_input();
-    std::fs::write(dir.path().join("readings.ndjson"), lines.join("\n")).unwrap();
-    let spec = window_job(dir.path());
+    std::fs::write(dir.path().join("input.ndjson"), lines.join("\n")).unwrap();
+    let spec = window_job(
+        dir.path(),
+        WindowJob {
+            window: r#"{ kind = "tumbling", size_ms = 100 }"#,
+            // Above the 150 ms of disorder: no event is ever late.
+            watermark_delay_ms: 200,
+            parallelism: 2,
+            late_sink: false,
+        },
+    );
     results_under_every_policy(&spec, policy_options, |policy, outcome| {
-        let fired = fired(outcome);
-        let per_pane: BTreeMap<Pane, Totals> = fired.iter().cloned().collect();
+        let fired = fired(outcome, "out");
+        let per_pane = last_per_pane(&fired);
         assert_eq!(
             fired.len(),
             per_pane.len(),
@@ -273,5 +227,14 @@ inputs = ["agg"]
         .expect("the job did not finish (a worker thread died)")
         .unwrap();
     assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
-    assert_eq!(fired(&outcome), [(("a".to_string(), 0, 100), (3, 1, 3, 3))]);
+    let only = Fired {
+        pane: ("a".to_string(), 0, 100),
+        totals: Totals {
+            sum: 3,
+            count: 1,
+            min: 3,
+            max: 3,
+        },
+    };
+    assert_eq!(fired(&outcome, "out"), [only]);
 }

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use cameo_tests::guests;
 
-use crate::support::{cameo_binary, options, parse, run, toml_path, values};
+use crate::support::{cameo_binary, options, parse, run, toml_path, values, wait_for};
 
 /// NDJSON readings: `n` events over 8 keys, event times rising with some disorder.
 fn readings(n: u64) -> String {
@@ -27,7 +26,17 @@ fn readings(n: u64) -> String {
     lines
 }
 
-fn job(rate: u64, sink: &str) -> String {
+/// How the sensor-windows job reads its input and where it writes its windows.
+struct SensorJob<'a> {
+    /// Events per second the source reads; 0 reads as fast as the job takes them.
+    rate: u64,
+    /// The settings of the sink `sums` (its `kind` and what that kind needs).
+    sink: &'a str,
+}
+
+/// The sensor-windows job: `readings.ndjson` → tumbling sums of 200 ms over 2 instances →
+/// `sums`.
+fn job(SensorJob { rate, sink }: SensorJob) -> String {
     format!(
         r#"
 name = "sensor-windows"
@@ -106,14 +115,6 @@ fn assert_same_windows(got: &Windows, expected: &Windows) {
     );
 }
 
-fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(started.elapsed() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The checkpoint files of the job under `data`, oldest first.
 fn checkpoint_files(data: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("checkpoints/sensor-windows"))
@@ -134,22 +135,42 @@ fn checkpoint_files(data: &Path) -> Vec<PathBuf> {
 fn interruptible_job() -> (TempDir, Windows) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("readings.ndjson"), readings(2400)).unwrap();
-    let reference = run(&parse(&job(0, "kind = \"memory\""), dir.path()), &options());
+    let in_memory = job(SensorJob {
+        rate: 0,
+        sink: "kind = \"memory\"",
+    });
+    let reference = run(&parse(&in_memory, dir.path()), &options());
     let expected = results(values(&reference, "sums").iter().map(String::as_str));
-    let sink = "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"";
-    std::fs::write(dir.path().join("job.toml"), job(1500, sink)).unwrap();
+    let paced_to_file = job(SensorJob {
+        rate: 1500,
+        sink: "kind = \"file\"\npath = \"sums.ndjson\"\nformat = \"ndjson\"",
+    });
+    std::fs::write(dir.path().join("job.toml"), paced_to_file).unwrap();
     (dir, expected)
 }
 
-/// `cameo run job.toml --data-dir data` in `dir`, checkpointing every `interval_ms`, plus
-/// `extra` arguments.
-fn run_command(dir: &Path, interval_ms: u64, extra: &[&str]) -> Command {
+/// Flags of a `cameo run` with checkpoints.
+#[derive(Clone, Copy)]
+struct RunFlags {
+    /// `--checkpoint-interval-ms`.
+    checkpoint_interval_ms: u64,
+    /// `--json`: the summary as JSON on the last line of stdout.
+    json: bool,
+}
+
+/// `cameo run job.toml --data-dir data` in `dir`, with `flags`.
+fn run_command(dir: &Path, flags: RunFlags) -> Command {
     let mut command = Command::new(cameo_binary());
     command
         .args(["run", "job.toml", "--data-dir", "data"])
-        .args(["--checkpoint-interval-ms", &interval_ms.to_string()])
-        .args(extra)
+        .args([
+            "--checkpoint-interval-ms",
+            &flags.checkpoint_interval_ms.to_string(),
+        ])
         .current_dir(dir);
+    if flags.json {
+        command.arg("--json");
+    }
     command
 }
 
@@ -159,20 +180,19 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
     let (dir, expected) = interruptible_job();
     assert!(expected.len() > 50, "{} windows", expected.len());
     let data = dir.path().join("data");
-    let mut first = run_command(dir.path(), 100, &["--json"])
+    let flags = RunFlags {
+        checkpoint_interval_ms: 100,
+        json: true,
+    };
+    let mut first = run_command(dir.path(), flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let output = dir.path().join("sums.ndjson");
-    wait_for(
-        "a checkpoint and some output",
-        Duration::from_secs(60),
-        || {
-            !checkpoint_files(&data).is_empty()
-                && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)
-        },
-    );
+    wait_for("a checkpoint and some output", || {
+        !checkpoint_files(&data).is_empty() && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)
+    });
     first.kill().unwrap(); // SIGKILL
     let status = first.wait().unwrap();
     assert!(
@@ -180,7 +200,7 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
         "the job must not have finished before the kill"
     );
 
-    let second = run_command(dir.path(), 100, &["--json"]).output().unwrap();
+    let second = run_command(dir.path(), flags).output().unwrap();
     assert!(
         second.status.success(),
         "{}",
@@ -225,14 +245,16 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
 fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
     let (dir, expected) = interruptible_job();
     let data = dir.path().join("data");
-    let mut first = run_command(dir.path(), 50, &[])
+    let flags = RunFlags {
+        checkpoint_interval_ms: 50,
+        json: false,
+    };
+    let mut first = run_command(dir.path(), flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("two checkpoints", Duration::from_secs(60), || {
-        checkpoint_files(&data).len() >= 2
-    });
+    wait_for("two checkpoints", || checkpoint_files(&data).len() >= 2);
     first.kill().unwrap();
     first.wait().unwrap();
 
@@ -242,7 +264,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
     let bytes = std::fs::read(&newest).unwrap();
     std::fs::write(&newest, &bytes[..bytes.len() / 3]).unwrap();
 
-    let second = run_command(dir.path(), 50, &[]).output().unwrap();
+    let second = run_command(dir.path(), flags).output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");
     let name = newest.file_name().unwrap().to_string_lossy().into_owned();

@@ -6,25 +6,12 @@
 //! Assertions are on results and on the order of slices in the slice trace, never on time.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use cameo_host::job::Host;
-use cameo_host::sched::PolicyKind;
+use cameo_host::Host;
+use cameo_host::PolicyKind;
 use cameo_tests::guests;
 
-use crate::support::{options, parse, pipeline, run, toml_path, values};
-
-/// Polls `ready` until it holds, failing the test after a generous bound.
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use crate::support::{Pipeline, options, parse, pipeline, run, toml_path, values, wait_for};
 
 /// Writes `lines` to `<name>.txt` in `dir` and returns the file name.
 fn write_lines(dir: &Path, name: &str, lines: &[String]) -> String {
@@ -80,7 +67,17 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
 
     // Job A loops on its only event; its deadline is 10 s away.
     let input = write_lines(dir.path(), "a", &["loop".to_string()]);
-    let spec_a = pipeline(dir.path(), "a", "a", 10_000, &input, guests::LOOPER, "{}");
+    let spec_a = pipeline(
+        dir.path(),
+        Pipeline {
+            name: "a",
+            tenant: "a",
+            latency_target_ms: 10_000,
+            input: &input,
+            module: guests::LOOPER,
+            config: "{}",
+        },
+    );
     let mut job_a = host.submit(&spec_a).unwrap();
     job_a.join_sources();
 
@@ -90,12 +87,14 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
     let mut gate = gate(&fifo);
     let spec_b = pipeline(
         dir.path(),
-        "b",
-        "b",
-        5,
-        fifo.to_str().unwrap(),
-        guests::SPIN_SLICE,
-        "{ iterations = 30000 }",
+        Pipeline {
+            name: "b",
+            tenant: "b",
+            latency_target_ms: 5,
+            input: fifo.to_str().unwrap(),
+            module: guests::SPIN_SLICE,
+            config: "{ iterations = 30000 }",
+        },
     );
     let job_b = host.submit(&spec_b).unwrap();
 
@@ -197,29 +196,31 @@ fn over_share_tenant_falls_behind(slice_fuel: u64) {
 
     let greedy_lines: Vec<String> = (0..400).map(|i| format!("g{i}")).collect();
     let input = write_lines(dir.path(), "greedy", &greedy_lines);
-    let config = "{ iterations = 1500000 }";
     let spec = pipeline(
         dir.path(),
-        "greedy",
-        "greedy",
-        1,
-        &input,
-        guests::SPIN_SLICE,
-        config,
+        Pipeline {
+            name: "greedy",
+            tenant: "greedy",
+            latency_target_ms: 1,
+            input: &input,
+            module: guests::SPIN_SLICE,
+            config: "{ iterations = 1500000 }",
+        },
     );
     let mut greedy = host.submit(&spec).unwrap();
     greedy.join_sources();
     let modest_lines: Vec<String> = (0..4).map(|i| format!("m{i}")).collect();
     let input = write_lines(dir.path(), "modest", &modest_lines);
-    let config = "{ iterations = 20000 }";
     let spec = pipeline(
         dir.path(),
-        "modest",
-        "modest",
-        10_000,
-        &input,
-        guests::SPIN_SLICE,
-        config,
+        Pipeline {
+            name: "modest",
+            tenant: "modest",
+            latency_target_ms: 10_000,
+            input: &input,
+            module: guests::SPIN_SLICE,
+            config: "{ iterations = 20000 }",
+        },
     );
     let mut modest = host.submit(&spec).unwrap();
     modest.join_sources();

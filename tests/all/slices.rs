@@ -7,12 +7,19 @@ use crate::support::{options, parse, run, toml_path, values};
 
 /// A job that burns `iterations` loop iterations per line of `input` on `parallelism`
 /// instances of the spin-slice guest.
-fn spin_job(
-    dir: &std::path::Path,
-    input: &str,
+struct SpinJob<'a> {
+    input: &'a str,
     parallelism: usize,
     iterations: u64,
-) -> cameo_host::dataflow::spec::JobSpec {
+}
+
+/// The job spec of `job`, its input written to `input.txt` in `dir`.
+fn spin_job(dir: &std::path::Path, job: SpinJob) -> cameo_host::JobSpec {
+    let SpinJob {
+        input,
+        parallelism,
+        iterations,
+    } = job;
     std::fs::write(dir.join("input.txt"), input).unwrap();
     let toml = format!(
         "name = \"spin\"\n[[source]]\nname = \"in\"\nkind = \"file\"\npath = \"input.txt\"\n\
@@ -26,11 +33,18 @@ fn spin_job(
 #[test]
 fn two_busy_actors_interleave_slice_by_slice_on_one_worker() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = spin_job(dir.path(), "first\nsecond", 2, 2000000);
+    let spec = spin_job(
+        dir.path(),
+        SpinJob {
+            input: "first\nsecond",
+            parallelism: 2,
+            iterations: 2_000_000,
+        },
+    );
     let mut options = options();
     options.workers = 1;
     // Round robin: a yielding call goes to the back of the queue.
-    options.policy = cameo_host::sched::PolicyKind::RoundRobin;
+    options.policy = cameo_host::PolicyKind::RoundRobin;
     options.trace_slices = true;
     options.start_after_sources = true;
     options.limits.batch_size = 1;
@@ -60,11 +74,18 @@ fn two_busy_actors_interleave_slice_by_slice_on_one_worker() {
 #[test]
 fn a_longer_slice_means_fewer_slices_for_the_same_work() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = spin_job(dir.path(), "x", 1, 1000000);
+    let spec = spin_job(
+        dir.path(),
+        SpinJob {
+            input: "x",
+            parallelism: 1,
+            iterations: 1_000_000,
+        },
+    );
     let slices = |slice_fuel: u64| {
         let mut options = options();
         options.workers = 1;
-        options.policy = cameo_host::sched::PolicyKind::RoundRobin;
+        options.policy = cameo_host::PolicyKind::RoundRobin;
         options.trace_slices = true;
         options.start_after_sources = true;
         options.limits.slice_fuel = slice_fuel;
@@ -82,10 +103,17 @@ fn a_longer_slice_means_fewer_slices_for_the_same_work() {
 #[test]
 fn fifo_runs_each_call_to_completion_as_message_at_a_time_engines_do() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = spin_job(dir.path(), "first\nsecond", 2, 2000000);
+    let spec = spin_job(
+        dir.path(),
+        SpinJob {
+            input: "first\nsecond",
+            parallelism: 2,
+            iterations: 2_000_000,
+        },
+    );
     let mut options = options();
     options.workers = 1;
-    options.policy = cameo_host::sched::PolicyKind::Fifo;
+    options.policy = cameo_host::PolicyKind::Fifo;
     options.trace_slices = true;
     options.start_after_sources = true;
     options.limits.batch_size = 1;

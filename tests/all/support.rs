@@ -1,10 +1,14 @@
-//! Helpers shared by the tests: job specs around built guests, runs, and the `cameo` binary.
+//! Helpers shared by the tests: job specs around built guests, runs, and the `cameo` binary;
+//! `window_agg` has those for windowed jobs.
+
+pub mod window_agg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use cameo_host::dataflow::spec::JobSpec;
-use cameo_host::sched::PolicyKind;
+use cameo_host::JobSpec;
+use cameo_host::PolicyKind;
 use cameo_host::{JobOutcome, RunOptions};
 
 /// A TOML string literal holding `path`.
@@ -13,23 +17,52 @@ pub fn toml_path(path: &str) -> String {
 }
 
 /// A job reading `input` (lines) from a file, through one operator `module` with `config`
-/// (a TOML inline table), into a memory sink named `out`.
+/// (a TOML inline table), into a memory sink named `out`: a [`Pipeline`] with the defaults.
 pub fn one_operator_job(dir: &Path, module: &str, config: &str, input: &[&str]) -> JobSpec {
     std::fs::write(dir.join("input.txt"), input.join("\n")).expect("write input");
-    pipeline(dir, "test", "default", 1000, "input.txt", module, config)
+    pipeline(
+        dir,
+        Pipeline {
+            module,
+            config,
+            ..Pipeline::default()
+        },
+    )
 }
 
-/// A job `name` of `tenant` with latency target `target_ms`: the lines of `input` (a file
-/// in `dir`, or any readable path) → `op` running `module` with `config` → memory sink `out`.
-pub fn pipeline(
-    dir: &Path,
-    name: &str,
-    tenant: &str,
-    target_ms: u64,
-    input: &str,
-    module: &str,
-    config: &str,
-) -> JobSpec {
+/// A job of one operator: the lines of `input` → `op` running `module` with `config` →
+/// memory sink `out`. Every field but `module` has a default.
+pub struct Pipeline<'a> {
+    /// The job's name; "test" by default.
+    pub name: &'a str,
+    /// The job's tenant; "default" by default.
+    pub tenant: &'a str,
+    /// The job's end-to-end latency target; 1000 ms by default.
+    pub latency_target_ms: u64,
+    /// The input: a file in the job's directory, or any readable path; "input.txt" by default.
+    pub input: &'a str,
+    /// The operator's module (required).
+    pub module: &'a str,
+    /// The operator's config, a TOML inline table; empty by default.
+    pub config: &'a str,
+}
+
+impl Default for Pipeline<'_> {
+    fn default() -> Self {
+        Pipeline {
+            name: "test",
+            tenant: "default",
+            latency_target_ms: 1000,
+            input: "input.txt",
+            module: "",
+            config: "{}",
+        }
+    }
+}
+
+/// The job spec of `job`, with relative paths anchored at `dir`.
+pub fn pipeline(dir: &Path, job: Pipeline) -> JobSpec {
+    assert!(!job.module.is_empty(), "a pipeline needs a module");
     let toml = format!(
         r#"
 name = "{name}"
@@ -49,8 +82,12 @@ name = "out"
 kind = "memory"
 inputs = ["op"]
 "#,
-        input = toml_path(input),
-        module = toml_path(module),
+        name = job.name,
+        tenant = job.tenant,
+        target_ms = job.latency_target_ms,
+        input = toml_path(job.input),
+        module = toml_path(job.module),
+        config = job.config,
     );
     parse(&toml, dir)
 }
@@ -87,6 +124,22 @@ pub fn values(outcome: &JobOutcome, sink: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// How long [`wait_for`] waits before failing the test: far longer than any wait should take.
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Polls `ready` every millisecond until it holds, failing the test (naming `what`) after
+/// [`WAIT_LIMIT`].
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < WAIT_LIMIT,
+            "gave up waiting for {what} after {WAIT_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The repository root.

@@ -5,96 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cameo_host::engine::OperatorEngine;
-use cameo_host::registry;
-use cameo_host::{JobOutcome, Limits, RunOptions};
+use cameo_host::OperatorEngine;
+use cameo_host::OperatorModule;
+use cameo_host::{Limits, RunOptions};
 use cameo_tests::guests;
 use serde_json::Value;
 
+use crate::support::window_agg::{
+    PaneId, Reading, SAFE_DELAY_MS, Totals, WindowJob, fired, fixed_reference, last_per_pane,
+    session_reference, shuffled_readings, window_job, write_input,
+};
 use crate::support::{Rng, one_operator_job, options, parse, run, toml_path};
-
-/// One input event.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Reading {
-    key: String,
-    time: i64,
-    value: i64,
-    seq: u64,
-}
-
-impl Reading {
-    fn json(&self) -> String {
-        serde_json::json!({"k": self.key, "t": self.time, "value": self.value, "seq": self.seq})
-            .to_string()
-    }
-}
-
-/// The aggregate of one pane, as `window-agg` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Totals {
-    sum: i64,
-    count: u64,
-    min: i64,
-    max: i64,
-}
-
-impl Totals {
-    fn of(values: impl IntoIterator<Item = i64>) -> Self {
-        let mut totals = Totals {
-            sum: 0,
-            count: 0,
-            min: i64::MAX,
-            max: i64::MIN,
-        };
-        for value in values {
-            totals.sum += value;
-            totals.count += 1;
-            totals.min = totals.min.min(value);
-            totals.max = totals.max.max(value);
-        }
-        totals
-    }
-}
-
-/// (key, window start, window end).
-type PaneId = (String, i64, i64);
-
-/// How far arrival order strays from event-time order, in ms.
-const JITTER_MS: u64 = 150;
-/// More than the jitter, so no event is ever late.
-const SAFE_DELAY_MS: u64 = 200;
-
-/// 300 readings over 5 keys with event times in [0, 2000), in a shuffled arrival order:
-/// sorted by event time plus a random delay of up to `JITTER_MS`, so the input is out of
-/// order by up to that much and windows still close while it is read.
-fn shuffled_readings(seed: u64) -> Vec<Reading> {
-    let mut rng = Rng(seed);
-    let mut arrivals: Vec<(i64, usize, Reading)> = (0..300)
-        .map(|i| {
-            let reading = Reading {
-                key: format!("key{}", rng.below(5)),
-                time: rng.below(2000) as i64,
-                value: rng.below(101) as i64 - 20,
-                seq: i as u64,
-            };
-            let arrival = reading.time + rng.below(JITTER_MS) as i64;
-            (arrival, i, reading)
-        })
-        .collect();
-    arrivals.sort();
-    let readings: Vec<Reading> = arrivals.into_iter().map(|(_, _, r)| r).collect();
-    let out_of_order = readings
-        .windows(2)
-        .filter(|pair| pair[1].time < pair[0].time)
-        .count();
-    assert!(out_of_order > 50, "the input should be well shuffled");
-    readings
-}
-
-fn write_input(dir: &Path, readings: &[Reading]) {
-    let lines: Vec<String> = readings.iter().map(Reading::json).collect();
-    std::fs::write(dir.join("input.ndjson"), lines.join("\n") + "\n").unwrap();
-}
 
 /// Options with small batches (so batches straddle window boundaries) and several workers.
 fn window_options(batch_size: usize) -> RunOptions {
@@ -102,150 +23,6 @@ fn window_options(batch_size: usize) -> RunOptions {
     options.workers = 4;
     options.limits.batch_size = batch_size;
     options
-}
-
-/// A job: `input.ndjson` → `agg` (window-agg with `window`, key-hash, `parallelism`) → memory
-/// sink `out`; with `late_sink`, a memory sink `late` reading `agg:late`.
-fn window_job(
-    dir: &Path,
-    window: &str,
-    delay_ms: u64,
-    parallelism: usize,
-    late_sink: bool,
-) -> cameo_host::dataflow::spec::JobSpec {
-    let late = if late_sink {
-        "[[sink]]\nname = \"late\"\nkind = \"memory\"\ninputs = [\"agg:late\"]\n"
-    } else {
-        ""
-    };
-    let toml = format!(
-        r#"
-name = "windows"
-[[source]]
-name = "in"
-kind = "file"
-path = "input.ndjson"
-format = "ndjson"
-key_field = "k"
-event_time_field = "t"
-watermark_delay_ms = {delay_ms}
-
-[[operator]]
-name = "agg"
-module = {module}
-inputs = ["in"]
-partition = "key-hash"
-parallelism = {parallelism}
-config = {{ field = "value" }}
-window = {window}
-
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["agg"]
-{late}"#,
-        module = toml_path(guests::WINDOW_AGG),
-    );
-    parse(&toml, dir)
-}
-
-/// One result of `window-agg`, checked for consistency with the event carrying it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Fired {
-    pane: PaneId,
-    totals: Totals,
-}
-
-fn fired(outcome: &JobOutcome, sink: &str) -> Vec<Fired> {
-    let events = outcome.outputs.get(sink).map(Vec::as_slice).unwrap_or(&[]);
-    events
-        .iter()
-        .map(|event| {
-            let value: Value = serde_json::from_slice(&event.value).unwrap();
-            let int = |name: &str| {
-                value[name]
-                    .as_i64()
-                    .unwrap_or_else(|| panic!("`{name}` is not an integer in {value}"))
-            };
-            let key = value["key"].as_str().unwrap().to_string();
-            let (start, end) = (int("window_start"), int("window_end"));
-            assert_eq!(event.key.as_deref(), Some(key.as_bytes()), "{value}");
-            assert_eq!(event.event_time, end - 1, "{value}");
-            Fired {
-                pane: (key, start, end),
-                totals: Totals {
-                    sum: int("sum"),
-                    count: int("count") as u64,
-                    min: int("min"),
-                    max: int("max"),
-                },
-            }
-        })
-        .collect()
-}
-
-/// The last result emitted per pane.
-fn last_per_pane(fired: &[Fired]) -> BTreeMap<PaneId, Totals> {
-    fired
-        .iter()
-        .map(|fired| (fired.pane.clone(), fired.totals))
-        .collect()
-}
-
-/// The reference for windows that each event belongs to by its time alone (tumbling and
-/// sliding): `windows(t)` lists them.
-fn fixed_reference(
-    readings: &[Reading],
-    windows: impl Fn(i64) -> Vec<(i64, i64)>,
-) -> BTreeMap<PaneId, Totals> {
-    let mut values: BTreeMap<PaneId, Vec<i64>> = BTreeMap::new();
-    for reading in readings {
-        for (start, end) in windows(reading.time) {
-            values
-                .entry((reading.key.clone(), start, end))
-                .or_default()
-                .push(reading.value);
-        }
-    }
-    values
-        .into_iter()
-        .map(|(pane, values)| (pane, Totals::of(values)))
-        .collect()
-}
-
-/// The reference for session windows with `gap`: per key, an event at `t` spans
-/// `[t, t + gap)` and overlapping spans form one session.
-fn session_reference(readings: &[Reading], gap: i64) -> BTreeMap<PaneId, Totals> {
-    let mut by_key: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
-    for reading in readings {
-        by_key
-            .entry(&reading.key)
-            .or_default()
-            .push((reading.time, reading.value));
-    }
-    let mut reference = BTreeMap::new();
-    for (key, mut events) in by_key {
-        events.sort();
-        let mut session: Option<(i64, i64, Vec<i64>)> = None;
-        for (time, value) in events {
-            match &mut session {
-                Some((_, end, values)) if time < *end => {
-                    *end = (*end).max(time + gap);
-                    values.push(value);
-                }
-                _ => {
-                    if let Some((start, end, values)) = session.take() {
-                        reference.insert((key.to_string(), start, end), Totals::of(values));
-                    }
-                    session = Some((time, time + gap, vec![value]));
-                }
-            }
-        }
-        if let Some((start, end, values)) = session {
-            reference.insert((key.to_string(), start, end), Totals::of(values));
-        }
-    }
-    reference
 }
 
 /// Runs `window` over the shuffled input and compares the final result of every pane with
@@ -258,7 +35,14 @@ fn matches_reference(
     let dir = tempfile::tempdir().unwrap();
     let readings = shuffled_readings(seed);
     write_input(dir.path(), &readings);
-    let spec = window_job(dir.path(), window, SAFE_DELAY_MS, 2, false);
+    let spec = window_job(
+        dir.path(),
+        WindowJob {
+            window,
+            watermark_delay_ms: SAFE_DELAY_MS,
+            ..WindowJob::default()
+        },
+    );
     let outcome = run(&spec, &window_options(3));
     // Without a late consumer a late event would be a dead letter, counted as an error:
     // nothing is late with a watermark delay above the disorder.
@@ -354,10 +138,12 @@ fn late_events_go_to_the_late_output_and_allowed_lateness_updates_the_pane() {
     write_input(dir.path(), &readings);
     let spec = window_job(
         dir.path(),
-        r#"{ kind = "tumbling", size_ms = 10, allowed_lateness_ms = 3 }"#,
-        0,
-        1,
-        true,
+        WindowJob {
+            window: r#"{ kind = "tumbling", size_ms = 10, allowed_lateness_ms = 3 }"#,
+            watermark_delay_ms: 0,
+            parallelism: 1,
+            late_sink: true,
+        },
     );
     let outcome = run(&spec, &window_options(1));
     assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
@@ -408,10 +194,12 @@ fn late_events_without_a_late_consumer_are_dead_letters() {
     write_input(dir.path(), &readings);
     let spec = window_job(
         dir.path(),
-        r#"{ kind = "tumbling", size_ms = 10 }"#,
-        0,
-        1,
-        false,
+        WindowJob {
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            watermark_delay_ms: 0,
+            parallelism: 1,
+            late_sink: false,
+        },
     );
     let outcome = run(&spec, &window_options(1));
     let sums: Vec<i64> = fired(&outcome, "out")
@@ -541,7 +329,7 @@ fn a_windowed_module_without_a_window_says_it_needs_one() {
 #[test]
 fn export_macros_decide_which_interfaces_a_component_exports() {
     let engine = OperatorEngine::new(Limits::default()).unwrap();
-    let load = |path: &str| registry::load_file(&engine, Path::new(path)).unwrap();
+    let load = |path: &str| OperatorModule::load_file(&engine, Path::new(path)).unwrap();
     let windowed = load(guests::WINDOW_AGG);
     assert!(windowed.windowed().is_some());
     assert!(windowed.joiner().is_none());

@@ -161,6 +161,6 @@ fn cameo_operator_build_prints_a_loadable_component() {
         "{}",
         component.display()
     );
-    let engine = cameo_host::engine::OperatorEngine::new(cameo_host::Limits::default()).unwrap();
-    cameo_host::registry::load_file(&engine, &component).unwrap();
+    let engine = cameo_host::OperatorEngine::new(cameo_host::Limits::default()).unwrap();
+    cameo_host::OperatorModule::load_file(&engine, &component).unwrap();
 }

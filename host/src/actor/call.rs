@@ -8,10 +8,11 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::failure::CallFailure;
+use super::instance::{Exports, Instance};
 use super::joining;
 use super::windowing::{self, WindowUpdate};
-use crate::bindings::{Event, Handler, Joiner, OperatorError, Windowed};
-use crate::dataflow::mailbox::PriorityContext;
+use crate::bindings::{Event, OperatorError};
+use crate::dataflow::record::{Batch, PriorityContext};
 use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::registry::OperatorModule;
@@ -19,41 +20,12 @@ use crate::state::{Held, TenantState};
 use crate::time::join::{JoinDef, JoinPlan, Side};
 use crate::time::window::{PaneKey, WindowDef};
 
-/// A live operator instance: its store and its bindings.
-pub struct Instance {
-    store: Store<HostState>,
-    exports: Exports,
-}
-
-impl Instance {
-    /// What the host holds for this instance.
-    pub fn held(&self) -> &Held {
-        &self.store.data().held
-    }
-
-    /// What the host holds for this instance, to change.
-    pub fn held_mut(&mut self) -> &mut Held {
-        &mut self.store.data_mut().held
-    }
-}
-
-/// The interfaces an instance exports.
-pub(super) struct Exports {
-    pub(super) handler: Handler,
-    pub(super) windowed: Option<Windowed>,
-    pub(super) joiner: Option<Joiner>,
-}
-
 /// What to call.
 pub enum CallInput {
-    /// A batch of events; `metas` and `channels` run parallel to `events`.
+    /// A batch of records.
     Batch {
-        /// The batch.
-        events: Vec<Event>,
-        /// Metadata of each event.
-        metas: Vec<PriorityContext>,
-        /// The input channel each event came on.
-        channels: Vec<usize>,
+        /// The records.
+        batch: Batch,
         /// What the operator does with a batch.
         kind: BatchKind,
     },
@@ -61,8 +33,8 @@ pub enum CallInput {
     Fire {
         /// The pane.
         pane: PaneKey,
-        /// Metadata of the watermark that made it due.
-        meta: PriorityContext,
+        /// The context of the watermark that made it due.
+        context: PriorityContext,
     },
     /// `on-timer`.
     Timer {
@@ -70,8 +42,8 @@ pub enum CallInput {
         key: Option<Vec<u8>>,
         /// The timer's time.
         time: i64,
-        /// Metadata of the watermark that made it due.
-        meta: PriorityContext,
+        /// The context of the watermark that made it due.
+        context: PriorityContext,
     },
 }
 
@@ -95,13 +67,18 @@ pub enum BatchKind {
 }
 
 impl CallInput {
-    /// The metadata outputs of this call inherit: the earliest ingest of the inputs, so the
+    /// The context outputs of this call inherit: the earliest ingest of the inputs, so the
     /// latency measured is that of the event that waited longest.
-    pub fn output_meta(&self) -> Option<PriorityContext> {
+    pub fn output_context(&self) -> Option<PriorityContext> {
         match self {
-            CallInput::Batch { metas, .. } => metas.iter().copied().min_by_key(|m| m.ingest),
-            CallInput::Timer { meta, .. } | CallInput::Fire { meta, .. } => Some(*meta),
+            CallInput::Batch { batch, .. } => batch.earliest(),
+            CallInput::Timer { context, .. } | CallInput::Fire { context, .. } => Some(*context),
         }
+    }
+
+    /// True for calls that make output now: firing a pane or a timer.
+    pub fn fires(&self) -> bool {
+        matches!(self, CallInput::Fire { .. } | CallInput::Timer { .. })
     }
 }
 
@@ -341,11 +318,10 @@ async fn call_guest(
     let handler = &exports.handler;
     match input {
         CallInput::Batch {
-            events,
+            batch,
             kind: BatchKind::Process,
-            ..
         } => Ok(handler
-            .call_process(&mut *store, events)
+            .call_process(&mut *store, batch.events())
             .await?
             .map(|out| (out, None))),
         CallInput::Timer { key, time, .. } => Ok(handler
@@ -353,17 +329,15 @@ async fn call_guest(
             .await?
             .map(|out| (out, None))),
         CallInput::Batch {
-            events,
+            batch,
             kind: BatchKind::Window { watermark },
-            ..
-        } => windowing::accumulate(store, exports, events, *watermark)
+        } => windowing::accumulate(store, exports, batch.events(), *watermark)
             .await
             .map(|r| r.map(|(out, update)| (out, Some(HeldUpdate::Window(update))))),
         CallInput::Batch {
-            events,
+            batch,
             kind: BatchKind::Join { sides },
-            ..
-        } => joining::join(store, exports, events, sides)
+        } => joining::join(store, exports, batch.events(), sides)
             .await
             .map(|r| r.map(|(out, plan)| (out, Some(HeldUpdate::Join(plan))))),
         CallInput::Fire { pane, .. } => windowing::fire(store, exports, pane)

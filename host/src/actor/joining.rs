@@ -2,7 +2,7 @@
 
 use wasmtime::Store;
 
-use super::call::Exports;
+use super::instance::Exports;
 use crate::bindings::{Event, OperatorError};
 use crate::engine::HostState;
 use crate::time::join::{JoinPlan, Side};

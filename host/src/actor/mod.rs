@@ -3,14 +3,16 @@
 //!
 //! # Layout
 //! - [`call`]: a call as a future that owns the store, polled one fuel slice at a time.
+//! - `instance`: a live instance: its store and the bindings of its exports.
 //! - `checkpointing`: barrier alignment, snapshots and restore.
 //! - [`failure`]: why a call failed.
 //! - `outcome`: applying a finished call (output, timers, failures).
-//! - `windowing`: the guest calls behind host-managed windows.
+//! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
 
 pub mod call;
 mod checkpointing;
 pub mod failure;
+mod instance;
 mod joining;
 mod outcome;
 mod windowing;
@@ -20,11 +22,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use call::{BatchKind, CallContext, CallFuture, CallInput, Instance, Slot};
+use call::{BatchKind, CallContext, CallFuture, CallInput, Slot};
+use instance::Instance;
 
-use crate::bindings::Event;
 use crate::dataflow::dead_letter::DeadLetters;
-use crate::dataflow::mailbox::{Mailbox, Message, PriorityContext, Taken};
+use crate::dataflow::mailbox::{Control, Mailbox, Taken};
+use crate::dataflow::profile::{InFlight, OperatorProfile, Pending};
+use crate::dataflow::record::{Batch, PriorityContext, Record};
 use crate::dataflow::router::Router;
 use crate::dataflow::sink::Completion;
 use crate::engine::OperatorEngine;
@@ -32,24 +36,38 @@ use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::{Activator, SliceOutcome, SliceReport, Task};
 use crate::sched::priority::Priority;
-use crate::sched::profile::{OperatorProfile, Pending};
 use crate::state::Held;
 use crate::state::checkpoint::Checkpointer;
 use crate::time::join::Side;
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
 
-/// Work the watermark made due.
+/// Work the watermark made due, with the context of the watermark (or call) that made it due.
 enum Due {
     /// An event-time timer the operator registered.
-    Timer(i64, Option<Vec<u8>>, PriorityContext),
+    Timer {
+        time: i64,
+        key: Option<Vec<u8>>,
+        context: PriorityContext,
+    },
     /// A window pane whose end the watermark passed.
-    Pane(PaneKey, PriorityContext),
+    Pane {
+        pane: PaneKey,
+        context: PriorityContext,
+    },
+}
+
+impl Due {
+    fn context(&self) -> PriorityContext {
+        match self {
+            Due::Timer { context, .. } | Due::Pane { context, .. } => *context,
+        }
+    }
 }
 
 /// Something to pass downstream once the timers it made due have fired.
 enum Forward {
-    Watermark(i64, PriorityContext),
+    Watermark { time: i64, context: PriorityContext },
     End,
 }
 
@@ -93,7 +111,8 @@ pub struct Actor {
     instance: Option<Instance>,
     held: Held,
     in_flight: Option<CallFuture>,
-    retry: VecDeque<(Event, PriorityContext, usize)>,
+    /// Records of a failed batch, retried one by one.
+    retry: VecDeque<Record>,
     timers: TimerQueue,
     due: VecDeque<Due>,
     forward: VecDeque<Forward>,
@@ -106,7 +125,7 @@ pub struct Actor {
     /// The checkpoint being aligned.
     aligning: Option<u64>,
     /// The priority context of the call in flight, and whether it fires windows or timers.
-    in_flight_context: Option<(PriorityContext, bool)>,
+    in_flight_context: Option<InFlight>,
     /// Fuel already charged to the tenant for the call in flight.
     charged: u64,
 }
@@ -147,22 +166,24 @@ impl Actor {
     /// do now.
     fn next_input(&mut self, activator: &Activator) -> Option<CallInput> {
         loop {
-            if let Some((event, meta, channel)) = self.retry.pop_front() {
-                return Some(self.batch_input(vec![event], vec![meta], vec![channel]));
+            if let Some(record) = self.retry.pop_front() {
+                return Some(self.batch_input(Batch::new([record])));
             }
             match self.due.pop_front() {
-                Some(Due::Timer(time, key, meta)) => {
-                    return Some(CallInput::Timer { key, time, meta });
+                Some(Due::Timer { time, key, context }) => {
+                    return Some(CallInput::Timer { key, time, context });
                 }
-                Some(Due::Pane(pane, meta)) => return Some(CallInput::Fire { pane, meta }),
+                Some(Due::Pane { pane, context }) => {
+                    return Some(CallInput::Fire { pane, context });
+                }
                 None => {}
             }
             while let Some(forward) = self.forward.pop_front() {
                 match forward {
-                    Forward::Watermark(time, meta) => {
-                        self.links.router.watermark(time, meta, activator);
+                    Forward::Watermark { time, context } => {
+                        self.links.router.watermark(time, context, activator);
                         if let Some(late) = &self.links.late {
-                            late.watermark(time, meta, activator);
+                            late.watermark(time, context, activator);
                         }
                     }
                     Forward::End => {
@@ -190,43 +211,33 @@ impl Actor {
             }
             match taken {
                 Taken::Nothing => return None,
-                Taken::Events(batch, channels) => {
-                    let (events, metas) = batch.into_iter().unzip();
-                    return Some(self.batch_input(events, metas, channels));
-                }
-                Taken::Control(Message::Watermark {
+                Taken::Records(records) => return Some(self.batch_input(Batch::new(records))),
+                Taken::Control(Control::Watermark {
                     channel,
                     time,
-                    meta,
+                    context,
                 }) => {
                     if let Some(watermark) = self.watermarks.advance(channel, time) {
-                        self.watermark_advanced(watermark, meta);
+                        self.watermark_advanced(watermark, context);
                     }
                 }
-                Taken::Control(Message::End { channel }) => {
-                    let meta = self.context_now();
+                Taken::Control(Control::End { channel }) => {
+                    let context = self.context_now();
                     if let Some(watermark) = self.watermarks.end(channel) {
-                        self.watermark_advanced(watermark, meta);
+                        self.watermark_advanced(watermark, context);
                     }
                     if self.watermarks.all_ended() {
                         self.forward.push_back(Forward::End);
                     }
                     self.try_complete_alignment(activator);
                 }
-                Taken::Control(Message::Event {
-                    event,
-                    meta,
-                    channel,
-                }) => {
-                    return Some(self.batch_input(vec![event], vec![meta], vec![channel]));
-                }
-                Taken::Control(Message::Idle { channel }) => {
-                    let meta = self.context_now();
+                Taken::Control(Control::Idle { channel }) => {
+                    let context = self.context_now();
                     if let Some(watermark) = self.watermarks.set_idle(channel) {
-                        self.watermark_advanced(watermark, meta);
+                        self.watermark_advanced(watermark, context);
                     }
                 }
-                Taken::Control(Message::Barrier { channel, id }) => {
+                Taken::Control(Control::Barrier { channel, id }) => {
                     self.barrier_arrived(channel, id, activator);
                 }
             }
@@ -244,12 +255,7 @@ impl Actor {
     }
 
     /// A batch as the operator takes it: `process`, a window batch, or a join batch.
-    fn batch_input(
-        &self,
-        events: Vec<Event>,
-        metas: Vec<PriorityContext>,
-        channels: Vec<usize>,
-    ) -> CallInput {
+    fn batch_input(&self, batch: Batch) -> CallInput {
         let kind = if self.cx.window.is_some() {
             BatchKind::Window {
                 watermark: self.watermarks.current(),
@@ -257,20 +263,15 @@ impl Actor {
         } else if self.cx.join.is_some() {
             let left = self.links.left_channels;
             BatchKind::Join {
-                sides: channels
-                    .iter()
-                    .map(|&c| if c < left { Side::Left } else { Side::Right })
+                sides: batch
+                    .channels()
+                    .map(|c| if c < left { Side::Left } else { Side::Right })
                     .collect(),
             }
         } else {
             BatchKind::Process
         };
-        CallInput::Batch {
-            events,
-            metas,
-            channels,
-            kind,
-        }
+        CallInput::Batch { batch, kind }
     }
 
     /// What the host holds for this instance, wherever it is now.
@@ -281,9 +282,9 @@ impl Actor {
         }
     }
 
-    fn watermark_advanced(&mut self, watermark: i64, meta: PriorityContext) {
+    fn watermark_advanced(&mut self, watermark: i64, context: PriorityContext) {
         for (time, key) in self.timers.due(watermark) {
-            self.due.push_back(Due::Timer(time, key, meta));
+            self.due.push_back(Due::Timer { time, key, context });
         }
         if let Some(def) = self.cx.join {
             self.held_mut().joins.expire(&def, watermark);
@@ -298,10 +299,13 @@ impl Actor {
                 windows.mark_fired(pane);
             }
             self.due
-                .extend(due.into_iter().map(|pane| Due::Pane(pane, meta)));
+                .extend(due.into_iter().map(|pane| Due::Pane { pane, context }));
         }
         if watermark < i64::MAX {
-            self.forward.push_back(Forward::Watermark(watermark, meta));
+            self.forward.push_back(Forward::Watermark {
+                time: watermark,
+                context,
+            });
         }
     }
 
@@ -356,8 +360,10 @@ impl Task for Actor {
         if self.in_flight.is_none() {
             match self.next_input(activator) {
                 Some(input) => {
-                    let fires = matches!(input, CallInput::Fire { .. } | CallInput::Timer { .. });
-                    self.in_flight_context = input.output_meta().map(|meta| (meta, fires));
+                    self.in_flight_context = input.output_context().map(|context| InFlight {
+                        context,
+                        fires: input.fires(),
+                    });
                     self.charged = 0;
                     self.in_flight = Some(self.start(input));
                 }
@@ -404,10 +410,8 @@ impl Task for Actor {
         });
         let pending = Pending {
             in_flight: self.in_flight_context,
-            retry: self.retry.front().map(|(_, context, _)| *context),
-            due: self.due.front().map(|due| match due {
-                Due::Timer(_, _, context) | Due::Pane(_, context) => *context,
-            }),
+            retry: self.retry.front().map(|record| record.context),
+            due: self.due.front().map(Due::context),
             head: waiting.head,
             watermark: waiting.watermark,
         };

@@ -3,6 +3,7 @@
 
 use super::call::{BatchKind, CallDone, CallInput};
 use super::{Actor, Due};
+use crate::dataflow::record::Record;
 use crate::sched::executor::Activator;
 
 impl Actor {
@@ -11,8 +12,10 @@ impl Actor {
         self.links.metrics.add_call(&self.links.operator, done.fuel);
         // The profile is a cost per event: firings and timers (one call per pane or timer,
         // usually cheap) would drag it towards their own cost.
-        if let CallInput::Batch { events, .. } = &done.input {
-            self.links.profile.record(done.fuel, events.len());
+        if let CallInput::Batch { batch, .. } = &done.input
+            && !batch.is_empty()
+        {
+            self.links.profile.record(done.fuel, batch.len());
         }
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
@@ -22,20 +25,24 @@ impl Actor {
             self.links.completion.fail(reason);
             return;
         }
-        let meta = done.input.output_meta();
+        let context = done.input.output_context();
         match done.result {
             Ok(output) => {
                 for (key, time) in output.timers {
                     if time <= self.watermarks.current() {
-                        let meta = meta.unwrap_or_else(|| self.context_now());
-                        self.due.push_back(Due::Timer(time, key, meta));
+                        let context = context.unwrap_or_else(|| self.context_now());
+                        self.due.push_back(Due::Timer { time, key, context });
                     } else {
                         self.timers.register(key, time);
                     }
                 }
-                if let Some(meta) = meta {
-                    let events = output.events.into_iter().map(|e| (e, meta)).collect();
-                    self.links.router.send(events, activator);
+                if let Some(context) = context {
+                    let records = output
+                        .events
+                        .into_iter()
+                        .map(|event| Record::new(event, context))
+                        .collect();
+                    self.links.router.send(records, activator);
                 }
                 if !output.late.is_empty() {
                     self.send_late(&done.input, &output.late, activator);
@@ -44,24 +51,18 @@ impl Actor {
             Err(failure) => {
                 let reason = failure.to_string();
                 match done.input {
-                    CallInput::Batch {
-                        events,
-                        metas,
-                        channels,
-                        ..
-                    } if events.len() > 1 => {
+                    CallInput::Batch { batch, .. } if batch.len() > 1 => {
                         tracing::debug!(
                             operator = &*self.label,
                             "a batch of {} failed ({reason}); retrying its events one by one",
-                            events.len()
+                            batch.len()
                         );
-                        let retried = events.into_iter().zip(metas).zip(channels);
-                        for ((event, meta), channel) in retried.rev() {
-                            self.retry.push_front((event, meta, channel));
+                        for record in batch.into_records().rev() {
+                            self.retry.push_front(record);
                         }
                     }
-                    CallInput::Batch { events, .. } => {
-                        for event in &events {
+                    CallInput::Batch { batch, .. } => {
+                        for event in batch.events() {
                             self.links.dead_letters.record(
                                 &self.links.operator,
                                 Some(event),
@@ -71,12 +72,14 @@ impl Actor {
                         }
                     }
                     CallInput::Fire { pane, .. } => {
-                        let reason =
-                            format!("window [{}, {}) failed to fire: {reason}", pane.1, pane.2);
+                        let reason = format!(
+                            "window [{}, {}) failed to fire: {reason}",
+                            pane.start, pane.end
+                        );
                         self.links.dead_letters.record(
                             &self.links.operator,
                             None,
-                            Some(pane.2),
+                            Some(pane.end),
                             &reason,
                         );
                     }
@@ -96,22 +99,18 @@ impl Actor {
     /// Sends a batch's late events to the late output, or to the dead letters with the reason.
     fn send_late(&mut self, input: &CallInput, late: &[usize], activator: &Activator) {
         let CallInput::Batch {
-            events,
-            metas,
+            batch,
             kind: BatchKind::Window { watermark },
-            ..
         } = input
         else {
             return;
         };
         let lateness = self.cx.window.map_or(0, |def| def.allowed_lateness);
-        let picked = late
-            .iter()
-            .filter_map(|&i| Some((events.get(i)?.clone(), *metas.get(i)?)));
+        let picked = late.iter().filter_map(|&i| batch.record(i));
         match &mut self.links.late {
             Some(router) => router.send(picked.collect(), activator),
             None => {
-                for (event, _) in picked {
+                for Record { event, .. } in picked {
                     let reason = format!(
                         "late: event time {} is behind the watermark {watermark} by more than the \
                          allowed lateness of {lateness} ms for all its windows",

@@ -3,10 +3,10 @@
 
 use wasmtime::Store;
 
-use super::call::Exports;
-use crate::bindings::{Event, OperatorError, Pane, Window, Windowed};
+use super::instance::Exports;
+use crate::bindings::{Event, OperatorError, Pane, Windowed};
 use crate::engine::HostState;
-use crate::time::window::{PaneKey, PlannedPane, WindowState, wit_window};
+use crate::time::window::{PaneKey, PlannedPane, WindowState};
 
 /// Pane accumulators computed by a successful window batch, applied only when the whole call
 /// succeeds (so a failed batch, retried event by event, is never counted twice).
@@ -72,7 +72,7 @@ pub(super) async fn accumulate(
                 None => other,
                 Some(acc) => {
                     match windowed
-                        .call_merge(&mut *store, planned.key.as_deref(), &acc, &other)
+                        .call_merge(&mut *store, planned.pane.key.as_deref(), &acc, &other)
                         .await?
                     {
                         Ok(merged) => merged,
@@ -82,11 +82,8 @@ pub(super) async fn accumulate(
             });
         }
         panes.push(Pane {
-            key: planned.key.clone(),
-            window: Window {
-                start: planned.window.0,
-                end: planned.window.1,
-            },
+            key: planned.pane.key.clone(),
+            window: planned.pane.window(),
             acc,
         });
     }
@@ -144,6 +141,6 @@ pub(super) async fn fire(
         return Ok(Ok(Vec::new()));
     };
     windowed
-        .call_fire(&mut *store, pane.0.as_deref(), wit_window(pane), &acc)
+        .call_fire(&mut *store, pane.key.as_deref(), pane.window(), &acc)
         .await
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
+use crate::sync::LockRecovered;
 
 /// Where failed inputs go: a file of NDJSON records if the job names one, else the log.
 pub struct DeadLetters {
@@ -35,7 +36,7 @@ impl DeadLetters {
         });
         match &self.writer {
             Some(writer) => {
-                let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+                let mut writer = writer.lock_recovered();
                 let written = serde_json::to_writer(&mut *writer, &record)
                     .map_err(std::io::Error::from)
                     .and_then(|()| writer.write_all(b"\n"))

@@ -3,18 +3,20 @@
 //!
 //! # Layout
 //! - [`spec`]: the TOML job spec and its validation.
+//! - [`record`]: what travels on the data path: records (an event, its priority context and
+//!   channel) and the batches a call takes.
+//! - [`profile`]: per-operator cost profiles and the deadline converter.
 //! - [`mailbox`]: actor mailboxes and the messages in them.
 //! - [`router`]: an operator's or source's output edges.
-//! - [`source`]: sources, timed tasks of the executor, whatever their input.
-//! - [`generator`]: the generator input.
-//! - [`lines`]: the file and stdin input.
+//! - [`source`]: sources, timed tasks of the executor, and their inputs (generator, lines of
+//!   a file or stdin).
 //! - [`sink`]: sinks and job completion.
 //! - [`dead_letter`]: events that could not be processed, with the reason.
 
 pub mod dead_letter;
-pub mod generator;
-pub mod lines;
 pub mod mailbox;
+pub mod profile;
+pub mod record;
 pub mod router;
 pub mod sink;
 pub mod source;

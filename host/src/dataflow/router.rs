@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::mailbox::{Mailbox, Message, PriorityContext};
+use std::time::{Duration, Instant};
+
+use super::mailbox::{Control, Mailbox, Message};
+use super::profile::OperatorProfile;
+use super::record::{PriorityContext, Record};
 use super::sink::Sink;
-use crate::bindings::Event;
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
-use crate::sched::profile::OperatorProfile;
-use std::time::{Duration, Instant};
 
 /// How events of one edge are spread over the receiving instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, Default)]
@@ -53,43 +54,50 @@ pub enum Target {
 }
 
 impl Target {
-    fn deliver(&self, events: Vec<(Event, PriorityContext)>, activator: &Activator) {
-        if events.is_empty() {
+    fn channel(&self) -> usize {
+        match self {
+            Target::Actor { channel, .. } | Target::Sink { channel, .. } => *channel,
+        }
+    }
+
+    fn deliver(&self, mut records: Vec<Record>, activator: &Activator) {
+        if records.is_empty() {
             return;
+        }
+        let channel = self.channel();
+        for record in &mut records {
+            record.channel = channel;
         }
         match self {
             Target::Actor {
                 task,
                 mailbox,
-                channel,
                 profile,
+                ..
             } => {
-                let channel = *channel;
-                let priority = events.first().map(|(_, context)| profile.priority(context));
-                mailbox.push_all(events.into_iter().map(|(event, meta)| Message::Event {
-                    event,
-                    meta,
-                    channel,
-                }));
+                let priority = records
+                    .first()
+                    .map(|record| profile.priority(&record.context));
+                mailbox.push_all(records.into_iter().map(Message::Record));
                 if let Some(priority) = priority {
                     activator.activate(*task, &priority);
                 }
             }
-            Target::Sink { sink, channel } => sink.write(events, *channel),
+            Target::Sink { sink, .. } => sink.write(records),
         }
     }
 
-    fn control(&self, message: impl Fn(usize) -> Message, activator: &Activator) {
+    fn control(&self, message: Control, activator: &Activator) {
+        let message = message.on_channel(self.channel());
         match self {
             Target::Actor {
                 task,
                 mailbox,
-                channel,
                 profile,
+                ..
             } => {
-                let message = message(*channel);
-                let is_watermark = matches!(message, Message::Watermark { .. });
-                mailbox.push_all([message]);
+                let is_watermark = matches!(message, Control::Watermark { .. });
+                mailbox.push_all([Message::Control(message)]);
                 if is_watermark {
                     // Whether a watermark is urgent depends on the receiver's own watermark
                     // and windows: the actor ranks its pending work itself.
@@ -99,10 +107,10 @@ impl Target {
                     activator.activate(*task, &profile.priority(&now));
                 }
             }
-            Target::Sink { sink, channel } => match message(*channel) {
-                Message::End { channel } => sink.end(channel),
-                Message::Barrier { channel, id } => sink.barrier(channel, id),
-                Message::Watermark { .. } | Message::Event { .. } | Message::Idle { .. } => {}
+            Target::Sink { sink, .. } => match message {
+                Control::End { channel } => sink.end(channel),
+                Control::Barrier { channel, id } => sink.barrier(channel, id),
+                Control::Watermark { .. } | Control::Idle { .. } => {}
             },
         }
     }
@@ -145,17 +153,17 @@ impl Router {
     }
 
     /// Sends one call's output down every edge.
-    pub fn send(&mut self, events: Vec<(Event, PriorityContext)>, activator: &Activator) {
-        if events.is_empty() {
+    pub fn send(&mut self, records: Vec<Record>, activator: &Activator) {
+        if records.is_empty() {
             return;
         }
         let last = self.edges.len().saturating_sub(1);
-        let mut events = Some(events);
+        let mut records = Some(records);
         for (index, edge) in self.edges.iter_mut().enumerate() {
             let batch = if index == last {
-                events.take().unwrap_or_default()
+                records.take().unwrap_or_default()
             } else {
-                events.clone().unwrap_or_default()
+                records.clone().unwrap_or_default()
             };
             let n = edge.targets.len();
             if n == 0 {
@@ -171,10 +179,10 @@ impl Router {
                     edge.targets[edge.round_robin].deliver(batch, activator);
                 }
                 Partitioning::KeyHash => {
-                    let mut parts: Vec<Vec<(Event, PriorityContext)>> = vec![Vec::new(); n];
-                    for (event, meta) in batch {
-                        let hash = xxh3_64(event.key.as_deref().unwrap_or_default());
-                        parts[(hash % n as u64) as usize].push((event, meta));
+                    let mut parts: Vec<Vec<Record>> = vec![Vec::new(); n];
+                    for record in batch {
+                        let hash = xxh3_64(record.event.key.as_deref().unwrap_or_default());
+                        parts[(hash % n as u64) as usize].push(record);
                     }
                     for (target, part) in edge.targets.iter().zip(parts) {
                         target.deliver(part, activator);
@@ -190,37 +198,36 @@ impl Router {
     }
 
     /// Sends a watermark to every receiver.
-    pub fn watermark(&self, time: i64, meta: PriorityContext, activator: &Activator) {
-        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
-            target.control(
-                |channel| Message::Watermark {
-                    channel,
-                    time,
-                    meta,
-                },
-                activator,
-            );
-        }
+    pub fn watermark(&self, time: i64, context: PriorityContext, activator: &Activator) {
+        self.control(
+            Control::Watermark {
+                channel: 0,
+                time,
+                context,
+            },
+            activator,
+        );
     }
 
     /// Tells every receiver that this sender is idle.
     pub fn idle(&self, activator: &Activator) {
-        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
-            target.control(|channel| Message::Idle { channel }, activator);
-        }
+        self.control(Control::Idle { channel: 0 }, activator);
     }
 
     /// Sends checkpoint barrier `id` to every receiver.
     pub fn barrier(&self, id: u64, activator: &Activator) {
-        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
-            target.control(|channel| Message::Barrier { channel, id }, activator);
-        }
+        self.control(Control::Barrier { channel: 0, id }, activator);
     }
 
     /// Tells every receiver that this sender has ended.
     pub fn end(&self, activator: &Activator) {
+        self.control(Control::End { channel: 0 }, activator);
+    }
+
+    /// Sends `message` to every receiver, each on this sender's channel there.
+    fn control(&self, message: Control, activator: &Activator) {
         for target in self.edges.iter().flat_map(|edge| &edge.targets) {
-            target.control(|channel| Message::End { channel }, activator);
+            target.control(message, activator);
         }
     }
 

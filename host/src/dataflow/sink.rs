@@ -5,10 +5,11 @@ use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::mailbox::PriorityContext;
+use super::record::Record;
 use crate::bindings::Event;
 use crate::metrics::JobMetrics;
 use crate::state::checkpoint::{Checkpointer, SinkPosition};
+use crate::sync::{LockRecovered, WaitRecovered};
 
 /// How a sink writes events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -40,8 +41,8 @@ struct SinkState {
     ends: usize,
     /// The checkpoint being aligned and which channels delivered its barrier.
     aligning: Option<(u64, Vec<bool>)>,
-    /// Events that arrived on aligned channels after their barrier.
-    held: Vec<(Event, PriorityContext)>,
+    /// Records that arrived on aligned channels after their barrier.
+    held: Vec<Record>,
     ended: Vec<bool>,
 }
 
@@ -86,30 +87,31 @@ impl Sink {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock_recovered()
     }
 
-    /// Writes events from `channel` and records their latency; events from a channel that
-    /// already delivered the barrier being aligned wait until alignment completes.
-    pub fn write(&self, events: Vec<(Event, PriorityContext)>, channel: usize) {
+    /// Writes records (all of one channel) and measures their latency; records from a channel
+    /// that already delivered the barrier being aligned wait until alignment completes.
+    pub fn write(&self, records: Vec<Record>) {
         let mut state = self.lock();
+        let channel = records.first().map_or(0, |record| record.channel);
         if let Some((_, received)) = &state.aligning
             && received.get(channel).copied().unwrap_or(false)
         {
-            state.held.extend(events);
+            state.held.extend(records);
             return;
         }
-        self.emit(&mut state, events);
+        self.emit(&mut state, records);
     }
 
-    fn emit(&self, state: &mut SinkState, events: Vec<(Event, PriorityContext)>) {
+    fn emit(&self, state: &mut SinkState, records: Vec<Record>) {
         let now = Instant::now();
-        let outputs: Vec<(Duration, bool)> = events
+        let outputs: Vec<(Duration, bool)> = records
             .iter()
-            .map(|(_, context)| {
+            .map(|record| {
                 (
-                    now.saturating_duration_since(context.ingest),
-                    now > context.deadline,
+                    now.saturating_duration_since(record.context.ingest),
+                    now > record.context.deadline,
                 )
             })
             .collect();
@@ -119,14 +121,14 @@ impl Sink {
         } = state;
         match output {
             SinkOutput::Memory(kept) => {
-                let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-                position.seq += events.len() as u64;
-                kept.extend(events.into_iter().map(|(event, _)| event));
+                let mut kept = kept.lock_recovered();
+                position.seq += records.len() as u64;
+                kept.extend(records.into_iter().map(|record| record.event));
             }
-            SinkOutput::Discard => position.seq += events.len() as u64,
+            SinkOutput::Discard => position.seq += records.len() as u64,
             SinkOutput::Writer(writer) => {
-                for (event, _) in &events {
-                    match write_event(writer, self.format, event, position.seq) {
+                for record in &records {
+                    match write_event(writer, self.format, &record.event, position.seq) {
                         Ok(bytes) => {
                             position.bytes += bytes;
                             position.seq += 1;
@@ -243,15 +245,24 @@ fn write_event(
 }
 
 /// Tracks when a job is finished: every sink has seen the end of all its inputs, or the job
-/// failed.
+/// failed or was cancelled.
 pub struct Completion {
     state: Mutex<CompletionState>,
     done: Condvar,
 }
 
+/// Why a job ended before all its sinks completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It failed, for this reason.
+    Failed(String),
+    /// It was cancelled.
+    Cancelled,
+}
+
 struct CompletionState {
     sinks_left: usize,
-    failure: Option<String>,
+    ended: Option<Ended>,
 }
 
 impl Completion {
@@ -260,39 +271,48 @@ impl Completion {
         Completion {
             state: Mutex::new(CompletionState {
                 sinks_left: sinks,
-                failure: None,
+                ended: None,
             }),
             done: Condvar::new(),
         }
     }
 
     fn sink_done(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock_recovered();
         state.sinks_left = state.sinks_left.saturating_sub(1);
         self.done.notify_all();
     }
 
-    /// Ends the job with a failure (the first one reported wins).
-    pub fn fail(&self, reason: String) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.failure.get_or_insert(reason);
+    fn end(&self, how: Ended) {
+        let mut state = self.state.lock_recovered();
+        state.ended.get_or_insert(how);
         self.done.notify_all();
     }
 
-    /// True once the job finished or failed.
-    pub fn is_finished(&self) -> bool {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.sinks_left == 0 || state.failure.is_some()
+    /// Ends the job with a failure (the first end reported wins).
+    pub fn fail(&self, reason: String) {
+        self.end(Ended::Failed(reason));
     }
 
-    /// Blocks until the job finishes; returns the failure, if any.
-    pub fn wait(&self) -> Result<(), String> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while state.sinks_left > 0 && state.failure.is_none() {
-            state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+    /// Ends the job as cancelled (unless it had already ended otherwise).
+    pub fn cancel(&self) {
+        self.end(Ended::Cancelled);
+    }
+
+    /// True once the job finished, failed or was cancelled.
+    pub fn is_finished(&self) -> bool {
+        let state = self.state.lock_recovered();
+        state.sinks_left == 0 || state.ended.is_some()
+    }
+
+    /// Blocks until the job finishes; returns how it ended early, if it did.
+    pub fn wait(&self) -> Result<(), Ended> {
+        let mut state = self.state.lock_recovered();
+        while state.sinks_left > 0 && state.ended.is_none() {
+            state = self.done.wait_recovered(state);
         }
-        match &state.failure {
-            Some(reason) => Err(reason.clone()),
+        match &state.ended {
+            Some(ended) => Err(ended.clone()),
             None => Ok(()),
         }
     }

@@ -51,12 +51,12 @@ impl OperatorEngine {
     }
 
     /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 
     /// The linker holding every import an operator may use.
-    pub fn linker(&self) -> &Linker<HostState> {
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
         &self.linker
     }
 
@@ -67,7 +67,7 @@ impl OperatorEngine {
 
     /// A store for one operator instance, owning `held` (carried over from a previous
     /// instance of the same operator after a trap, or restored from a checkpoint).
-    pub fn new_store(
+    pub(crate) fn new_store(
         &self,
         label: Arc<str>,
         held: Held,

@@ -6,11 +6,13 @@
 //!
 //! # Layout
 //! - this module: [`Host`], [`JobHandle`], [`run_job`] and their options and errors.
-//! - `build`: wiring a job's actors, edges and sinks onto the host's executor.
+//! - [`plan`]: the job spec lowered into a [`plan::JobPlan`], which is all the wiring reads.
+//! - `build`: wiring a plan's actors, edges and sinks onto the host's executor.
 //! - `sources`: a job's sources, as timed tasks of the executor.
 //! - [`recovery`]: finding the checkpoint to resume from.
 
 mod build;
+pub mod plan;
 pub mod recovery;
 mod sources;
 
@@ -21,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use crate::bindings::Event;
 use crate::builder::BuildError;
+use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
+use crate::dataflow::sink::Ended;
 use crate::dataflow::spec::JobSpec;
 use crate::engine::{EngineSetupError, OperatorEngine};
 use crate::limits::Limits;
@@ -31,10 +35,10 @@ use crate::sched::PolicyKind;
 use crate::sched::TaskId;
 use crate::sched::calibrate;
 use crate::sched::executor::{Activator, Executor};
-use crate::sched::profile::OperatorProfile;
 use crate::sched::queue::TenantShares;
 use crate::state::TenantState;
 use crate::state::checkpoint::Checkpointer;
+use crate::sync::LockRecovered;
 use recovery::Recovery;
 
 /// How to run a job.
@@ -143,6 +147,15 @@ pub enum JobError {
         /// The job's checkpoint directory.
         dir: String,
     },
+    /// The job spec could not be lowered into a plan.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// The job was cancelled before it finished.
+    #[error("job \"{job}\" was cancelled")]
+    Cancelled {
+        /// The job.
+        job: String,
+    },
     /// Threads could not be started.
     #[error("could not start a thread: {0}")]
     Thread(#[source] std::io::Error),
@@ -167,8 +180,6 @@ pub struct Host {
     started: bool,
     /// Label of every task, by task id.
     labels: Mutex<Vec<String>>,
-    /// Serialises job builds, which number their tasks before adding them.
-    building: Mutex<()>,
 }
 
 impl Host {
@@ -187,7 +198,6 @@ impl Host {
             options,
             started: false,
             labels: Mutex::new(Vec::new()),
-            building: Mutex::new(()),
         })
     }
 
@@ -217,15 +227,28 @@ impl Host {
         Ok(())
     }
 
-    /// Builds `spec` and starts its sources; the job runs once the workers run.
+    /// Lowers `spec` into a plan (modules as paths next to the spec) and submits it.
     pub fn submit(&self, spec: &JobSpec) -> Result<JobHandle, JobError> {
-        let _building = self.building.lock().unwrap_or_else(|p| p.into_inner());
-        build::build(self, spec)
+        self.submit_plan(&plan::JobPlan::from_spec(spec)?)
     }
 
-    fn add_task(&self, label: String, task: Box<dyn crate::sched::executor::Task>) -> usize {
-        let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
-        let id = self.executor.add(task);
+    /// Wires `plan` onto the host and starts its sources; the job runs once the workers run.
+    /// A job that is refused (a module, a file, a checkpoint) leaves no task behind.
+    pub fn submit_plan(&self, plan: &plan::JobPlan) -> Result<JobHandle, JobError> {
+        build::build(self, plan)
+    }
+
+    /// Registers the actor `make` builds from its task id, labelled `label` in slice traces.
+    fn add_task(
+        &self,
+        label: String,
+        make: impl FnOnce(TaskId) -> Box<dyn crate::sched::executor::Task>,
+    ) -> TaskId {
+        let id = self
+            .executor
+            .add_with(|id| Ok::<_, std::convert::Infallible>(make(id)))
+            .unwrap_or_else(|never| match never {});
+        let mut labels = self.labels.lock_recovered();
         if labels.len() <= id {
             labels.resize(id + 1, String::new());
         }
@@ -235,7 +258,7 @@ impl Host {
 
     /// The label of the task of every slice run so far (when tracing was asked for).
     pub fn slice_trace(&self) -> Vec<String> {
-        let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let labels = self.labels.lock_recovered();
         self.executor
             .slice_trace()
             .into_iter()
@@ -277,6 +300,38 @@ impl JobHandle {
         &self.name
     }
 
+    /// The job's figures so far, while it runs.
+    pub fn summary(&self) -> JobSummary {
+        self.summary_at(self.started.elapsed())
+    }
+
+    /// The job's figures, over `elapsed` since it started.
+    fn summary_at(&self, elapsed: Duration) -> JobSummary {
+        let mut summary = self.metrics.summary(elapsed);
+        summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
+        summary.state_bytes = self.tenant.held();
+        for profile in &self.profiles {
+            let stats = summary
+                .operators
+                .entry(profile.name().to_string())
+                .or_default();
+            stats.cost_us = profile.cost_ns() as f64 / 1000.0;
+            stats.downstream_us = profile.downstream_ns() as f64 / 1000.0;
+        }
+        summary
+    }
+
+    /// Stops the job: its sources end, its actors drop their work, and [`JobHandle::wait`]
+    /// returns [`JobError::Cancelled`].
+    pub fn cancel(&self) {
+        self.completion.cancel();
+    }
+
+    /// True once the job has finished, failed or been cancelled.
+    pub fn is_finished(&self) -> bool {
+        self.completion.is_finished()
+    }
+
     /// Waits until every source has read all its input (for deterministic runs whose
     /// input fits in the mailboxes).
     pub fn join_sources(&mut self) {
@@ -307,33 +362,27 @@ impl JobHandle {
         if result.is_ok() {
             self.join_sources();
         }
-        result.map_err(|reason| JobError::Failed {
-            job: self.name.clone(),
-            reason,
+        result.map_err(|end| match end {
+            Ended::Cancelled => JobError::Cancelled {
+                job: self.name.clone(),
+            },
+            Ended::Failed(reason) => JobError::Failed {
+                job: self.name.clone(),
+                reason,
+            },
         })?;
         // The job is complete: its checkpoints would only replay finished work.
         if let Some(recovery) = &self.recovery {
             recovery.store.clear()?;
         }
-        let mut summary = self.metrics.summary(elapsed);
-        summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
-        summary.state_bytes = self.tenant.held();
-        for profile in &self.profiles {
-            let stats = summary
-                .operators
-                .entry(profile.name().to_string())
-                .or_default();
-            stats.cost_us = profile.cost_ns() as f64 / 1000.0;
-            stats.downstream_us = profile.downstream_ns() as f64 / 1000.0;
-        }
+        let summary = self.summary_at(elapsed);
         Ok(JobOutcome {
             summary,
             outputs: self
                 .memory_outputs
                 .into_iter()
                 .map(|(name, kept)| {
-                    let events =
-                        std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
+                    let events = std::mem::take(&mut *kept.lock_recovered());
                     (name, events)
                 })
                 .collect(),

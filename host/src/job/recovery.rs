@@ -6,7 +6,6 @@ use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use super::JobError;
-use crate::dataflow::spec::JobSpec;
 use crate::state::checkpoint::{Checkpoint, CheckpointStore, SinkPosition};
 
 /// Where a run starts: the checkpoint it resumes from, if any.
@@ -20,10 +19,10 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Finds the newest intact checkpoint of `spec` under `data_dir`, reporting each damaged
+    /// Finds the newest intact checkpoint of job `job` under `data_dir`, reporting each damaged
     /// newer one and falling back past it.
-    pub fn find(spec: &JobSpec, data_dir: &Path) -> Result<Self, JobError> {
-        let store = CheckpointStore::new(data_dir, spec.name.get_ref());
+    pub fn find(job: &str, data_dir: &Path) -> Result<Self, JobError> {
+        let store = CheckpointStore::new(data_dir, job);
         let last_id = store
             .ids()
             .map_err(JobError::Checkpoint)?

@@ -6,17 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::JobError;
+use super::plan::{JobPlan, SourceInput};
 use super::recovery::Recovery;
 use crate::dataflow::dead_letter::DeadLetters;
-use crate::dataflow::generator::{Generator, GeneratorSpec};
-use crate::dataflow::lines::Lines;
 use crate::dataflow::router::{Edge, Router};
 use crate::dataflow::sink::Completion;
+use crate::dataflow::source::generator::{Generator, GeneratorSpec};
+use crate::dataflow::source::lines::Lines;
 use crate::dataflow::source::{Source, SourceTask};
-use crate::dataflow::spec::{JobSpec, SourceKind};
+use crate::dataflow::spec::LineOptions;
 use crate::metrics::JobMetrics;
 use crate::sched::TaskId;
 use crate::sched::executor::{Activator, Executor};
+use crate::sched::timers::TimedTask;
 use crate::state::checkpoint::Checkpointer;
 use crate::time::window::WindowDef;
 
@@ -40,27 +42,32 @@ pub(super) struct SourceSetup<'a> {
     pub latency_target: Duration,
     /// Events per send.
     pub chunk: usize,
+    /// The windows of the job's operators (sources send the watermark that closes one ahead
+    /// of the events past its end).
+    pub windows: Vec<WindowDef>,
 }
 
-/// Registers every source of `spec` as a timed task, not yet armed, with the edges
+/// A source's input, opened.
+enum Opened<'a> {
+    /// Lines of a file or stdin.
+    Lines(Box<dyn BufRead + Send>, &'a LineOptions),
+    /// Generated events.
+    Generator(&'a GeneratorSpec),
+}
+
+/// Registers every source of `plan` as a timed task, not yet armed, with the edges
 /// `take_edges` gives for its name; returns their task ids in order.
 pub(super) fn register(
-    spec: &JobSpec,
+    plan: &JobPlan,
     setup: &SourceSetup,
     mut take_edges: impl FnMut(&str) -> Vec<Edge>,
 ) -> Result<Vec<TaskId>, JobError> {
-    // Sources send the watermark that closes one of these ahead of the events past its end.
-    let windows: Vec<WindowDef> = spec
-        .operators
-        .iter()
-        .filter_map(|operator| operator.window.as_ref().and_then(|w| w.to_def().ok()))
-        .collect();
     let mut tasks = Vec::new();
-    for source_spec in &spec.sources {
-        let name = source_spec.name().get_ref().clone();
+    for source_plan in &plan.sources {
+        let name = source_plan.name.clone();
         let edges = take_edges(&name);
         let skip = setup.recovery.map(|r| r.source_offset(&name)).unwrap_or(0);
-        if skip > 0 && *source_spec.kind.get_ref() == SourceKind::Stdin {
+        if skip > 0 && matches!(source_plan.input, SourceInput::Stdin { .. }) {
             tracing::warn!(
                 source = %name,
                 "standard input cannot be rewound: the {skip} lines before the checkpoint are \
@@ -78,62 +85,48 @@ pub(super) fn register(
             checkpointer: setup.checkpointer.cloned(),
             skip,
             latency_target: setup.latency_target,
-            idle_timeout: source_spec
-                .idle_timeout_ms
-                .as_ref()
-                .map(|ms| Duration::from_millis(*ms.get_ref())),
-            rate: source_spec.rate.as_ref().map_or(0.0, |r| *r.get_ref()),
-            watermark_delay_ms: i64::try_from(source_spec.watermark_delay_ms).unwrap_or(i64::MAX),
-            windows: windows.clone(),
+            idle_timeout: source_plan.idle_timeout,
+            rate: source_plan.rate,
+            watermark_delay_ms: source_plan.watermark_delay_ms,
+            windows: setup.windows.clone(),
         };
-        let task = setup.executor.next_task_id();
-        let lines = |reader: Box<dyn BufRead + Send>| {
-            Lines::spawn(
-                &name,
-                reader,
-                source_spec.line_options(),
-                task,
-                setup.activator.clone(),
-            )
-            .map_err(JobError::Thread)
-        };
-        let added = match source_spec.kind.get_ref() {
-            SourceKind::File => {
-                let path = spec.resolve(source_spec.path.as_ref().map_or("", |p| p.get_ref()));
-                let file = std::fs::File::open(&path).map_err(|source| JobError::Open {
+        // Lines are read by a thread that wakes the source's task: the reader starts once the
+        // task has its id.
+        let opened = match &source_plan.input {
+            SourceInput::File { path, options } => {
+                let file = std::fs::File::open(path).map_err(|source| JobError::Open {
                     what: "source",
                     name: name.clone(),
                     path: path.display().to_string(),
                     source,
                 })?;
-                let input = lines(Box::new(BufReader::new(file)))?;
-                setup
-                    .executor
-                    .add_timed(Box::new(SourceTask::new(source, input, task)))
+                Opened::Lines(Box::new(BufReader::new(file)), options)
             }
-            SourceKind::Stdin => {
-                let input = lines(Box::new(BufReader::new(std::io::stdin())))?;
-                setup
-                    .executor
-                    .add_timed(Box::new(SourceTask::new(source, input, task)))
+            SourceInput::Stdin { options } => {
+                Opened::Lines(Box::new(BufReader::new(std::io::stdin())), options)
             }
-            SourceKind::Generator => {
-                let input = Generator::new(GeneratorSpec {
-                    count: source_spec.count.as_ref().map_or(0, |c| *c.get_ref()),
-                    keys: source_spec.keys.as_ref().map_or(100, |k| *k.get_ref()),
-                    payload_bytes: source_spec
-                        .payload_bytes
-                        .as_ref()
-                        .map_or(0, |p| *p.get_ref()),
-                    seed: source_spec.seed.as_ref().map_or(0, |s| *s.get_ref()),
-                });
-                setup
-                    .executor
-                    .add_timed(Box::new(SourceTask::new(source, input, task)))
-            }
+            SourceInput::Generator(spec) => Opened::Generator(spec),
         };
-        debug_assert_eq!(added, task);
-        tasks.push(added);
+        let task = setup.executor.add_timed_with(|task| {
+            let timed: Box<dyn TimedTask> = match opened {
+                Opened::Lines(reader, options) => {
+                    let input = Lines::spawn(
+                        &name,
+                        reader,
+                        options.clone(),
+                        task,
+                        setup.activator.clone(),
+                    )
+                    .map_err(JobError::Thread)?;
+                    Box::new(SourceTask::new(source, input, task))
+                }
+                Opened::Generator(spec) => {
+                    Box::new(SourceTask::new(source, Generator::new(spec.clone()), task))
+                }
+            };
+            Ok::<_, JobError>(timed)
+        })?;
+        tasks.push(task);
     }
     Ok(tasks)
 }

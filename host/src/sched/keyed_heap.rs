@@ -36,6 +36,7 @@ impl<I: Copy + Eq + Hash + Ord, K: Copy + Ord> KeyedHeap<I, K> {
         true
     }
 
+    #[cfg(test)]
     /// True when `id` is in the heap.
     pub fn contains(&self, id: I) -> bool {
         self.live.contains_key(&id)
@@ -60,11 +61,13 @@ impl<I: Copy + Eq + Hash + Ord, K: Copy + Ord> KeyedHeap<I, K> {
         Some((key, id))
     }
 
+    #[cfg(test)]
     /// Number of ids in the heap.
     pub fn len(&self) -> usize {
         self.live.len()
     }
 
+    #[cfg(test)]
     /// True when no id is in the heap.
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()

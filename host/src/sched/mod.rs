@@ -6,8 +6,7 @@
 //! [`priority::Priority`], and only within its tenant's CPU share ([`queue::TenantShares`]).
 //!
 //! # Layout
-//! - [`priority`]: the priority context messages carry and the priority tasks queue with.
-//! - [`profile`]: per-operator cost profiles and the context converter.
+//! - [`priority`]: the priority tasks queue with.
 //! - [`queue`]: the run queue and tenant shares.
 //! - [`executor`]: worker threads running slices.
 //! - [`timers`]: timed tasks (sources), run at set times outside the policy's order.
@@ -18,7 +17,6 @@ pub mod calibrate;
 pub mod executor;
 pub mod keyed_heap;
 pub mod priority;
-pub mod profile;
 pub mod queue;
 pub mod timers;
 
@@ -32,8 +30,6 @@ pub type TaskId = usize;
 /// Orders runnable tasks: a smaller key runs first. Keys are fixed when a task is queued;
 /// `seq` numbers the pushes (arrival order) and `epoch` is the host's start.
 pub trait Policy: Send {
-    /// The policy's name, as given on the command line.
-    fn name(&self) -> &'static str;
     /// The order key of a task queued with `priority`.
     fn key(&self, priority: &Priority, seq: u64, epoch: Instant) -> i128;
     /// Whether a call may be parked at a slice boundary for better work. Without preemption
@@ -72,10 +68,6 @@ fn nanos_since(epoch: Instant, at: Instant) -> i128 {
 pub struct Fifo;
 
 impl Policy for Fifo {
-    fn name(&self) -> &'static str {
-        "fifo"
-    }
-
     fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
         seq as i128
     }
@@ -95,10 +87,6 @@ impl Policy for Fifo {
 pub struct RoundRobin;
 
 impl Policy for RoundRobin {
-    fn name(&self) -> &'static str {
-        "rr"
-    }
-
     fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
         seq as i128
     }
@@ -109,10 +97,6 @@ impl Policy for RoundRobin {
 pub struct Edf;
 
 impl Policy for Edf {
-    fn name(&self) -> &'static str {
-        "edf"
-    }
-
     fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
         nanos_since(epoch, priority.due)
     }
@@ -127,10 +111,6 @@ impl Policy for Edf {
 pub struct Llf;
 
 impl Policy for Llf {
-    fn name(&self) -> &'static str {
-        "llf"
-    }
-
     fn key(&self, priority: &Priority, _seq: u64, epoch: Instant) -> i128 {
         nanos_since(epoch, priority.due) - priority.cost_ns as i128
     }
@@ -145,28 +125,27 @@ impl Policy for Llf {
 pub struct Sjf;
 
 impl Policy for Sjf {
-    fn name(&self) -> &'static str {
-        "sjf"
-    }
-
     fn key(&self, priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
         // Ties (equal cost) go in arrival order.
         ((priority.cost_ns as i128) << 64) | seq as i128
     }
 }
 
-/// The scheduling policies a host can run with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+/// The scheduling policies a host can run with. The default is [`PolicyKind::Edf`], the
+/// deadline policy measured best (`cameo bench multi-tenant`); [`PolicyKind::Fifo`] is the
+/// message-at-a-time baseline it is measured against.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyKind {
     /// First come, first served, calls run to completion (the baseline).
-    #[default]
     Fifo,
     /// Round robin over slices: fair sharing, no deadlines.
-    #[value(name = "rr")]
     #[serde(rename = "rr")]
     RoundRobin,
     /// Earliest deadline first.
+    #[default]
     Edf,
     /// Least laxity first.
     Llf,
@@ -184,8 +163,11 @@ impl PolicyKind {
         PolicyKind::Sjf,
     ];
 
+    /// The names policies are given by, in the order of [`PolicyKind::ALL`].
+    pub const NAMES: [&'static str; 5] = ["fifo", "rr", "edf", "llf", "sjf"];
+
     /// A fresh policy of this kind.
-    pub fn build(self) -> Box<dyn Policy> {
+    pub(crate) fn build(self) -> Box<dyn Policy> {
         match self {
             PolicyKind::Fifo => Box::new(Fifo),
             PolicyKind::RoundRobin => Box::new(RoundRobin),
@@ -195,8 +177,58 @@ impl PolicyKind {
         }
     }
 
-    /// The policy's name.
+    /// The policy's name, as [`str::parse`] takes it.
     pub fn name(self) -> &'static str {
-        self.build().name()
+        match self {
+            PolicyKind::Fifo => "fifo",
+            PolicyKind::RoundRobin => "rr",
+            PolicyKind::Edf => "edf",
+            PolicyKind::Llf => "llf",
+            PolicyKind::Sjf => "sjf",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A policy name that is none of [`PolicyKind::NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy \"{0}\"; use one of fifo, rr, edf, llf, sjf")]
+pub struct UnknownPolicy(pub String);
+
+impl std::str::FromStr for PolicyKind {
+    type Err = UnknownPolicy;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|policy| policy.name() == name)
+            .ok_or_else(|| UnknownPolicy(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod policy_kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_parses_from_its_name_and_nothing_else_does() {
+        for (policy, name) in PolicyKind::ALL.into_iter().zip(PolicyKind::NAMES) {
+            assert_eq!(name.parse::<PolicyKind>(), Ok(policy));
+            assert_eq!(policy.to_string(), name);
+        }
+        assert_eq!(
+            "EDF".parse::<PolicyKind>().map_err(|e| e.to_string()),
+            Err("unknown policy \"EDF\"; use one of fifo, rr, edf, llf, sjf".to_string())
+        );
+    }
+
+    #[test]
+    fn the_default_is_the_deadline_policy() {
+        assert_eq!(PolicyKind::default(), PolicyKind::Edf);
     }
 }

@@ -1,33 +1,6 @@
-//! The priority context every message carries, and the priority a runnable actor is queued
-//! with.
+//! The priority a runnable task is queued with.
 
-use std::time::{Duration, Instant};
-
-/// What travels with every message besides the event: where it stands against its job's
-/// latency target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PriorityContext {
-    /// When the source took in the event the message derives from (end-to-end latency is
-    /// measured from here).
-    pub ingest: Instant,
-    /// When the message's result must reach the sink: ingest + latency target for output
-    /// that follows at once; later for input that only feeds a window firing later.
-    pub deadline: Instant,
-    /// The message's event time (stream progress), in ms.
-    pub event_time: i64,
-}
-
-impl PriorityContext {
-    /// The context a source gives an event it takes in now: due `target` after ingest.
-    pub fn at_source(ingest: Instant, event_time: i64, target: Duration) -> Self {
-        PriorityContext {
-            ingest,
-            // A target too far out to represent is as good as none.
-            deadline: ingest.checked_add(target).unwrap_or(ingest),
-            event_time,
-        }
-    }
-}
+use std::time::Instant;
 
 /// How urgent a runnable task is, as the run queue orders it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

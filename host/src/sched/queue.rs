@@ -181,16 +181,6 @@ impl RunQueue {
         }
     }
 
-    /// The policy's name.
-    pub fn policy_name(&self) -> &'static str {
-        self.policy.name()
-    }
-
-    /// Whether calls may be parked for better work at slice boundaries.
-    pub fn preempts(&self) -> bool {
-        self.policy.preempts()
-    }
-
     /// The tenant shares.
     pub fn shares(&mut self) -> &mut TenantShares {
         &mut self.shares
@@ -287,11 +277,13 @@ impl RunQueue {
         self.idle > 0
     }
 
+    #[cfg(test)]
     /// Number of runnable tasks.
     pub fn len(&self) -> usize {
         self.ready.len()
     }
 
+    #[cfg(test)]
     /// True when nothing is runnable.
     pub fn is_empty(&self) -> bool {
         self.ready.is_empty()

@@ -125,11 +125,13 @@ impl TimerQueue {
         self.timers.first().map(|(time, _)| *time)
     }
 
+    #[cfg(test)]
     /// Number of pending timers.
     pub fn len(&self) -> usize {
         self.timers.len()
     }
 
+    #[cfg(test)]
     /// True when no timer is pending.
     pub fn is_empty(&self) -> bool {
         self.timers.is_empty()

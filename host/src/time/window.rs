@@ -37,8 +37,31 @@ pub struct WindowDef {
     pub allowed_lateness: i64,
 }
 
-/// Identifies a pane: the key and the window.
-pub type PaneKey = (Option<Vec<u8>>, i64, i64);
+/// Identifies a pane: the key and the window `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PaneKey {
+    /// The events' key.
+    pub key: Option<Vec<u8>>,
+    /// The window's first instant.
+    pub start: i64,
+    /// The window's end (exclusive).
+    pub end: i64,
+}
+
+impl PaneKey {
+    /// The pane of `key` in the window `[start, end)`.
+    pub fn new(key: Option<Vec<u8>>, start: i64, end: i64) -> Self {
+        PaneKey { key, start, end }
+    }
+
+    /// The pane's window, as the guest sees it.
+    pub fn window(&self) -> Window {
+        Window {
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
 
 /// One pane's accumulator and whether it has fired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,17 +81,29 @@ pub struct WindowState {
 /// A pane the guest folds events into, with where its accumulator comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedPane {
-    /// The key.
-    pub key: Option<Vec<u8>>,
-    /// The window.
-    pub window: (i64, i64),
+    /// The pane (key and window) after the batch.
+    pub pane: PaneKey,
     /// Existing panes this one replaces: one for an ordinary pane, several when session
     /// windows merge (their accumulators must be merged first), none for a new pane.
     pub absorbs: Vec<PaneKey>,
 }
 
 /// An on-time event of a session batch: its position in the batch and its own window.
-type SessionEvent = (usize, i64, i64);
+#[derive(Debug, Clone, Copy)]
+struct SessionEvent {
+    position: usize,
+    start: i64,
+    end: i64,
+}
+
+/// A session after merging: its window, the held sessions it absorbs, and the positions of
+/// the batch's events that fall in it.
+struct MergedSession {
+    start: i64,
+    end: i64,
+    absorbs: Vec<PaneKey>,
+    positions: Vec<usize>,
+}
 
 /// How to apply one batch to the window state.
 #[derive(Debug, Default)]
@@ -151,8 +186,8 @@ impl WindowState {
     pub fn bytes(&self) -> u64 {
         self.panes
             .iter()
-            .map(|((key, _, _), pane)| {
-                (key.as_ref().map_or(0, Vec::len) + pane.acc.len() + 32) as u64
+            .map(|(pane_key, pane)| {
+                (pane_key.key.as_ref().map_or(0, Vec::len) + pane.acc.len() + 32) as u64
             })
             .sum()
     }
@@ -175,7 +210,7 @@ impl WindowState {
                     continue;
                 }
                 on_time = true;
-                let pane_key = (event.key.clone(), start, end);
+                let pane_key = PaneKey::new(event.key.clone(), start, end);
                 let pane = *index.entry(pane_key.clone()).or_insert_with(|| {
                     let absorbs = if self.panes.contains_key(&pane_key) {
                         vec![pane_key.clone()]
@@ -183,8 +218,7 @@ impl WindowState {
                         Vec::new()
                     };
                     plan.panes.push(PlannedPane {
-                        key: event.key.clone(),
-                        window: (start, end),
+                        pane: pane_key,
                         absorbs,
                     });
                     plan.panes.len() - 1
@@ -207,52 +241,64 @@ impl WindowState {
             if def.is_expired(end, watermark) {
                 plan.late.push(position);
             } else {
-                by_key.entry(event.key.clone()).or_default().push((
-                    position,
-                    event.event_time,
-                    end,
-                ));
+                by_key
+                    .entry(event.key.clone())
+                    .or_default()
+                    .push(SessionEvent {
+                        position,
+                        start: event.event_time,
+                        end,
+                    });
             }
         }
         for (key, mut fresh) in by_key {
             // Intervals to merge: existing sessions of the key, then the events' windows.
+            // (start, end, the batch position of a fresh event; none for a held session)
             let mut intervals: Vec<(i64, i64, Option<usize>)> = self
                 .panes
-                .range((key.clone(), i64::MIN, i64::MIN)..)
-                .take_while(|((k, _, _), _)| *k == key)
-                .map(|((_, start, end), _)| (*start, *end, None))
+                .range(PaneKey::new(key.clone(), i64::MIN, i64::MIN)..)
+                .take_while(|(held, _)| held.key == key)
+                .map(|(held, _)| (held.start, held.end, None))
                 .collect();
-            fresh.sort_by_key(|(position, start, _)| (*start, *position));
+            fresh.sort_by_key(|event| (event.start, event.position));
             intervals.extend(
                 fresh
                     .iter()
-                    .map(|(position, start, end)| (*start, *end, Some(*position))),
+                    .map(|event| (event.start, event.end, Some(event.position))),
             );
             intervals.sort_by_key(|(start, end, position)| (*start, *end, position.is_some()));
-            let mut merged: Vec<(i64, i64, Vec<PaneKey>, Vec<usize>)> = Vec::new();
+            let mut merged: Vec<MergedSession> = Vec::new();
             for (start, end, position) in intervals {
-                let extend = merged
-                    .last()
-                    .is_some_and(|(_, last_end, _, _)| start < *last_end);
+                let extend = merged.last().is_some_and(|last| start < last.end);
                 if !extend {
-                    merged.push((start, end, Vec::new(), Vec::new()));
+                    merged.push(MergedSession {
+                        start,
+                        end,
+                        absorbs: Vec::new(),
+                        positions: Vec::new(),
+                    });
                 }
                 if let Some(last) = merged.last_mut() {
-                    last.1 = last.1.max(end);
+                    last.end = last.end.max(end);
                     match position {
-                        Some(position) => last.3.push(position),
-                        None => last.2.push((key.clone(), start, end)),
+                        Some(position) => last.positions.push(position),
+                        None => last.absorbs.push(PaneKey::new(key.clone(), start, end)),
                     }
                 }
             }
-            for (start, end, absorbs, mut positions) in merged {
+            for MergedSession {
+                start,
+                end,
+                absorbs,
+                mut positions,
+            } in merged
+            {
                 if positions.is_empty() {
                     continue; // an existing session the batch does not touch
                 }
                 positions.sort_unstable();
                 plan.panes.push(PlannedPane {
-                    key: key.clone(),
-                    window: (start, end),
+                    pane: PaneKey::new(key.clone(), start, end),
                     absorbs,
                 });
                 let pane = (plan.panes.len() - 1) as u32;
@@ -273,10 +319,8 @@ impl WindowState {
                 fired |= old.fired;
             }
         }
-        self.panes.insert(
-            (pane.key.clone(), pane.window.0, pane.window.1),
-            PaneState { acc, fired },
-        );
+        self.panes
+            .insert(pane.pane.clone(), PaneState { acc, fired });
         fired
     }
 
@@ -284,8 +328,8 @@ impl WindowState {
     pub fn due(&self, watermark: i64) -> Vec<PaneKey> {
         let mut due: BTreeSet<(i64, PaneKey)> = BTreeSet::new();
         for (key, pane) in &self.panes {
-            if !pane.fired && WindowDef::max_timestamp(key.2) <= watermark {
-                due.insert((key.2, key.clone()));
+            if !pane.fired && WindowDef::max_timestamp(key.end) <= watermark {
+                due.insert((key.end, key.clone()));
             }
         }
         due.into_iter().map(|(_, key)| key).collect()
@@ -302,16 +346,8 @@ impl WindowState {
     pub fn expire(&mut self, def: &WindowDef, watermark: i64) -> usize {
         let before = self.panes.len();
         self.panes
-            .retain(|(_, _, end), pane| !(pane.fired && def.is_expired(*end, watermark)));
+            .retain(|key, pane| !(pane.fired && def.is_expired(key.end, watermark)));
         before - self.panes.len()
-    }
-}
-
-/// The WIT window of a pane key.
-pub fn wit_window(key: &PaneKey) -> Window {
-    Window {
-        start: key.1,
-        end: key.2,
     }
 }
 
@@ -377,13 +413,14 @@ mod tests {
         }
         // An event at 25 spans [25,35) and so extends the session [30,40).
         let plan = state.plan(&d, &[event("a", 25)], i64::MIN);
-        assert_eq!(plan.panes[0].window, (25, 40));
-        assert_eq!(plan.panes[0].absorbs, [(Some(b"a".to_vec()), 30, 40)]);
+        let pane_a = |start, end| PaneKey::new(Some(b"a".to_vec()), start, end);
+        assert_eq!(plan.panes[0].pane, pane_a(25, 40));
+        assert_eq!(plan.panes[0].absorbs, [pane_a(30, 40)]);
         // Events at 5 and 22 span [5,15) and [22,32): each merges with an existing session.
         let plan = state.plan(&d, &[event("a", 5), event("a", 22)], i64::MIN);
         assert_eq!(plan.panes.len(), 2);
-        assert_eq!(plan.panes[0].window, (0, 15));
-        assert_eq!(plan.panes[1].window, (22, 40));
+        assert_eq!(plan.panes[0].pane, pane_a(0, 15));
+        assert_eq!(plan.panes[1].pane, pane_a(22, 40));
     }
 
     #[test]
@@ -396,7 +433,7 @@ mod tests {
         }
         assert_eq!(state.due(8), Vec::<PaneKey>::new());
         let due = state.due(9);
-        assert_eq!(due, [(Some(b"a".to_vec()), 0, 10)]);
+        assert_eq!(due, [PaneKey::new(Some(b"a".to_vec()), 0, 10)]);
         state.mark_fired(&due[0]);
         assert!(state.due(9).is_empty());
         assert_eq!(state.expire(&d, 13), 0);

@@ -13,10 +13,14 @@
 //! An event whose field is missing (or is not a number, for `min`) is dropped. An event whose
 //! value is not a JSON object fails the batch with `invalid-input`.
 //!
+//! In a job spec:
+//!
 //! ```toml
-//! [operators.config]
-//! field = "status"
-//! equals = "paid"
+//! [[operator]]
+//! name = "paid"
+//! module = "../rust/filter"
+//! inputs = ["orders"]
+//! config = { field = "status", equals = "paid" }
 //! ```
 
 use cameo_sdk::serde_json::Value;

@@ -13,11 +13,14 @@
 //! fails the batch with `invalid-input` naming the problem. The output value is a JSON object
 //! with its fields in name order; event time and headers are kept.
 //!
+//! In a job spec:
+//!
 //! ```toml
-//! [operators.config]
-//! fields = ["id", "amount", "currency"]
-//! rename = { amount = "total" }
-//! key_field = "id"
+//! [[operator]]
+//! name = "project"
+//! module = "../rust/json-map"
+//! inputs = ["orders"]
+//! config = { fields = ["id", "amount", "currency"], rename = { amount = "total" }, key_field = "id" }
 //! ```
 
 use std::collections::BTreeMap;

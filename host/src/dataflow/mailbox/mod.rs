@@ -3,32 +3,33 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::bindings::Event;
+use super::record::{PriorityContext, Record};
 use crate::sched::TaskId;
+use crate::sync::LockRecovered;
 
-pub use crate::sched::priority::PriorityContext;
-
-/// One message in a mailbox. `channel` numbers the receiver's inputs (one per upstream
-/// instance), so watermarks, barriers and end-of-stream are tracked per sender.
+/// One message in a mailbox: a record, or a control message about its channel.
 #[derive(Debug)]
 pub enum Message {
     /// A data event.
-    Event {
-        /// The event.
-        event: Event,
-        /// Its metadata.
-        meta: PriorityContext,
-        /// The sender's channel at the receiver.
-        channel: usize,
-    },
+    Record(Record),
+    /// Stream progress, checkpoints and the end of a channel.
+    Control(Control),
+}
+
+/// What a sender says about its channel besides its events. `channel` numbers the receiver's
+/// inputs (one per upstream instance), so watermarks, barriers and end-of-stream are tracked
+/// per sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
     /// No event with an event time below `time` will arrive on `channel` any more.
     Watermark {
         /// The sender's channel at the receiver.
         channel: usize,
         /// The watermark, in event-time milliseconds.
         time: i64,
-        /// Metadata of the event that advanced it (window outputs inherit its ingest time).
-        meta: PriorityContext,
+        /// The context of the event that advanced it (window outputs inherit its ingest
+        /// time).
+        context: PriorityContext,
     },
     /// Checkpoint barrier `id`: everything before it on `channel` belongs to checkpoint `id`.
     Barrier {
@@ -49,17 +50,47 @@ pub enum Message {
     },
 }
 
+impl Control {
+    /// The sender's channel.
+    pub fn channel(&self) -> usize {
+        match self {
+            Control::Watermark { channel, .. }
+            | Control::Barrier { channel, .. }
+            | Control::Idle { channel }
+            | Control::End { channel } => *channel,
+        }
+    }
+
+    /// The same message from the sender's channel `channel` (at another receiver).
+    pub fn on_channel(self, channel: usize) -> Self {
+        match self {
+            Control::Watermark { time, context, .. } => Control::Watermark {
+                channel,
+                time,
+                context,
+            },
+            Control::Barrier { id, .. } => Control::Barrier { channel, id },
+            Control::Idle { .. } => Control::Idle { channel },
+            Control::End { .. } => Control::End { channel },
+        }
+    }
+}
+
 impl Message {
     /// The sender's channel.
     pub fn channel(&self) -> usize {
         match self {
-            Message::Event { channel, .. }
-            | Message::Watermark { channel, .. }
-            | Message::Barrier { channel, .. }
-            | Message::Idle { channel }
-            | Message::End { channel } => *channel,
+            Message::Record(record) => record.channel,
+            Message::Control(control) => control.channel(),
         }
     }
+}
+
+/// A watermark waiting in a mailbox: its time and the context it carries.
+#[derive(Debug, Clone, Copy)]
+struct WaitingWatermark {
+    time: i64,
+    context: PriorityContext,
 }
 
 /// How many times its capacity a mailbox may hold while some of its channels are held back
@@ -82,9 +113,9 @@ pub struct Mailbox {
 #[derive(Default)]
 struct Inner {
     messages: VecDeque<Message>,
-    /// The times and contexts of the watermarks among `messages`, in order: a watermark that
-    /// fires windows is urgent however early the events before it are.
-    watermarks: VecDeque<(i64, PriorityContext)>,
+    /// The watermarks among `messages`, in order: a watermark that fires windows is urgent
+    /// however early the events before it are.
+    watermarks: VecDeque<WaitingWatermark>,
     events: usize,
     /// Channels held back for checkpoint alignment, and the events waiting on them.
     held: Vec<bool>,
@@ -115,9 +146,7 @@ impl Mailbox {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock_recovered()
     }
 
     /// Appends messages, whatever the capacity. A watermark right behind a watermark of the
@@ -126,28 +155,37 @@ impl Mailbox {
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
         for message in messages {
-            if let Message::Event { channel, .. } = &message {
-                inner.events += 1;
-                if inner.is_held(*channel) {
-                    inner.held_events += 1;
+            match &message {
+                Message::Record(record) => {
+                    inner.events += 1;
+                    if inner.is_held(record.channel) {
+                        inner.held_events += 1;
+                    }
                 }
-            }
-            if let Message::Watermark { channel, .. } = &message
-                && let Some(Message::Watermark { channel: last, .. }) = inner.messages.back()
-                && last == channel
-            {
-                if let Message::Watermark { time, meta, .. } = &message
-                    && let Some(back) = inner.watermarks.back_mut()
-                {
-                    *back = (*time, *meta);
+                Message::Control(Control::Watermark {
+                    channel,
+                    time,
+                    context,
+                }) => {
+                    let waiting = WaitingWatermark {
+                        time: *time,
+                        context: *context,
+                    };
+                    if let Some(Message::Control(Control::Watermark { channel: last, .. })) =
+                        inner.messages.back()
+                        && last == channel
+                    {
+                        if let Some(back) = inner.watermarks.back_mut() {
+                            *back = waiting;
+                        }
+                        if let Some(back) = inner.messages.back_mut() {
+                            *back = message;
+                        }
+                        continue;
+                    }
+                    inner.watermarks.push_back(waiting);
                 }
-                if let Some(back) = inner.messages.back_mut() {
-                    *back = message;
-                }
-                continue;
-            }
-            if let Message::Watermark { time, meta, .. } = &message {
-                inner.watermarks.push_back((*time, *meta));
+                Message::Control(_) => {}
             }
             inner.messages.push_back(message);
         }
@@ -174,7 +212,7 @@ impl Mailbox {
         let waiting = inner
             .messages
             .iter()
-            .filter(|m| matches!(m, Message::Event { channel: c, .. } if *c == channel))
+            .filter(|m| matches!(m, Message::Record(record) if record.channel == channel))
             .count();
         inner.held_events += waiting;
         if was_full && !inner.is_full(self.capacity) {
@@ -190,26 +228,21 @@ impl Mailbox {
         inner.held_events = 0;
     }
 
-    /// True when no message is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.lock().messages.is_empty()
-    }
-
-    /// The priority contexts that set this mailbox's urgency: of the event at its head (if an
-    /// event is there), and of the first waiting watermark whose time `fires` output (it can
+    /// The priority contexts that set this mailbox's urgency: of the record at its head (if a
+    /// record is there), and of the first waiting watermark whose time `fires` output (it can
     /// only be handled after everything before it, which therefore inherits its urgency).
     pub fn waiting_contexts(&self, fires: impl Fn(i64) -> bool) -> WaitingContexts {
         let inner = self.lock();
         WaitingContexts {
             head: match inner.messages.front() {
-                Some(Message::Event { meta, .. }) => Some(*meta),
+                Some(Message::Record(record)) => Some(record.context),
                 _ => None,
             },
             watermark: inner
                 .watermarks
                 .iter()
-                .find(|(time, _)| fires(*time))
-                .map(|(_, meta)| *meta),
+                .find(|waiting| fires(waiting.time))
+                .map(|waiting| waiting.context),
         }
     }
 
@@ -240,60 +273,52 @@ impl Mailbox {
 
     /// Takes the next run of work from channels that are not `held` (channels waiting for a
     /// checkpoint barrier on the others keep their messages, in order): up to `max_events`
-    /// consecutive events, or one control message if that comes first. Returns the producers
+    /// consecutive records, or one control message if that comes first. Returns the producers
     /// to wake if room was made.
     pub fn take(&self, max_events: usize, held: &[bool]) -> (Taken, Vec<TaskId>) {
         let mut inner = self.lock();
         let was_full = inner.is_full(self.capacity);
         let is_held = |m: &Message| held.get(m.channel()).copied().unwrap_or(false);
-        let mut events = Vec::new();
-        let mut channels = Vec::new();
+        let mut records = Vec::new();
         let mut control = None;
         let mut index = 0;
-        while index < inner.messages.len() && events.len() < max_events {
+        while index < inner.messages.len() && records.len() < max_events {
             if inner.messages.get(index).is_some_and(is_held) {
                 index += 1;
                 continue;
             }
-            let is_event = matches!(inner.messages.get(index), Some(Message::Event { .. }));
-            if !is_event && !events.is_empty() {
+            let is_record = matches!(inner.messages.get(index), Some(Message::Record(_)));
+            if !is_record && !records.is_empty() {
                 break;
             }
             match inner.messages.remove(index) {
-                Some(Message::Event {
-                    event,
-                    meta,
-                    channel,
-                }) => {
-                    events.push((event, meta));
-                    channels.push(channel);
-                }
-                Some(other) => {
-                    if matches!(other, Message::Watermark { .. }) {
+                Some(Message::Record(record)) => records.push(record),
+                Some(Message::Control(message)) => {
+                    if matches!(message, Control::Watermark { .. }) {
                         // Watermarks of held channels may wait ahead of this one: keep
                         // `watermarks` in step with `messages` by removing its own entry.
                         let before = inner
                             .messages
                             .range(..index)
-                            .filter(|m| matches!(m, Message::Watermark { .. }))
+                            .filter(|m| matches!(m, Message::Control(Control::Watermark { .. })))
                             .count();
                         inner.watermarks.remove(before);
                     }
-                    control = Some(other);
+                    control = Some(message);
                     break;
                 }
                 None => break,
             }
         }
-        inner.events -= events.len();
-        // Taken events are of channels the actor does not hold; should the two views of what
+        inner.events -= records.len();
+        // Taken records are of channels the actor does not hold; should the two views of what
         // is held differ, the count stays in range.
-        let held_taken = channels.iter().filter(|c| inner.is_held(**c)).count();
+        let held_taken = records.iter().filter(|r| inner.is_held(r.channel)).count();
         inner.held_events = inner.held_events.saturating_sub(held_taken);
         let taken = match control {
             Some(message) => Taken::Control(message),
-            None if events.is_empty() => Taken::Nothing,
-            None => Taken::Events(events, channels),
+            None if records.is_empty() => Taken::Nothing,
+            None => Taken::Records(records),
         };
         let mut wake = Vec::new();
         if was_full && !inner.is_full(self.capacity) {
@@ -306,7 +331,7 @@ impl Mailbox {
 /// What [`Mailbox::waiting_contexts`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitingContexts {
-    /// The context of the event at the head, if an event is there.
+    /// The context of the record at the head, if a record is there.
     pub head: Option<PriorityContext>,
     /// The context of the first waiting watermark that fires output, if any.
     pub watermark: Option<PriorityContext>,
@@ -317,10 +342,10 @@ pub struct WaitingContexts {
 pub enum Taken {
     /// Nothing is waiting (outside held channels).
     Nothing,
-    /// A run of events, in arrival order, with the channel each came on.
-    Events(Vec<(Event, PriorityContext)>, Vec<usize>),
-    /// A watermark, barrier or end-of-stream.
-    Control(Message),
+    /// A run of records, in arrival order.
+    Records(Vec<Record>),
+    /// A watermark, barrier, idleness or end-of-stream.
+    Control(Control),
 }
 
 #[cfg(test)]

@@ -3,25 +3,26 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::bindings::Event;
 
 fn event(channel: usize, value: &str) -> Message {
-    Message::Event {
+    Message::Record(Record {
         event: Event {
             key: None,
             value: value.as_bytes().to_vec(),
             event_time: 0,
             headers: Vec::new(),
         },
-        meta: PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
+        context: PriorityContext::at_source(Instant::now(), 0, Duration::ZERO),
         channel,
-    }
+    })
 }
 
 fn values(taken: Taken) -> Vec<String> {
     match taken {
-        Taken::Events(events, _) => events
+        Taken::Records(records) => records
             .into_iter()
-            .map(|(e, _)| String::from_utf8(e.value).unwrap())
+            .map(|r| String::from_utf8(r.event.value).unwrap())
             .collect(),
         other => panic!("expected events, got {other:?}"),
     }
@@ -32,11 +33,11 @@ fn fires_always(_: i64) -> bool {
 }
 
 fn watermark(channel: usize, time: i64, ingest: Instant) -> Message {
-    Message::Watermark {
+    Message::Control(Control::Watermark {
         channel,
         time,
-        meta: PriorityContext::at_source(ingest, time, Duration::ZERO),
-    }
+        context: PriorityContext::at_source(ingest, time, Duration::ZERO),
+    })
 }
 
 #[test]
@@ -66,7 +67,7 @@ fn the_first_waiting_watermark_is_known_until_it_is_taken() {
         mailbox.waiting_contexts(fires_always).head.is_some(),
         "an event is at the head"
     );
-    assert!(matches!(mailbox.take(10, &[]).0, Taken::Events(..)));
+    assert!(matches!(mailbox.take(10, &[]).0, Taken::Records(..)));
     assert_eq!(
         mailbox.waiting_contexts(fires_always).head,
         None,
@@ -116,7 +117,7 @@ fn taking_a_watermark_past_a_held_channel_keeps_the_held_one_first() {
     let (taken, _) = mailbox.take(10, &[true, false]);
     assert!(matches!(
         taken,
-        Taken::Control(Message::Watermark { channel: 1, .. })
+        Taken::Control(Control::Watermark { channel: 1, .. })
     ));
     assert_eq!(
         mailbox
@@ -134,13 +135,13 @@ fn events_stop_at_a_control_message() {
     mailbox.push_all([
         event(0, "a"),
         event(0, "b"),
-        Message::End { channel: 0 },
+        Message::Control(Control::End { channel: 0 }),
         event(0, "c"),
     ]);
     assert_eq!(values(mailbox.take(10, &[]).0), ["a", "b"]);
     assert!(matches!(
         mailbox.take(10, &[]).0,
-        Taken::Control(Message::End { channel: 0 })
+        Taken::Control(Control::End { channel: 0 })
     ));
     assert_eq!(values(mailbox.take(10, &[]).0), ["c"]);
     assert!(matches!(mailbox.take(10, &[]).0, Taken::Nothing));
@@ -151,7 +152,7 @@ fn held_channels_keep_their_messages_in_order() {
     let mailbox = Mailbox::new(10);
     mailbox.push_all([
         event(0, "a0"),
-        Message::Barrier { channel: 0, id: 1 },
+        Message::Control(Control::Barrier { channel: 0, id: 1 }),
         event(0, "after"),
         event(1, "b0"),
         event(1, "b1"),
@@ -159,7 +160,7 @@ fn held_channels_keep_their_messages_in_order() {
     assert_eq!(values(mailbox.take(10, &[]).0), ["a0"]);
     assert!(matches!(
         mailbox.take(10, &[]).0,
-        Taken::Control(Message::Barrier { id: 1, .. })
+        Taken::Control(Control::Barrier { id: 1, .. })
     ));
     // Channel 0 is aligned and held: channel 1's events pass it.
     assert_eq!(values(mailbox.take(10, &[true, false]).0), ["b0", "b1"]);

@@ -4,11 +4,11 @@ use std::time::Instant;
 
 use super::Source;
 use crate::bindings::Event;
-use crate::dataflow::mailbox::PriorityContext;
+use crate::dataflow::record::{PriorityContext, Record};
 
 /// Collects events into chunks and sends each with the watermark it makes.
 pub(super) struct Emitter {
-    chunk: Vec<(Event, PriorityContext)>,
+    chunk: Vec<Record>,
     /// When events were last sent.
     pub(super) last_sent: Instant,
     /// True after the source declared itself idle, until it sends again.
@@ -70,7 +70,7 @@ impl Emitter {
                 .router
                 .watermark(watermark, context, &source.activator);
         }
-        self.chunk.push((event, context));
+        self.chunk.push(Record::new(event, context));
     }
 
     /// Sends the chunk and the watermark it makes.
@@ -78,7 +78,7 @@ impl Emitter {
         let chunk = std::mem::take(&mut self.chunk);
         let was_idle = std::mem::take(&mut self.idle);
         self.last_sent = Instant::now();
-        let meta = chunk.last().map(|(_, meta)| *meta);
+        let context = chunk.last().map(|record| record.context);
         source.metrics.add_in(chunk.len() as u64);
         source.router.send(chunk, &source.activator);
         // Events at the largest time seen may still come (several events share a
@@ -89,11 +89,13 @@ impl Emitter {
             .saturating_sub(1)
             .max(self.sent_watermark);
         // A watermark also tells receivers that an idle source is active again.
-        if let Some(meta) = meta
+        if let Some(context) = context
             && (watermark > self.sent_watermark || was_idle)
         {
             self.sent_watermark = watermark;
-            source.router.watermark(watermark, meta, &source.activator);
+            source
+                .router
+                .watermark(watermark, context, &source.activator);
         }
     }
 }

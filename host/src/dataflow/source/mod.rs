@@ -1,10 +1,10 @@
-//! Sources: read or generate events, stamp them with ingest metadata, emit watermarks,
+//! Sources: read or generate events, stamp them with their priority context, emit watermarks,
 //! inject checkpoint barriers, and respect the back-pressure of the first operators'
 //! mailboxes.
 //!
 //! Every source is a timed task of the executor ([`SourceTask`]), run by the workers at the
 //! times it asks for, never blocking: what it reads comes from an [`Input`] (generated events
-//! in [`super::generator`], lines of a file or stdin in [`super::lines`]). Each run sends the
+//! in [`generator`], lines of a file or stdin in [`lines`]). Each run sends the
 //! input that is due (paced at the source's rate), up to a few chunks, then asks to run again:
 //! at once if it stopped at that limit, otherwise when more is due but at least [`PACE_STEP`]
 //! later, so input due meanwhile goes out together, as records arrive from a network in
@@ -16,8 +16,12 @@
 //! # Layout
 //! - this module: [`Source`], [`SourceTask`] and the [`Input`] trait.
 //! - `emitter`: chunks of events and the watermarks they make.
+//! - [`generator`]: the generator input.
+//! - [`lines`]: the file and stdin input, read ahead by a thread.
 
 mod emitter;
+pub mod generator;
+pub mod lines;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

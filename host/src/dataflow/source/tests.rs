@@ -1,12 +1,12 @@
 //! Source task tests: pacing, back-pressure, barriers and closing watermarks.
 
 use super::*;
-use crate::dataflow::generator::{Generator, GeneratorSpec};
-use crate::dataflow::mailbox::{Mailbox, Message, Taken};
+use crate::dataflow::mailbox::{Control, Mailbox, Taken};
+use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Target};
+use crate::dataflow::source::generator::{Generator, GeneratorSpec};
 use crate::sched::PolicyKind;
 use crate::sched::executor::Executor;
-use crate::sched::profile::{OperatorProfile, ProfileSetup};
 use crate::sched::queue::TenantShares;
 
 /// A generator of `count` events at `rate` feeding one mailbox of `capacity` events, in
@@ -105,18 +105,18 @@ fn an_event_past_a_window_end_follows_the_watermark_that_closes_the_window() {
     loop {
         match mailbox.take(100, &[]).0 {
             Taken::Nothing => break,
-            Taken::Events(events, _) => seen.push(format!(
+            Taken::Records(events) => seen.push(format!(
                 "events {}",
                 events
                     .iter()
-                    .map(|(e, _)| e.event_time.to_string())
+                    .map(|r| r.event.event_time.to_string())
                     .collect::<Vec<_>>()
                     .join(",")
             )),
-            Taken::Control(Message::Watermark { time, .. }) => {
+            Taken::Control(Control::Watermark { time, .. }) => {
                 seen.push(format!("watermark {time}"))
             }
-            Taken::Control(Message::End { .. }) => seen.push("end".into()),
+            Taken::Control(Control::End { .. }) => seen.push("end".into()),
             Taken::Control(other) => seen.push(format!("{other:?}")),
         }
     }
@@ -141,8 +141,8 @@ fn drain(mailbox: &Mailbox) -> (usize, bool) {
     loop {
         match mailbox.take(1000, &[]).0 {
             Taken::Nothing => return (events, ended),
-            Taken::Events(batch, _) => events += batch.len(),
-            Taken::Control(Message::End { .. }) => ended = true,
+            Taken::Records(batch) => events += batch.len(),
+            Taken::Control(Control::End { .. }) => ended = true,
             Taken::Control(_) => {}
         }
     }
@@ -193,8 +193,8 @@ fn a_barrier_goes_ahead_of_a_chunk_held_back_and_covers_only_what_was_sent() {
     loop {
         match mailbox.take(100, &[]).0 {
             Taken::Nothing => break,
-            Taken::Events(events, _) => seen.push(format!("{} events", events.len())),
-            Taken::Control(Message::Barrier { id, .. }) => seen.push(format!("barrier {id}")),
+            Taken::Records(events) => seen.push(format!("{} events", events.len())),
+            Taken::Control(Control::Barrier { id, .. }) => seen.push(format!("barrier {id}")),
             Taken::Control(_) => {}
         }
     }

@@ -35,6 +35,7 @@ pub use super::queue::TenantSchedStats;
 use super::queue::{RunQueue, TenantShares};
 use super::timers::TimedTask;
 use super::{Policy, TaskId};
+use crate::sync::{LockRecovered, RwLockRecovered};
 use shared::{Body, DRIVE_STEP, Shared, TaskSlot};
 use worker::worker_loop;
 
@@ -96,10 +97,7 @@ impl Activator {
                     };
                     waiting.priority()
                 } else {
-                    inner
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .priority()
+                    inner.lock_recovered().priority()
                 };
                 self.shared.schedule(&slot, task, &priority);
             }
@@ -183,37 +181,49 @@ impl Executor {
         Ok(())
     }
 
-    /// The id the next [`Executor::add`] or [`Executor::add_timed`] will return (while tasks
-    /// are registered from one thread at a time, as jobs are).
-    pub fn next_task_id(&self) -> TaskId {
-        self.shared
-            .tasks
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
-    }
-
+    #[cfg(test)]
     /// Registers a task (not yet runnable) and returns its id.
     pub fn add(&self, task: Box<dyn Task>) -> TaskId {
-        self.register(Body::Task(Mutex::new(task)))
+        self.register(|_| Ok::<_, std::convert::Infallible>(Body::Task(Mutex::new(task))))
+            .unwrap_or_else(|never| match never {})
     }
 
+    /// Registers the task `make` builds from its own id (not yet runnable) and returns the
+    /// id; nothing is registered when `make` fails.
+    pub fn add_with<E>(
+        &self,
+        make: impl FnOnce(TaskId) -> Result<Box<dyn Task>, E>,
+    ) -> Result<TaskId, E> {
+        self.register(|id| Ok(Body::Task(Mutex::new(make(id)?))))
+    }
+
+    #[cfg(test)]
     /// Registers a timed task (not yet armed: see [`Activator::arm`]) and returns its id.
     pub fn add_timed(&self, task: Box<dyn TimedTask>) -> TaskId {
-        self.register(Body::Timed(Mutex::new(task)))
+        self.register(|_| Ok::<_, std::convert::Infallible>(Body::Timed(Mutex::new(task))))
+            .unwrap_or_else(|never| match never {})
     }
 
-    fn register(&self, body: Body) -> TaskId {
-        let mut tasks = self
-            .shared
-            .tasks
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// Registers the timed task `make` builds from its own id (not yet armed) and returns the
+    /// id; nothing is registered when `make` fails.
+    pub fn add_timed_with<E>(
+        &self,
+        make: impl FnOnce(TaskId) -> Result<Box<dyn TimedTask>, E>,
+    ) -> Result<TaskId, E> {
+        self.register(|id| Ok(Body::Timed(Mutex::new(make(id)?))))
+    }
+
+    /// Registers the body `make` builds from the id it gets. The list stays locked meanwhile,
+    /// so the id is the task's own whoever else registers.
+    fn register<E>(&self, make: impl FnOnce(TaskId) -> Result<Body, E>) -> Result<TaskId, E> {
+        let mut tasks = self.shared.tasks.write_recovered();
+        let id = tasks.len();
+        let body = make(id)?;
         tasks.push(Arc::new(TaskSlot {
             scheduled: AtomicBool::new(false),
             body,
         }));
-        tasks.len() - 1
+        Ok(id)
     }
 
     /// A handle that makes tasks runnable.
@@ -262,11 +272,7 @@ impl Executor {
         }
         // Tasks may hold activators (sources do): dropping them breaks the cycle back to
         // this executor.
-        self.shared
-            .tasks
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        self.shared.tasks.write_recovered().clear();
     }
 }
 

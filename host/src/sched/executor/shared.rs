@@ -10,6 +10,7 @@ use crate::sched::TaskId;
 use crate::sched::priority::Priority;
 use crate::sched::queue::RunQueue;
 use crate::sched::timers::TimedTask;
+use crate::sync::{LockRecovered, RwLockRecovered};
 
 /// What a task slot holds.
 pub(super) enum Body {
@@ -56,16 +57,11 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn queue(&self) -> MutexGuard<'_, RunQueue> {
         // A poisoned queue means a worker panicked mid-push; the queue itself is still sound.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue.lock_recovered()
     }
 
     pub(super) fn slot(&self, task: TaskId) -> Option<Arc<TaskSlot>> {
-        let tasks = self
-            .tasks
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tasks = self.tasks.read_recovered();
         tasks.get(task).cloned()
     }
 
@@ -189,9 +185,7 @@ impl Shared {
 /// Runs `timed` once; once it has finished it is replaced by [`Finished`], which drops what
 /// it held (a source's input). Returns when it asks to run next.
 pub(super) fn run_once(timed: &Mutex<Box<dyn TimedTask>>) -> Option<Instant> {
-    let mut timed = timed
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut timed = timed.lock_recovered();
     let next = timed.run(Instant::now());
     if next.is_none() {
         *timed = Box::new(Finished);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::shared::{Body, Shared};
 use super::{Activator, SliceOutcome};
 use crate::sched::TaskId;
+use crate::sync::{LockRecovered, WaitRecovered};
 
 /// Waits for the next policy-ordered task, running due timed tasks while there is none
 /// (queued work goes first: a due timer waits at most for the next slice end); `None` at
@@ -36,14 +37,10 @@ fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
             Some(at) => {
                 shared
                     .runnable
-                    .wait_timeout(queue, at.saturating_duration_since(now))
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .wait_timeout_recovered(queue, at.saturating_duration_since(now))
                     .0
             }
-            None => shared
-                .runnable
-                .wait(queue)
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            None => shared.runnable.wait_recovered(queue),
         };
         queue.set_waiting(false);
         *since = Instant::now();
@@ -86,7 +83,7 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
         let Body::Task(task) = &slot.body else {
             continue;
         };
-        let mut task = task.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut task = task.lock_recovered();
         let tenant = task.tenant();
         let mut last_check: Option<LastCheck> = None;
         // Fuel and time run since the last charge to the tenant.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{ActorSnapshot, Checkpoint, CheckpointStore, SinkPosition};
+use crate::sync::LockRecovered;
 
 /// Parts of the job a checkpoint waits for.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +76,7 @@ impl Checkpointer {
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+        self.progress.lock_recovered()
     }
 
     /// The newest checkpoint sources should inject a barrier for (0: none yet).

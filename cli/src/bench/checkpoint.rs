@@ -8,8 +8,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::{BenchError, example_operator, median};
-use crate::dataflow::spec::JobSpec;
-use crate::{RunOptions, run_job};
+use cameo_host::{JobSpec, RunOptions, run_job};
 
 /// Result of the checkpoint benchmark.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +27,23 @@ pub struct CheckpointReport {
     pub checkpoints_per_run: f64,
     /// Checkpoint interval used, ms.
     pub interval_ms: u64,
+}
+
+impl std::fmt::Display for CheckpointReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "checkpoints every {} ms over {} events, {} rounds (medians):",
+            self.interval_ms, self.events, self.rounds
+        )?;
+        writeln!(f, "  without: {:.0} events/s", self.plain_eps)?;
+        writeln!(
+            f,
+            "  with:    {:.0} events/s ({:.1} checkpoints per run)",
+            self.checkpointed_eps, self.checkpoints_per_run
+        )?;
+        writeln!(f, "  ratio with/without: {:.3}", self.ratio)
+    }
 }
 
 fn job(module: &Path, events: u64) -> String {

@@ -6,9 +6,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{BenchError, median};
-use crate::state::checkpoint::{ActorSnapshot, Checkpoint, CheckpointStore};
-use crate::state::{Held, StateTxn};
-use crate::time::{InputWatermarks, TimerQueue};
+use cameo_host::internals::{
+    ActorSnapshot, Checkpoint, CheckpointStore, Held, InputWatermarks, StateTxn, TimerQueue,
+};
 
 /// Result of the recovery benchmark.
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +23,18 @@ pub struct RecoveryReport {
     pub write_ms: f64,
     /// Median time to read, verify and decode it, ms (what a restart waits for).
     pub recover_ms: f64,
+}
+
+impl std::fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "checkpoint of {} keys over {} instances, {} bytes (medians):",
+            self.keys, self.instances, self.checkpoint_bytes
+        )?;
+        writeln!(f, "  write: {:.1} ms", self.write_ms)?;
+        writeln!(f, "  read, verify and decode: {:.1} ms", self.recover_ms)
+    }
 }
 
 /// Writes and recovers a checkpoint of `keys` keys over `instances` instances, `rounds` times.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use super::source::{Input, Item, Next, lookup, now_ms};
-use super::spec::{InputFormat, LineOptions};
+use super::{Input, Item, Next, lookup, now_ms};
 use crate::bindings::Event;
+use crate::dataflow::spec::{InputFormat, LineOptions};
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
 

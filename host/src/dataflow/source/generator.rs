@@ -2,7 +2,7 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::source::{Input, Item, Next, now_ms};
+use super::{Input, Item, Next, now_ms};
 use crate::bindings::Event;
 
 /// What a generator makes.

@@ -1,6 +1,7 @@
 //! The job specs of the scheduling scenarios: a generator source and the jobs around it.
 
-use super::scenarios::ScenarioOptions;
+use std::path::Path;
+
 use super::{BenchError, example_operator};
 
 /// A generator source `name`: `count` events at `rate` per second over `keys` keys.
@@ -18,13 +19,12 @@ pub(super) struct Specs {
 }
 
 impl Specs {
-    pub(super) fn new(options: &ScenarioOptions) -> Result<Self, BenchError> {
+    /// The specs around the example operators under `operators`, built first if need be.
+    pub(super) fn new(operators: &Path) -> Result<Self, BenchError> {
         let path = |name: &str| -> Result<String, BenchError> {
             Ok(format!(
                 "{:?}",
-                example_operator(&options.operators, name)?
-                    .display()
-                    .to_string()
+                example_operator(operators, name)?.display().to_string()
             ))
         };
         Ok(Specs {

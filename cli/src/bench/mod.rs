@@ -17,8 +17,7 @@ mod specs;
 
 use std::path::{Path, PathBuf};
 
-use crate::builder;
-use crate::registry::LoadError;
+use cameo_host::{BuildError, LoadError};
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]
@@ -30,20 +29,20 @@ pub enum BenchError {
         operator: String,
         /// Why.
         #[source]
-        source: builder::BuildError,
+        source: BuildError,
     },
     /// A module could not be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The job failed.
     #[error(transparent)]
-    Job(#[from] crate::JobError),
+    Job(#[from] cameo_host::JobError),
     /// A job spec built by the benchmark was refused (a bug in the benchmark).
     #[error(transparent)]
-    Spec(#[from] crate::dataflow::spec::SpecError),
+    Spec(#[from] cameo_host::SpecError),
     /// Checkpoint storage failed.
     #[error(transparent)]
-    Checkpoint(#[from] crate::state::checkpoint::CheckpointError),
+    Checkpoint(#[from] cameo_host::internals::CheckpointError),
     /// A scratch directory or output file could not be made.
     #[error("benchmark scratch space: {0}")]
     Io(#[from] std::io::Error),
@@ -52,7 +51,7 @@ pub enum BenchError {
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`
 /// directory) and returns its component.
 pub fn example_operator(operators: &Path, name: &str) -> Result<PathBuf, BenchError> {
-    builder::build_rust(&operators.join(name)).map_err(|source| BenchError::Build {
+    cameo_host::build_rust(&operators.join(name)).map_err(|source| BenchError::Build {
         operator: name.to_string(),
         source,
     })

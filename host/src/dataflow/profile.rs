@@ -1,4 +1,4 @@
-//! Cost profiles and the context converter of one operator.
+//! Cost profiles and the deadline converter of one operator.
 //!
 //! Each operator learns what a message costs it (an EWMA of fuel per message, turned into
 //! time by the start-up calibration), and knows its successors, so the cost still ahead of a
@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::priority::{Priority, PriorityContext};
+use super::record::PriorityContext;
+use crate::sched::priority::Priority;
 use crate::time::window::{WindowDef, WindowKind};
 
 /// Weight of a new sample in the cost average.
@@ -205,12 +206,24 @@ impl OperatorProfile {
     /// first waiting watermark, so it takes that watermark's urgency when that is greater.
     pub fn best(&self, pending: &Pending) -> Option<Priority> {
         let next = match (pending.in_flight, pending.retry, pending.due) {
-            (Some((context, true)), _, _) | (None, None, Some(context)) => {
-                Some(self.frontier_priority(&context))
-            }
-            (Some((context, false)), _, _) | (None, Some(context), _) => {
-                Some(self.priority(&context))
-            }
+            (
+                Some(InFlight {
+                    context,
+                    fires: true,
+                }),
+                _,
+                _,
+            )
+            | (None, None, Some(context)) => Some(self.frontier_priority(&context)),
+            (
+                Some(InFlight {
+                    context,
+                    fires: false,
+                }),
+                _,
+                _,
+            )
+            | (None, Some(context), _) => Some(self.priority(&context)),
             (None, None, None) => pending.head.map(|context| self.priority(&context)),
         };
         let frontier = pending
@@ -250,11 +263,20 @@ impl OperatorProfile {
     }
 }
 
+/// A call in flight, as the converter sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    /// The context its outputs inherit.
+    pub context: PriorityContext,
+    /// True when it fires a window or a timer (output now, never deferred).
+    pub fires: bool,
+}
+
 /// What an actor has pending, by priority context (see [`OperatorProfile::best`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pending {
-    /// The call in flight, and whether it fires windows or timers.
-    pub in_flight: Option<(PriorityContext, bool)>,
+    /// The call in flight.
+    pub in_flight: Option<InFlight>,
     /// The first event waiting to be retried on its own.
     pub retry: Option<PriorityContext>,
     /// The first due firing (a pane or a timer).
@@ -427,7 +449,10 @@ mod tests {
         // A batch in flight and a retry ahead of a watermark are urgent too.
         for pending in [
             Pending {
-                in_flight: Some((early, false)),
+                in_flight: Some(InFlight {
+                    context: early,
+                    fires: false,
+                }),
                 watermark: Some(early),
                 ..Pending::default()
             },
@@ -442,7 +467,10 @@ mod tests {
         // Firings are never deferred, with or without a watermark waiting.
         for pending in [
             Pending {
-                in_flight: Some((early, true)),
+                in_flight: Some(InFlight {
+                    context: early,
+                    fires: true,
+                }),
                 ..Pending::default()
             },
             Pending {
@@ -456,7 +484,10 @@ mod tests {
         // Without a watermark a batch in flight keeps its deferred deadline.
         assert_eq!(
             due(Pending {
-                in_flight: Some((early, false)),
+                in_flight: Some(InFlight {
+                    context: early,
+                    fires: false,
+                }),
                 ..Pending::default()
             }),
             Some(deferred)

@@ -18,13 +18,10 @@ use serde::Serialize;
 use super::BenchError;
 use super::plot::BarChart;
 use super::specs::{Specs, generator};
-use crate::dataflow::spec::JobSpec;
-use crate::job::{Host, RunOptions};
-use crate::metrics::{JobSummary, LatencySummary};
-use crate::sched::PolicyKind;
+use cameo_host::{Host, JobSpec, JobSummary, LatencySummary, PolicyKind, RunOptions};
 
 /// Which scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// One windowed job near saturation: alerts and rollup windows on one stream.
@@ -33,6 +30,17 @@ pub enum Scenario {
     MultiTenant,
     /// A well-behaved job beside a looping tenant.
     Runaway,
+}
+
+impl Scenario {
+    /// The scenario's name, as `cameo bench` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::SingleTenant => "single-tenant",
+            Scenario::MultiTenant => "multi-tenant",
+            Scenario::Runaway => "runaway",
+        }
+    }
 }
 
 /// Knobs of a scenario run.
@@ -122,7 +130,7 @@ fn jobs(
     scenario: Scenario,
     options: &ScenarioOptions,
 ) -> Result<(Vec<ScenarioJob>, Option<f64>), BenchError> {
-    let specs = Specs::new(options)?;
+    let specs = Specs::new(&options.operators)?;
     let source = |rate: f64, keys: u64, seed: u64| {
         let count = (rate * options.duration_s).max(1.0) as u64;
         generator("in", rate, count, keys, seed)

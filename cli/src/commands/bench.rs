@@ -1,0 +1,189 @@
+//! `cameo bench`: the scenarios of [`crate::bench`], their flags, reports and charts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cameo_host::PolicyKind;
+use clap::Subcommand;
+
+use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
+use crate::bench::{checkpoint, recovery};
+
+/// The `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// One windowed job near saturation (alerts and rollup windows on one stream), under
+    /// every policy on the same input.
+    #[command(name = "single-tenant")]
+    SingleTenant(ScenarioArgs),
+    /// A latency-sensitive job beside bulk jobs that together saturate the host.
+    #[command(name = "multi-tenant")]
+    MultiTenant(ScenarioArgs),
+    /// A well-behaved job beside a tenant whose operator loops forever.
+    Runaway(ScenarioArgs),
+    /// Throughput of a windowed job with checkpoints every interval, against the same job
+    /// without, alternating runs.
+    Checkpoint {
+        /// Events per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Pairs of runs.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Milliseconds between checkpoints.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time to read back and restore a checkpoint holding many keys of state.
+    Recovery {
+        /// Keys of state.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Operator instances holding them.
+        #[arg(long, default_value_t = 4)]
+        instances: usize,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Flags of the scheduling scenarios.
+#[derive(Debug, clap::Args)]
+pub struct ScenarioArgs {
+    /// Seconds of input per job (fewer make the p99 hostage to a single stall of this
+    /// machine).
+    #[arg(long, default_value_t = 6.0, value_parser = positive)]
+    duration_s: f64,
+    /// Offered load of the heavy jobs, as a share of what this host sustains (measured first
+    /// with an unpaced run of the same job).
+    #[arg(long, default_value_t = 0.9, value_parser = positive)]
+    load: f64,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// The example operators' directory.
+    #[arg(long, default_value = "example-operators/rust")]
+    operators: PathBuf,
+    /// The policies to compare, comma-separated [default: all of them].
+    #[arg(long, value_delimiter = ',', value_parser = super::policy_parser())]
+    policies: Vec<PolicyKind>,
+    /// Fuel per slice [default: the host's default].
+    #[arg(long)]
+    slice_fuel: Option<u64>,
+    /// Rounds: every policy runs this many times, interleaved, and each figure is the
+    /// median over the rounds (a stall of the machine in one round then decides nothing).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// Where to write the chart of p99 latencies (SVG) [default:
+    /// target/cameo-bench/SCENARIO.svg].
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Print the report as JSON: {"policies": {"fifo": {"GROUP": {"p50_ms", "p99_ms",
+    /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}, "scenario",
+    /// "capacity_eps", "rounds"} (the measured capacity the load is a share of, null for
+    /// runaway; the rounds each figure is the median of).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a `bench` subcommand.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::SingleTenant(args) => scenario(Scenario::SingleTenant, args),
+        BenchCommand::MultiTenant(args) => scenario(Scenario::MultiTenant, args),
+        BenchCommand::Runaway(args) => scenario(Scenario::Runaway, args),
+        BenchCommand::Checkpoint {
+            events,
+            rounds,
+            interval_ms,
+            operators,
+            json,
+        } => {
+            let report = checkpoint::run(
+                &operators,
+                events,
+                rounds.max(1),
+                Duration::from_millis(interval_ms.max(1)),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        BenchCommand::Recovery {
+            keys,
+            instances,
+            rounds,
+            json,
+        } => {
+            let report = recovery::run(keys, instances, rounds)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
+    let options = ScenarioOptions {
+        operators: args.operators,
+        duration_s: args.duration_s.max(0.1),
+        load: args.load.max(0.001),
+        workers: args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        slice_fuel: args.slice_fuel,
+        rounds: args.rounds as usize,
+        policies: if args.policies.is_empty() {
+            PolicyKind::ALL.to_vec()
+        } else {
+            args.policies
+        },
+    };
+    let report = scenarios::run(scenario, &options)?;
+    let plot = args.plot.unwrap_or_else(|| {
+        PathBuf::from("target/cameo-bench").join(format!("{}.svg", scenario.name()))
+    });
+    // The figures come first: a chart that cannot be written must not lose them.
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
+    match write_chart(&plot, &report.p99_chart().to_svg()) {
+        Ok(()) => eprintln!("chart: {}", plot.display()),
+        Err(err) => eprintln!("warning: no chart: {}", crate::describe(&err)),
+    }
+    Ok(())
+}
+
+/// A finite number above zero.
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("`{text}` is not a number above 0")),
+    }
+}
+
+fn write_chart(path: &Path, svg: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,91 @@
+//! `cameo run`: a job embedded, without a server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cameo_host::{JobSpec, Limits, PolicyKind, RunOptions};
+
+/// Flags of `cameo run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The job spec (TOML).
+    job: PathBuf,
+    /// Print the summary as one JSON object (events_in, events_out, errors, fuel, latency_ms).
+    #[arg(long)]
+    json: bool,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Scheduling policy: edf (earliest deadline first) meets latency targets best; fifo
+    /// (calls run to completion, in arrival order) is the baseline it is measured against.
+    #[arg(long, default_value_t = PolicyKind::default(), value_parser = super::policy_parser())]
+    policy: PolicyKind,
+    /// Fuel per slice: a call yields to the scheduler after burning this much.
+    #[arg(long)]
+    slice_fuel: Option<u64>,
+    /// Fuel one call may burn before it fails as out-of-fuel.
+    #[arg(long)]
+    fuel_per_call: Option<u64>,
+    /// Linear memory one operator instance may hold, in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// Events per `process` call at most.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Keep checkpoints in this directory and, if the job was interrupted, resume it from the
+    /// newest intact one. The checkpoints are removed when the job completes.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Milliseconds between checkpoints (with --data-dir).
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_interval_ms: u64,
+}
+
+impl RunArgs {
+    /// The run options these flags ask for.
+    fn options(&self) -> anyhow::Result<RunOptions> {
+        let mut limits = Limits::default();
+        if let Some(fuel) = self.slice_fuel {
+            limits.slice_fuel = fuel;
+        }
+        if let Some(fuel) = self.fuel_per_call {
+            limits.fuel_per_call = fuel;
+        }
+        if let Some(mib) = self.memory_mib {
+            limits.memory_bytes = mib.saturating_mul(1 << 20);
+        }
+        if let Some(batch) = self.batch_size {
+            anyhow::ensure!(batch > 0, "--batch-size must be at least 1");
+            limits.batch_size = batch;
+        }
+        anyhow::ensure!(
+            self.checkpoint_interval_ms > 0,
+            "--checkpoint-interval-ms must be at least 1"
+        );
+        let mut options = RunOptions {
+            policy: self.policy,
+            limits,
+            data_dir: self.data_dir.clone(),
+            checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms),
+            ..RunOptions::default()
+        };
+        if let Some(workers) = self.workers {
+            anyhow::ensure!(workers > 0, "--workers must be at least 1");
+            options.workers = workers;
+        }
+        Ok(options)
+    }
+}
+
+/// Runs the job and prints its summary.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let spec = JobSpec::from_file(&args.job)?;
+    let options = args.options()?;
+    let outcome = cameo_host::run_job(&spec, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome.summary)?);
+    } else {
+        eprint!("{}", outcome.summary);
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The `cameo` command line: parses flags and calls into the `cameo_host` library, one module
+//! per subcommand.
+//!
+//! # Layout
+//! - this file: the command tree, logging, and how errors are printed.
+//! - [`commands`]: one module per subcommand (`run`, `operator`, `bench`).
+//! - [`bench`](mod@bench): the benchmark scenarios behind `cameo bench`, and their charts.
+
+mod bench;
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// Run stream operators as sandboxed WebAssembly components, scheduled by deadline.
+#[derive(Debug, Parser)]
+#[command(name = "cameo", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job embedded, without a server: sources, operators and sinks from a job spec.
+    ///
+    /// With finite sources the job ends when all input is processed, then a summary is printed
+    /// (to stderr, or as one JSON object on the last line of stdout with --json).
+    Run(commands::run::RunArgs),
+    /// Work with operator projects.
+    #[command(subcommand)]
+    Operator(commands::operator::OperatorCommand),
+    /// Measure the host: scenarios run side by side in one process, reported as ratios.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAMEO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,operator=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Operator(command) => commands::operator::run(command),
+        Command::Bench(command) => commands::bench::run(command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", describe(&err));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once: many of our errors already name
+/// their cause in their own message.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let load = cameo_host::LoadError::Read {
+            path: "op.wasm".into(),
+            source: io,
+        };
+        let err = anyhow::Error::new(load).context("could not start the job");
+        assert_eq!(
+            describe(&err),
+            "could not start the job: could not read operator module op.wasm: no such file"
+        );
+    }
+}
