@@ -63,3 +63,22 @@ fn building_a_directory_without_a_project_says_so() {
         "{text}"
     );
 }
+
+#[test]
+fn run_defaults_to_the_deadline_policy_and_names_the_others() {
+    let out = cameo(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[default: edf]"), "{text}");
+    assert!(text.contains("fifo") && text.contains("llf"), "{text}");
+}
+
+#[test]
+fn an_unknown_policy_is_refused_with_the_known_ones() {
+    let out = cameo(&["run", "job.toml", "--policy", "fastest"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("invalid value 'fastest'") && text.contains("edf"),
+        "{text}"
+    );
+}

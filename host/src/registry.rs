@@ -48,6 +48,12 @@ impl OperatorModule {
         &self.pre
     }
 
+    /// True when the module was loaded by `engine` (a module runs only on the engine that
+    /// compiled it).
+    pub fn is_for(&self, engine: &OperatorEngine) -> bool {
+        wasmtime::Engine::same(self.pre.component().engine(), engine.engine())
+    }
+
     /// Where the `handler` exports are.
     pub fn handler(&self) -> &HandlerIndices {
         &self.handler

@@ -163,6 +163,16 @@ fn load_modules(plan: &JobPlan, host: &Host) -> Result<HashMap<String, OperatorM
             Ok(module)
         };
         let module = match &operator.module {
+            ModuleSource::Loaded(module) if !module.is_for(&host.engine) => {
+                return Err(JobError::Mismatch {
+                    operator: name.clone(),
+                    reason: format!(
+                        "{} was loaded by another engine; load it with this host's engine \
+                         (Host::engine)",
+                        module.name()
+                    ),
+                });
+            }
             ModuleSource::Loaded(module) => module.clone(),
             ModuleSource::Component(path) => load(path.clone())?,
             ModuleSource::RustCrate(dir) => {

@@ -201,6 +201,12 @@ impl Host {
         })
     }
 
+    /// The engine the host's operators run on: modules handed to
+    /// [`Host::submit_plan`] as [`plan::ModuleSource::Loaded`] must be loaded with it.
+    pub fn engine(&self) -> &OperatorEngine {
+        &self.engine
+    }
+
     /// Nanoseconds per unit of fuel, measured when the host started.
     pub fn ns_per_fuel(&self) -> f64 {
         self.ns_per_fuel
