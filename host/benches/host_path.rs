@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use cameo_host::internals::{
-    Batch, BatchKind, CallContext, CallDone, CallInput, PriorityContext, Record, Slot, TenantState,
+    Accounts, Batch, BatchKind, CallContext, CallDone, CallInput, PriorityContext, Record, Slot,
     call, fresh_slot,
 };
 use cameo_host::{Event, Limits, OperatorEngine, OperatorModule};
@@ -62,16 +62,17 @@ fn bench(c: &mut Criterion) {
     let engine = OperatorEngine::new(limits.clone()).unwrap_or_else(|err| panic!("{err}"));
     let module =
         OperatorModule::load_file(&engine, &component).unwrap_or_else(|err| panic!("{err}"));
-    let tenant = TenantState::new("bench", u64::MAX);
+    let accounts = Accounts::unlimited();
     let cx = CallContext {
+        operator: Arc::from("bench/filter"),
         module,
         config: Arc::from(r#"{"field":"value","min":50}"#),
         limits,
         window: None,
         join: None,
-        tenant: Arc::clone(&tenant),
+        accounts: accounts.clone(),
     };
-    let mut slot = Some(fresh_slot(&engine, "bench/filter", &tenant));
+    let mut slot = Some(fresh_slot(&engine, "bench/filter", &accounts));
     let mut group = c.benchmark_group("filter");
     for batch in [1usize, 16, 64, 256] {
         let input = events(batch);

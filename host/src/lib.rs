@@ -62,7 +62,8 @@
 //!   executor, timers.
 //! - `time`: watermarks, windows, joins and event-time timers.
 //! - `state`: host-held keyed state with per-call transactions and quotas; checkpoints.
-//! - `limits`: per-instance resource limits.
+//! - `limits`: every limit in one place: per instance, and the fixed ones.
+//! - `budget`: the host's memory budget, shared out to tenants and jobs.
 //! - `metrics`: counters, latency histograms, the job summary.
 //!
 //! The layering runs one way: job → actor → dataflow → sched; nothing below imports what is
@@ -73,6 +74,7 @@
 mod actor;
 #[allow(missing_docs)]
 mod bindings;
+mod budget;
 mod builder;
 mod dataflow;
 mod engine;
@@ -86,14 +88,15 @@ mod sync;
 mod time;
 
 pub use bindings::{Event, Header};
+pub use budget::{BudgetConfig, BudgetExceeded, Resource};
 pub use builder::{BuildError, build_rust};
 pub use dataflow::spec::{JobSpec, SpecError};
 pub use engine::{EngineSetupError, OperatorEngine};
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job};
-pub use limits::Limits;
+pub use limits::{FIXED_LIMITS, Limits};
 pub use metrics::{JobSummary, LatencySummary, OperatorStats, SinkStats};
-pub use registry::{LoadError, MAX_MODULE_BYTES, OperatorModule};
+pub use registry::{LoadError, OperatorModule};
 pub use sched::executor::TenantSchedStats;
 pub use sched::{PolicyKind, UnknownPolicy};
 pub use state::checkpoint::CheckpointStats;
@@ -105,6 +108,7 @@ pub mod internals {
     use std::sync::Arc;
 
     pub use crate::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
+    pub use crate::budget::Accounts;
     pub use crate::dataflow::record::{Batch, PriorityContext, Record};
     pub use crate::state::checkpoint::{
         ActorSnapshot, Checkpoint, CheckpointError, CheckpointStore,
@@ -112,18 +116,15 @@ pub mod internals {
     pub use crate::state::{Held, KeyedState, StateTxn, TenantState};
     pub use crate::time::{InputWatermarks, TimerQueue};
 
-    /// A fresh store for an instance labelled `label` of `tenant`, holding nothing yet.
-    pub fn fresh_slot(
-        engine: &crate::OperatorEngine,
-        label: &str,
-        tenant: &Arc<TenantState>,
-    ) -> Slot {
+    /// A fresh store for an instance labelled `label` charging `accounts`, holding nothing
+    /// yet.
+    pub fn fresh_slot(engine: &crate::OperatorEngine, label: &str, accounts: &Accounts) -> Slot {
         Slot::Fresh(engine.new_store(
             Arc::from(label),
             Held::default(),
             None,
             None,
-            Arc::clone(tenant),
+            accounts.clone(),
         ))
     }
 }

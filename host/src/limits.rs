@@ -1,5 +1,7 @@
-//! Per-instance resource limits: fuel per call, slice length, memory and state caps, batch
-//! and output sizes.
+//! Every limit the host enforces, in one place: the per-instance ones a host is configured with
+//! ([`Limits`]), and the fixed ones below, which bound what a guest or an input can make the
+//! host allocate ([`FIXED_LIMITS`] lists them for docs and `cameo run --help`). The memory
+//! budget over all of them is [`crate::BudgetConfig`].
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +28,78 @@ pub struct Limits {
     pub max_output_bytes: u64,
     /// Events an actor's mailbox holds before its producers are held back.
     pub mailbox_capacity: usize,
+    /// Bytes of events an actor's mailbox holds before its producers are held back.
+    pub mailbox_bytes: u64,
 }
+
+/// Bytes one log line keeps; the rest is cut, and the line says how much.
+pub const MAX_LOG_LINE_BYTES: usize = 4096;
+
+/// Bytes a timer key may have.
+pub const MAX_TIMER_KEY_BYTES: usize = 4096;
+
+/// Timers one operator instance may hold.
+pub const MAX_TIMERS_PER_INSTANCE: usize = 1_000_000;
+
+/// Headers one output event may carry.
+pub const MAX_HEADERS_PER_EVENT: usize = 64;
+
+/// Bytes one line of a file or stdin source may have; a longer line goes to the dead letters.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Bytes one dead-letter entry keeps of the failed event's value; the rest is cut, and the
+/// entry says how much.
+pub const MAX_DEAD_LETTER_VALUE_BYTES: usize = 16 * 1024;
+
+/// Windows one event may fall in (a sliding window's size over its slide).
+pub const MAX_WINDOWS_PER_EVENT: i64 = 1000;
+
+/// Bytes an operator module may have; a larger file is refused before it is read.
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// The fixed limits: name, value, and what passing it does.
+pub const FIXED_LIMITS: &[(&str, u64, &str)] = &[
+    (
+        "log line",
+        MAX_LOG_LINE_BYTES as u64,
+        "bytes per log line; the rest is cut",
+    ),
+    (
+        "timer key",
+        MAX_TIMER_KEY_BYTES as u64,
+        "bytes per timer key; a longer one fails the call",
+    ),
+    (
+        "timers per instance",
+        MAX_TIMERS_PER_INSTANCE as u64,
+        "timers one instance holds; one more fails the call",
+    ),
+    (
+        "headers per event",
+        MAX_HEADERS_PER_EVENT as u64,
+        "headers per output event; more fail the call",
+    ),
+    (
+        "source line",
+        MAX_LINE_BYTES as u64,
+        "bytes per input line; a longer line goes to the dead letters",
+    ),
+    (
+        "dead-letter value",
+        MAX_DEAD_LETTER_VALUE_BYTES as u64,
+        "bytes of the failed event's value kept per dead letter",
+    ),
+    (
+        "windows per event",
+        MAX_WINDOWS_PER_EVENT as u64,
+        "windows one event falls in (size_ms / slide_ms); a job asking more is refused",
+    ),
+    (
+        "module file",
+        MAX_MODULE_BYTES,
+        "bytes per operator module, checked before reading",
+    ),
+];
 
 impl Default for Limits {
     fn default() -> Self {
@@ -40,6 +113,7 @@ impl Default for Limits {
             max_output_events: 100_000,
             max_output_bytes: 16 << 20,
             mailbox_capacity: 4096,
+            mailbox_bytes: 16 << 20,
         }
     }
 }

@@ -162,6 +162,7 @@ impl JobMetrics {
             operators: self.operator_stats(),
             checkpoints: None,
             state_bytes: 0,
+            memory_bytes: 0,
         }
     }
 
@@ -314,6 +315,9 @@ pub struct JobSummary {
     pub operators: BTreeMap<String, OperatorStats>,
     /// Bytes of keyed state the job's operators held at the end.
     pub state_bytes: u64,
+    /// Bytes charged to the job's memory budget (linear memory, state, panes, buffers,
+    /// timers).
+    pub memory_bytes: u64,
     /// Checkpoints taken, when the job ran with a data directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoints: Option<CheckpointStats>,

@@ -13,8 +13,7 @@ use crate::bindings::{
 };
 use crate::engine::{HostState, OperatorEngine};
 
-/// Largest module accepted, in bytes.
-pub const MAX_MODULE_BYTES: usize = 64 << 20;
+use crate::limits::MAX_MODULE_BYTES;
 
 /// The WebAssembly magic number every module and component starts with.
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -84,14 +83,14 @@ pub enum LoadError {
     },
     /// Over [`MAX_MODULE_BYTES`].
     #[error(
-        "{name} is {size} bytes, over the {MAX_MODULE_BYTES}-byte limit for an operator module; \
-         build it in release mode and strip debug info"
+        "{name} is over the {MAX_MODULE_BYTES}-byte limit for an operator module (it has \
+         {size} bytes or more); build it in release mode and strip debug info"
     )]
     TooLarge {
         /// Module name.
         name: String,
-        /// Its size.
-        size: usize,
+        /// Its size, or as much of it as was read.
+        size: u64,
     },
     /// Not WebAssembly at all.
     #[error(
@@ -178,14 +177,26 @@ impl OperatorModule {
 
 /// Reads and loads the component at `path`.
 fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    use std::io::Read as _;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
+    let read_error = |source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    // The size is checked before reading, and a file that grows or never ends (a pipe, a
+    // device) is read no further than the limit.
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > MAX_MODULE_BYTES {
+        return Err(LoadError::TooLarge { name, size });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MODULE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
     load_bytes(engine, &name, &bytes)
 }
 
@@ -195,10 +206,10 @@ fn load_bytes(
     name: &str,
     bytes: &[u8],
 ) -> Result<OperatorModule, LoadError> {
-    if bytes.len() > MAX_MODULE_BYTES {
+    if bytes.len() as u64 > MAX_MODULE_BYTES {
         return Err(LoadError::TooLarge {
             name: name.into(),
-            size: bytes.len(),
+            size: bytes.len() as u64,
         });
     }
     check_header(name, bytes)?;

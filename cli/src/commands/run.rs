@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cameo_host::{JobSpec, Limits, PolicyKind, RunOptions};
+use cameo_host::{BudgetConfig, JobSpec, Limits, PolicyKind, RunOptions};
 
 /// Flags of `cameo run`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = super::limits_help())]
 pub struct RunArgs {
     /// The job spec (TOML).
     job: PathBuf,
@@ -39,6 +40,18 @@ pub struct RunArgs {
     /// Milliseconds between checkpoints (with --data-dir).
     #[arg(long, default_value_t = 1000)]
     checkpoint_interval_ms: u64,
+    /// Memory the host may hold for guests and inputs (linear memory, state, window panes,
+    /// join buffers, timers, queued events), e.g. 2GiB or 512MiB [default: half the machine's
+    /// memory]. A tenant may hold half of it, one job all of its tenant's share, unless
+    /// --tenant-budget or --job-budget say otherwise.
+    #[arg(long, value_parser = super::parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Memory one tenant may hold, across its jobs (see --memory-budget).
+    #[arg(long, value_parser = super::parse_bytes)]
+    tenant_budget: Option<u64>,
+    /// Memory one job may hold (see --memory-budget).
+    #[arg(long, value_parser = super::parse_bytes)]
+    job_budget: Option<u64>,
 }
 
 impl RunArgs {
@@ -62,11 +75,22 @@ impl RunArgs {
             self.checkpoint_interval_ms > 0,
             "--checkpoint-interval-ms must be at least 1"
         );
+        let mut budget = self
+            .memory_budget
+            .map_or_else(BudgetConfig::default, BudgetConfig::for_host);
+        if let Some(bytes) = self.tenant_budget {
+            budget.tenant_bytes = bytes;
+            budget.job_bytes = budget.job_bytes.min(bytes);
+        }
+        if let Some(bytes) = self.job_budget {
+            budget.job_bytes = bytes;
+        }
         let mut options = RunOptions {
             policy: self.policy,
             limits,
             data_dir: self.data_dir.clone(),
             checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms),
+            budget,
             ..RunOptions::default()
         };
         if let Some(workers) = self.workers {

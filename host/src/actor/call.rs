@@ -12,11 +12,13 @@ use super::instance::{Exports, Instance};
 use super::joining;
 use super::windowing::{self, WindowUpdate};
 use crate::bindings::{Event, OperatorError};
-use crate::dataflow::record::{Batch, PriorityContext};
+use crate::budget::{Accounts, BudgetExceeded, Resource};
+use crate::dataflow::record::{Batch, PriorityContext, event_bytes};
 use crate::engine::HostState;
 use crate::limits::Limits;
+use crate::limits::MAX_HEADERS_PER_EVENT;
 use crate::registry::OperatorModule;
-use crate::state::{Held, TenantState};
+use crate::state::Held;
 use crate::time::join::{JoinDef, JoinPlan, Side};
 use crate::time::window::{PaneKey, WindowDef};
 
@@ -120,9 +122,21 @@ pub enum Slot {
     Fresh(Store<HostState>),
 }
 
+impl Slot {
+    /// The host's side of the slot's store.
+    pub fn host_mut(&mut self) -> &mut HostState {
+        match self {
+            Slot::Live(instance) => instance.store.data_mut(),
+            Slot::Fresh(store) => store.data_mut(),
+        }
+    }
+}
+
 /// Everything a call needs besides its input.
 #[derive(Clone)]
 pub struct CallContext {
+    /// The operator's label (`job/operator`), for errors.
+    pub operator: Arc<str>,
     /// The module to instantiate when the slot is fresh.
     pub module: OperatorModule,
     /// The operator's config, as JSON.
@@ -133,8 +147,8 @@ pub struct CallContext {
     pub window: Option<WindowDef>,
     /// The operator's interval join, if the job spec declares one.
     pub join: Option<JoinDef>,
-    /// The tenant's state account.
-    pub tenant: Arc<TenantState>,
+    /// The job's memory budget and the tenant's state quota.
+    pub accounts: Accounts,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -155,22 +169,56 @@ fn fuel_used(store: &Store<HostState>, limits: &Limits) -> u64 {
 }
 
 /// Instantiates the module and calls `init`; an error here is fatal for the job.
-async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<Exports, String> {
-    let name = cx.module.name();
-    prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
+/// Why an instance could not be made.
+enum NoInstance {
+    /// The memory budget had no room for it now: this call fails, a later one tries again.
+    Budget(BudgetExceeded),
+    /// The module or its config is wrong: the job cannot go on.
+    Fatal(String),
+}
+
+impl NoInstance {
+    /// A failure of instantiation or `init`, described by `what` (`could not be
+    /// instantiated`, `failed in init`).
+    fn from_trap(
+        err: &wasmtime::Error,
+        cx: &CallContext,
+        what: &str,
+        panic: Option<String>,
+    ) -> Self {
+        match CallFailure::from_trap(err, cx.limits.fuel_per_call).after_panic(panic) {
+            CallFailure::Budget(exceeded) => NoInstance::Budget(exceeded),
+            failure => NoInstance::Fatal(format!("{} {what}: {failure}", cx.name())),
+        }
+    }
+}
+
+impl CallContext {
+    /// The operator and its module, as errors name them.
+    fn name(&self) -> String {
+        format!("operator \"{}\" ({})", self.operator, self.module.name())
+    }
+}
+
+/// Instantiates the module and calls `init`.
+async fn instantiate(
+    store: &mut Store<HostState>,
+    cx: &CallContext,
+) -> Result<Exports, NoInstance> {
+    let name = cx.name();
+    let no_fuel =
+        |e: wasmtime::Error| NoInstance::Fatal(format!("{name}: could not set fuel: {e:#}"));
+    prepare(store, &cx.limits).map_err(no_fuel)?;
     let instance = cx
         .module
         .pre()
         .instantiate_async(&mut *store)
         .await
-        .map_err(|e| {
-            format!(
-                "{name} could not be instantiated: {}",
-                CallFailure::from_trap(&e, cx.limits.fuel_per_call)
-            )
-        })?;
+        .map_err(|e| NoInstance::from_trap(&e, cx, "could not be instantiated", None))?;
     let exports_mismatch = |e: wasmtime::Error| {
-        format!("{name} exports the cameo interfaces with the wrong types: {e:#}")
+        NoInstance::Fatal(format!(
+            "{name} exports the cameo interfaces with the wrong types: {e:#}"
+        ))
     };
     let bindings = Exports {
         handler: cx
@@ -195,19 +243,16 @@ async fn instantiate(store: &mut Store<HostState>, cx: &CallContext) -> Result<E
             None => None,
         },
     };
-    prepare(store, &cx.limits).map_err(|e| format!("{name}: could not set fuel: {e:#}"))?;
+    prepare(store, &cx.limits).map_err(no_fuel)?;
     let init = bindings.handler.call_init(&mut *store, &cx.config).await;
-    store.data_mut().log.flush();
+    let panic = store.data_mut().log.flush();
     match init {
         Ok(Ok(())) => Ok(bindings),
-        Ok(Err(err)) => Err(format!(
+        Ok(Err(err)) => Err(NoInstance::Fatal(format!(
             "{name} refused its config in init: {}",
             CallFailure::from_operator(&err)
-        )),
-        Err(err) => Err(format!(
-            "{name} failed in init: {}",
-            CallFailure::from_trap(&err, cx.limits.fuel_per_call)
-        )),
+        ))),
+        Err(err) => Err(NoInstance::from_trap(&err, cx, "failed in init", panic)),
     }
 }
 
@@ -216,21 +261,27 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         Slot::Live(instance) => (instance.store, instance.exports),
         Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
             Ok(bindings) => (store, bindings),
-            Err(reason) => {
+            Err(refusal) => {
                 let fuel = fuel_used(&store, &cx.limits);
+                let (result, fatal) = match refusal {
+                    NoInstance::Budget(exceeded) => (Err(CallFailure::Budget(exceeded)), None),
+                    NoInstance::Fatal(reason) => {
+                        (Err(CallFailure::Trap(reason.clone())), Some(reason))
+                    }
+                };
                 return CallDone {
                     instance: None,
                     orphaned: Some(std::mem::take(&mut store.data_mut().held)),
                     input,
-                    result: Err(CallFailure::Trap(reason.clone())),
+                    result,
                     fuel,
-                    fatal: Some(reason),
+                    fatal,
                 };
             }
         },
     };
     if let Err(err) = prepare(&mut store, &cx.limits) {
-        let reason = format!("{}: could not set fuel: {err:#}", cx.module.name());
+        let reason = format!("{}: could not set fuel: {err:#}", cx.name());
         return CallDone {
             instance: None,
             orphaned: Some(std::mem::take(&mut store.data_mut().held)),
@@ -243,19 +294,23 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let outcome = call_guest(&mut store, &bindings, &input).await;
     let fuel = fuel_used(&store, &cx.limits);
     let host = store.data_mut();
-    host.log.flush();
+    let panic = host.log.flush();
     let txn = std::mem::take(&mut host.txn);
     let timers = std::mem::take(&mut host.timers);
+    // The writes were charged as they were made; what is committed is charged by the actor
+    // once it has the instance back (see `Actor::settle`).
+    host.accounts.budget.release(txn.pending_bytes());
+    host.accounts.state.release(txn.pending_bytes());
     if let CallInput::Fire { pane, .. } = &input {
         // Fired, successfully or not: a failing pane goes to the dead letters once.
         host.held.windows.mark_fired(pane);
     }
     let result = match outcome {
-        Ok(Ok((events, update))) => match check_output(&events, &cx.limits) {
+        Ok(Ok((events, update))) => match check_output(&events, &cx.limits).and_then(|()| {
+            check_growth(host, update.as_ref(), &timers).map_err(CallFailure::Budget)
+        }) {
             Ok(()) => {
-                let before = host.held.state.bytes();
                 txn.commit(&mut host.held.state);
-                host.tenant.adjust(before, host.held.state.bytes());
                 let late = match update {
                     Some(HeldUpdate::Window(update)) => update.apply(&mut host.held.windows),
                     Some(HeldUpdate::Join(plan)) => {
@@ -273,7 +328,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             Err(failure) => Err(failure),
         },
         Ok(Err(err)) => Err(CallFailure::from_operator(&err)),
-        Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call)),
+        Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call).after_panic(panic)),
     };
     let poisoned = result.as_ref().is_err_and(CallFailure::poisons_instance);
     let (instance, orphaned) = if poisoned {
@@ -346,18 +401,39 @@ async fn call_guest(
     }
 }
 
-fn check_output(events: &[Event], limits: &Limits) -> Result<(), CallFailure> {
-    let bytes: u64 = events
+/// Refuses what a successful call would add to the host's holdings (panes, join buffers,
+/// timers) when it does not fit the job's memory budget.
+fn check_growth(
+    host: &HostState,
+    update: Option<&HeldUpdate>,
+    timers: &[(Option<Vec<u8>>, i64)],
+) -> Result<(), BudgetExceeded> {
+    let budget = &host.accounts.budget;
+    match update {
+        Some(HeldUpdate::Window(update)) => {
+            let growth = update.growth(&host.held.windows);
+            budget.check(Resource::WindowPanes, growth.max(0) as u64)?;
+        }
+        Some(HeldUpdate::Join(plan)) => budget.check(Resource::JoinBuffers, plan.bytes())?,
+        None => {}
+    }
+    let timer_bytes = timers
         .iter()
-        .map(|e| {
-            (e.value.len()
-                + e.key.as_ref().map_or(0, Vec::len)
-                + e.headers
-                    .iter()
-                    .map(|h| h.name.len() + h.value.len())
-                    .sum::<usize>()) as u64
-        })
+        .map(|(key, _)| crate::time::timer_bytes(key.as_deref()))
         .sum();
+    budget.check(Resource::Timers, timer_bytes)
+}
+
+fn check_output(events: &[Event], limits: &Limits) -> Result<(), CallFailure> {
+    if let Some(event) = events
+        .iter()
+        .find(|e| e.headers.len() > MAX_HEADERS_PER_EVENT)
+    {
+        return Err(CallFailure::TooManyHeaders {
+            headers: event.headers.len(),
+        });
+    }
+    let bytes: u64 = events.iter().map(event_bytes).sum();
     if events.len() > limits.max_output_events || bytes > limits.max_output_bytes {
         return Err(CallFailure::OutputTooLarge {
             events: events.len(),

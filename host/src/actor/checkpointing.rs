@@ -21,11 +21,14 @@ impl Actor {
 
     /// Resumes from a checkpoint's snapshot (before the first call).
     pub fn restore(&mut self, snapshot: ActorSnapshot) {
-        let before = self.snapshot().held.state.bytes();
-        self.cx.tenant.adjust(before, snapshot.held.state.bytes());
-        *self.held_mut() = snapshot.held;
-        self.timers = snapshot.timers;
+        let mut held = snapshot.held;
+        held.recount();
+        let mut timers = snapshot.timers;
+        timers.recount();
+        *self.held_mut() = held;
+        self.timers = timers;
         self.watermarks = snapshot.watermarks;
+        self.settle();
     }
 
     /// Barrier `id` arrived on `channel`: hold that channel back until the barrier arrived on

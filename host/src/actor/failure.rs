@@ -3,7 +3,9 @@
 use wasmtime::Trap;
 
 use crate::bindings::OperatorError;
+use crate::budget::BudgetExceeded;
 use crate::engine::MemoryCapExceeded;
+use crate::limits::MAX_HEADERS_PER_EVENT;
 use crate::state::StateQuotaExceeded;
 
 /// Longest failure text kept (traps carry wasm backtraces).
@@ -24,15 +26,35 @@ pub enum CallFailure {
     /// The instance tried to grow its memory past the cap.
     #[error(transparent)]
     MemoryCap(#[from] MemoryCapExceeded),
+    /// The call would have taken its job, tenant or the host past a memory budget.
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
     /// The instance tried to hold more state than its quota.
     #[error(transparent)]
     StateQuota(#[from] StateQuotaExceeded),
-    /// Any other trap (a panic in the guest, an out-of-bounds access, a host import refusing).
+    /// The guest panicked (and so trapped).
+    #[error("{message} (the operator panicked; {trap})")]
+    Panicked {
+        /// The panic as the guest reported it: `panicked at FILE:LINE:COL: MESSAGE`.
+        message: String,
+        /// The trap that followed, with its wasm backtrace.
+        trap: String,
+    },
+    /// Any other trap (an out-of-bounds access, a host import refusing).
     #[error("trapped: {0}")]
     Trap(String),
     /// The operator returned an error.
     #[error("returned an error: {0}")]
     Operator(String),
+    /// The call emitted an event with more headers than an event may carry.
+    #[error(
+        "emitted an event with {headers} headers, over the limit of {MAX_HEADERS_PER_EVENT} \
+         per event; put the data in the value"
+    )]
+    TooManyHeaders {
+        /// Headers of the event.
+        headers: usize,
+    },
     /// The call emitted more than one call may.
     #[error(
         "emitted {events} events of {bytes} bytes in one call, over the limit of {max_events} \
@@ -59,10 +81,20 @@ impl CallFailure {
         if let Some(cap) = err.downcast_ref::<MemoryCapExceeded>() {
             return CallFailure::MemoryCap(cap.clone());
         }
+        if let Some(exceeded) = err.downcast_ref::<BudgetExceeded>() {
+            return CallFailure::Budget(exceeded.clone());
+        }
         if let Some(quota) = err.downcast_ref::<StateQuotaExceeded>() {
             return CallFailure::StateQuota(quota.clone());
         }
-        let mut reason = format!("{err:#}");
+        // What happened first, then where (the wasm backtrace, which is long).
+        let backtrace = err
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .map(|backtrace| format!("; {backtrace}"));
+        let mut reason = match backtrace {
+            Some(backtrace) => format!("{}{backtrace}", err.root_cause()),
+            None => format!("{err:#}"),
+        };
         if reason.len() > MAX_REASON_CHARS {
             let mut cut = MAX_REASON_CHARS;
             while !reason.is_char_boundary(cut) {
@@ -72,6 +104,18 @@ impl CallFailure {
             reason.push_str(" …");
         }
         CallFailure::Trap(reason)
+    }
+
+    /// This failure, told as the panic `panic` the guest reported before it, if it was a trap
+    /// and there was one.
+    pub fn after_panic(self, panic: Option<String>) -> Self {
+        match (self, panic) {
+            (CallFailure::Trap(trap), Some(message)) => CallFailure::Panicked {
+                message,
+                trap: format!("trapped: {trap}"),
+            },
+            (failure, _) => failure,
+        }
     }
 
     /// From the error an operator returned.
@@ -86,7 +130,9 @@ impl CallFailure {
     pub fn poisons_instance(&self) -> bool {
         !matches!(
             self,
-            CallFailure::Operator(_) | CallFailure::OutputTooLarge { .. }
+            CallFailure::Operator(_)
+                | CallFailure::OutputTooLarge { .. }
+                | CallFailure::TooManyHeaders { .. }
         )
     }
 }

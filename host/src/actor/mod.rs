@@ -42,6 +42,10 @@ use crate::time::join::Side;
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
 
+/// Slices a call may run before it is demoted behind its tenant's other work (see
+/// [`Priority::demoted`]): far more than a batch of ordinary events takes.
+const LONG_CALL_SLICES: u64 = 50;
+
 /// Work the watermark made due, with the context of the watermark (or call) that made it due.
 enum Due {
     /// An event-time timer the operator registered.
@@ -128,6 +132,24 @@ pub struct Actor {
     in_flight_context: Option<InFlight>,
     /// Fuel already charged to the tenant for the call in flight.
     charged: u64,
+    /// What is charged to the accounts for what the instance holds: keyed state (to the
+    /// tenant's state quota) and everything held, timers included (to the memory budget).
+    held_charged: HeldCharge,
+}
+
+/// Bytes an actor has charged for what it holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeldCharge {
+    state: u64,
+    all: u64,
+}
+
+impl Drop for Actor {
+    /// What the instance held goes with it: give its charges back.
+    fn drop(&mut self) {
+        self.cx.accounts.state.release(self.held_charged.state);
+        self.cx.accounts.budget.release(self.held_charged.all);
+    }
 }
 
 impl Actor {
@@ -159,7 +181,36 @@ impl Actor {
             aligning: None,
             in_flight_context: None,
             charged: 0,
+            held_charged: HeldCharge::default(),
         }
+    }
+
+    /// What the host holds for this instance, wherever it is now.
+    fn held_ref(&self) -> &Held {
+        match &self.instance {
+            Some(instance) => instance.held(),
+            None => &self.held,
+        }
+    }
+
+    /// Brings the charges for what the instance holds up to date with what it holds now
+    /// (after a call, a watermark, a restore). Growth a call asked for was checked against
+    /// the budget before it was committed; this records it.
+    fn settle(&mut self) {
+        let held = self.held_ref();
+        let now = HeldCharge {
+            state: held.state.bytes(),
+            all: held.bytes() + self.timers.bytes(),
+        };
+        self.cx
+            .accounts
+            .state
+            .adjust(self.held_charged.state, now.state);
+        self.cx
+            .accounts
+            .budget
+            .resize(self.held_charged.all, now.all);
+        self.held_charged = now;
     }
 
     /// Picks the next call to make, handling control messages on the way. `None`: nothing to
@@ -187,6 +238,7 @@ impl Actor {
                         }
                     }
                     Forward::End => {
+                        self.drop_unfireable_timers();
                         if let Some(checkpointer) = &self.links.checkpointer {
                             checkpointer.actor_finished(&self.label, self.snapshot());
                         }
@@ -241,6 +293,26 @@ impl Actor {
                     self.barrier_arrived(channel, id, activator);
                 }
             }
+        }
+    }
+
+    /// Timers still registered when the input has ended (an on-timer registered them at or
+    /// after the end): nothing can fire them, so they go to the dead letters, and the job
+    /// ends.
+    fn drop_unfireable_timers(&mut self) {
+        for (time, key) in self.timers.due(i64::MAX) {
+            let key = key.map_or_else(String::new, |k| {
+                format!(" for key {:?}", String::from_utf8_lossy(&k))
+            });
+            self.links.dead_letters.record(
+                &self.links.operator,
+                None,
+                Some(time),
+                &format!(
+                    "timer at {time}{key} was registered by on-timer after the end of the \
+                     input; no watermark can fire it any more, so it was dropped"
+                ),
+            );
         }
     }
 
@@ -301,6 +373,8 @@ impl Actor {
             self.due
                 .extend(due.into_iter().map(|pane| Due::Pane { pane, context }));
         }
+        // Panes and join buffers that expired, and timers that fired, are held no more.
+        self.settle();
         if watermark < i64::MAX {
             self.forward.push_back(Forward::Watermark {
                 time: watermark,
@@ -310,16 +384,17 @@ impl Actor {
     }
 
     fn start(&mut self, input: CallInput) -> CallFuture {
-        let slot = match self.instance.take() {
+        let mut slot = match self.instance.take() {
             Some(instance) => Slot::Live(instance),
             None => Slot::Fresh(self.engine.new_store(
                 Arc::clone(&self.label),
                 std::mem::take(&mut self.held),
                 self.cx.window,
                 self.cx.join,
-                Arc::clone(&self.cx.tenant),
+                self.cx.accounts.clone(),
             )),
         };
+        slot.host_mut().timers_held = self.timers.count();
         call::start(slot, input, self.cx.clone())
     }
 
@@ -338,6 +413,7 @@ impl Actor {
             Poll::Ready(done) => {
                 let fuel = done.fuel;
                 self.finish(done, activator);
+                self.settle();
                 Some(fuel)
             }
         }
@@ -415,9 +491,12 @@ impl Task for Actor {
             head: waiting.head,
             watermark: waiting.watermark,
         };
-        profile
+        let mut priority = profile
             .best(&pending)
-            .unwrap_or_else(|| profile.priority(&self.context_now()))
+            .unwrap_or_else(|| profile.priority(&self.context_now()));
+        priority.demoted = self.in_flight.is_some()
+            && self.charged >= LONG_CALL_SLICES.saturating_mul(self.cx.limits.slice_fuel);
+        priority
     }
 
     fn has_work(&self) -> bool {

@@ -28,8 +28,12 @@ impl Actor {
         let context = done.input.output_context();
         match done.result {
             Ok(output) => {
+                // A timer at or before the watermark fires at once, unless a timer firing
+                // registered it: then it waits for the next advance of the watermark, so an
+                // on-timer that registers itself again cannot fire forever.
+                let firing = matches!(done.input, CallInput::Timer { .. });
                 for (key, time) in output.timers {
-                    if time <= self.watermarks.current() {
+                    if time <= self.watermarks.current() && !firing {
                         let context = context.unwrap_or_else(|| self.context_now());
                         self.due.push_back(Due::Timer { time, key, context });
                     } else {
@@ -111,11 +115,23 @@ impl Actor {
             Some(router) => router.send(picked.collect(), activator),
             None => {
                 for Record { event, .. } in picked {
-                    let reason = format!(
-                        "late: event time {} is behind the watermark {watermark} by more than the \
-                         allowed lateness of {lateness} ms for all its windows",
-                        event.event_time
-                    );
+                    let fits_no_window = self
+                        .cx
+                        .window
+                        .is_some_and(|def| def.assign(event.event_time).is_empty());
+                    let reason = if fits_no_window {
+                        format!(
+                            "event time {} is past the last window the host can represent; \
+                             give event times in milliseconds since the Unix epoch",
+                            event.event_time
+                        )
+                    } else {
+                        format!(
+                            "late: event time {} is behind the watermark {watermark} by more \
+                             than the allowed lateness of {lateness} ms for all its windows",
+                            event.event_time
+                        )
+                    };
                     self.links.dead_letters.record(
                         &self.links.operator,
                         Some(&event),

@@ -16,6 +16,14 @@ pub struct WindowUpdate {
 }
 
 impl WindowUpdate {
+    /// Bytes applying the update would add to `windows` (negative when panes shrink).
+    pub fn growth(&self, windows: &WindowState) -> i64 {
+        self.panes
+            .iter()
+            .map(|(pane, acc)| windows.growth(pane, acc))
+            .sum()
+    }
+
     /// Writes the new accumulators; returns the indices of the batch's late events.
     pub fn apply(self, windows: &mut WindowState) -> Vec<usize> {
         for (pane, acc) in &self.panes {

@@ -5,8 +5,23 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::bindings::Event;
+use crate::limits::MAX_DEAD_LETTER_VALUE_BYTES;
 use crate::metrics::JobMetrics;
 use crate::sync::LockRecovered;
+
+/// `bytes` as text for a dead letter: at most [`MAX_DEAD_LETTER_VALUE_BYTES`] of them (a
+/// dead letter stays small whatever the event), saying how much was cut.
+fn bounded_text(bytes: &[u8]) -> String {
+    let kept = bytes.len().min(MAX_DEAD_LETTER_VALUE_BYTES);
+    let mut text = String::from_utf8_lossy(&bytes[..kept]).into_owned();
+    if kept < bytes.len() {
+        text.push_str(&format!(
+            " … ({} more bytes cut: a dead letter keeps {MAX_DEAD_LETTER_VALUE_BYTES})",
+            bytes.len() - kept
+        ));
+    }
+    text
+}
 
 /// Where failed inputs go: a file of NDJSON records if the job names one, else the log.
 pub struct DeadLetters {
@@ -29,8 +44,8 @@ impl DeadLetters {
         let record = serde_json::json!({
             "operator": operator,
             "reason": reason,
-            "key": event.and_then(|e| e.key.as_ref()).map(|k| String::from_utf8_lossy(k).into_owned()),
-            "value": event.map(|e| String::from_utf8_lossy(&e.value).into_owned()),
+            "key": event.and_then(|e| e.key.as_deref()).map(bounded_text),
+            "value": event.map(|e| bounded_text(&e.value)),
             "event_time": event.map(|e| e.event_time),
             "timer": timer,
         });

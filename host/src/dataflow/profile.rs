@@ -248,6 +248,7 @@ impl OperatorProfile {
                 .unwrap_or(context.deadline),
             cost_ns: self.cost_ns(),
             tenant: self.tenant,
+            demoted: false,
         }
     }
 
@@ -259,6 +260,7 @@ impl OperatorProfile {
             due: deadline.checked_sub(downstream).unwrap_or(deadline),
             cost_ns: self.cost_ns(),
             tenant: self.tenant,
+            demoted: false,
         }
     }
 }

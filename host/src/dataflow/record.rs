@@ -31,6 +31,24 @@ impl PriorityContext {
     }
 }
 
+/// Bytes an event costs the host while it is held (in a mailbox, a batch, an output): its
+/// allocations, and the event itself in its vector. Empty headers count too, so an event of a
+/// million empty headers is not free.
+pub fn event_bytes(event: &Event) -> u64 {
+    use crate::budget::allocation;
+    const EVENT_SIZE: u64 = std::mem::size_of::<Event>() as u64;
+    const HEADER_SIZE: usize = std::mem::size_of::<crate::bindings::Header>();
+    EVENT_SIZE
+        + allocation(event.key.as_ref().map_or(0, Vec::len))
+        + allocation(event.value.len())
+        + allocation(event.headers.len() * HEADER_SIZE)
+        + event
+            .headers
+            .iter()
+            .map(|h| allocation(h.name.len()) + allocation(h.value.len()))
+            .sum::<u64>()
+}
+
 /// One event on the data path, from the router through the mailbox, the call and its retries,
 /// to the sink.
 #[derive(Debug, Clone, PartialEq)]

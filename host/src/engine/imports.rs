@@ -2,7 +2,9 @@
 
 use crate::bindings::Level;
 use crate::bindings::cameo::operator::{log, state, timers, types};
+use crate::budget::Resource;
 use crate::engine::HostState;
+use crate::limits::{MAX_TIMER_KEY_BYTES, MAX_TIMERS_PER_INSTANCE};
 
 /// Keys and values passed to `state` may not be larger than this.
 const MAX_STATE_ITEM_BYTES: usize = 16 * 1024 * 1024;
@@ -26,10 +28,20 @@ impl state::Host for HostState {
                 value.len()
             );
         }
-        let adding = (key.len() + value.len()) as u64 + crate::state::ENTRY_OVERHEAD;
-        self.tenant.check(self.txn.pending_bytes(), adding)?;
-        self.txn
-            .put(&self.held.state, key, value, self.state_quota)?;
+        // Charged before it is kept: to the tenant's state quota and the job's memory budget,
+        // as a write of a call in flight (released when the call ends; what is committed is
+        // charged then).
+        let adding = crate::state::entry_size(&key, &value);
+        self.accounts.state.charge(adding)?;
+        if let Err(exceeded) = self.accounts.budget.charge(Resource::KeyedState, adding) {
+            self.accounts.state.release(adding);
+            return Err(exceeded.into());
+        }
+        if let Err(quota) = self.txn.put(&self.held.state, key, value, self.state_quota) {
+            self.accounts.state.release(adding);
+            self.accounts.budget.release(adding);
+            return Err(quota.into());
+        }
         Ok(())
     }
 
@@ -60,6 +72,20 @@ impl timers::Host for HostState {
             wasmtime::bail!(
                 "more than {MAX_TIMERS_PER_CALL} timers registered in one call; register one \
                  timer per key and window, not per event"
+            );
+        }
+        let key_bytes = key.as_ref().map_or(0, Vec::len);
+        if key_bytes > MAX_TIMER_KEY_BYTES {
+            wasmtime::bail!(
+                "a timer key of {key_bytes} bytes is over the limit of {MAX_TIMER_KEY_BYTES} \
+                 bytes; key timers by a short id (a hash of the key) and keep the rest in state"
+            );
+        }
+        if self.timers_held + self.timers.len() >= MAX_TIMERS_PER_INSTANCE {
+            wasmtime::bail!(
+                "the operator instance holds {} timers, the limit per instance; register one \
+                 timer per key and window, and let fired timers go",
+                self.timers_held + self.timers.len()
             );
         }
         self.timers.push((key, time));

@@ -9,6 +9,24 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::bindings::Level;
+use crate::limits::MAX_LOG_LINE_BYTES;
+
+/// `line` cut to [`MAX_LOG_LINE_BYTES`] (at a character boundary), saying how much was cut.
+fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_LOG_LINE_BYTES {
+        return line.into();
+    }
+    let mut cut = MAX_LOG_LINE_BYTES;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{} … ({} more bytes cut: the limit is {MAX_LOG_LINE_BYTES} bytes per log line)",
+        &line[..cut],
+        line.len() - cut
+    )
+    .into()
+}
 
 /// Bytes of stdout/stderr kept per call; the rest is counted and dropped, never an error the
 /// guest sees (a `print!` that fails would panic a Rust guest).
@@ -134,14 +152,21 @@ impl OperatorLog {
     /// Records one line from the `log` import, or counts it when over the per-call limit.
     pub fn push(&mut self, level: Level, message: String) {
         if self.lines.len() < LOG_LINES_PER_CALL {
+            let message = match bounded(&message) {
+                std::borrow::Cow::Borrowed(_) => message,
+                std::borrow::Cow::Owned(cut) => cut,
+            };
             self.lines.push((level, message));
         } else {
             self.suppressed += 1;
         }
     }
 
-    /// Forwards everything logged since the last flush to `tracing`.
-    pub fn flush(&mut self) {
+    /// Forwards everything logged since the last flush to `tracing`; returns the message of a
+    /// panic the guest reported on stderr meanwhile (a Rust guest prints `panicked at
+    /// FILE:LINE:COL:` and its message before it traps), so the failure can say it first.
+    pub fn flush(&mut self) -> Option<String> {
+        let mut panic = None;
         let label = &*self.label;
         for (level, message) in self.lines.drain(..) {
             match level {
@@ -155,8 +180,12 @@ impl OperatorLog {
         for (stream, captured) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let (bytes, dropped) = captured.take();
             let text = String::from_utf8_lossy(&bytes);
+            if panic.is_none() {
+                panic = panic_message(&text);
+            }
             let mut lines = text.lines();
             for line in lines.by_ref().take(LOG_LINES_PER_CALL) {
+                let line = bounded(line);
                 tracing::info!(target: "operator", operator = label, stream, "{line}");
             }
             let rest = lines.count() as u64;
@@ -178,5 +207,22 @@ impl OperatorLog {
             );
             self.suppressed = 0;
         }
+        panic
     }
+}
+
+/// The panic reported in `stderr`, as `panicked at FILE:LINE:COL: MESSAGE`, if there is one.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at ")?;
+    let rest = &stderr[start..];
+    let mut lines = rest.lines();
+    let mut message = lines.next()?.trim_end().to_string();
+    for line in lines {
+        if line.starts_with("note: ") || line.starts_with("stack backtrace") {
+            break;
+        }
+        message.push(' ');
+        message.push_str(line.trim());
+    }
+    Some(bounded(&message).into_owned())
 }

@@ -13,8 +13,9 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::budget::{Accounts, Budget, Resource};
 use crate::limits::Limits;
-use crate::state::{Held, StateTxn, TenantState};
+use crate::state::{Held, StateTxn};
 use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
 use log::OperatorLog;
@@ -73,7 +74,7 @@ impl OperatorEngine {
         held: Held,
         window: Option<WindowDef>,
         join: Option<JoinDef>,
-        tenant: Arc<TenantState>,
+        accounts: Accounts,
     ) -> Store<HostState> {
         let log = OperatorLog::new(label);
         let wasi = WasiCtxBuilder::new()
@@ -86,14 +87,15 @@ impl OperatorEngine {
         let host = HostState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap::new(self.limits.memory_bytes),
+            memory: MemoryCap::new(self.limits.memory_bytes, accounts.budget.clone()),
             held,
             window,
             join,
             txn: StateTxn::default(),
             state_quota: self.limits.state_bytes,
-            tenant,
+            accounts,
             timers: Vec::new(),
+            timers_held: 0,
             log,
         };
         let mut store = Store::new(&self.engine, host);
@@ -117,10 +119,12 @@ pub struct HostState {
     pub txn: StateTxn,
     /// Bytes of state the instance may hold.
     pub state_quota: u64,
-    /// The tenant's state account.
-    pub tenant: Arc<TenantState>,
+    /// The job's memory budget and the tenant's state quota.
+    pub accounts: Accounts,
     /// Timers registered during the call in progress.
     pub timers: Vec<(Option<Vec<u8>>, i64)>,
+    /// Timers the instance held when the call started.
+    pub timers_held: usize,
     /// Lines logged during the call in progress.
     pub log: OperatorLog,
 }
@@ -147,18 +151,40 @@ pub struct MemoryCapExceeded {
     pub cap: u64,
 }
 
-/// Caps the total linear memory of all memories of one instance; tables are capped too.
+impl Drop for HostState {
+    /// A call dropped mid-way (its job ended) leaves its uncommitted writes charged: give them
+    /// back.
+    fn drop(&mut self) {
+        let pending = self.txn.pending_bytes();
+        self.accounts.budget.release(pending);
+        self.accounts.state.release(pending);
+    }
+}
+
+/// Caps the total linear memory of all memories of one instance, and charges it to the job's
+/// memory budget until the instance is dropped; tables are capped too.
 struct MemoryCap {
     cap: u64,
     held: u64,
+    budget: Budget,
+}
+
+impl Drop for MemoryCap {
+    fn drop(&mut self) {
+        self.budget.release(self.held);
+    }
 }
 
 /// Table elements one instance may hold.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl MemoryCap {
-    fn new(cap: u64) -> Self {
-        MemoryCap { cap, held: 0 }
+    fn new(cap: u64, budget: Budget) -> Self {
+        MemoryCap {
+            cap,
+            held: 0,
+            budget,
+        }
     }
 }
 
@@ -178,6 +204,7 @@ impl ResourceLimiter for MemoryCap {
             }
             .into());
         }
+        self.budget.charge(Resource::LinearMemory, growth)?;
         self.held = requested;
         Ok(true)
     }

@@ -18,6 +18,7 @@ use super::{Host, JobError, JobHandle};
 use crate::actor::call::CallContext;
 use crate::actor::{Actor, ActorLinks};
 use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
+use crate::budget::Accounts;
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::mailbox::Mailbox;
@@ -27,7 +28,6 @@ use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::metrics::JobMetrics;
 use crate::registry::OperatorModule;
 use crate::sched::TaskId;
-use crate::state::TenantState;
 use crate::state::checkpoint::{Checkpointer, Participants};
 
 /// What the parts of one job share while it is wired.
@@ -75,19 +75,23 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         }
     }
     let profiles = wiring.profiles();
-    let tenant = TenantState::new(&plan.tenant, host.options.limits.tenant_state_bytes);
+    let accounts = Accounts {
+        budget: host.budget.for_job(&plan.tenant, &plan.name),
+        state: host.tenant_state(&plan.tenant),
+    };
     for (index, operator) in plan.operators.iter().enumerate().rev() {
         let (Some(module), Some(profile)) = (modules.get(&operator.name), profiles.get(index))
         else {
             continue;
         };
         let cx = CallContext {
+            operator: operator.label.as_str().into(),
             module: module.clone(),
             config: Arc::clone(&operator.config),
             limits: host.options.limits.clone(),
             window: operator.window,
             join: operator.join,
-            tenant: Arc::clone(&tenant),
+            accounts: accounts.clone(),
         };
         wiring.add_actors(operator, cx, profile, &dead_letters);
     }
@@ -131,7 +135,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         started,
         completion: wiring.completion,
         metrics: wiring.metrics,
-        tenant,
+        accounts,
         memory_outputs,
         source_tasks,
         activator,
@@ -404,7 +408,11 @@ impl Wiring<'_> {
         let mut targets: Vec<(TaskId, Arc<Mailbox>)> = Vec::with_capacity(parallelism);
         for instance in (0..parallelism).rev() {
             let label = operator.instance_label(instance);
-            let mailbox = Arc::new(Mailbox::new(self.host.options.limits.mailbox_capacity));
+            let limits = &self.host.options.limits;
+            let mailbox = Arc::new(
+                Mailbox::new(limits.mailbox_capacity)
+                    .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone()),
+            );
             let snapshot = self
                 .recovery
                 .as_ref()

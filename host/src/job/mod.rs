@@ -16,12 +16,13 @@ pub mod plan;
 pub mod recovery;
 mod sources;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bindings::Event;
+use crate::budget::{Accounts, BudgetConfig, MemoryBudget};
 use crate::builder::BuildError;
 use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
@@ -59,6 +60,8 @@ pub struct RunOptions {
     pub data_dir: Option<PathBuf>,
     /// Time between checkpoints.
     pub checkpoint_interval: Duration,
+    /// How the host's memory is shared out to tenants and jobs.
+    pub budget: BudgetConfig,
 }
 
 impl Default for RunOptions {
@@ -71,6 +74,7 @@ impl Default for RunOptions {
             start_after_sources: false,
             data_dir: None,
             checkpoint_interval: Duration::from_secs(1),
+            budget: BudgetConfig::default(),
         }
     }
 }
@@ -180,6 +184,10 @@ pub struct Host {
     started: bool,
     /// Label of every task, by task id.
     labels: Mutex<Vec<String>>,
+    /// The memory budget every job's charges go to.
+    budget: MemoryBudget,
+    /// Keyed-state accounts, one per tenant, across its jobs.
+    tenant_states: Mutex<HashMap<String, Arc<TenantState>>>,
 }
 
 impl Host {
@@ -192,12 +200,14 @@ impl Host {
             executor.trace_slices();
         }
         Ok(Host {
+            budget: MemoryBudget::new(options.budget),
             engine,
             ns_per_fuel,
             executor,
             options,
             started: false,
             labels: Mutex::new(Vec::new()),
+            tenant_states: Mutex::new(HashMap::new()),
         })
     }
 
@@ -205,6 +215,23 @@ impl Host {
     /// [`Host::submit_plan`] as [`plan::ModuleSource::Loaded`] must be loaded with it.
     pub fn engine(&self) -> &OperatorEngine {
         &self.engine
+    }
+
+    /// Bytes charged to the host's memory budget now, by all jobs.
+    pub fn memory_used(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// The keyed-state account of tenant `tenant`, shared by all its jobs.
+    fn tenant_state(&self, tenant: &str) -> Arc<TenantState> {
+        Arc::clone(
+            self.tenant_states
+                .lock_recovered()
+                .entry(tenant.to_string())
+                .or_insert_with(|| {
+                    TenantState::new(tenant, self.options.limits.tenant_state_bytes)
+                }),
+        )
     }
 
     /// Nanoseconds per unit of fuel, measured when the host started.
@@ -289,7 +316,7 @@ pub struct JobHandle {
     started: Instant,
     completion: Arc<Completion>,
     metrics: Arc<JobMetrics>,
-    tenant: Arc<TenantState>,
+    accounts: Accounts,
     memory_outputs: BTreeMap<String, Arc<Mutex<Vec<Event>>>>,
     /// The sources, timed tasks of the executor.
     source_tasks: Vec<TaskId>,
@@ -315,7 +342,8 @@ impl JobHandle {
     fn summary_at(&self, elapsed: Duration) -> JobSummary {
         let mut summary = self.metrics.summary(elapsed);
         summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
-        summary.state_bytes = self.tenant.held();
+        summary.state_bytes = self.accounts.state.held();
+        summary.memory_bytes = self.accounts.budget.used();
         for profile in &self.profiles {
             let stats = summary
                 .operators

@@ -12,4 +12,9 @@ pub struct Priority {
     pub cost_ns: u64,
     /// The tenant whose CPU share the work counts against.
     pub tenant: usize,
+    /// True for a call that has already run for many slices: it goes after every task of its
+    /// tenant that is not, whatever its deadline, so a call that keeps burning its fuel
+    /// cannot hold the tenant's share against its siblings (a multi-level feedback queue's
+    /// demotion).
+    pub demoted: bool,
 }

@@ -19,6 +19,10 @@ use super::priority::Priority;
 use super::timers::Timers;
 use super::{Policy, TaskId};
 
+/// What a demoted task's key is pushed back by: more than any deadline's nanoseconds, so it
+/// ranks after every task that is not demoted.
+const DEMOTED: i128 = 1 << 100;
+
 /// How much CPU time a tenant may bank, in time at its rate: short, so a tenant idle for a
 /// while cannot then monopolise the host.
 const BURST: Duration = Duration::from_millis(50);
@@ -196,7 +200,7 @@ impl RunQueue {
     /// the queue changed.
     pub fn push(&mut self, task: TaskId, priority: &Priority, ready: Instant) -> bool {
         self.seq += 1;
-        let key = self.policy.key(priority, self.seq, self.epoch);
+        let key = self.key(priority, self.seq);
         if self.per_tenant.len() <= priority.tenant {
             self.per_tenant
                 .resize_with(priority.tenant + 1, KeyedHeap::default);
@@ -209,6 +213,17 @@ impl RunQueue {
         }
         self.ready.entry(task).or_insert(ready);
         true
+    }
+
+    /// The order key of `priority`: the policy's, behind every task that is not demoted
+    /// (under policies that preempt: the others run calls to completion).
+    fn key(&self, priority: &Priority, seq: u64) -> i128 {
+        let key = self.policy.key(priority, seq, self.epoch);
+        if priority.demoted && self.policy.preempts() {
+            key.saturating_add(DEMOTED)
+        } else {
+            key
+        }
     }
 
     /// Moves `task` up if it is queued and `priority` ranks it better than its entry (new
@@ -254,7 +269,7 @@ impl RunQueue {
         if !self.policy.preempts() {
             return true;
         }
-        let key = self.policy.key(priority, self.seq + 1, self.epoch);
+        let key = self.key(priority, self.seq + 1);
         let own = (self.over_share(priority.tenant, now), key, self.seq + 1);
         let margin = self.policy.margin();
         self.best(now).is_some_and(|(best, _)| {
@@ -300,7 +315,23 @@ mod tests {
             due: now + Duration::from_millis(due_ms),
             cost_ns,
             tenant,
+            demoted: false,
         }
+    }
+
+    #[test]
+    fn a_demoted_call_goes_after_its_tenants_later_deadlines() {
+        let now = Instant::now();
+        let mut q = queue(PolicyKind::Edf);
+        let long_call = Priority {
+            demoted: true,
+            ..priority(now, 1, 0, 0)
+        };
+        q.push(1, &long_call, now);
+        q.push(2, &priority(now, 5_000, 0, 0), now);
+        assert_eq!(drain(&mut q, now), [2, 1]);
+        q.push(2, &priority(now, 5_000, 0, 0), now);
+        assert!(q.should_yield(&long_call, now), "a demoted call gives way");
     }
 
     fn drain(queue: &mut RunQueue, now: Instant) -> Vec<TaskId> {

@@ -75,6 +75,30 @@ pub struct JoinState {
     left: BTreeMap<Slot, StoredEvent>,
     right: BTreeMap<Slot, StoredEvent>,
     next: u64,
+    /// What the buffers cost the host; counted again after a restore.
+    #[serde(skip)]
+    bytes: u64,
+}
+
+/// Bytes a buffered event costs the host besides its allocations: the map slot and its share
+/// of the B-tree node.
+const SLOT_OVERHEAD: u64 = 160;
+
+impl StoredEvent {
+    /// Bytes this event costs the host in a buffer.
+    fn bytes(&self) -> u64 {
+        use crate::budget::allocation;
+        // The key is held twice: in the slot and in the event.
+        2 * allocation(self.key.as_ref().map_or(0, Vec::len))
+            + allocation(self.value.len())
+            + allocation(self.headers.len() * 48)
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| allocation(name.len()) + allocation(value.len()))
+                .sum::<u64>()
+            + SLOT_OVERHEAD
+    }
 }
 
 /// What one batch does to a join: the pairs for the guest and the buffer additions to commit
@@ -87,6 +111,16 @@ pub struct JoinPlan {
     next: u64,
 }
 
+impl JoinPlan {
+    /// Bytes its buffer additions will cost the host.
+    pub fn bytes(&self) -> u64 {
+        self.inserts
+            .iter()
+            .map(|(_, _, stored)| stored.bytes())
+            .sum()
+    }
+}
+
 impl JoinState {
     /// Events buffered on both sides.
     pub fn len(&self) -> usize {
@@ -96,6 +130,21 @@ impl JoinState {
     /// True when nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes the buffers cost the host.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Counts the bytes again (after the buffers were restored from a checkpoint).
+    pub fn recount(&mut self) {
+        self.bytes = self
+            .left
+            .values()
+            .chain(self.right.values())
+            .map(StoredEvent::bytes)
+            .sum();
     }
 
     fn side(&self, side: Side) -> &BTreeMap<Slot, StoredEvent> {
@@ -154,6 +203,7 @@ impl JoinState {
 
     /// Commits a plan's buffer additions.
     pub fn apply(&mut self, plan: JoinPlan) {
+        self.bytes += plan.bytes();
         for (side, slot, stored) in plan.inserts {
             match side {
                 Side::Left => self.left.insert(slot, stored),
@@ -166,8 +216,17 @@ impl JoinState {
     /// Drops buffered events no future on-time event can pair with at `watermark`.
     pub fn expire(&mut self, def: &JoinDef, watermark: i64) {
         let horizon = watermark.saturating_sub(def.within);
-        self.left.retain(|(_, time, _), _| *time >= horizon);
-        self.right.retain(|(_, time, _), _| *time >= horizon);
+        let mut freed = 0;
+        let mut keep = |(_, time, _): &Slot, stored: &mut StoredEvent| {
+            let keep = *time >= horizon;
+            if !keep {
+                freed += stored.bytes();
+            }
+            keep
+        };
+        self.left.retain(&mut keep);
+        self.right.retain(&mut keep);
+        self.bytes = self.bytes.saturating_sub(freed);
     }
 }
 

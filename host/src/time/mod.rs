@@ -98,12 +98,45 @@ impl InputWatermarks {
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimerQueue {
     timers: BTreeSet<(i64, Option<Vec<u8>>)>,
+    /// What the timers cost the host; counted again after a restore.
+    #[serde(skip)]
+    bytes: u64,
+}
+
+/// Bytes a timer costs the host besides its key: the set slot and its share of the node.
+const TIMER_OVERHEAD: u64 = 64;
+
+/// Bytes a timer with `key` costs the host.
+pub fn timer_bytes(key: Option<&[u8]>) -> u64 {
+    crate::budget::allocation(key.map_or(0, <[u8]>::len)) + TIMER_OVERHEAD
 }
 
 impl TimerQueue {
     /// Registers a timer; a duplicate of an existing one is ignored.
     pub fn register(&mut self, key: Option<Vec<u8>>, time: i64) {
-        self.timers.insert((time, key));
+        let bytes = timer_bytes(key.as_deref());
+        if self.timers.insert((time, key)) {
+            self.bytes += bytes;
+        }
+    }
+
+    /// Bytes the timers cost the host.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Number of pending timers.
+    pub fn count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Counts the bytes again (after the timers were restored from a checkpoint).
+    pub fn recount(&mut self) {
+        self.bytes = self
+            .timers
+            .iter()
+            .map(|(_, key)| timer_bytes(key.as_deref()))
+            .sum();
     }
 
     /// Removes and returns every timer due at `watermark`, earliest first.
@@ -114,6 +147,7 @@ impl TimerQueue {
                 break;
             }
             if let Some(timer) = self.timers.pop_first() {
+                self.bytes = self.bytes.saturating_sub(timer_bytes(timer.1.as_deref()));
                 due.push(timer);
             }
         }

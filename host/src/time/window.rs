@@ -76,6 +76,20 @@ pub struct PaneState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowState {
     panes: BTreeMap<PaneKey, PaneState>,
+    /// What the panes cost the host (see [`pane_bytes`]); counted again after a restore.
+    #[serde(skip)]
+    bytes: u64,
+}
+
+/// Bytes a pane costs the host besides its key and accumulator: the map slot (key, window,
+/// accumulator and flag) and its share of the B-tree node.
+const PANE_OVERHEAD: u64 = 128;
+
+/// Bytes one pane of `key` with accumulator `acc` costs the host.
+pub fn pane_bytes(key: Option<&[u8]>, acc: &[u8]) -> u64 {
+    crate::budget::allocation(key.map_or(0, <[u8]>::len))
+        + crate::budget::allocation(acc.len())
+        + PANE_OVERHEAD
 }
 
 /// A pane the guest folds events into, with where its accumulator comes from.
@@ -182,14 +196,41 @@ impl WindowState {
         self.panes.get(key)
     }
 
-    /// Bytes held in accumulators and keys.
+    /// Bytes the panes cost the host.
     pub fn bytes(&self) -> u64 {
-        self.panes
+        self.bytes
+    }
+
+    /// Counts the bytes again (after the panes were restored from a checkpoint).
+    pub fn recount(&mut self) {
+        self.bytes = self
+            .panes
             .iter()
-            .map(|(pane_key, pane)| {
-                (pane_key.key.as_ref().map_or(0, Vec::len) + pane.acc.len() + 32) as u64
+            .map(|(key, pane)| pane_bytes(key.key.as_deref(), &pane.acc))
+            .sum();
+    }
+
+    /// Bytes the panes would cost after `pane` replaced what it absorbs with `acc`, less what
+    /// they cost now (negative when they shrink).
+    pub fn growth(&self, pane: &PlannedPane, acc: &[u8]) -> i64 {
+        let freed: u64 = pane
+            .absorbs
+            .iter()
+            .filter_map(|key| {
+                self.panes
+                    .get(key)
+                    .map(|old| pane_bytes(key.key.as_deref(), &old.acc))
             })
-            .sum()
+            .sum();
+        pane_bytes(pane.pane.key.as_deref(), acc) as i64 - freed as i64
+    }
+
+    fn remove(&mut self, key: &PaneKey) -> Option<PaneState> {
+        let old = self.panes.remove(key)?;
+        self.bytes = self
+            .bytes
+            .saturating_sub(pane_bytes(key.key.as_deref(), &old.acc));
+        Some(old)
     }
 
     /// Plans how `events` go into panes at watermark `watermark`.
@@ -315,12 +356,19 @@ impl WindowState {
     pub fn apply(&mut self, pane: &PlannedPane, acc: Vec<u8>) -> bool {
         let mut fired = false;
         for absorbed in &pane.absorbs {
-            if let Some(old) = self.panes.remove(absorbed) {
+            if let Some(old) = self.remove(absorbed) {
                 fired |= old.fired;
             }
         }
-        self.panes
-            .insert(pane.pane.clone(), PaneState { acc, fired });
+        self.bytes += pane_bytes(pane.pane.key.as_deref(), &acc);
+        if let Some(old) = self
+            .panes
+            .insert(pane.pane.clone(), PaneState { acc, fired })
+        {
+            self.bytes = self
+                .bytes
+                .saturating_sub(pane_bytes(pane.pane.key.as_deref(), &old.acc));
+        }
         fired
     }
 
@@ -345,8 +393,15 @@ impl WindowState {
     /// Drops fired panes that can no longer change at `watermark`; returns how many.
     pub fn expire(&mut self, def: &WindowDef, watermark: i64) -> usize {
         let before = self.panes.len();
-        self.panes
-            .retain(|key, pane| !(pane.fired && def.is_expired(key.end, watermark)));
+        let mut freed = 0;
+        self.panes.retain(|key, pane| {
+            let keep = !(pane.fired && def.is_expired(key.end, watermark));
+            if !keep {
+                freed += pane_bytes(key.key.as_deref(), &pane.acc);
+            }
+            keep
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
         before - self.panes.len()
     }
 }

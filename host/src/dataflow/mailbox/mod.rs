@@ -3,7 +3,8 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use super::record::{PriorityContext, Record};
+use super::record::{PriorityContext, Record, event_bytes};
+use crate::budget::Budget;
 use crate::sched::TaskId;
 use crate::sync::LockRecovered;
 
@@ -99,7 +100,9 @@ const HELD_SLACK: usize = 8;
 
 /// A bounded queue of messages for one actor.
 ///
-/// Events count against the capacity; control messages are always accepted. Actors are never
+/// Events count against the capacity, in number and in bytes (what they cost the host, see
+/// [`event_bytes`]), and their bytes are charged to the job's memory budget while they wait;
+/// control messages are always accepted. Actors are never
 /// blocked by a full mailbox: their producers are simply not given new work until it drains
 /// (see [`Mailbox::register_blocked`]), sources included. Events of channels held back for
 /// checkpoint alignment do not count (up to eight times the capacity in all): the
@@ -107,7 +110,34 @@ const HELD_SLACK: usize = 8;
 /// release the held channels never completes.
 pub struct Mailbox {
     inner: Mutex<Inner>,
-    capacity: usize,
+    capacity: Load,
+    /// Where queued bytes are charged, if anywhere.
+    budget: Option<Budget>,
+}
+
+/// What a mailbox holds, or may hold: events and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Load {
+    events: usize,
+    bytes: u64,
+}
+
+impl Load {
+    fn add(&mut self, record: &Record) {
+        self.events += 1;
+        self.bytes += event_bytes(&record.event);
+    }
+
+    fn sub(&mut self, other: Load) {
+        self.events = self.events.saturating_sub(other.events);
+        self.bytes = self.bytes.saturating_sub(other.bytes);
+    }
+
+    /// True when either figure reaches `capacity`'s times `times`.
+    fn reaches(&self, capacity: Load, times: usize) -> bool {
+        self.events >= capacity.events.saturating_mul(times)
+            || self.bytes >= capacity.bytes.saturating_mul(times as u64)
+    }
 }
 
 #[derive(Default)]
@@ -116,10 +146,11 @@ struct Inner {
     /// The watermarks among `messages`, in order: a watermark that fires windows is urgent
     /// however early the events before it are.
     watermarks: VecDeque<WaitingWatermark>,
-    events: usize,
-    /// Channels held back for checkpoint alignment, and the events waiting on them.
+    /// Every record waiting.
+    load: Load,
+    /// Channels held back for checkpoint alignment, and the records waiting on them.
     held: Vec<bool>,
-    held_events: usize,
+    held_load: Load,
     blocked: Vec<TaskId>,
 }
 
@@ -128,21 +159,34 @@ impl Inner {
         self.held.get(channel).copied().unwrap_or(false)
     }
 
-    /// Full for producers: the events that can be taken reach `capacity`, or everything
+    /// Full for producers: the records that can be taken reach `capacity`, or everything
     /// waiting reaches the slack.
-    fn is_full(&self, capacity: usize) -> bool {
-        self.events.saturating_sub(self.held_events) >= capacity
-            || self.events >= capacity.saturating_mul(HELD_SLACK)
+    fn is_full(&self, capacity: Load) -> bool {
+        let mut takeable = self.load;
+        takeable.sub(self.held_load);
+        takeable.reaches(capacity, 1) || self.load.reaches(capacity, HELD_SLACK)
     }
 }
 
 impl Mailbox {
-    /// An empty mailbox holding up to `capacity` events.
+    /// An empty mailbox holding up to `capacity` events, whatever their size.
     pub fn new(capacity: usize) -> Self {
         Mailbox {
             inner: Mutex::new(Inner::default()),
-            capacity: capacity.max(1),
+            capacity: Load {
+                events: capacity.max(1),
+                bytes: u64::MAX,
+            },
+            budget: None,
         }
+    }
+
+    /// This mailbox, also full at `bytes` bytes of records, which are charged to `budget`
+    /// while they wait.
+    pub fn bounded_in_bytes(mut self, bytes: u64, budget: Budget) -> Self {
+        self.capacity.bytes = bytes.max(1);
+        self.budget = Some(budget);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -154,12 +198,13 @@ impl Mailbox {
     /// receiver never piles up watermarks: at most one per event and channel waits.
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
+        let before = inner.load.bytes;
         for message in messages {
             match &message {
                 Message::Record(record) => {
-                    inner.events += 1;
+                    inner.load.add(record);
                     if inner.is_held(record.channel) {
-                        inner.held_events += 1;
+                        inner.held_load.add(record);
                     }
                 }
                 Message::Control(Control::Watermark {
@@ -189,6 +234,10 @@ impl Mailbox {
             }
             inner.messages.push_back(message);
         }
+        if let Some(budget) = &self.budget {
+            // Already made: charged whatever the budget (back-pressure bounds the queue).
+            budget.force(inner.load.bytes.saturating_sub(before));
+        }
     }
 
     /// True when the mailbox holds its capacity of events or more (not counting held
@@ -209,12 +258,16 @@ impl Mailbox {
             inner.held.resize(channel + 1, false);
         }
         inner.held[channel] = true;
-        let waiting = inner
-            .messages
-            .iter()
-            .filter(|m| matches!(m, Message::Record(record) if record.channel == channel))
-            .count();
-        inner.held_events += waiting;
+        let mut waiting = Load::default();
+        for message in &inner.messages {
+            if let Message::Record(record) = message
+                && record.channel == channel
+            {
+                waiting.add(record);
+            }
+        }
+        inner.held_load.events += waiting.events;
+        inner.held_load.bytes += waiting.bytes;
         if was_full && !inner.is_full(self.capacity) {
             return std::mem::take(&mut inner.blocked);
         }
@@ -225,7 +278,7 @@ impl Mailbox {
     pub fn release_held(&self) {
         let mut inner = self.lock();
         inner.held.clear();
-        inner.held_events = 0;
+        inner.held_load = Load::default();
     }
 
     /// The priority contexts that set this mailbox's urgency: of the record at its head (if a
@@ -310,11 +363,21 @@ impl Mailbox {
                 None => break,
             }
         }
-        inner.events -= records.len();
-        // Taken records are of channels the actor does not hold; should the two views of what
-        // is held differ, the count stays in range.
-        let held_taken = records.iter().filter(|r| inner.is_held(r.channel)).count();
-        inner.held_events = inner.held_events.saturating_sub(held_taken);
+        let mut taken = Load::default();
+        let mut held_taken = Load::default();
+        for record in &records {
+            taken.add(record);
+            // Taken records are of channels the actor does not hold; should the two views
+            // of what is held differ, the count stays in range.
+            if inner.is_held(record.channel) {
+                held_taken.add(record);
+            }
+        }
+        inner.load.sub(taken);
+        inner.held_load.sub(held_taken);
+        if let Some(budget) = &self.budget {
+            budget.release(taken.bytes);
+        }
         let taken = match control {
             Some(message) => Taken::Control(message),
             None if records.is_empty() => Taken::Nothing,
@@ -325,6 +388,15 @@ impl Mailbox {
             wake = std::mem::take(&mut inner.blocked);
         }
         (taken, wake)
+    }
+}
+
+impl Drop for Mailbox {
+    /// Records still waiting when the job ends go with the mailbox: give their bytes back.
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.release(self.lock().load.bytes);
+        }
     }
 }
 

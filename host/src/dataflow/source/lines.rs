@@ -1,7 +1,7 @@
 //! The lines input: a file or stdin, one event per line (plain or JSON), read on a thread of
 //! its own (reading may block) and handed over to the source task through a bounded channel.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -9,15 +9,69 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use super::{Input, Item, Next, lookup, now_ms};
 use crate::bindings::Event;
 use crate::dataflow::spec::{InputFormat, LineOptions};
+use crate::limits::MAX_LINE_BYTES;
 use crate::sched::TaskId;
 use crate::sched::executor::Activator;
 
 /// Lines read ahead of the source task, at most.
 const READ_AHEAD: usize = 1024;
 
+/// One line as the reader thread hands it over.
+enum Read {
+    /// A line, without its line break.
+    Line(String),
+    /// A line that is not UTF-8 (its bytes, cut to the line limit).
+    NotUtf8(Vec<u8>),
+    /// A line over [`MAX_LINE_BYTES`]: how long it was (its bytes were skipped).
+    TooLong(u64),
+    /// The input could not be read.
+    Failed(std::io::Error),
+}
+
+/// Reads the next line of `reader` keeping at most [`MAX_LINE_BYTES`] of it, so an endless
+/// line cannot grow the host's memory; `None` at the end of the input.
+fn read_line(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> Option<Read> {
+    buffer.clear();
+    let limit = MAX_LINE_BYTES as u64 + 1;
+    match reader.take(limit).read_until(b'\n', buffer) {
+        Err(err) => return Some(Read::Failed(err)),
+        Ok(0) => return None,
+        Ok(_) => {}
+    }
+    if buffer.last() != Some(&b'\n') && buffer.len() as u64 == limit {
+        // Skip the rest of the line without keeping it.
+        let mut skipped = buffer.len() as u64;
+        loop {
+            let (done, used) = match reader.fill_buf() {
+                Err(err) => return Some(Read::Failed(err)),
+                Ok([]) => (true, 0),
+                Ok(chunk) => match chunk.iter().position(|b| *b == b'\n') {
+                    Some(end) => (true, end + 1),
+                    None => (false, chunk.len()),
+                },
+            };
+            reader.consume(used);
+            skipped += used as u64;
+            if done {
+                return Some(Read::TooLong(skipped));
+            }
+        }
+    }
+    if buffer.last() == Some(&b'\n') {
+        buffer.pop();
+        if buffer.last() == Some(&b'\r') {
+            buffer.pop();
+        }
+    }
+    Some(match String::from_utf8(std::mem::take(buffer)) {
+        Ok(line) => Read::Line(line),
+        Err(err) => Read::NotUtf8(err.into_bytes()),
+    })
+}
+
 /// Lines from a reader, as a source's input.
 pub struct Lines {
-    lines: Receiver<std::io::Result<String>>,
+    lines: Receiver<Read>,
     /// Set by the source task when it found no line waiting: the reader then wakes it.
     waiting: Arc<AtomicBool>,
     options: LineOptions,
@@ -43,8 +97,10 @@ impl Lines {
         std::thread::Builder::new()
             .name(format!("cameo-read-{name}"))
             .spawn(move || {
-                for line in reader.lines() {
-                    let failed = line.is_err();
+                let mut reader = reader;
+                let mut buffer = Vec::new();
+                while let Some(line) = read_line(&mut reader, &mut buffer) {
+                    let failed = matches!(line, Read::Failed(_));
                     if sender.send(line).is_err() {
                         return;
                     }
@@ -71,11 +127,11 @@ impl Lines {
         })
     }
 
-    fn take(&mut self, line: std::io::Result<String>) -> Next {
+    fn take(&mut self, line: Read) -> Next {
         self.number += 1;
         let number = self.number;
         let item = match line {
-            Err(err) => {
+            Read::Failed(err) => {
                 self.failed = true;
                 Item::Bad(
                     None,
@@ -84,8 +140,24 @@ impl Lines {
                     ),
                 )
             }
-            Ok(line) if line.trim().is_empty() => Item::Nothing,
-            Ok(line) => match parse_line(line, &self.options) {
+            Read::TooLong(bytes) => Item::Bad(
+                None,
+                format!(
+                    "line {number} has {bytes} bytes, over the limit of {MAX_LINE_BYTES} bytes \
+                     per line; it was skipped (split the record, or send it as a file)"
+                ),
+            ),
+            Read::NotUtf8(bytes) => Item::Bad(
+                Some(Event {
+                    key: None,
+                    value: bytes,
+                    event_time: now_ms(),
+                    headers: Vec::new(),
+                }),
+                format!("line {number} is not UTF-8 text"),
+            ),
+            Read::Line(line) if line.trim().is_empty() => Item::Nothing,
+            Read::Line(line) => match parse_line(line, &self.options) {
                 Ok(event) => Item::Event(event),
                 Err((event, reason)) => Item::Bad(Some(event), format!("line {number}: {reason}")),
             },

@@ -32,6 +32,7 @@ use toml::Spanned;
 
 use super::router::Partitioning;
 use super::sink::SinkFormat;
+use crate::limits::MAX_WINDOWS_PER_EVENT;
 use crate::time::join::JoinDef;
 use crate::time::window::{WindowDef, WindowKind};
 
@@ -306,6 +307,18 @@ impl WindowSpec {
                     return Err((
                         self.kind.span(),
                         "`slide_ms` must not be larger than `size_ms`".into(),
+                    ));
+                }
+                let windows = (size + slide - 1) / slide;
+                if windows > MAX_WINDOWS_PER_EVENT {
+                    return Err((
+                        self.kind.span(),
+                        format!(
+                            "every event would fall in {windows} windows (`size_ms` / \
+                             `slide_ms`), over the limit of {MAX_WINDOWS_PER_EVENT}; make \
+                             `slide_ms` at least {}",
+                            (size + MAX_WINDOWS_PER_EVENT - 1) / MAX_WINDOWS_PER_EVENT
+                        ),
                     ));
                 }
                 Ok(WindowDef {

@@ -46,6 +46,7 @@ fn urgent() -> Priority {
         due: Instant::now(),
         cost_ns: 0,
         tenant: 0,
+        demoted: false,
     }
 }
 
