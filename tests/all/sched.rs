@@ -172,6 +172,80 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Inside one tenant, a call that keeps burning its fuel is demoted behind its siblings.
+
+/// Both jobs belong to one tenant, so shares cannot help: the looper's job is due 1 ms after
+/// ingest, the other 10 s. By deadlines alone the looper's call would keep the only worker
+/// until its fuel ran out; demoted after 50 slices, it gives way to the sibling's work as soon
+/// as that arrives, and resumes when that is done.
+#[cfg(unix)]
+#[test]
+fn a_call_that_keeps_burning_fuel_gives_way_to_its_own_tenants_other_work() {
+    use std::io::Write as _;
+
+    const SLICE_FUEL: u64 = 10_000;
+    const LOOPER_FIRST: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options();
+    options.workers = 1;
+    options.policy = PolicyKind::Edf;
+    options.trace_slices = true;
+    options.limits.slice_fuel = SLICE_FUEL;
+    options.limits.fuel_per_call = 1_000_000_000;
+    let mut host = Host::new(options).unwrap();
+    let input = write_lines(dir.path(), "a", &["loop".to_string()]);
+    let spec_a = pipeline(
+        dir.path(),
+        Pipeline {
+            name: "a",
+            tenant: "shared",
+            latency_target_ms: 1,
+            input: &input,
+            module: guests::LOOPER,
+            config: "{}",
+        },
+    );
+    let mut job_a = host.submit(&spec_a).unwrap();
+    job_a.join_sources();
+    let fifo = dir.path().join("b.fifo");
+    let mut gate = gate(&fifo);
+    let spec_b = pipeline(
+        dir.path(),
+        Pipeline {
+            name: "b",
+            tenant: "shared",
+            latency_target_ms: 10_000,
+            input: fifo.to_str().unwrap(),
+            module: guests::SPIN_SLICE,
+            config: "{ iterations = 30000 }",
+        },
+    );
+    let job_b = host.submit(&spec_b).unwrap();
+    host.start().unwrap();
+    wait_for("the looper to run 500 slices", || {
+        host.slice_trace().len() >= LOOPER_FIRST
+    });
+    gate.write_all(b"sibling\n").unwrap();
+    drop(gate);
+    let outcome_b = job_b.wait().unwrap();
+    assert_eq!(values(&outcome_b, "out"), ["sibling"]);
+    let outcome_a = job_a.wait().unwrap();
+    let trace = host.slice_trace();
+    host.shutdown();
+    let sample = &outcome_a.summary.error_samples[0];
+    assert!(sample.contains("ran out of fuel"), "{sample}");
+    // B's work ran while the looper was still in its one call: the looper ran on after B's
+    // last slice, far more than the slice or two its end of input takes.
+    let b = slices_of(&trace, "b/op");
+    let last = *b.last().expect("B ran");
+    let after = trace[last + 1..].iter().filter(|t| *t == "a/op").count();
+    assert!(
+        after >= 10,
+        "the looper ran only {after} slices after B finished: B waited for its call"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // A tenant over its share falls behind in-share work.
 
 /// Tenants "greedy" and "modest" on one worker under EDF, in slices of `slice_fuel`:
