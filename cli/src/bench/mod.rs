@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
+//! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
+//!   budget.
 //! - [`plot`]: SVG bar charts of the results.
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
@@ -10,6 +12,7 @@
 //! - `specs`: the job specs those scenarios run.
 
 pub mod checkpoint;
+pub mod hostile;
 pub mod plot;
 pub mod recovery;
 pub mod scenarios;

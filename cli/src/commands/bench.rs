@@ -8,7 +8,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, recovery};
+use crate::bench::{checkpoint, hostile, recovery};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -22,6 +22,30 @@ pub enum BenchCommand {
     MultiTenant(ScenarioArgs),
     /// A well-behaved job beside a tenant whose operator loops forever.
     Runaway(ScenarioArgs),
+    /// A well-behaved job beside every kind of misbehaving operator at once (state, memory,
+    /// timers, logs, headers, re-firing timers, panics, window panes, floods, and runaways in
+    /// another tenant and in its own): its latency against alone, what it lost (by seq), and
+    /// the process's peak RSS against the memory budget.
+    Hostile {
+        /// Seconds of input per job.
+        #[arg(long, default_value_t = 6.0, value_parser = positive)]
+        duration_s: f64,
+        /// The host's memory budget, e.g. 1GiB.
+        #[arg(long, default_value = "1GiB", value_parser = super::parse_bytes)]
+        memory_budget: u64,
+        /// Worker threads [default: one per core].
+        #[arg(long)]
+        workers: Option<usize>,
+        /// The victim's events per second.
+        #[arg(long, default_value_t = 500.0, value_parser = positive)]
+        victim_rate: f64,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Throughput of a windowed job with checkpoints every interval, against the same job
     /// without, alternating runs.
     Checkpoint {
@@ -123,6 +147,28 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        BenchCommand::Hostile {
+            duration_s,
+            memory_budget,
+            workers,
+            victim_rate,
+            operators,
+            json,
+        } => {
+            let report = hostile::run(&hostile::HostileOptions {
+                operators,
+                duration_s,
+                budget_bytes: memory_budget,
+                workers: workers.unwrap_or_else(default_workers),
+                victim_rate,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         BenchCommand::Recovery {
             keys,
             instances,
@@ -145,9 +191,7 @@ fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
         operators: args.operators,
         duration_s: args.duration_s.max(0.1),
         load: args.load.max(0.001),
-        workers: args
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        workers: args.workers.unwrap_or_else(default_workers),
         slice_fuel: args.slice_fuel,
         rounds: args.rounds as usize,
         policies: if args.policies.is_empty() {
@@ -171,6 +215,11 @@ fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
         Err(err) => eprintln!("warning: no chart: {}", crate::describe(&err)),
     }
     Ok(())
+}
+
+/// One worker per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// A finite number above zero.
