@@ -4,6 +4,7 @@
 mod embedding;
 mod hostile;
 mod joins;
+mod late;
 mod loading;
 mod misbehaving;
 mod policies;

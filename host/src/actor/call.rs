@@ -20,7 +20,7 @@ use crate::limits::MAX_HEADERS_PER_EVENT;
 use crate::registry::OperatorModule;
 use crate::state::Held;
 use crate::time::join::{JoinDef, JoinPlan, Side};
-use crate::time::window::{PaneKey, WindowDef};
+use crate::time::window::{LateEvent, PaneKey, WindowDef};
 
 /// What to call.
 pub enum CallInput {
@@ -90,8 +90,8 @@ pub struct CallOutput {
     pub events: Vec<Event>,
     /// Timers registered during the call.
     pub timers: Vec<(Option<Vec<u8>>, i64)>,
-    /// Indices of input events too late for every window they belong to.
-    pub late: Vec<usize>,
+    /// Input events too late for some or all of their windows.
+    pub late: Vec<LateEvent>,
 }
 
 /// A finished call.

@@ -3,8 +3,10 @@
 
 use super::call::{BatchKind, CallDone, CallInput};
 use super::{Actor, Due};
+use crate::bindings::Header;
 use crate::dataflow::record::Record;
 use crate::sched::executor::Activator;
+use crate::time::window::{LateEvent, Lateness};
 
 impl Actor {
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
@@ -100,8 +102,9 @@ impl Actor {
         }
     }
 
-    /// Sends a batch's late events to the late output, or to the dead letters with the reason.
-    fn send_late(&mut self, input: &CallInput, late: &[usize], activator: &Activator) {
+    /// Sends a batch's late events to the late output, each with a header naming the windows
+    /// it missed, or to the dead letters with the reason.
+    fn send_late(&mut self, input: &CallInput, late: &[LateEvent], activator: &Activator) {
         let CallInput::Batch {
             batch,
             kind: BatchKind::Window { watermark },
@@ -110,27 +113,40 @@ impl Actor {
             return;
         };
         let lateness = self.cx.window.map_or(0, |def| def.allowed_lateness);
-        let picked = late.iter().filter_map(|&i| batch.record(i));
+        let picked = late
+            .iter()
+            .filter_map(|late| Some((batch.record(late.position)?, late)));
         match &mut self.links.late {
-            Some(router) => router.send(picked.collect(), activator),
+            Some(router) => {
+                let records = picked
+                    .map(|(mut record, late)| {
+                        record.event.headers.push(Header {
+                            name: LATE_WINDOWS_HEADER.into(),
+                            value: windows_json(&late.missed).into_bytes(),
+                        });
+                        record
+                    })
+                    .collect();
+                router.send(records, activator);
+            }
             None => {
-                for Record { event, .. } in picked {
-                    let fits_no_window = self
-                        .cx
-                        .window
-                        .is_some_and(|def| def.assign(event.event_time).is_empty());
-                    let reason = if fits_no_window {
-                        format!(
-                            "event time {} is past the last window the host can represent; \
-                             give event times in milliseconds since the Unix epoch",
-                            event.event_time
-                        )
-                    } else {
-                        format!(
-                            "late: event time {} is behind the watermark {watermark} by more \
-                             than the allowed lateness of {lateness} ms for all its windows",
-                            event.event_time
-                        )
+                for (Record { event, .. }, late) in picked {
+                    let time = event.event_time;
+                    let missed = windows_json(&late.missed);
+                    let reason = match late.why {
+                        Lateness::NoWindow => format!(
+                            "event time {time} is past the last window the host can represent; \
+                             give event times in milliseconds since the Unix epoch"
+                        ),
+                        Lateness::Expired => format!(
+                            "late: event time {time} is behind the watermark {watermark} by more \
+                             than the allowed lateness of {lateness} ms for its windows {missed}"
+                        ),
+                        Lateness::PurgedSession => format!(
+                            "late: event time {time} falls in a session of its key that already \
+                             fired and was dropped at watermark {watermark}; it would have \
+                             joined that session (its own window: {missed})"
+                        ),
                     };
                     self.links.dead_letters.record(
                         &self.links.operator,
@@ -142,4 +158,13 @@ impl Actor {
             }
         }
     }
+}
+
+/// The header a late event carries on the late output: the windows it missed, as a JSON
+/// array of `[start, end]` pairs.
+pub const LATE_WINDOWS_HEADER: &str = "cameo-late-windows";
+
+/// `windows` as a JSON array of `[start, end]` pairs.
+fn windows_json(windows: &[(i64, i64)]) -> String {
+    serde_json::to_string(windows).unwrap_or_default()
 }

@@ -6,13 +6,35 @@ use wasmtime::Store;
 use super::instance::Exports;
 use crate::bindings::{Event, OperatorError, Pane, Windowed};
 use crate::engine::HostState;
-use crate::time::window::{PaneKey, PlannedPane, WindowState};
+use crate::time::window::{LateEvent, PaneKey, PlannedPane, WindowState};
+
+/// The header that marks a retraction, with the retracted window as `start,end`.
+pub const RETRACTION_HEADER: &str = "cameo-retraction";
+
+/// The record that retracts the result `old` fired, now that a merge replaced that pane with
+/// `new` (a session that grew after it fired): the last result per pane that is not retracted
+/// is the final one.
+fn retraction(old: &PaneKey, new: &PaneKey) -> Event {
+    let value = serde_json::json!({
+        "retracts": { "window_start": old.start, "window_end": old.end },
+        "replaced_by": { "window_start": new.start, "window_end": new.end },
+    });
+    Event {
+        key: old.key.clone(),
+        value: value.to_string().into_bytes(),
+        event_time: old.end.saturating_sub(1),
+        headers: vec![crate::bindings::Header {
+            name: RETRACTION_HEADER.into(),
+            value: format!("{},{}", old.start, old.end).into_bytes(),
+        }],
+    }
+}
 
 /// Pane accumulators computed by a successful window batch, applied only when the whole call
 /// succeeds (so a failed batch, retried event by event, is never counted twice).
 pub struct WindowUpdate {
     panes: Vec<(PlannedPane, Vec<u8>)>,
-    late: Vec<usize>,
+    late: Vec<LateEvent>,
 }
 
 impl WindowUpdate {
@@ -24,8 +46,8 @@ impl WindowUpdate {
             .sum()
     }
 
-    /// Writes the new accumulators; returns the indices of the batch's late events.
-    pub fn apply(self, windows: &mut WindowState) -> Vec<usize> {
+    /// Writes the new accumulators; returns the batch's late events.
+    pub fn apply(self, windows: &mut WindowState) -> Vec<LateEvent> {
         for (pane, acc) in &self.panes {
             windows.apply(pane, acc.clone());
         }
@@ -66,12 +88,18 @@ pub(super) async fn accumulate(
     let plan = store.data().held.windows.plan(&def, events, watermark);
     let mut panes = Vec::with_capacity(plan.panes.len());
     let mut refire = Vec::with_capacity(plan.panes.len());
+    let mut out = Vec::new();
     for planned in &plan.panes {
         let absorbed: Vec<(Vec<u8>, bool)> = planned
             .absorbs
             .iter()
-            .filter_map(|key| store.data().held.windows.get(key))
-            .map(|pane| (pane.acc.clone(), pane.fired))
+            .filter_map(|key| {
+                let pane = store.data().held.windows.get(key)?;
+                if pane.fired && *key != planned.pane {
+                    out.push(retraction(key, &planned.pane));
+                }
+                Some((pane.acc.clone(), pane.fired))
+            })
             .collect();
         refire.push(absorbed.iter().any(|(_, fired)| *fired));
         let mut acc: Option<Vec<u8>> = None;
@@ -114,7 +142,6 @@ pub(super) async fn accumulate(
             panes.len()
         ))));
     }
-    let mut out = Vec::new();
     for ((pane, acc), fired) in panes.iter().zip(&accs).zip(&refire) {
         if *fired {
             match windowed

@@ -28,7 +28,7 @@ use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::metrics::JobMetrics;
 use crate::registry::OperatorModule;
 use crate::sched::TaskId;
-use crate::state::checkpoint::{Checkpointer, Participants};
+use crate::state::checkpoint::{Checkpointer, DEAD_LETTERS, Participants};
 
 /// What the parts of one job share while it is wired.
 struct Wiring<'a> {
@@ -54,10 +54,19 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         None => None,
     };
     let metrics = Arc::new(JobMetrics::default());
+    let dead_letter_position = recovery
+        .as_ref()
+        .filter(|r| r.checkpoint.is_some())
+        .map(|r| r.sink_position(DEAD_LETTERS))
+        .unwrap_or_default();
     let dead_letters = Arc::new(DeadLetters::new(
         open_dead_letters(plan, recovery.as_ref())?,
+        dead_letter_position,
         Arc::clone(&metrics),
     ));
+    if let Some(checkpointer) = &checkpointer {
+        checkpointer.watch_dead_letters(dead_letters.position());
+    }
     let mut wiring = Wiring {
         host,
         plan,
@@ -246,7 +255,8 @@ fn checkpointer(plan: &JobPlan, recovery: &Recovery) -> Result<Arc<Checkpointer>
     Ok(checkpointer)
 }
 
-/// The dead-letter file: created afresh, or appended to when resuming.
+/// The dead-letter file: created afresh, or when resuming cut back to where the checkpoint
+/// left it (the letters after it are written again, with the same `seq`).
 fn open_dead_letters(
     plan: &JobPlan,
     recovery: Option<&Recovery>,
@@ -254,19 +264,15 @@ fn open_dead_letters(
     let Some(path) = &plan.dead_letter else {
         return Ok(None);
     };
-    let resuming = recovery.is_some_and(|r| r.checkpoint.is_some());
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resuming)
-        .truncate(!resuming)
-        .open(path)
-        .map_err(|source| JobError::Open {
-            what: "dead_letter",
-            name: "dead_letter".into(),
-            path: path.display().to_string(),
-            source,
-        })?;
+    let resume_at = recovery
+        .filter(|r| r.checkpoint.is_some())
+        .map(|r| r.sink_position(DEAD_LETTERS).bytes);
+    let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
+        what: "dead_letter",
+        name: "dead_letter".into(),
+        path: path.display().to_string(),
+        source,
+    })?;
     Ok(Some(Box::new(BufWriter::new(file))))
 }
 

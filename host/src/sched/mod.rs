@@ -43,6 +43,12 @@ pub trait Policy: Send {
     fn margin(&self) -> i128 {
         0
     }
+    /// Whether a call that has run for many slices goes after its tenant's other work (see
+    /// [`priority::Priority::demoted`]): deadline and cost policies do; round robin already
+    /// shares the workers slice by slice.
+    fn demotes(&self) -> bool {
+        self.preempts()
+    }
     /// Whether tenant CPU shares come before the key. The FIFO baseline serves every tenant
     /// in arrival order, as engines without tenant scheduling do.
     fn shares(&self) -> bool {
@@ -87,6 +93,10 @@ impl Policy for Fifo {
 pub struct RoundRobin;
 
 impl Policy for RoundRobin {
+    fn demotes(&self) -> bool {
+        false
+    }
+
     fn key(&self, _priority: &Priority, seq: u64, _epoch: Instant) -> i128 {
         seq as i128
     }

@@ -216,10 +216,10 @@ impl RunQueue {
     }
 
     /// The order key of `priority`: the policy's, behind every task that is not demoted
-    /// (under policies that preempt: the others run calls to completion).
+    /// (under policies that demote).
     fn key(&self, priority: &Priority, seq: u64) -> i128 {
         let key = self.policy.key(priority, seq, self.epoch);
-        if priority.demoted && self.policy.preempts() {
+        if priority.demoted && self.policy.demotes() {
             key.saturating_add(DEMOTED)
         } else {
             key

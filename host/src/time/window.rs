@@ -76,6 +76,10 @@ pub struct PaneState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowState {
     panes: BTreeMap<PaneKey, PaneState>,
+    /// Per key, the end of the latest session that fired and was dropped: an event that would
+    /// have joined it is late, not the start of a new session overlapping the one already
+    /// reported. Dropped once no on-time event can reach it.
+    purged: BTreeMap<Option<Vec<u8>>, i64>,
     /// What the panes cost the host (see [`pane_bytes`]); counted again after a restore.
     #[serde(skip)]
     bytes: u64,
@@ -84,6 +88,11 @@ pub struct WindowState {
 /// Bytes a pane costs the host besides its key and accumulator: the map slot (key, window,
 /// accumulator and flag) and its share of the B-tree node.
 const PANE_OVERHEAD: u64 = 128;
+
+/// Bytes the record of a dropped session of `key` costs the host.
+fn purged_bytes(key: Option<&[u8]>) -> u64 {
+    crate::budget::allocation(key.map_or(0, <[u8]>::len)) + 64
+}
 
 /// Bytes one pane of `key` with accumulator `acc` costs the host.
 pub fn pane_bytes(key: Option<&[u8]>, acc: &[u8]) -> u64 {
@@ -100,6 +109,29 @@ pub struct PlannedPane {
     /// Existing panes this one replaces: one for an ordinary pane, several when session
     /// windows merge (their accumulators must be merged first), none for a new pane.
     pub absorbs: Vec<PaneKey>,
+}
+
+/// Why an event of a batch is late, and for which of its windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateEvent {
+    /// Its position in the batch.
+    pub position: usize,
+    /// The windows it missed, `(start, end)`: all of its windows, or (sliding windows) those
+    /// that had closed while the event was added to the others.
+    pub missed: Vec<(i64, i64)>,
+    /// Why.
+    pub why: Lateness,
+}
+
+/// What made an event late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lateness {
+    /// Its windows' ends passed the watermark by more than the allowed lateness.
+    Expired,
+    /// It would have joined a session that already fired and was dropped.
+    PurgedSession,
+    /// Its event time is past the last window the host can represent.
+    NoWindow,
 }
 
 /// An on-time event of a session batch: its position in the batch and its own window.
@@ -126,8 +158,8 @@ pub struct BatchPlan {
     pub panes: Vec<PlannedPane>,
     /// Each on-time event with the index of its pane (once per window it belongs to).
     pub assignments: Vec<(u32, usize)>,
-    /// Indices (into the batch) of events too late for every window they belong to.
-    pub late: Vec<usize>,
+    /// Events too late for some or all of the windows they belong to.
+    pub late: Vec<LateEvent>,
 }
 
 impl WindowDef {
@@ -207,7 +239,12 @@ impl WindowState {
             .panes
             .iter()
             .map(|(key, pane)| pane_bytes(key.key.as_deref(), &pane.acc))
-            .sum();
+            .sum::<u64>()
+            + self
+                .purged
+                .keys()
+                .map(|key| purged_bytes(key.as_deref()))
+                .sum::<u64>();
     }
 
     /// Bytes the panes would cost after `pane` replaced what it absorbs with `acc`, less what
@@ -245,12 +282,21 @@ impl WindowState {
         let mut plan = BatchPlan::default();
         let mut index: BTreeMap<PaneKey, usize> = BTreeMap::new();
         for (position, event) in events.iter().enumerate() {
-            let mut on_time = false;
-            for (start, end) in def.assign(event.event_time) {
+            let windows = def.assign(event.event_time);
+            if windows.is_empty() {
+                plan.late.push(LateEvent {
+                    position,
+                    missed: Vec::new(),
+                    why: Lateness::NoWindow,
+                });
+                continue;
+            }
+            let mut missed = Vec::new();
+            for (start, end) in windows {
                 if def.is_expired(end, watermark) {
+                    missed.push((start, end));
                     continue;
                 }
-                on_time = true;
                 let pane_key = PaneKey::new(event.key.clone(), start, end);
                 let pane = *index.entry(pane_key.clone()).or_insert_with(|| {
                     let absorbs = if self.panes.contains_key(&pane_key) {
@@ -266,8 +312,14 @@ impl WindowState {
                 });
                 plan.assignments.push((pane as u32, position));
             }
-            if !on_time {
-                plan.late.push(position);
+            // Late for some of its windows (sliding) or all: the windows it missed are
+            // reported, never silently dropped.
+            if !missed.is_empty() {
+                plan.late.push(LateEvent {
+                    position,
+                    missed,
+                    why: Lateness::Expired,
+                });
             }
         }
         plan
@@ -279,8 +331,20 @@ impl WindowState {
         let mut by_key: BTreeMap<Option<Vec<u8>>, Vec<SessionEvent>> = BTreeMap::new();
         for (position, event) in events.iter().enumerate() {
             let end = event.event_time.saturating_add(def.gap);
-            if def.is_expired(end, watermark) {
-                plan.late.push(position);
+            let purged = self
+                .purged
+                .get(&event.key)
+                .is_some_and(|purged_end| event.event_time < *purged_end);
+            if def.is_expired(end, watermark) || purged {
+                plan.late.push(LateEvent {
+                    position,
+                    missed: vec![(event.event_time, end)],
+                    why: if purged {
+                        Lateness::PurgedSession
+                    } else {
+                        Lateness::Expired
+                    },
+                });
             } else {
                 by_key
                     .entry(event.key.clone())
@@ -348,6 +412,7 @@ impl WindowState {
             }
         }
         plan.assignments.sort_by_key(|(_, position)| *position);
+        plan.late.sort_by_key(|late| late.position);
         plan
     }
 
@@ -394,10 +459,35 @@ impl WindowState {
     pub fn expire(&mut self, def: &WindowDef, watermark: i64) -> usize {
         let before = self.panes.len();
         let mut freed = 0;
+        let mut purged = Vec::new();
         self.panes.retain(|key, pane| {
             let keep = !(pane.fired && def.is_expired(key.end, watermark));
             if !keep {
                 freed += pane_bytes(key.key.as_deref(), &pane.acc);
+                if def.kind == WindowKind::Session {
+                    purged.push((key.key.clone(), key.end));
+                }
+            }
+            keep
+        });
+        for (key, end) in purged {
+            let bytes = purged_bytes(key.as_deref());
+            let latest = self.purged.entry(key).or_insert(i64::MIN);
+            if *latest == i64::MIN {
+                self.bytes += bytes;
+            }
+            *latest = (*latest).max(end);
+        }
+        // A dropped session matters while an on-time event could still fall in it: an event
+        // at t is on time while t + gap - 1 + lateness > watermark.
+        let reach = def
+            .gap
+            .saturating_add(def.allowed_lateness)
+            .saturating_sub(1);
+        self.purged.retain(|key, end| {
+            let keep = end.saturating_add(reach) > watermark;
+            if !keep {
+                freed += purged_bytes(key.as_deref());
             }
             keep
         });
@@ -451,10 +541,67 @@ mod tests {
         let state = WindowState::default();
         // Window [0,10) max timestamp 9; with lateness 5 it accepts events until watermark 13.
         let plan = state.plan(&d, &[event("a", 3)], 13);
-        assert_eq!(plan.late, Vec::<usize>::new());
+        assert_eq!(plan.late, []);
         let plan = state.plan(&d, &[event("a", 3), event("a", 15)], 14);
-        assert_eq!(plan.late, [0]);
+        assert_eq!(
+            plan.late,
+            [LateEvent {
+                position: 0,
+                missed: vec![(0, 10)],
+                why: Lateness::Expired
+            }]
+        );
         assert_eq!(plan.assignments, [(0, 1)]);
+    }
+
+    #[test]
+    fn an_event_late_for_some_sliding_windows_reports_the_ones_it_missed() {
+        let d = def(WindowKind::Sliding, 10, 5, 0, 0);
+        let state = WindowState::default();
+        // Event at 12 is in [5,15) and [10,20); at watermark 14, [5,15) has closed.
+        let plan = state.plan(&d, &[event("a", 12)], 14);
+        assert_eq!(plan.assignments.len(), 1, "added to the open window");
+        assert_eq!(
+            plan.panes[0].pane,
+            PaneKey::new(Some(b"a".to_vec()), 10, 20)
+        );
+        assert_eq!(
+            plan.late,
+            [LateEvent {
+                position: 0,
+                missed: vec![(5, 15)],
+                why: Lateness::Expired
+            }]
+        );
+    }
+
+    #[test]
+    fn an_event_in_the_gap_of_a_dropped_session_is_late_not_a_new_session() {
+        let d = def(WindowKind::Session, 0, 0, 10, 0);
+        let mut state = WindowState::default();
+        let plan = state.plan(&d, &[event("a", 0), event("a", 5)], i64::MIN);
+        for (pane, acc) in plan.panes.iter().zip([b"x".to_vec()]) {
+            state.apply(pane, acc);
+        }
+        // The session [0,15) fires at watermark 14 and is dropped.
+        let due = state.due(14);
+        state.mark_fired(&due[0]);
+        assert_eq!(state.expire(&d, 14), 1);
+        // An event at 12 is on time for its own window [12,22) but would have joined the
+        // dropped session: it is late.
+        let plan = state.plan(&d, &[event("a", 12), event("b", 12)], 14);
+        assert_eq!(
+            plan.late,
+            [LateEvent {
+                position: 0,
+                missed: vec![(12, 22)],
+                why: Lateness::PurgedSession
+            }]
+        );
+        assert_eq!(plan.panes.len(), 1, "another key is not affected");
+        // Once no on-time event can reach the dropped session, it is forgotten.
+        state.expire(&d, 24);
+        assert!(state.purged.is_empty());
     }
 
     #[test]

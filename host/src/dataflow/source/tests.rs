@@ -22,6 +22,7 @@ fn generator_into(
         keys: 3,
         payload_bytes: 0,
         seed: 1,
+        ..GeneratorSpec::default()
     });
     source_into(input, rate, chunk, capacity, Vec::new())
 }
@@ -55,7 +56,11 @@ fn source_into<I: Input>(
         name: "in".into(),
         router: Router::new(vec![Edge::new(vec![target], Partitioning::Forward)], 0, 1),
         chunk,
-        dead_letters: Arc::new(DeadLetters::new(None, Arc::clone(&metrics))),
+        dead_letters: Arc::new(DeadLetters::new(
+            None,
+            Default::default(),
+            Arc::clone(&metrics),
+        )),
         metrics,
         completion: Arc::new(Completion::new(1)),
         activator: executor.activator(),

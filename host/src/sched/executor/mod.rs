@@ -263,8 +263,13 @@ impl Executor {
     }
 
     fn stop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.runnable.notify_all();
+        {
+            // Under the queue's lock: a worker between its check of the flag and its wait
+            // holds the lock, so it either sees the flag or is waiting when notified.
+            let _queue = self.shared.queue();
+            self.shared.shutdown.store(true, Ordering::Release);
+            self.shared.runnable.notify_all();
+        }
         for worker in self.workers.drain(..) {
             if worker.join().is_err() {
                 tracing::error!("a worker thread panicked");

@@ -57,6 +57,8 @@ pub struct Checkpointer {
     /// Where complete checkpoints go: the writer thread, once started.
     pub(super) complete: Mutex<Option<Sender<(Checkpoint, Instant)>>>,
     stats: Mutex<CheckpointStats>,
+    /// Where the dead-letter output stands, read when a checkpoint completes.
+    dead_letters: Mutex<Option<Arc<Mutex<SinkPosition>>>>,
 }
 
 impl Checkpointer {
@@ -72,7 +74,15 @@ impl Checkpointer {
             requested: AtomicU64::new(0),
             complete: Mutex::new(None),
             stats: Mutex::new(CheckpointStats::default()),
+            dead_letters: Mutex::new(None),
         })
+    }
+
+    /// Records the dead-letter output's position (shared with the output, which moves it) in
+    /// every checkpoint, as it stands when the checkpoint completes: dead letters are at least
+    /// once, numbered by `seq`, and cut back to that position on resume.
+    pub fn watch_dead_letters(&self, position: Arc<Mutex<SinkPosition>>) {
+        *self.dead_letters.lock_recovered() = Some(position);
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -197,10 +207,16 @@ impl Checkpointer {
         if !done {
             return;
         }
-        let (Some(checkpoint), Some(started)) = (progress.pending.take(), progress.started.take())
+        let (Some(mut checkpoint), Some(started)) =
+            (progress.pending.take(), progress.started.take())
         else {
             return;
         };
+        if let Some(position) = &*self.dead_letters.lock_recovered() {
+            checkpoint
+                .sinks
+                .insert(super::DEAD_LETTERS.to_string(), *position.lock_recovered());
+        }
         let sender = self.complete.lock().ok().and_then(|s| s.clone());
         if let Some(sender) = sender {
             let _ = sender.send((checkpoint, started));

@@ -30,6 +30,10 @@ pub struct ActorSnapshot {
     pub watermarks: InputWatermarks,
 }
 
+/// The name the dead-letter output's position is kept under among the sinks' (no sink can
+/// have it: names may not contain `#`).
+pub const DEAD_LETTERS: &str = "#dead-letters";
+
 /// Where a sink's output stood at a barrier.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkPosition {
