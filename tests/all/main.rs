@@ -2,6 +2,7 @@
 //! build script, run through the real host.
 
 mod embedding;
+mod exact_generator;
 mod hostile;
 mod joins;
 mod late;

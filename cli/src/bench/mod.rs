@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
+//! - [`flink`]: cameo against Flink on a job both compute exactly.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
 //! - [`plot`]: SVG bar charts of the results.
@@ -12,6 +13,7 @@
 //! - `specs`: the job specs those scenarios run.
 
 pub mod checkpoint;
+pub mod flink;
 pub mod hostile;
 pub mod plot;
 pub mod recovery;

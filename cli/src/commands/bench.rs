@@ -8,7 +8,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, hostile, recovery};
+use crate::bench::{checkpoint, flink, hostile, recovery};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -62,6 +62,46 @@ pub enum BenchCommand {
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cameo against Flink on one job both compute exactly (the generator's exact mode into
+    /// tumbling 1 s count+sum windows per key, results dropped), one after the other at each
+    /// core count; Flink runs bench/peers/flink/job.py in the venv that
+    /// bench/peers/flink/setup.sh makes.
+    Flink {
+        /// Events per run.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Distinct keys.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        keys: u64,
+        /// Events per second of event time.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+        event_rate: u64,
+        /// Core counts to run at, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        cores: Vec<usize>,
+        /// Runs per engine and core count (the median is reported).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        rounds: u32,
+        /// The PyFlink venv made by bench/peers/flink/setup.sh [default: $CAMEO_FLINK_VENV;
+        /// without either, only cameo runs].
+        #[arg(long)]
+        flink_venv: Option<PathBuf>,
+        /// The Flink job.
+        #[arg(long, default_value = "bench/peers/flink/job.py")]
+        flink_job: PathBuf,
+        /// Let Flink use every core instead of confining it with taskset to as many as cameo
+        /// has workers.
+        #[arg(long)]
+        no_pin: bool,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON: {"events", "keys", "event_rate", "rounds", "rows":
+        /// [{"cores", "cameo_eps", "cameo_seconds", "flink_eps", "flink_seconds",
+        /// "flink_overhead_seconds", "flink_pinned", "ratio"}], "flink_setup"}.
         #[arg(long)]
         json: bool,
     },
@@ -161,6 +201,39 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 budget_bytes: memory_budget,
                 workers: workers.unwrap_or_else(default_workers),
                 victim_rate,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        BenchCommand::Flink {
+            events,
+            keys,
+            event_rate,
+            cores,
+            rounds,
+            flink_venv,
+            flink_job,
+            no_pin,
+            operators,
+            json,
+        } => {
+            let venv = flink_venv.or_else(|| std::env::var_os(flink::VENV_VAR).map(PathBuf::from));
+            let report = flink::run(&flink::FlinkOptions {
+                operators,
+                events: events.max(1),
+                keys,
+                event_rate,
+                cores: if cores.is_empty() { vec![1, 2] } else { cores },
+                rounds: rounds as usize,
+                flink: venv.map(|venv| flink::FlinkPeer {
+                    venv,
+                    script: flink_job,
+                    pin: !no_pin,
+                }),
             })?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);

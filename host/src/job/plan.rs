@@ -354,6 +354,8 @@ fn source_plan(spec: &JobSpec, source: &SourceSpec) -> SourcePlan {
             keys: source.keys.as_ref().map_or(100, |k| *k.get_ref()),
             payload_bytes: source.payload_bytes.as_ref().map_or(0, |p| *p.get_ref()),
             seed: source.seed.as_ref().map_or(0, |s| *s.get_ref()),
+            mode: source.generator_mode(),
+            event_rate: source.event_rate.as_ref().map_or(1, |r| *r.get_ref()),
         }),
     };
     SourcePlan {

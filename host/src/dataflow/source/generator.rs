@@ -1,12 +1,19 @@
 //! The generator input: synthetic events, as many as the spec says, each made when it is due.
+//!
+//! Two modes. `hashed` (the default) spreads keys by a seeded hash of the sequence number and
+//! stamps events with their ingest time. `exact` makes every field a function of the
+//! sequence number alone, event time included, so another engine given the same formulas
+//! computes the same windows: key `k{seq % keys}`, value `seq % 101`, event time
+//! `seq * 1000 / event_rate` ms (integer division) from 0.
 
+use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::{Input, Item, Next, now_ms};
 use crate::bindings::Event;
 
 /// What a generator makes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GeneratorSpec {
     /// Events to generate.
     pub count: u64,
@@ -14,12 +21,33 @@ pub struct GeneratorSpec {
     pub keys: u64,
     /// Filler bytes per event.
     pub payload_bytes: usize,
-    /// Key sequence seed.
+    /// Key sequence seed (`hashed` mode).
     pub seed: u64,
+    /// How keys, values and event times are made.
+    pub mode: GeneratorMode,
+    /// Events per second of event time (`exact` mode; at least 1).
+    pub event_rate: u64,
 }
 
-/// Synthetic events: event `n` (from 1) has sequence number `n - 1`, a key from the seeded
-/// hash of it, a value, and the filler.
+/// How a generator makes keys, values and event times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorMode {
+    /// Key `k{hash(seq, seed) % keys}`, value `seq % 100`, event time the ingest time.
+    #[default]
+    Hashed,
+    /// Key `k{seq % keys}`, value `seq % 101`, event time `seq * 1000 / event_rate` ms.
+    Exact,
+}
+
+/// Event time in ms of event `seq` at `event_rate` events per second of event time.
+pub fn exact_event_time(seq: u64, event_rate: u64) -> i64 {
+    let ms = u128::from(seq) * 1000 / u128::from(event_rate.max(1));
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// Synthetic events: event `n` (from 1) has sequence number `n - 1`, a key, a value and an
+/// event time made from it as the [`GeneratorMode`] says, and the filler.
 pub struct Generator {
     spec: GeneratorSpec,
     payload: String,
@@ -38,6 +66,9 @@ impl Generator {
     }
 
     fn make(&self, seq: u64) -> Event {
+        if self.spec.mode == GeneratorMode::Exact {
+            return self.make_exact(seq);
+        }
         let key = format!(
             "k{}",
             xxh3_64_with_seed(&seq.to_le_bytes(), self.spec.seed) % self.spec.keys.max(1)
@@ -55,6 +86,23 @@ impl Generator {
             headers: Vec::new(),
         }
     }
+
+    /// Event `seq` of the exact mode: the same fields, in the same order, as the hashed mode
+    /// writes them.
+    fn make_exact(&self, seq: u64) -> Event {
+        let key = format!("k{}", seq % self.spec.keys.max(1));
+        let value = format!(
+            r#"{{"key":"{key}","payload":"{}","seq":{seq},"value":{}}}"#,
+            self.payload,
+            seq % 101
+        );
+        Event {
+            key: Some(key.into_bytes()),
+            value: value.into_bytes(),
+            event_time: exact_event_time(seq, self.spec.event_rate),
+            headers: Vec::new(),
+        }
+    }
 }
 
 impl Input for Generator {
@@ -67,5 +115,50 @@ impl Input for Generator {
         let seq = self.made;
         self.made += 1;
         Next::Item(self.made, Item::Event(self.make(seq)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(count: u64, keys: u64, event_rate: u64) -> Generator {
+        Generator::new(GeneratorSpec {
+            count,
+            keys,
+            payload_bytes: 2,
+            seed: 0,
+            mode: GeneratorMode::Exact,
+            event_rate,
+        })
+    }
+
+    #[test]
+    fn exact_events_are_functions_of_their_sequence_number() {
+        let mut generator = exact(5, 3, 2);
+        let mut events = Vec::new();
+        while let Next::Item(_, Item::Event(event)) = generator.next(0) {
+            events.push(event);
+        }
+        let keys: Vec<_> = events.iter().map(|e| e.key.clone().unwrap()).collect();
+        assert_eq!(keys, [b"k0", b"k1", b"k2", b"k0", b"k1"]);
+        let times: Vec<_> = events.iter().map(|e| e.event_time).collect();
+        assert_eq!(times, [0, 500, 1000, 1500, 2000]);
+        let value: serde_json::Value = serde_json::from_slice(&events[4].value).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"key": "k1", "seq": 4, "value": 4, "payload": "xx"})
+        );
+        assert!(matches!(generator.next(0), Next::Ended));
+    }
+
+    #[test]
+    fn exact_values_wrap_at_101_and_times_do_not_overflow() {
+        let generator = exact(1000, 10, 1_000_000);
+        let value: serde_json::Value = serde_json::from_slice(&generator.make(707).value).unwrap();
+        assert_eq!(value["value"], 0);
+        assert_eq!(generator.make(2_999_999).event_time, 2999);
+        assert_eq!(exact_event_time(u64::MAX, 1), i64::MAX);
+        assert_eq!(exact_event_time(7, 0), 7000, "a rate of 0 counts as 1");
     }
 }

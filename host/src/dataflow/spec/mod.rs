@@ -32,6 +32,7 @@ use toml::Spanned;
 
 use super::router::Partitioning;
 use super::sink::SinkFormat;
+use super::source::generator::GeneratorMode;
 use crate::limits::MAX_WINDOWS_PER_EVENT;
 use crate::time::join::JoinDef;
 use crate::time::window::{WindowDef, WindowKind};
@@ -159,8 +160,14 @@ pub struct SourceSpec {
     pub keys: Option<Spanned<u64>>,
     /// Bytes of filler in each event's `payload` field (`generator`).
     pub payload_bytes: Option<Spanned<usize>>,
-    /// Seed for the key sequence (`generator`).
+    /// Seed for the key sequence (`generator`, `hashed` mode).
     pub seed: Option<Spanned<u64>>,
+    /// How a generator makes keys, values and event times (`generator`): `hashed` (the
+    /// default) or `exact`; see [`GeneratorMode`].
+    pub mode: Option<Spanned<GeneratorMode>>,
+    /// Events per second of event time (`generator`, `exact` mode, required there): event
+    /// `seq` has event time `seq * 1000 / event_rate` ms.
+    pub event_rate: Option<Spanned<u64>>,
 }
 
 impl SourceSpec {
@@ -177,6 +184,13 @@ impl SourceSpec {
             event_time_field: self.event_time_field.as_ref().map(|f| f.get_ref().clone()),
             watermark_delay_ms: self.watermark_delay_ms,
         }
+    }
+
+    /// The generator mode: `hashed` unless the spec says otherwise.
+    pub fn generator_mode(&self) -> GeneratorMode {
+        self.mode
+            .as_ref()
+            .map_or_else(GeneratorMode::default, |m| *m.get_ref())
     }
 }
 

@@ -122,3 +122,75 @@ fn zero_parallelism_is_rejected() {
         .to_string();
     assert!(err.contains("`parallelism` of \"op\" is 0"), "{err}");
 }
+
+#[test]
+fn an_exact_generator_takes_an_event_rate_and_no_seed() {
+    let exact = MINIMAL.replace(
+        "count = 10",
+        "count = 10\nmode = \"exact\"\nevent_rate = 1000\nkeys = 4",
+    );
+    let spec = parse(&exact).unwrap();
+    assert_eq!(
+        spec.sources[0].generator_mode(),
+        crate::dataflow::source::generator::GeneratorMode::Exact
+    );
+    assert_eq!(
+        spec.sources[0].event_rate.as_ref().map(|r| *r.get_ref()),
+        Some(1000)
+    );
+
+    let no_rate = exact.replace("event_rate = 1000\n", "");
+    let err = parse(&no_rate).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:7:")
+            && err.contains("exact generator \"in\" needs an `event_rate`"),
+        "{err}"
+    );
+
+    let zero = exact.replace("event_rate = 1000", "event_rate = 0");
+    let err = parse(&zero).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:8:") && err.contains("`event_rate` must be at least 1"),
+        "{err}"
+    );
+
+    let seeded = exact.replace("keys = 4", "keys = 4\nseed = 3");
+    let err = parse(&seeded).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:10:")
+            && err.contains("`seed` does not apply to exact generators"),
+        "{err}"
+    );
+}
+
+#[test]
+fn generator_modes_and_event_rates_are_checked_where_they_apply() {
+    let hashed_with_rate = MINIMAL.replace("count = 10", "count = 10\nevent_rate = 5");
+    let err = parse(&hashed_with_rate).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:7:")
+            && err.contains("`event_rate` applies only to exact generators"),
+        "{err}"
+    );
+
+    let unknown = MINIMAL.replace("count = 10", "count = 10\nmode = \"sorted\"");
+    let err = parse(&unknown).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:7:") && err.contains("unknown variant `sorted`"),
+        "{err}"
+    );
+
+    let on_a_file = MINIMAL.replace(
+        "kind = \"generator\"\ncount = 10",
+        "kind = \"file\"\npath = \"in.txt\"\nmode = \"exact\"",
+    );
+    let err = parse(&on_a_file).unwrap_err().to_string();
+    assert!(
+        err.starts_with("job.toml:7:")
+            && err.contains("`mode` does not apply to file and stdin sources like \"in\""),
+        "{err}"
+    );
+
+    let hashed = MINIMAL.replace("count = 10", "count = 10\nmode = \"hashed\"\nseed = 9");
+    parse(&hashed).unwrap();
+}

@@ -240,6 +240,8 @@ impl JobSpec {
                 source.payload_bytes.as_ref().map(Spanned::span),
             ),
             ("seed", source.seed.as_ref().map(Spanned::span)),
+            ("mode", source.mode.as_ref().map(Spanned::span)),
+            ("event_rate", source.event_rate.as_ref().map(Spanned::span)),
         ];
         let lines_only = [
             ("key_field", source.key_field.as_ref().map(Spanned::span)),
@@ -283,6 +285,9 @@ impl JobSpec {
                 format!("generator source \"{name}\" needs a `count` of events"),
             ));
         }
+        if kind == SourceKind::Generator {
+            Self::check_generator_mode(checker, source)?;
+        }
         if let Some(bytes) = &source.payload_bytes
             && *bytes.get_ref() > MAX_PAYLOAD_BYTES
         {
@@ -298,6 +303,59 @@ impl JobSpec {
                 rate.span(),
                 "`rate` must be a number of events per second, 0 or more",
             ));
+        }
+        Ok(())
+    }
+
+    /// The fields of a generator's mode: `seed` only for `hashed`, `event_rate` only for
+    /// `exact`, where it is required and at least 1.
+    fn check_generator_mode(checker: &Checker<'_>, source: &SourceSpec) -> Result<(), SpecError> {
+        let name = source.name.get_ref();
+        match source.generator_mode() {
+            GeneratorMode::Hashed => {
+                if let Some(rate) = &source.event_rate {
+                    return Err(checker.error(
+                        rate.span(),
+                        format!(
+                            "`event_rate` applies only to exact generators (`mode = \"exact\"`), \
+                             and \"{name}\" is not one; its events carry their ingest time"
+                        ),
+                    ));
+                }
+            }
+            GeneratorMode::Exact => {
+                if let Some(seed) = &source.seed {
+                    return Err(checker.error(
+                        seed.span(),
+                        format!(
+                            "`seed` does not apply to exact generators like \"{name}\": their \
+                             keys are `k{{seq % keys}}`"
+                        ),
+                    ));
+                }
+                let mode_span = source
+                    .mode
+                    .as_ref()
+                    .map_or(source.kind.span(), Spanned::span);
+                match &source.event_rate {
+                    None => {
+                        return Err(checker.error(
+                            mode_span,
+                            format!(
+                                "exact generator \"{name}\" needs an `event_rate`: events per \
+                                 second of event time"
+                            ),
+                        ));
+                    }
+                    Some(rate) if *rate.get_ref() == 0 => {
+                        return Err(checker.error(
+                            rate.span(),
+                            "`event_rate` must be at least 1 event per second of event time",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         Ok(())
     }
