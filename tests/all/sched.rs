@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use cameo_host::Host;
 use cameo_host::PolicyKind;
+use cameo_host::{Host, JobHandle};
 use cameo_tests::guests;
 
 use crate::support::{Pipeline, options, parse, pipeline, run, toml_path, values, wait_for};
@@ -47,14 +47,22 @@ fn gate(path: &Path) -> std::fs::File {
         .unwrap()
 }
 
-#[cfg(unix)]
-#[test]
-fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
-    use std::io::Write as _;
+/// Fuel per slice in the looper tests.
+const SLICE_FUEL: u64 = 10_000;
 
-    const SLICE_FUEL: u64 = 10_000;
-    const LOOPER_FIRST: usize = 2000;
-    let dir = tempfile::tempdir().unwrap();
+/// A host of one worker under EDF, tracing slices, with two jobs submitted but not started:
+/// "a", whose only event makes its operator loop (one call of 100 000 slices, until its fuel
+/// runs out), and "b", a short computation per event whose input arrives through `gate` only
+/// when the test writes it. Each is `(tenant, latency target in ms)`.
+struct LooperBeside {
+    host: Host,
+    job_a: JobHandle,
+    job_b: JobHandle,
+    gate: std::fs::File,
+}
+
+#[cfg(unix)]
+fn looper_beside(dir: &Path, a: (&str, u64), b: (&str, u64)) -> LooperBeside {
     let mut options = options();
     options.workers = 1;
     options.policy = PolicyKind::Edf;
@@ -63,16 +71,14 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
     // The looper's one call lasts until this much fuel is burned: 100 000 slices, a fraction
     // of a second to a second or two depending on the machine; B needs a few dozen.
     options.limits.fuel_per_call = 1_000_000_000;
-    let mut host = Host::new(options).unwrap();
-
-    // Job A loops on its only event; its deadline is 10 s away.
-    let input = write_lines(dir.path(), "a", &["loop".to_string()]);
+    let host = Host::new(options).unwrap();
+    let input = write_lines(dir, "a", &["loop".to_string()]);
     let spec_a = pipeline(
-        dir.path(),
+        dir,
         Pipeline {
             name: "a",
-            tenant: "a",
-            latency_target_ms: 10_000,
+            tenant: a.0,
+            latency_target_ms: a.1,
             input: &input,
             module: guests::LOOPER,
             config: "{}",
@@ -80,24 +86,45 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
     );
     let mut job_a = host.submit(&spec_a).unwrap();
     job_a.join_sources();
-
     // Job B is built now, so that building it does not race the looper's fuel, but its input
     // arrives only when the test writes it: its source reads a named pipe.
-    let fifo = dir.path().join("b.fifo");
-    let mut gate = gate(&fifo);
+    let fifo = dir.join("b.fifo");
+    let gate = gate(&fifo);
     let spec_b = pipeline(
-        dir.path(),
+        dir,
         Pipeline {
             name: "b",
-            tenant: "b",
-            latency_target_ms: 5,
+            tenant: b.0,
+            latency_target_ms: b.1,
             input: fifo.to_str().unwrap(),
             module: guests::SPIN_SLICE,
             config: "{ iterations = 30000 }",
         },
     );
     let job_b = host.submit(&spec_b).unwrap();
+    LooperBeside {
+        host,
+        job_a,
+        job_b,
+        gate,
+    }
+}
 
+#[cfg(unix)]
+#[test]
+fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
+    use std::io::Write as _;
+
+    const LOOPER_FIRST: usize = 2000;
+    let dir = tempfile::tempdir().unwrap();
+    // Job A (tenant "a") loops on its only event; its deadline is 10 s away. Job B (tenant
+    // "b") is due 5 ms after its event arrives.
+    let LooperBeside {
+        mut host,
+        job_a,
+        job_b,
+        mut gate,
+    } = looper_beside(dir.path(), ("a", 10_000), ("b", 5));
     host.start().unwrap();
     // The looper is the only runnable task: wait until it is well into its call. Meanwhile
     // tenant "b" banks its share of the worker's time, far more than its own short call will
@@ -183,44 +210,14 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
 fn a_call_that_keeps_burning_fuel_gives_way_to_its_own_tenants_other_work() {
     use std::io::Write as _;
 
-    const SLICE_FUEL: u64 = 10_000;
     const LOOPER_FIRST: usize = 500;
     let dir = tempfile::tempdir().unwrap();
-    let mut options = options();
-    options.workers = 1;
-    options.policy = PolicyKind::Edf;
-    options.trace_slices = true;
-    options.limits.slice_fuel = SLICE_FUEL;
-    options.limits.fuel_per_call = 1_000_000_000;
-    let mut host = Host::new(options).unwrap();
-    let input = write_lines(dir.path(), "a", &["loop".to_string()]);
-    let spec_a = pipeline(
-        dir.path(),
-        Pipeline {
-            name: "a",
-            tenant: "shared",
-            latency_target_ms: 1,
-            input: &input,
-            module: guests::LOOPER,
-            config: "{}",
-        },
-    );
-    let mut job_a = host.submit(&spec_a).unwrap();
-    job_a.join_sources();
-    let fifo = dir.path().join("b.fifo");
-    let mut gate = gate(&fifo);
-    let spec_b = pipeline(
-        dir.path(),
-        Pipeline {
-            name: "b",
-            tenant: "shared",
-            latency_target_ms: 10_000,
-            input: fifo.to_str().unwrap(),
-            module: guests::SPIN_SLICE,
-            config: "{ iterations = 30000 }",
-        },
-    );
-    let job_b = host.submit(&spec_b).unwrap();
+    let LooperBeside {
+        mut host,
+        job_a,
+        job_b,
+        mut gate,
+    } = looper_beside(dir.path(), ("shared", 1), ("shared", 10_000));
     host.start().unwrap();
     wait_for("the looper to run 500 slices", || {
         host.slice_trace().len() >= LOOPER_FIRST

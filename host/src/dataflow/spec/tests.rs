@@ -54,6 +54,19 @@ fn a_name_used_twice_is_refused_with_what_uses_it() {
 }
 
 #[test]
+fn a_name_with_a_character_labels_use_is_refused() {
+    let text = parse(&MINIMAL.replace(r#"name = "out""#, r##"name = "out#2""##))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        text,
+        "job.toml:12: a sink is named \"out#2\", with `#` in it; names may not contain `/`, \
+         `#` or `:` (they label instances as `job/operator#1` and late outputs as \
+         `operator:late`)"
+    );
+}
+
+#[test]
 fn a_misspelt_field_is_named_with_its_line() {
     let err = parse(&MINIMAL.replace("module =", "modul ="))
         .unwrap_err()

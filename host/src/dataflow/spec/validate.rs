@@ -8,6 +8,12 @@ use toml::Spanned;
 
 use super::*;
 
+/// Characters names may not contain: instance labels and late outputs are made with them.
+const RESERVED: &[char] = &['/', '#', ':'];
+
+/// [`RESERVED`], as error messages list it.
+const RESERVED_LIST: &str = "`/`, `#` or `:`";
+
 /// A field name and where it was given, if it was.
 type FieldSpan<'a> = (&'a str, Option<Range<usize>>);
 
@@ -109,6 +115,18 @@ impl JobSpec {
         for (name, what) in names {
             if name.get_ref().trim().is_empty() {
                 return Err(checker.error(name.span(), format!("a {what} has an empty `name`")));
+            }
+            if let Some(bad) = name.get_ref().chars().find(|c| RESERVED.contains(c)) {
+                return Err(checker.error(
+                    name.span(),
+                    format!(
+                        "{} {what} is named \"{}\", with `{bad}` in it; names may not contain \
+                         {RESERVED_LIST} (they label instances as `job/operator#1` and late \
+                         outputs as `operator:late`)",
+                        article(what),
+                        name.get_ref()
+                    ),
+                ));
             }
             if let Some(other) = seen.insert(name.get_ref(), what) {
                 return Err(checker.error(
