@@ -153,6 +153,17 @@ impl Account {
     fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
+
+    /// The refusal of `adding` bytes for `what` while it held `used`.
+    fn refusal(&self, what: Resource, used: u64, adding: u64) -> BudgetExceeded {
+        BudgetExceeded {
+            what,
+            holder: self.holder.clone(),
+            used,
+            adding,
+            limit: self.limit,
+        }
+    }
 }
 
 /// The host's budget and its tenants' shares.
@@ -227,13 +238,7 @@ impl Budget {
                 for charged in &self.chain[..index] {
                     charged.sub(bytes);
                 }
-                return Err(BudgetExceeded {
-                    what,
-                    holder: account.holder.clone(),
-                    used,
-                    adding: bytes,
-                    limit: account.limit,
-                });
+                return Err(account.refusal(what, used, bytes));
             }
         }
         Ok(())
@@ -255,13 +260,7 @@ impl Budget {
         for account in self.chain.iter() {
             let used = account.used();
             if used.saturating_add(bytes) > account.limit {
-                return Err(BudgetExceeded {
-                    what,
-                    holder: account.holder.clone(),
-                    used,
-                    adding: bytes,
-                    limit: account.limit,
-                });
+                return Err(account.refusal(what, used, bytes));
             }
         }
         Ok(())

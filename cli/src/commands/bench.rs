@@ -180,12 +180,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 rounds.max(1),
                 Duration::from_millis(interval_ms.max(1)),
             )?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
         BenchCommand::Hostile {
             duration_s,
@@ -202,12 +197,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 workers: workers.unwrap_or_else(default_workers),
                 victim_rate,
             })?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
         BenchCommand::Flink {
             events,
@@ -235,12 +225,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                     pin: !no_pin,
                 }),
             })?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
         BenchCommand::Recovery {
             keys,
@@ -249,12 +234,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             json,
         } => {
             let report = recovery::run(keys, instances, rounds)?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&report, json)
         }
     }
 }
@@ -278,14 +258,23 @@ fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
         PathBuf::from("target/cameo-bench").join(format!("{}.svg", scenario.name()))
     });
     // The figures come first: a chart that cannot be written must not lose them.
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print!("{report}");
-    }
+    print_report(&report, args.json)?;
     match write_chart(&plot, &report.p99_chart().to_svg()) {
         Ok(()) => eprintln!("chart: {}", plot.display()),
         Err(err) => eprintln!("warning: no chart: {}", crate::describe(&err)),
+    }
+    Ok(())
+}
+
+/// Prints `report` as one JSON line, or as text.
+fn print_report(
+    report: &(impl serde::Serialize + std::fmt::Display),
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        print!("{report}");
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Messages between actors and the bounded mailbox that holds them.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::record::{PriorityContext, Record, event_bytes};
@@ -151,7 +151,9 @@ struct Inner {
     /// Channels held back for checkpoint alignment, and the records waiting on them.
     held: Vec<bool>,
     held_load: Load,
-    blocked: Vec<TaskId>,
+    /// Producers to wake once the mailbox drains, each once (a set: on all-to-all edges
+    /// hundreds of producers may wait on one mailbox).
+    blocked: BTreeSet<TaskId>,
 }
 
 impl Inner {
@@ -269,7 +271,7 @@ impl Mailbox {
         inner.held_load.events += waiting.events;
         inner.held_load.bytes += waiting.bytes;
         if was_full && !inner.is_full(self.capacity) {
-            return std::mem::take(&mut inner.blocked);
+            return std::mem::take(&mut inner.blocked).into_iter().collect();
         }
         Vec::new()
     }
@@ -318,9 +320,7 @@ impl Mailbox {
         if !inner.is_full(self.capacity) {
             return false;
         }
-        if !inner.blocked.contains(&producer) {
-            inner.blocked.push(producer);
-        }
+        inner.blocked.insert(producer);
         true
     }
 
@@ -385,7 +385,7 @@ impl Mailbox {
         };
         let mut wake = Vec::new();
         if was_full && !inner.is_full(self.capacity) {
-            wake = std::mem::take(&mut inner.blocked);
+            wake = std::mem::take(&mut inner.blocked).into_iter().collect();
         }
         (taken, wake)
     }
