@@ -57,6 +57,10 @@ pub const MAX_WINDOWS_PER_EVENT: i64 = 1000;
 /// Bytes an operator module may have; a larger file is refused before it is read.
 pub const MAX_MODULE_BYTES: u64 = 64 << 20;
 
+/// Operators one job may have: the cycle check follows `inputs` one stack frame per operator,
+/// and planning compares every operator with every other.
+pub const MAX_OPERATORS: usize = 1024;
+
 /// The fixed limits: name, value, and what passing it does.
 pub const FIXED_LIMITS: &[(&str, u64, &str)] = &[
     (
@@ -98,6 +102,11 @@ pub const FIXED_LIMITS: &[(&str, u64, &str)] = &[
         "module file",
         MAX_MODULE_BYTES,
         "bytes per operator module, checked before reading",
+    ),
+    (
+        "operators per job",
+        MAX_OPERATORS as u64,
+        "operators one job may have; a job with more is refused",
     ),
 ];
 

@@ -203,14 +203,15 @@ fn a_newly_urgent_message_starts_within_one_slice_of_a_looping_neighbour() {
 
 /// Both jobs belong to one tenant, so shares cannot help: the looper's job is due 1 ms after
 /// ingest, the other 10 s. By deadlines alone the looper's call would keep the only worker
-/// until its fuel ran out; demoted after 50 slices, it gives way to the sibling's work as soon
-/// as that arrives, and resumes when that is done.
+/// until its fuel ran out; demoted after 5 million fuel, it gives way to the sibling's work as
+/// soon as that arrives, and resumes when that is done.
 #[cfg(unix)]
 #[test]
 fn a_call_that_keeps_burning_fuel_gives_way_to_its_own_tenants_other_work() {
     use std::io::Write as _;
 
-    const LOOPER_FIRST: usize = 500;
+    // Past the 5 million fuel after which a call is demoted.
+    const LOOPER_FIRST: usize = 1000;
     let dir = tempfile::tempdir().unwrap();
     let LooperBeside {
         mut host,
@@ -219,7 +220,7 @@ fn a_call_that_keeps_burning_fuel_gives_way_to_its_own_tenants_other_work() {
         mut gate,
     } = looper_beside(dir.path(), ("shared", 1), ("shared", 10_000));
     host.start().unwrap();
-    wait_for("the looper to run 500 slices", || {
+    wait_for("the looper to run 1000 slices", || {
         host.slice_trace().len() >= LOOPER_FIRST
     });
     gate.write_all(b"sibling\n").unwrap();

@@ -42,9 +42,10 @@ use crate::time::join::Side;
 use crate::time::window::PaneKey;
 use crate::time::{InputWatermarks, TimerQueue};
 
-/// Slices a call may run before it is demoted behind its tenant's other work (see
-/// [`Priority::demoted`]): far more than a batch of ordinary events takes.
-const LONG_CALL_SLICES: u64 = 50;
+/// Fuel a call may burn before it is demoted behind its tenant's other work (see
+/// [`Priority::demoted`]): 50 slices of the default length, far more than a batch of ordinary
+/// events takes. Counted in fuel, not slices, so the threshold does not move with the slice.
+const LONG_CALL_FUEL: u64 = 5_000_000;
 
 /// Work the watermark made due, with the context of the watermark (or call) that made it due.
 enum Due {
@@ -494,8 +495,7 @@ impl Task for Actor {
         let mut priority = profile
             .best(&pending)
             .unwrap_or_else(|| profile.priority(&self.context_now()));
-        priority.demoted = self.in_flight.is_some()
-            && self.charged >= LONG_CALL_SLICES.saturating_mul(self.cx.limits.slice_fuel);
+        priority.demoted = self.in_flight.is_some() && self.charged >= LONG_CALL_FUEL;
         priority
     }
 

@@ -19,10 +19,6 @@ use super::priority::Priority;
 use super::timers::Timers;
 use super::{Policy, TaskId};
 
-/// What a demoted task's key is pushed back by: more than any deadline's nanoseconds, so it
-/// ranks after every task that is not demoted.
-const DEMOTED: i128 = 1 << 100;
-
 /// How much CPU time a tenant may bank, in time at its rate: short, so a tenant idle for a
 /// while cannot then monopolise the host.
 const BURST: Duration = Duration::from_millis(50);
@@ -160,7 +156,9 @@ pub struct RunQueue {
     epoch: Instant,
     seq: u64,
     /// Per tenant, its queued tasks by order key and push number.
-    per_tenant: Vec<KeyedHeap<TaskId, (i128, u64)>>,
+    /// Per tenant, runnable tasks by (demoted, key, seq): a tenant's demoted calls come after
+    /// its other work, and across tenants only the key counts.
+    per_tenant: Vec<KeyedHeap<TaskId, (bool, i128, u64)>>,
     /// When each queued task became runnable.
     ready: HashMap<TaskId, Instant>,
     shares: TenantShares,
@@ -200,7 +198,8 @@ impl RunQueue {
     /// the queue changed.
     pub fn push(&mut self, task: TaskId, priority: &Priority, ready: Instant) -> bool {
         self.seq += 1;
-        let key = self.key(priority, self.seq);
+        let key = self.policy.key(priority, self.seq, self.epoch);
+        let demoted = self.demotes(priority);
         if self.per_tenant.len() <= priority.tenant {
             self.per_tenant
                 .resize_with(priority.tenant + 1, KeyedHeap::default);
@@ -208,22 +207,16 @@ impl RunQueue {
         let Some(heap) = self.per_tenant.get_mut(priority.tenant) else {
             return false;
         };
-        if !heap.push(task, (key, self.seq)) {
+        if !heap.push(task, (demoted, key, self.seq)) {
             return false;
         }
         self.ready.entry(task).or_insert(ready);
         true
     }
 
-    /// The order key of `priority`: the policy's, behind every task that is not demoted
-    /// (under policies that demote).
-    fn key(&self, priority: &Priority, seq: u64) -> i128 {
-        let key = self.policy.key(priority, seq, self.epoch);
-        if priority.demoted && self.policy.demotes() {
-            key.saturating_add(DEMOTED)
-        } else {
-            key
-        }
+    /// True when `priority` is demoted and the policy heeds demotion.
+    fn demotes(&self, priority: &Priority) -> bool {
+        priority.demoted && self.policy.demotes()
     }
 
     /// Moves `task` up if it is queued and `priority` ranks it better than its entry (new
@@ -241,7 +234,7 @@ impl RunQueue {
     fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
         let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
-            let Some(((key, seq), _)) = self.per_tenant[tenant].peek() else {
+            let Some(((_, key, seq), _)) = self.per_tenant[tenant].peek() else {
                 continue;
             };
             let rank = (self.over_share(tenant, now), key, seq);
@@ -269,7 +262,17 @@ impl RunQueue {
         if !self.policy.preempts() {
             return true;
         }
-        let key = self.key(priority, self.seq + 1);
+        // A demoted call gives way to any of its tenant's work that is not.
+        if self.demotes(priority)
+            && self
+                .per_tenant
+                .get_mut(priority.tenant)
+                .and_then(KeyedHeap::peek)
+                .is_some_and(|((demoted, _, _), _)| !demoted)
+        {
+            return true;
+        }
+        let key = self.policy.key(priority, self.seq + 1, self.epoch);
         let own = (self.over_share(priority.tenant, now), key, self.seq + 1);
         let margin = self.policy.margin();
         self.best(now).is_some_and(|(best, _)| {
@@ -332,6 +335,11 @@ mod tests {
         assert_eq!(drain(&mut q, now), [2, 1]);
         q.push(2, &priority(now, 5_000, 0, 0), now);
         assert!(q.should_yield(&long_call, now), "a demoted call gives way");
+        // Another tenant's work is ranked by deadline alone: the demoted call keeps the
+        // worker against a later deadline there.
+        let mut q = queue(PolicyKind::Edf);
+        q.push(3, &priority(now, 5_000, 0, 1), now);
+        assert!(!q.should_yield(&long_call, now));
     }
 
     fn drain(queue: &mut RunQueue, now: Instant) -> Vec<TaskId> {

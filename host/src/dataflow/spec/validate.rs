@@ -7,6 +7,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::*;
+use crate::limits::MAX_OPERATORS;
 
 /// Characters names may not contain: instance labels and late outputs are made with them.
 const RESERVED: &[char] = &['/', '#', ':'];
@@ -77,6 +78,15 @@ impl JobSpec {
             return Err(checker.error(
                 0..0,
                 "the job has no [[sink]]; add one (kind = \"stdout\", \"file\", \"memory\" or \"discard\")",
+            ));
+        }
+        if let Some(over) = self.operators.get(MAX_OPERATORS) {
+            return Err(checker.error(
+                over.name.span(),
+                format!(
+                    "the job has {} operators; a job may have at most {MAX_OPERATORS}",
+                    self.operators.len()
+                ),
             ));
         }
         for source in &self.sources {
