@@ -215,7 +215,7 @@ impl RunQueue {
     }
 
     /// True when `priority` is demoted and the policy heeds demotion.
-    fn demotes(&self, priority: &Priority) -> bool {
+    pub fn demotes(&self, priority: &Priority) -> bool {
         priority.demoted && self.policy.demotes()
     }
 
@@ -234,10 +234,11 @@ impl RunQueue {
     fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
         let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
-            let Some(((_, key, seq), _)) = self.per_tenant[tenant].peek() else {
+            let Some(((demoted, key, seq), _)) = self.per_tenant[tenant].peek() else {
                 continue;
             };
-            let rank = (self.over_share(tenant, now), key, seq);
+            // A demoted call is background work: it ranks with over-share work, whoever's.
+            let rank = (demoted || self.over_share(tenant, now), key, seq);
             if best.is_none_or(|(b, _)| rank < b) {
                 best = Some((rank, tenant));
             }
@@ -273,7 +274,11 @@ impl RunQueue {
             return true;
         }
         let key = self.policy.key(priority, self.seq + 1, self.epoch);
-        let own = (self.over_share(priority.tenant, now), key, self.seq + 1);
+        let own = (
+            self.demotes(priority) || self.over_share(priority.tenant, now),
+            key,
+            self.seq + 1,
+        );
         let margin = self.policy.margin();
         self.best(now).is_some_and(|(best, _)| {
             // In share before over share; within the same standing, clearly better keys.
@@ -335,11 +340,13 @@ mod tests {
         assert_eq!(drain(&mut q, now), [2, 1]);
         q.push(2, &priority(now, 5_000, 0, 0), now);
         assert!(q.should_yield(&long_call, now), "a demoted call gives way");
-        // Another tenant's work is ranked by deadline alone: the demoted call keeps the
-        // worker against a later deadline there.
+        // Across tenants a demoted call is background work: another tenant's work within its
+        // share goes first, whatever the deadlines; a call that is not demoted keeps the
+        // worker against a later deadline.
         let mut q = queue(PolicyKind::Edf);
         q.push(3, &priority(now, 5_000, 0, 1), now);
-        assert!(!q.should_yield(&long_call, now));
+        assert!(q.should_yield(&long_call, now));
+        assert!(!q.should_yield(&priority(now, 1, 0, 0), now));
     }
 
     fn drain(queue: &mut RunQueue, now: Instant) -> Vec<TaskId> {

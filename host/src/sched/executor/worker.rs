@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use super::shared::{Body, Shared};
 use super::{Activator, SliceOutcome};
 use crate::sched::TaskId;
+use crate::sched::priority::Priority;
+use crate::sched::queue::RunQueue;
 use crate::sync::{LockRecovered, WaitRecovered};
 
 /// Waits for the next policy-ordered task, running due timed tasks while there is none
@@ -68,6 +70,21 @@ impl LastCheck {
     }
 }
 
+/// Charges `tenant` the time and fuel a task used, unless the task is demoted: a long call
+/// runs as background work, after every tenant's work within its share, so it does not use
+/// up its tenant's share either (the tenant's other work keeps its standing).
+fn charge(
+    queue: &mut RunQueue,
+    tenant: usize,
+    priority: &Priority,
+    (ns, fuel): (u64, u64),
+    now: Instant,
+) {
+    if !queue.demotes(priority) {
+        queue.shares().charge(tenant, ns, fuel, now);
+    }
+}
+
 pub(super) fn worker_loop(shared: &Arc<Shared>) {
     let activator = Activator {
         shared: Arc::clone(shared),
@@ -113,10 +130,13 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
                 let again = task.has_work();
                 let priority = task.priority();
                 drop(task);
-                shared
-                    .queue()
-                    .shares()
-                    .charge(tenant, owed_ns, owed_fuel, now);
+                charge(
+                    &mut shared.queue(),
+                    tenant,
+                    &priority,
+                    (owed_ns, owed_fuel),
+                    now,
+                );
                 if again {
                     activator.activate(next, &priority);
                 }
@@ -135,7 +155,7 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
             last_check = None;
             let priority = task.priority();
             let mut queue = shared.queue();
-            queue.shares().charge(tenant, owed_ns, owed_fuel, now);
+            charge(&mut queue, tenant, &priority, (owed_ns, owed_fuel), now);
             (owed_fuel, owed_ns) = (0, 0);
             if shared.shutdown.load(Ordering::Acquire) || queue.should_yield(&priority, now) {
                 // Back in line; this worker takes the best task next (maybe this one).
