@@ -30,6 +30,10 @@ pub struct Limits {
     pub mailbox_capacity: usize,
     /// Bytes of events an actor's mailbox holds before its producers are held back.
     pub mailbox_bytes: u64,
+    /// Wall time a slice may take, in microseconds, besides its fuel: work fuel does not
+    /// meter (host imports, page faults of fresh memory) cannot hold a worker longer. 0 bounds
+    /// slices in fuel only, which makes them deterministic (tests).
+    pub slice_micros: u64,
 }
 
 /// Bytes one log line keeps; the rest is cut, and the line says how much.
@@ -123,6 +127,7 @@ impl Default for Limits {
             max_output_bytes: 16 << 20,
             mailbox_capacity: 4096,
             mailbox_bytes: 16 << 20,
+            slice_micros: 0,
         }
     }
 }

@@ -130,3 +130,38 @@ fn fifo_runs_each_call_to_completion_as_message_at_a_time_engines_do() {
         "one call ran to completion before the other: {turns:?}"
     );
 }
+
+/// A call that spends its time in host calls burns little fuel: with slices bounded in wall
+/// time as well (`slice_micros`), it still yields to the scheduler; bounded in fuel alone, its
+/// slice lasts the whole call. (200 000 state writes take many milliseconds on any machine,
+/// against slices of 100 µs.)
+#[test]
+fn a_call_busy_in_host_calls_yields_when_its_slice_time_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = |slice_micros: u64| {
+        let spec = crate::support::one_operator_job(
+            dir.path(),
+            guests::HOSTILE,
+            r#"{ attack = "state", count = 200000 }"#,
+            &["a"],
+        );
+        let mut options = options();
+        options.workers = 1;
+        options.trace_slices = true;
+        options.policy = cameo_host::PolicyKind::RoundRobin;
+        options.limits.slice_fuel = 1_000_000_000;
+        options.limits.fuel_per_call = 50_000_000_000;
+        options.limits.slice_micros = slice_micros;
+        let outcome = run(&spec, &options);
+        assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
+        outcome
+            .slice_trace
+            .iter()
+            .filter(|t| *t == "test/op")
+            .count()
+    };
+    let by_fuel = slices(0);
+    let by_time = slices(100);
+    assert!(by_fuel <= 3, "{by_fuel} slices bounded in fuel alone");
+    assert!(by_time >= 10, "only {by_time} slices bounded in time");
+}

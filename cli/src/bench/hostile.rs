@@ -32,6 +32,8 @@ pub struct HostileOptions {
     pub workers: usize,
     /// The victim's events per second.
     pub victim_rate: f64,
+    /// Wall time a slice may take, µs (0: fuel only).
+    pub slice_micros: u64,
 }
 
 /// What the hostile scenario measured.
@@ -199,6 +201,7 @@ fn run_victim(
         ..RunOptions::default()
     };
     run_options.limits.fuel_per_call = 2_000_000_000;
+    run_options.limits.slice_micros = options.slice_micros;
     let mut host = Host::new(run_options)?;
     let dir = std::env::temp_dir();
     let parse = |spec: &str| JobSpec::parse(spec, "hostile.toml", dir.clone());

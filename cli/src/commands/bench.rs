@@ -39,6 +39,9 @@ pub enum BenchCommand {
         /// The victim's events per second.
         #[arg(long, default_value_t = 500.0, value_parser = positive)]
         victim_rate: f64,
+        /// Wall time a slice may take, µs, besides its fuel (0: fuel only).
+        #[arg(long, default_value_t = 200)]
+        slice_us: u64,
         /// The example operators' directory.
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
@@ -187,6 +190,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             memory_budget,
             workers,
             victim_rate,
+            slice_us,
             operators,
             json,
         } => {
@@ -196,6 +200,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 budget_bytes: memory_budget,
                 workers: workers.unwrap_or_else(default_workers),
                 victim_rate,
+                slice_micros: slice_us,
             })?;
             print_report(&report, json)
         }

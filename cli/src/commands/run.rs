@@ -24,6 +24,11 @@ pub struct RunArgs {
     /// Fuel per slice: a call yields to the scheduler after burning this much.
     #[arg(long)]
     slice_fuel: Option<u64>,
+    /// Wall time a slice may take, in microseconds, besides its fuel, so work fuel does not
+    /// meter (host calls, page faults) cannot hold a worker longer; 0 bounds slices in fuel
+    /// only.
+    #[arg(long, default_value_t = 500)]
+    slice_us: u64,
     /// Fuel one call may burn before it fails as out-of-fuel.
     #[arg(long)]
     fuel_per_call: Option<u64>,
@@ -61,6 +66,7 @@ impl RunArgs {
         if let Some(fuel) = self.slice_fuel {
             limits.slice_fuel = fuel;
         }
+        limits.slice_micros = self.slice_us;
         if let Some(fuel) = self.fuel_per_call {
             limits.fuel_per_call = fuel;
         }

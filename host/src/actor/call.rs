@@ -159,6 +159,14 @@ pub fn start(slot: Slot, input: CallInput, cx: CallContext) -> CallFuture {
 fn prepare(store: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<()> {
     store.set_fuel(limits.fuel_per_call)?;
     store.fuel_async_yield_interval(Some(limits.slice_fuel.max(1)))?;
+    if limits.slice_micros > 0 {
+        // Yield at the first epoch tick after the slice began (the host ticks every
+        // `slice_micros`).
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+    } else {
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
     Ok(())
 }
 

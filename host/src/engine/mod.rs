@@ -39,6 +39,9 @@ impl OperatorEngine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.consume_fuel(true);
+        // Slices are also bounded in wall time when the host ticks the epoch (see
+        // `Limits::slice_micros`).
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(EngineSetupError)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(EngineSetupError)?;
@@ -48,6 +51,30 @@ impl OperatorEngine {
             engine,
             linker: Arc::new(linker),
             limits,
+        })
+    }
+
+    /// Starts a thread that advances the engine's epoch every `interval`, so calls yield at
+    /// the next epoch check after a slice's time is up; it stops when the returned handle
+    /// drops.
+    pub(crate) fn tick_epochs(
+        &self,
+        interval: std::time::Duration,
+    ) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let engine = self.engine.clone();
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("cameo-epoch".into())
+            .spawn(move || {
+                while !stopped.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::sleep(interval);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
         })
     }
 
@@ -101,6 +128,21 @@ impl OperatorEngine {
         let mut store = Store::new(&self.engine, host);
         store.limiter(|host| &mut host.memory);
         store
+    }
+}
+
+/// The thread that ticks an engine's epoch; stopped and joined when dropped.
+pub(crate) struct EpochTicker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

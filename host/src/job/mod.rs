@@ -28,7 +28,7 @@ use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
 use crate::dataflow::sink::Ended;
 use crate::dataflow::spec::JobSpec;
-use crate::engine::{EngineSetupError, OperatorEngine};
+use crate::engine::{EngineSetupError, EpochTicker, OperatorEngine};
 use crate::limits::Limits;
 use crate::metrics::{JobMetrics, JobSummary};
 use crate::registry::LoadError;
@@ -188,6 +188,8 @@ pub struct Host {
     budget: MemoryBudget,
     /// Keyed-state accounts, one per tenant, across its jobs.
     tenant_states: Mutex<HashMap<String, Arc<TenantState>>>,
+    /// Ticks the engine's epoch when slices are bounded in wall time.
+    _ticker: Option<EpochTicker>,
 }
 
 impl Host {
@@ -199,7 +201,16 @@ impl Host {
         if options.trace_slices {
             executor.trace_slices();
         }
+        let ticker = match options.limits.slice_micros {
+            0 => None,
+            micros => Some(
+                engine
+                    .tick_epochs(Duration::from_micros(micros))
+                    .map_err(JobError::Thread)?,
+            ),
+        };
         Ok(Host {
+            _ticker: ticker,
             budget: MemoryBudget::new(options.budget),
             engine,
             ns_per_fuel,

@@ -25,6 +25,8 @@ fn measure(engine: &Engine) -> wasmtime::Result<f64> {
     let module = Module::new(engine, SPIN)?;
     let mut store = Store::new(engine, ());
     store.set_fuel(u64::MAX / 4)?;
+    // The engine may interrupt on epochs (wall-time slices): never here.
+    store.set_epoch_deadline(u64::MAX / 2);
     let instance = Instance::new(&mut store, &module, &[])?;
     let spin = instance.get_typed_func::<i32, ()>(&mut store, "spin")?;
     spin.call(&mut store, 10_000)?; // warm up
