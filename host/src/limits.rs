@@ -36,6 +36,23 @@ pub struct Limits {
     pub slice_micros: u64,
 }
 
+/// Bytes of stdout and stderr kept per call; the rest is counted and dropped, never an error
+/// the guest sees (a `print!` that fails would panic a Rust guest).
+pub const CAPTURE_BYTES_PER_CALL: usize = 64 * 1024;
+
+/// Log lines one call may write before the rest are counted as suppressed.
+pub const LOG_LINES_PER_CALL: usize = 64;
+
+/// Bytes a key or value passed to `state` may have.
+pub const MAX_STATE_ITEM_BYTES: usize = 16 * 1024 * 1024;
+
+/// Entries one `scan` call returns at most, whatever limit the guest asks for.
+pub const MAX_SCAN_ENTRIES: u32 = 10_000;
+
+/// Timers one call may register: more is a runaway, and registering them is host work that
+/// no slice bounds.
+pub const MAX_TIMERS_PER_CALL: usize = 10_000;
+
 /// Bytes one log line keeps; the rest is cut, and the line says how much.
 pub const MAX_LOG_LINE_BYTES: usize = 4096;
 
@@ -71,6 +88,31 @@ pub const FIXED_LIMITS: &[(&str, u64, &str)] = &[
         "log line",
         MAX_LOG_LINE_BYTES as u64,
         "bytes per log line; the rest is cut",
+    ),
+    (
+        "stdout and stderr per call",
+        CAPTURE_BYTES_PER_CALL as u64,
+        "bytes kept per call; the rest is counted and dropped",
+    ),
+    (
+        "log lines per call",
+        LOG_LINES_PER_CALL as u64,
+        "lines kept per call; the rest are counted and dropped",
+    ),
+    (
+        "state key or value",
+        MAX_STATE_ITEM_BYTES as u64,
+        "bytes per key or value written to state; a larger one fails the call",
+    ),
+    (
+        "state scan",
+        MAX_SCAN_ENTRIES as u64,
+        "entries one scan returns at most",
+    ),
+    (
+        "timers per call",
+        MAX_TIMERS_PER_CALL as u64,
+        "timers one call registers; one more fails the call",
     ),
     (
         "timer key",

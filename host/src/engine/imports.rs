@@ -4,13 +4,10 @@ use crate::bindings::Level;
 use crate::bindings::cameo::operator::{log, state, timers, types};
 use crate::budget::Resource;
 use crate::engine::HostState;
-use crate::limits::{MAX_TIMER_KEY_BYTES, MAX_TIMERS_PER_INSTANCE};
-
-/// Keys and values passed to `state` may not be larger than this.
-const MAX_STATE_ITEM_BYTES: usize = 16 * 1024 * 1024;
-
-/// Entries one `scan` call returns at most, whatever limit the guest asks for.
-const MAX_SCAN_ENTRIES: u32 = 10_000;
+use crate::limits::{
+    MAX_SCAN_ENTRIES, MAX_STATE_ITEM_BYTES, MAX_TIMER_KEY_BYTES, MAX_TIMERS_PER_CALL,
+    MAX_TIMERS_PER_INSTANCE,
+};
 
 impl types::Host for HostState {}
 
@@ -62,9 +59,6 @@ impl state::Host for HostState {
             .scan(&self.held.state, &prefix, start_after.as_deref(), limit))
     }
 }
-
-/// Timers one call may register; more is a runaway.
-const MAX_TIMERS_PER_CALL: usize = 100_000;
 
 impl timers::Host for HostState {
     fn register(&mut self, key: Option<Vec<u8>>, time: i64) -> wasmtime::Result<()> {

@@ -9,7 +9,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::bindings::Level;
-use crate::limits::MAX_LOG_LINE_BYTES;
+use crate::limits::{CAPTURE_BYTES_PER_CALL, LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES};
 
 /// `line` cut to [`MAX_LOG_LINE_BYTES`] (at a character boundary), saying how much was cut.
 fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
@@ -27,13 +27,6 @@ fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
     )
     .into()
 }
-
-/// Bytes of stdout/stderr kept per call; the rest is counted and dropped, never an error the
-/// guest sees (a `print!` that fails would panic a Rust guest).
-const CAPTURE_BYTES_PER_CALL: usize = 64 * 1024;
-
-/// Log lines one call may write before the rest are counted as suppressed.
-pub const LOG_LINES_PER_CALL: usize = 64;
 
 /// Captured output of a guest stream, shared between the WASI stream and the host.
 #[derive(Clone, Default)]
