@@ -1,9 +1,10 @@
 //! Wiring a [`JobPlan`] onto a host: load its modules, create its sinks, profiles and actors,
 //! connect them with routed edges, restore them from a checkpoint, and start the sources.
 //!
-//! Everything that can refuse the job (a module that does not load or does not fit, a file
-//! that does not open, a checkpoint that does not fit) is checked before the first task is
-//! registered, so a refused job leaves nothing behind on the host.
+//! Modules (that they load and export what the job asks), the checkpoint to resume and the
+//! sinks' files are checked before the first task is registered, so a job refused for them
+//! leaves nothing behind on the host. A source file that does not open fails the job after its
+//! actors are registered: they end at once, without running.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufWriter;
