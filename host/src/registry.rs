@@ -81,7 +81,7 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// Over [`MAX_MODULE_BYTES`].
+    /// Over the size limit for a module (see [`crate::FIXED_LIMITS`]).
     #[error(
         "{name} is over the {MAX_MODULE_BYTES}-byte limit for an operator module (it has \
          {size} bytes or more); build it in release mode and strip debug info"
