@@ -3,6 +3,7 @@
 
 mod embedding;
 mod exact_generator;
+mod fuzz_regressions;
 mod hostile;
 mod joins;
 mod late;
