@@ -1,5 +1,8 @@
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use core::fmt;
+use core::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Error, Result};
 
@@ -117,6 +120,53 @@ impl Event {
             .map_err(|err| Error::invalid_input(format!("event value is not valid JSON: {err}")))
     }
 
+    /// The value, parsed as JSON into `T`, borrowing from the event where `T` allows (a
+    /// `&str` field of `T` points into the event instead of being copied).
+    ///
+    /// ```
+    /// # use cameo_sdk::{Event, serde::Deserialize};
+    /// #[derive(Deserialize)]
+    /// # #[serde(crate = "cameo_sdk::serde")]
+    /// struct Reading<'a> { sensor: &'a str, celsius: f64 }
+    ///
+    /// let event = Event::new(r#"{"sensor": "s1", "celsius": 21.5}"#);
+    /// let reading: Reading = event.value_as().unwrap();
+    /// assert_eq!((reading.sensor, reading.celsius), ("s1", 21.5));
+    /// ```
+    pub fn value_as<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
+        serde_json::from_slice(&self.value)
+            .map_err(|err| Error::invalid_input(format!("event value is not valid JSON: {err}")))
+    }
+
+    /// One top-level field of the value, a JSON object, parsed into `T`; `None` when the
+    /// object has no such field. The other fields are skipped without building them (no
+    /// `serde_json::Value` tree, no copies), which makes this the fast way to read one or two
+    /// fields of a large event. A value that is not a JSON object, or a field that is not a
+    /// `T`, is [`Error::InvalidInput`](crate::Error::InvalidInput).
+    ///
+    /// ```
+    /// # use cameo_sdk::Event;
+    /// let event = Event::new(r#"{"sensor": "s1", "celsius": 21.5, "tags": ["a", "b"]}"#);
+    /// assert_eq!(event.json_field::<f64>("celsius").unwrap(), Some(21.5));
+    /// assert_eq!(event.json_field::<&str>("sensor").unwrap(), Some("s1"));
+    /// assert_eq!(event.json_field::<f64>("missing").unwrap(), None);
+    /// assert!(event.json_field::<f64>("sensor").is_err());
+    /// ```
+    pub fn json_field<'a, T: Deserialize<'a>>(&'a self, name: &str) -> Result<Option<T>> {
+        let mut parser = serde_json::Deserializer::from_slice(&self.value);
+        let field = FieldSeed::<T> {
+            name,
+            found: PhantomData,
+        }
+        .deserialize(&mut parser)
+        .and_then(|field| parser.end().map(|()| field));
+        field.map_err(|err| {
+            Error::invalid_input(format!(
+                "cannot read field `{name}` of the event value: {err}"
+            ))
+        })
+    }
+
     /// The key as UTF-8 text, `None` if the event has no key; [`Error::InvalidInput`] if the
     /// key is not valid UTF-8.
     pub fn key_str(&self) -> Result<Option<&str>> {
@@ -147,6 +197,73 @@ impl Header {
     }
 }
 
+/// Finds one field of a JSON object, skipping the others.
+struct FieldSeed<'n, T> {
+    name: &'n str,
+    found: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for FieldSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> core::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(
+        self,
+        mut map: M,
+    ) -> core::result::Result<Self::Value, M::Error> {
+        let mut value = None;
+        while let Some(matches) = map.next_key_seed(KeyIs(self.name))? {
+            if matches {
+                // The last of repeated fields wins, as when parsing into a map.
+                value = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// Compares an object key with a name without copying it.
+struct KeyIs<'n>(&'n str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> core::result::Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> core::result::Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +279,37 @@ mod tests {
         assert_eq!(event.event_time, 5);
         assert_eq!(event.headers, vec![Header::new("h", "x")]);
         assert_eq!(event.clone().with_key_opt(None).key, None);
+    }
+
+    #[test]
+    fn json_field_reads_one_field_and_checks_the_rest() {
+        let event = Event::new(r#"{"a": {"deep": [1, 2]}, "n": 7, "s": "x\"y", "n": 8}"#);
+        assert_eq!(event.json_field::<i64>("n").unwrap(), Some(8));
+        assert_eq!(
+            event.json_field::<String>("s").unwrap(),
+            Some("x\"y".into())
+        );
+        assert_eq!(event.json_field::<i64>("none").unwrap(), None);
+        // An escaped key still matches.
+        let event = Event::new(r#"{"\u006e": 1}"#);
+        assert_eq!(event.json_field::<i64>("n").unwrap(), Some(1));
+        for bad in [
+            "[1]",
+            "7",
+            "nope",
+            r#"{"n": 1"#,
+            r#"{"n": 1} x"#,
+            r#"{"n": "one"}"#,
+        ] {
+            let err = Event::new(bad).json_field::<i64>("n").unwrap_err();
+            assert!(err.is_invalid_input(), "{bad}");
+            assert!(
+                err.message()
+                    .starts_with("cannot read field `n` of the event value: "),
+                "{}",
+                err.message()
+            );
+        }
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub mod bindings {
     }
 }
 
+mod acc_codec;
 mod config;
 mod error;
 mod event;

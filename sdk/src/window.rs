@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::acc_codec::{decode, encode};
 use crate::bindings::exports::cameo::operator::handler;
 use crate::bindings::windowed_world::exports::cameo::operator::windowed;
 use crate::export::{init_instance, with_instance};
@@ -120,8 +121,11 @@ impl Window {
 /// cameo_sdk::export_windowed!(Totals);
 /// ```
 pub trait WindowOperator: Sized + 'static {
-    /// The accumulator of one pane, stored by the host as JSON between calls. A new pane
-    /// starts from `Acc::default()`.
+    /// The accumulator of one pane, stored by the host between calls in a compact binary
+    /// encoding (postcard). A new pane starts from `Acc::default()`. Plain data (structs,
+    /// numbers, strings, vectors, options, ordinary enums) is fastest; a type the binary
+    /// encoding cannot read back (untagged enums, `#[serde(flatten)]`,
+    /// `skip_serializing_if`, `serde_json::Value`) is stored as JSON instead.
     type Acc: Serialize + DeserializeOwned + Default;
 
     /// Creates the instance from the job's configuration. Called once per instance, before any
@@ -171,6 +175,7 @@ pub struct WindowAdapter<T>(PhantomData<T>);
 
 impl<T: WindowOperator> handler::Guest for WindowAdapter<T> {
     fn init(config: String) -> Result<()> {
+        crate::acc_codec::reset();
         init_instance(&config, T::init)
     }
 
@@ -230,28 +235,6 @@ impl<T: WindowOperator> windowed::Guest for WindowAdapter<T> {
 }
 
 /// The accumulator's bytes: its JSON encoding.
-fn encode<A: Serialize>(acc: &A) -> Result<Vec<u8>> {
-    serde_json::to_vec(acc)
-        .map_err(|err| Error::failed(format!("cannot serialise a window accumulator: {err}")))
-}
-
-/// The accumulator stored in `bytes`; [`Error::Failed`] naming the pane (`what`) and showing
-/// the start of the bytes if they are not its JSON encoding.
-fn decode<A: DeserializeOwned>(bytes: &[u8], what: impl FnOnce() -> String) -> Result<A> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        const SHOWN: usize = 64;
-        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN)]);
-        let more = if bytes.len() > SHOWN { "..." } else { "" };
-        Error::failed(format!(
-            "the window accumulator of {} is corrupt: {err} (it holds {} bytes: {shown:?}{more}); \
-             accumulators are the JSON encoding of WindowOperator::Acc",
-            what(),
-            bytes.len()
-        ))
-    })
-}
-
-/// `key "k", window [s, e)`.
 fn describe(key: Option<&[u8]>, window: &Window) -> String {
     format!(
         "{}, window [{}, {})",
@@ -372,43 +355,43 @@ mod tests {
 
     type A = WindowAdapter<Sum>;
 
-    fn pane(key: &str, start: i64, acc: Option<&str>) -> Pane {
+    fn pane(key: &str, start: i64, acc: Option<Vec<u8>>) -> Pane {
         Pane {
             key: Some(key.as_bytes().to_vec()),
             window: Window::new(start, start + 10),
-            acc: acc.map(|acc| acc.as_bytes().to_vec()),
+            acc,
         }
+    }
+
+    /// `Acc { n, total }` as the SDK encodes it.
+    fn sum(n: u64, total: i64) -> Vec<u8> {
+        encode(&Acc { n, total }).unwrap()
     }
 
     #[test]
     fn accumulate_folds_events_into_their_panes_in_order() {
         A::init("{}".into()).unwrap();
-        let panes = vec![
-            pane("a", 0, None),
-            pane("b", 0, Some(r#"{"n":2,"total":5}"#)),
-        ];
+        let panes = vec![pane("a", 0, None), pane("b", 0, Some(sum(2, 5)))];
         let events = vec![
             (0, Event::new("1")),
             (1, Event::new("10")),
             (0, Event::new("2")),
         ];
         let accs = A::accumulate(panes, events).unwrap();
-        assert_eq!(
-            accs,
-            vec![
-                br#"{"n":2,"total":3}"#.to_vec(),
-                br#"{"n":3,"total":15}"#.to_vec()
-            ]
-        );
+        assert_eq!(accs, vec![sum(2, 3), sum(3, 15)]);
+        // Accumulators written as JSON (by an older SDK) are still read.
+        let panes = vec![pane("b", 0, Some(br#"{"n":2,"total":5}"#.to_vec()))];
+        let accs = A::accumulate(panes, vec![(0, Event::new("1"))]).unwrap();
+        assert_eq!(accs, vec![sum(3, 6)]);
         // A pane without events keeps its accumulator (a new one gets the default).
         let accs = A::accumulate(vec![pane("c", 0, None)], vec![]).unwrap();
-        assert_eq!(accs, vec![br#"{"n":0,"total":0}"#.to_vec()]);
+        assert_eq!(accs, vec![sum(0, 0)]);
     }
 
     #[test]
     fn errors_name_the_problem() {
         A::init("{}".into()).unwrap();
-        let err = A::accumulate(vec![pane("a", 20, Some("{oops"))], vec![]).unwrap_err();
+        let err = A::accumulate(vec![pane("a", 20, Some(b"{oops".to_vec()))], vec![]).unwrap_err();
         assert!(!err.is_invalid_input());
         assert!(
             err.message()
@@ -434,13 +417,8 @@ mod tests {
     #[test]
     fn merge_and_fire() {
         A::init(r#"{"merge": true}"#.into()).unwrap();
-        let merged = A::merge(
-            Some(b"k".to_vec()),
-            br#"{"n":1,"total":2}"#.to_vec(),
-            br#"{"n":3,"total":4}"#.to_vec(),
-        )
-        .unwrap();
-        assert_eq!(merged, br#"{"n":4,"total":6}"#.to_vec());
+        let merged = A::merge(Some(b"k".to_vec()), sum(1, 2), sum(3, 4)).unwrap();
+        assert_eq!(merged, sum(4, 6));
         let err = A::merge(None, b"{}".to_vec(), b"7".to_vec()).unwrap_err();
         assert!(
             err.message()
@@ -458,8 +436,12 @@ mod tests {
         type N = WindowAdapter<NoMerge>;
         N::init("{}".into()).unwrap();
         assert_eq!(
-            N::accumulate(vec![pane("a", 0, Some("4"))], vec![(0, Event::new("x"))]).unwrap(),
-            vec![b"5".to_vec()]
+            N::accumulate(
+                vec![pane("a", 0, Some(b"4".to_vec()))],
+                vec![(0, Event::new("x"))]
+            )
+            .unwrap(),
+            vec![encode(&5u64).unwrap()]
         );
         let err = N::merge(None, b"1".to_vec(), b"2".to_vec()).unwrap_err();
         assert_eq!(err, Error::failed(MERGE_MISSING));

@@ -136,7 +136,8 @@ fn state_past_the_jobs_memory_budget_fails_the_call_naming_the_budget() {
 #[test]
 fn window_panes_past_the_budget_fail_the_call_naming_the_budget() {
     let dir = tempfile::tempdir().unwrap();
-    // One event per key: the guest holds one accumulator at a time, the host all the panes.
+    // One event per key: the guest holds one accumulator at a time, the host all the panes
+    // (64 of 128 KiB each, past the 6 MiB budget).
     let input: String = (0..64)
         .map(|i| format!("{{\"k\":\"a{i}\",\"t\":{}}}\n", 1000 + i))
         .collect();
@@ -156,7 +157,7 @@ event_time_field = "t"
 name = "grow"
 module = {module}
 inputs = ["in"]
-config = {{ bytes = 65536 }}
+config = {{ bytes = 131072 }}
 window = {{ kind = "tumbling", size_ms = 3600000 }}
 [[sink]]
 name = "out"

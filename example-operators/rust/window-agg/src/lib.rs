@@ -12,8 +12,8 @@
 //! with the pane's key (`"key"` is the key as UTF-8, or `null` for unkeyed events) and event
 //! time `window_end - 1`. A pane that a late event (within the allowed lateness) updates
 //! fires again with the new totals, so the last result per key and window is the final one.
-//! Sums, minima and maxima are integers while every value is one, and floating-point numbers
-//! otherwise.
+//! Sums, minima and maxima are integers while every value is an integer that fits in 64 bits
+//! (and the sum does), and floating-point numbers otherwise.
 //!
 //! # Config
 //!
@@ -35,9 +35,11 @@
 //! ```
 
 use core::cmp::Ordering;
+use core::fmt;
 
+use cameo_sdk::serde::de::{self, Deserializer, Visitor};
 use cameo_sdk::serde::{Deserialize, Serialize};
-use cameo_sdk::serde_json::{Number, Value, json};
+use cameo_sdk::serde_json::{Number, json};
 use cameo_sdk::{Config, Error, Event, Output, Result, Window, WindowOperator};
 
 /// The parsed configuration.
@@ -45,21 +47,30 @@ struct WindowAgg {
     field: String,
 }
 
+/// A number as the aggregate keeps it: an integer while every value is one that fits, else
+/// floating-point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "cameo_sdk::serde")]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
 /// The aggregate of one pane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "cameo_sdk::serde")]
 struct Acc {
-    sum: Number,
+    sum: Num,
     count: u64,
     /// `None` until the pane's first value.
-    min: Option<Number>,
-    max: Option<Number>,
+    min: Option<Num>,
+    max: Option<Num>,
 }
 
 impl Default for Acc {
     fn default() -> Self {
         Acc {
-            sum: Number::from(0),
+            sum: Num::Int(0),
             count: 0,
             min: None,
             max: None,
@@ -76,23 +87,22 @@ impl WindowOperator for WindowAgg {
     }
 
     fn add(&mut self, acc: &mut Acc, event: &Event) -> Result<()> {
-        let value: Value = event.value_json()?;
-        let Some(Value::Number(amount)) = value.get(&self.field) else {
+        let Ok(Some(JsonNum(amount))) = event.json_field::<JsonNum>(&self.field) else {
             return Err(Error::invalid_input(format!(
                 "event value has no numeric field `{}`",
                 self.field
             )));
         };
-        acc.sum = add(&acc.sum, amount);
+        acc.sum = acc.sum.add(amount);
         acc.count += 1;
-        acc.min = Some(extreme(acc.min.take(), amount.clone(), Ordering::Less));
-        acc.max = Some(extreme(acc.max.take(), amount.clone(), Ordering::Greater));
+        acc.min = Some(extreme(acc.min, amount, Ordering::Less));
+        acc.max = Some(extreme(acc.max, amount, Ordering::Greater));
         Ok(())
     }
 
     fn merge(&mut self, a: Acc, b: Acc) -> Result<Acc> {
         Ok(Acc {
-            sum: add(&a.sum, &b.sum),
+            sum: a.sum.add(b.sum),
             count: a.count + b.count,
             min: both(a.min, b.min, Ordering::Less),
             max: both(a.max, b.max, Ordering::Greater),
@@ -110,10 +120,10 @@ impl WindowOperator for WindowAgg {
             "key": key.map(String::from_utf8_lossy),
             "window_start": window.start,
             "window_end": window.end,
-            "sum": acc.sum,
+            "sum": acc.sum.to_json(),
             "count": acc.count,
-            "min": acc.min,
-            "max": acc.max,
+            "min": acc.min.map(Num::to_json),
+            "max": acc.max.map(Num::to_json),
         });
         out.emit(
             Event::json(&result)?
@@ -124,40 +134,88 @@ impl WindowOperator for WindowAgg {
     }
 }
 
-/// `a + b`, exact while both are integers that fit, floating-point otherwise.
-fn add(a: &Number, b: &Number) -> Number {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64())
-        && let Some(sum) = x.checked_add(y)
-    {
-        return Number::from(sum);
+impl Num {
+    fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(n) => n as f64,
+            Num::Float(x) => x,
+        }
     }
-    let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
-    Number::from_f64(sum).unwrap_or_else(|| Number::from(0))
+
+    /// `self + other`, exact while both are integers and the sum fits.
+    fn add(self, other: Num) -> Num {
+        if let (Num::Int(a), Num::Int(b)) = (self, other)
+            && let Some(sum) = a.checked_add(b)
+        {
+            return Num::Int(sum);
+        }
+        Num::Float(self.as_f64() + other.as_f64())
+    }
+
+    /// How `self` compares with `other`: exactly for integers, as floating-point otherwise.
+    fn compare(self, other: Num) -> Ordering {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.cmp(&b),
+            _ => self
+                .as_f64()
+                .partial_cmp(&other.as_f64())
+                .unwrap_or(Ordering::Equal),
+        }
+    }
+
+    /// The JSON number (a float that JSON cannot hold, such as infinity, becomes 0).
+    fn to_json(self) -> Number {
+        match self {
+            Num::Int(n) => Number::from(n),
+            Num::Float(x) => Number::from_f64(x).unwrap_or_else(|| Number::from(0)),
+        }
+    }
 }
 
-/// How `a` compares with `b`: exactly for integers, as floating-point numbers otherwise.
-fn compare(a: &Number, b: &Number) -> Ordering {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        return x.cmp(&y);
+/// A JSON number read from an event.
+struct JsonNum(Num);
+
+impl<'de> Deserialize<'de> for JsonNum {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(NumVisitor)
     }
-    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
-        return x.cmp(&y);
+}
+
+struct NumVisitor;
+
+impl Visitor<'_> for NumVisitor {
+    type Value = JsonNum;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number")
     }
-    let x = a.as_f64().unwrap_or(0.0);
-    let y = b.as_f64().unwrap_or(0.0);
-    x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> core::result::Result<JsonNum, E> {
+        Ok(JsonNum(Num::Int(n)))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> core::result::Result<JsonNum, E> {
+        Ok(JsonNum(match i64::try_from(n) {
+            Ok(n) => Num::Int(n),
+            Err(_) => Num::Float(n as f64),
+        }))
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> core::result::Result<JsonNum, E> {
+        Ok(JsonNum(Num::Float(x)))
+    }
 }
 
 /// `candidate` if it is more `towards` than `current` (or there is no current), else `current`.
-fn extreme(current: Option<Number>, candidate: Number, towards: Ordering) -> Number {
+fn extreme(current: Option<Num>, candidate: Num, towards: Ordering) -> Num {
     match current {
-        Some(current) if compare(&candidate, &current) != towards => current,
+        Some(current) if candidate.compare(current) != towards => current,
         _ => candidate,
     }
 }
 
 /// The more `towards` of two optional extremes.
-fn both(a: Option<Number>, b: Option<Number>, towards: Ordering) -> Option<Number> {
+fn both(a: Option<Num>, b: Option<Num>, towards: Ordering) -> Option<Num> {
     match (a, b) {
         (a, None) => a,
         (a, Some(b)) => Some(extreme(a, b, towards)),
@@ -169,6 +227,7 @@ cameo_sdk::export_windowed!(WindowAgg);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cameo_sdk::serde_json::Value;
 
     fn agg(values: &[&str]) -> Result<Acc> {
         let mut op = WindowAgg::init(&Config::from_json(r#"{"field": "v"}"#)?)?;
@@ -182,18 +241,18 @@ mod tests {
     #[test]
     fn aggregates_integers_exactly() {
         let acc = agg(&[r#"{"v": 5}"#, r#"{"v": -2}"#, r#"{"v": 9}"#]).unwrap();
-        assert_eq!(acc.sum, Number::from(12));
+        assert_eq!(acc.sum, Num::Int(12));
         assert_eq!(acc.count, 3);
-        assert_eq!(acc.min, Some(Number::from(-2)));
-        assert_eq!(acc.max, Some(Number::from(9)));
+        assert_eq!(acc.min, Some(Num::Int(-2)));
+        assert_eq!(acc.max, Some(Num::Int(9)));
     }
 
     #[test]
     fn mixes_in_floats() {
         let acc = agg(&[r#"{"v": 1}"#, r#"{"v": 0.5}"#]).unwrap();
-        assert_eq!(acc.sum.as_f64(), Some(1.5));
-        assert_eq!(acc.min.and_then(|n| n.as_f64()), Some(0.5));
-        assert_eq!(acc.max, Some(Number::from(1)));
+        assert_eq!(acc.sum, Num::Float(1.5));
+        assert_eq!(acc.min, Some(Num::Float(0.5)));
+        assert_eq!(acc.max, Some(Num::Int(1)));
     }
 
     #[test]
@@ -202,12 +261,12 @@ mod tests {
         let a = agg(&[r#"{"v": 3}"#, r#"{"v": 4}"#]).unwrap();
         let b = agg(&[r#"{"v": 10}"#]).unwrap();
         let merged = op.merge(a, b).unwrap();
-        assert_eq!(merged.sum, Number::from(17));
+        assert_eq!(merged.sum, Num::Int(17));
         assert_eq!(merged.count, 3);
-        assert_eq!(merged.min, Some(Number::from(3)));
-        assert_eq!(merged.max, Some(Number::from(10)));
+        assert_eq!(merged.min, Some(Num::Int(3)));
+        assert_eq!(merged.max, Some(Num::Int(10)));
         let merged = op.merge(Acc::default(), merged.clone()).unwrap();
-        assert_eq!(merged.min, Some(Number::from(3)));
+        assert_eq!(merged.min, Some(Num::Int(3)));
     }
 
     #[test]
