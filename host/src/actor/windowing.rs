@@ -48,8 +48,8 @@ impl WindowUpdate {
 
     /// Writes the new accumulators; returns the batch's late events.
     pub fn apply(self, windows: &mut WindowState) -> Vec<LateEvent> {
-        for (pane, acc) in &self.panes {
-            windows.apply(pane, acc.clone());
+        for (pane, acc) in self.panes {
+            windows.apply(&pane, acc);
         }
         self.late
     }
@@ -85,22 +85,39 @@ pub(super) async fn accumulate(
             "window batch for an operator without a window definition".into(),
         )));
     };
-    let plan = store.data().held.windows.plan(&def, events, watermark);
+    let plan = store
+        .data_mut()
+        .held
+        .windows
+        .plan(&def, events, watermark);
     let mut panes = Vec::with_capacity(plan.panes.len());
     let mut refire = Vec::with_capacity(plan.panes.len());
     let mut out = Vec::new();
     for planned in &plan.panes {
-        let absorbed: Vec<(Vec<u8>, bool)> = planned
-            .absorbs
-            .iter()
-            .filter_map(|key| {
-                let pane = store.data().held.windows.get(key)?;
-                if pane.fired && *key != planned.pane {
-                    out.push(retraction(key, &planned.pane));
-                }
-                Some((pane.acc.clone(), pane.fired))
-            })
-            .collect();
+        let windows = &store.data().held.windows;
+        let own = windows
+            .get(&planned.pane)
+            .map(|pane| (pane.acc.clone(), pane.fired));
+        if planned.absorbs.is_empty() {
+            // Tumbling and sliding windows: the pane's own accumulator, if any.
+            refire.push(own.as_ref().is_some_and(|(_, fired)| *fired));
+            panes.push(Pane {
+                key: planned.pane.key.clone(),
+                window: planned.pane.window(),
+                acc: own.map(|(acc, _)| acc),
+            });
+            continue;
+        }
+        // Sessions that the batch merges: the pane itself first, then the others in window
+        // order; a merged session that had fired is retracted.
+        let others = planned.absorbs.iter().filter_map(|key| {
+            let pane = windows.get(key)?;
+            if pane.fired {
+                out.push(retraction(key, &planned.pane));
+            }
+            Some((pane.acc.clone(), pane.fired))
+        });
+        let absorbed: Vec<(Vec<u8>, bool)> = own.into_iter().chain(others).collect();
         refire.push(absorbed.iter().any(|(_, fired)| *fired));
         let mut acc: Option<Vec<u8>> = None;
         for (other, _) in absorbed {

@@ -4,9 +4,9 @@
 //! This module is pure bookkeeping; the guest's `windowed` exports fold events into pane
 //! accumulators and turn fired panes into output.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::bindings::{Event, Window};
 
@@ -73,9 +73,14 @@ pub struct PaneState {
 }
 
 /// All panes of one operator instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Panes are found by hash (once per pane a batch touches), and indexed by window end so that
+/// firing and expiry visit only the windows the watermark has passed, never every pane.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowState {
-    panes: BTreeMap<PaneKey, PaneState>,
+    /// Written sorted, so a checkpoint of the same panes is the same bytes.
+    #[serde(serialize_with = "sorted_panes")]
+    panes: HashMap<PaneKey, PaneState>,
     /// Per key, the end of the latest session that fired and was dropped: an event that would
     /// have joined it is late, not the start of a new session overlapping the one already
     /// reported. Dropped once no on-time event can reach it.
@@ -83,31 +88,58 @@ pub struct WindowState {
     /// What the panes cost the host (see [`pane_bytes`]); counted again after a restore.
     #[serde(skip)]
     bytes: u64,
+    /// The held panes by window end; rebuilt after a restore.
+    #[serde(skip)]
+    ends: BTreeMap<i64, Vec<PaneKey>>,
+    /// Per key, the windows held, which session windows look up to merge; built on first
+    /// use (tumbling and sliding windows never need it).
+    #[serde(skip)]
+    by_key: Option<HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>>>,
 }
 
-/// Bytes a pane costs the host besides its key and accumulator: the map slot (key, window,
-/// accumulator and flag) and its share of the B-tree node.
-const PANE_OVERHEAD: u64 = 128;
+impl PartialEq for WindowState {
+    fn eq(&self, other: &Self) -> bool {
+        self.panes == other.panes && self.purged == other.purged
+    }
+}
+
+impl Eq for WindowState {}
+
+fn sorted_panes<S: Serializer>(
+    panes: &HashMap<PaneKey, PaneState>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut sorted: Vec<(&PaneKey, &PaneState)> = panes.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(sorted)
+}
+
+/// Bytes a pane costs the host besides its key and accumulator: the hash map slot (key,
+/// window, accumulator and flag) at the map's load factor, and its entry in the index by end.
+const PANE_OVERHEAD: u64 = 160;
 
 /// Bytes the record of a dropped session of `key` costs the host.
 fn purged_bytes(key: Option<&[u8]>) -> u64 {
     crate::budget::allocation(key.map_or(0, <[u8]>::len)) + 64
 }
 
-/// Bytes one pane of `key` with accumulator `acc` costs the host.
+/// Bytes one pane of `key` with accumulator `acc` costs the host: the key is held twice (the
+/// pane and the index by end; sessions a third time, in the index by key).
 pub fn pane_bytes(key: Option<&[u8]>, acc: &[u8]) -> u64 {
-    crate::budget::allocation(key.map_or(0, <[u8]>::len))
+    3 * crate::budget::allocation(key.map_or(0, <[u8]>::len))
         + crate::budget::allocation(acc.len())
         + PANE_OVERHEAD
 }
 
-/// A pane the guest folds events into, with where its accumulator comes from.
+/// A pane the guest folds events into, with where its accumulator comes from: the pane
+/// itself if it is held, merged first with the panes it absorbs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedPane {
     /// The pane (key and window) after the batch.
     pub pane: PaneKey,
-    /// Existing panes this one replaces: one for an ordinary pane, several when session
-    /// windows merge (their accumulators must be merged first), none for a new pane.
+    /// Other held panes this one replaces: session windows that the batch merges into it
+    /// (their accumulators are merged first, in window order). Empty for tumbling and
+    /// sliding windows.
     pub absorbs: Vec<PaneKey>,
 }
 
@@ -233,8 +265,14 @@ impl WindowState {
         self.bytes
     }
 
-    /// Counts the bytes again (after the panes were restored from a checkpoint).
+    /// Counts the bytes again and rebuilds the indexes (after the panes were restored from a
+    /// checkpoint).
     pub fn recount(&mut self) {
+        self.ends.clear();
+        for key in self.panes.keys() {
+            self.ends.entry(key.end).or_default().push(key.clone());
+        }
+        self.by_key = None;
         self.bytes = self
             .panes
             .iter()
@@ -250,9 +288,8 @@ impl WindowState {
     /// Bytes the panes would cost after `pane` replaced what it absorbs with `acc`, less what
     /// they cost now (negative when they shrink).
     pub fn growth(&self, pane: &PlannedPane, acc: &[u8]) -> i64 {
-        let freed: u64 = pane
-            .absorbs
-            .iter()
+        let freed: u64 = std::iter::once(&pane.pane)
+            .chain(&pane.absorbs)
             .filter_map(|key| {
                 self.panes
                     .get(key)
@@ -267,11 +304,57 @@ impl WindowState {
         self.bytes = self
             .bytes
             .saturating_sub(pane_bytes(key.key.as_deref(), &old.acc));
+        if let Some(bucket) = self.ends.get_mut(&key.end) {
+            if let Some(at) = bucket.iter().position(|held| held == key) {
+                bucket.swap_remove(at);
+            }
+            if bucket.is_empty() {
+                self.ends.remove(&key.end);
+            }
+        }
+        self.unindex_key(key);
         Some(old)
     }
 
+    /// Adds a new pane to the indexes.
+    fn index(&mut self, key: &PaneKey) {
+        self.ends.entry(key.end).or_default().push(key.clone());
+        if let Some(by_key) = &mut self.by_key {
+            by_key
+                .entry(key.key.clone())
+                .or_default()
+                .insert((key.start, key.end));
+        }
+    }
+
+    /// Drops a pane from the index by key.
+    fn unindex_key(&mut self, key: &PaneKey) {
+        if let Some(by_key) = &mut self.by_key
+            && let Some(windows) = by_key.get_mut(&key.key)
+        {
+            windows.remove(&(key.start, key.end));
+            if windows.is_empty() {
+                by_key.remove(&key.key);
+            }
+        }
+    }
+
+    /// The index of held windows by key, built on first use.
+    fn by_key(&mut self) -> &HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>> {
+        self.by_key.get_or_insert_with(|| {
+            let mut by_key: HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>> = HashMap::new();
+            for key in self.panes.keys() {
+                by_key
+                    .entry(key.key.clone())
+                    .or_default()
+                    .insert((key.start, key.end));
+            }
+            by_key
+        })
+    }
+
     /// Plans how `events` go into panes at watermark `watermark`.
-    pub fn plan(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
+    pub fn plan(&mut self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
         match def.kind {
             WindowKind::Session => self.plan_sessions(def, events, watermark),
             WindowKind::Tumbling | WindowKind::Sliding => self.plan_fixed(def, events, watermark),
@@ -280,7 +363,8 @@ impl WindowState {
 
     fn plan_fixed(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
         let mut plan = BatchPlan::default();
-        let mut index: BTreeMap<PaneKey, usize> = BTreeMap::new();
+        // The batch's panes by (key, start, end), borrowing the events' keys.
+        let mut index: HashMap<(Option<&[u8]>, i64, i64), usize> = HashMap::new();
         for (position, event) in events.iter().enumerate() {
             let windows = def.assign(event.event_time);
             if windows.is_empty() {
@@ -297,19 +381,15 @@ impl WindowState {
                     missed.push((start, end));
                     continue;
                 }
-                let pane_key = PaneKey::new(event.key.clone(), start, end);
-                let pane = *index.entry(pane_key.clone()).or_insert_with(|| {
-                    let absorbs = if self.panes.contains_key(&pane_key) {
-                        vec![pane_key.clone()]
-                    } else {
-                        Vec::new()
-                    };
-                    plan.panes.push(PlannedPane {
-                        pane: pane_key,
-                        absorbs,
+                let pane = *index
+                    .entry((event.key.as_deref(), start, end))
+                    .or_insert_with(|| {
+                        plan.panes.push(PlannedPane {
+                            pane: PaneKey::new(event.key.clone(), start, end),
+                            absorbs: Vec::new(),
+                        });
+                        plan.panes.len() - 1
                     });
-                    plan.panes.len() - 1
-                });
                 plan.assignments.push((pane as u32, position));
             }
             // Late for some of its windows (sliding) or all: the windows it missed are
@@ -325,7 +405,7 @@ impl WindowState {
         plan
     }
 
-    fn plan_sessions(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
+    fn plan_sessions(&mut self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
         let mut plan = BatchPlan::default();
         // Per key: the on-time events' own windows.
         let mut by_key: BTreeMap<Option<Vec<u8>>, Vec<SessionEvent>> = BTreeMap::new();
@@ -360,10 +440,11 @@ impl WindowState {
             // Intervals to merge: existing sessions of the key, then the events' windows.
             // (start, end, the batch position of a fresh event; none for a held session)
             let mut intervals: Vec<(i64, i64, Option<usize>)> = self
-                .panes
-                .range(PaneKey::new(key.clone(), i64::MIN, i64::MIN)..)
-                .take_while(|(held, _)| held.key == key)
-                .map(|(held, _)| (held.start, held.end, None))
+                .by_key()
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .map(|(start, end)| (*start, *end, None))
                 .collect();
             fresh.sort_by_key(|event| (event.start, event.position));
             intervals.extend(
@@ -402,10 +483,10 @@ impl WindowState {
                     continue; // an existing session the batch does not touch
                 }
                 positions.sort_unstable();
-                plan.panes.push(PlannedPane {
-                    pane: PaneKey::new(key.clone(), start, end),
-                    absorbs,
-                });
+                let pane = PaneKey::new(key.clone(), start, end);
+                // The session itself, if held, is replaced anyway: `absorbs` lists the others.
+                let absorbs = absorbs.into_iter().filter(|held| *held != pane).collect();
+                plan.panes.push(PlannedPane { pane, absorbs });
                 let pane = (plan.panes.len() - 1) as u32;
                 plan.assignments
                     .extend(positions.into_iter().map(|p| (pane, p)));
@@ -425,27 +506,36 @@ impl WindowState {
                 fired |= old.fired;
             }
         }
-        self.bytes += pane_bytes(pane.pane.key.as_deref(), &acc);
-        if let Some(old) = self
-            .panes
-            .insert(pane.pane.clone(), PaneState { acc, fired })
-        {
-            self.bytes = self
-                .bytes
-                .saturating_sub(pane_bytes(pane.pane.key.as_deref(), &old.acc));
+        let key = pane.pane.key.as_deref();
+        self.bytes += pane_bytes(key, &acc);
+        if let Some(held) = self.panes.get_mut(&pane.pane) {
+            fired |= held.fired;
+            let old = std::mem::replace(held, PaneState { acc, fired });
+            self.bytes = self.bytes.saturating_sub(pane_bytes(key, &old.acc));
+        } else {
+            self.panes
+                .insert(pane.pane.clone(), PaneState { acc, fired });
+            self.index(&pane.pane);
         }
         fired
     }
 
     /// Panes that are due to fire at `watermark`, earliest end first.
     pub fn due(&self, watermark: i64) -> Vec<PaneKey> {
-        let mut due: BTreeSet<(i64, PaneKey)> = BTreeSet::new();
-        for (key, pane) in &self.panes {
-            if !pane.fired && WindowDef::max_timestamp(key.end) <= watermark {
-                due.insert((key.end, key.clone()));
-            }
+        let mut due = Vec::new();
+        // A window ending at `end` is due once its last instant, end - 1, is at or behind the
+        // watermark.
+        for bucket in self.ends.range(..=watermark.saturating_add(1)).map(|(_, b)| b) {
+            let first = due.len();
+            due.extend(
+                bucket
+                    .iter()
+                    .filter(|key| self.panes.get(*key).is_some_and(|pane| !pane.fired))
+                    .cloned(),
+            );
+            due[first..].sort_unstable();
         }
-        due.into_iter().map(|(_, key)| key).collect()
+        due
     }
 
     /// Marks a pane as fired.
@@ -460,16 +550,36 @@ impl WindowState {
         let before = self.panes.len();
         let mut freed = 0;
         let mut purged = Vec::new();
-        self.panes.retain(|key, pane| {
-            let keep = !(pane.fired && def.is_expired(key.end, watermark));
-            if !keep {
-                freed += pane_bytes(key.key.as_deref(), &pane.acc);
-                if def.kind == WindowKind::Session {
-                    purged.push((key.key.clone(), key.end));
+        // Whether a window has expired depends on its end alone, and later ends expire later.
+        let expired: Vec<i64> = self
+            .ends
+            .keys()
+            .take_while(|end| def.is_expired(**end, watermark))
+            .copied()
+            .collect();
+        for end in expired {
+            let Some(bucket) = self.ends.remove(&end) else {
+                continue;
+            };
+            let mut kept = Vec::new();
+            for key in bucket {
+                match self.panes.get(&key) {
+                    Some(pane) if pane.fired => {
+                        freed += pane_bytes(key.key.as_deref(), &pane.acc);
+                        self.panes.remove(&key);
+                        self.unindex_key(&key);
+                        if def.kind == WindowKind::Session {
+                            purged.push((key.key, key.end));
+                        }
+                    }
+                    Some(_) => kept.push(key),
+                    None => {}
                 }
             }
-            keep
-        });
+            if !kept.is_empty() {
+                self.ends.insert(end, kept);
+            }
+        }
         for (key, end) in purged {
             let bytes = purged_bytes(key.as_deref());
             let latest = self.purged.entry(key).or_insert(i64::MIN);

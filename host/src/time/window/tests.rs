@@ -40,7 +40,7 @@ fn a_sliding_window_event_belongs_to_size_over_slide_windows() {
 #[test]
 fn events_behind_the_watermark_past_lateness_are_late() {
     let d = def(WindowKind::Tumbling, 10, 10, 0, 5);
-    let state = WindowState::default();
+    let mut state = WindowState::default();
     // Window [0,10) max timestamp 9; with lateness 5 it accepts events until watermark 13.
     let plan = state.plan(&d, &[event("a", 3)], 13);
     assert_eq!(plan.late, []);
@@ -59,7 +59,7 @@ fn events_behind_the_watermark_past_lateness_are_late() {
 #[test]
 fn an_event_late_for_some_sliding_windows_reports_the_ones_it_missed() {
     let d = def(WindowKind::Sliding, 10, 5, 0, 0);
-    let state = WindowState::default();
+    let mut state = WindowState::default();
     // Event at 12 is in [5,15) and [10,20); at watermark 14, [5,15) has closed.
     let plan = state.plan(&d, &[event("a", 12)], 14);
     assert_eq!(plan.assignments.len(), 1, "added to the open window");
