@@ -21,9 +21,7 @@ pub use cameo::operator::types::Window;
 pub use cameo::operator::types::{Event, Header, Level, OperatorError};
 pub use exports::cameo::operator::handler::{Guest as Handler, GuestIndices as HandlerIndices};
 pub use exports::cameo::operator::joiner::{Guest as Joiner, GuestIndices as JoinerIndices};
-pub use exports::cameo::operator::windowed::{
-    Guest as Windowed, GuestIndices as WindowedIndices, Pane,
-};
+pub use exports::cameo::operator::windowed::{Guest as Windowed, GuestIndices as WindowedIndices};
 
 /// The fully qualified name of the interface every operator must export.
 pub const HANDLER_INTERFACE: &str = "cameo:operator/handler@0.1.0";

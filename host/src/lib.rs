@@ -78,6 +78,7 @@ mod budget;
 mod builder;
 mod dataflow;
 mod engine;
+mod hashing;
 mod job;
 mod limits;
 mod metrics;

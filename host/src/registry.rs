@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
 use crate::bindings::{
     HANDLER_INTERFACE, HandlerIndices, JOINER_INTERFACE, JoinerIndices, OPERATOR_WORLD,
@@ -25,6 +25,8 @@ pub struct OperatorModule {
     pre: InstancePre<HostState>,
     handler: HandlerIndices,
     windowed: Option<WindowedIndices>,
+    /// Where `windowed.accumulate` is, called with borrowed arguments.
+    accumulate: Option<ComponentExportIndex>,
     joiner: Option<JoinerIndices>,
 }
 
@@ -61,6 +63,11 @@ impl OperatorModule {
     /// Where the `windowed` exports are, if the component has them.
     pub fn windowed(&self) -> Option<&WindowedIndices> {
         self.windowed.as_ref()
+    }
+
+    /// Where `windowed.accumulate` is, if the component has it.
+    pub(crate) fn accumulate(&self) -> Option<&ComponentExportIndex> {
+        self.accumulate.as_ref()
     }
 
     /// Where the `joiner` exports are, if the component has them.
@@ -248,6 +255,9 @@ fn load_bytes(
     } else {
         None
     };
+    let accumulate = windowed
+        .as_ref()
+        .and_then(|_| crate::actor::accumulate_export(&component));
     let joiner = if has(JOINER_INTERFACE) {
         Some(JoinerIndices::new(&instance_pre).map_err(link_error)?)
     } else {
@@ -258,6 +268,7 @@ fn load_bytes(
         pre: instance_pre,
         handler,
         windowed,
+        accumulate,
         joiner,
     })
 }

@@ -242,6 +242,7 @@ async fn instantiate(
             ),
             None => None,
         },
+        accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate()),
         joiner: match cx.module.joiner() {
             Some(indices) => Some(
                 indices

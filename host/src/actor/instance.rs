@@ -28,5 +28,7 @@ impl Instance {
 pub(super) struct Exports {
     pub(super) handler: Handler,
     pub(super) windowed: Option<Windowed>,
+    /// `windowed.accumulate`, called with borrowed arguments.
+    pub(super) accumulate: Option<wasmtime::component::Func>,
     pub(super) joiner: Option<Joiner>,
 }

@@ -9,6 +9,8 @@
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
 
+mod accumulate;
+pub(crate) use accumulate::export_index as accumulate_export;
 pub mod call;
 mod checkpointing;
 pub mod failure;

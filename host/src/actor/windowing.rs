@@ -3,8 +3,9 @@
 
 use wasmtime::Store;
 
+use super::accumulate::{EventRef, PaneRef};
 use super::instance::Exports;
-use crate::bindings::{Event, OperatorError, Pane, Windowed};
+use crate::bindings::{Event, OperatorError, Windowed};
 use crate::engine::HostState;
 use crate::time::window::{LateEvent, PaneKey, PlannedPane, WindowState};
 
@@ -85,12 +86,9 @@ pub(super) async fn accumulate(
             "window batch for an operator without a window definition".into(),
         )));
     };
-    let plan = store
-        .data_mut()
-        .held
-        .windows
-        .plan(&def, events, watermark);
-    let mut panes = Vec::with_capacity(plan.panes.len());
+    let plan = store.data_mut().held.windows.plan(&def, events, watermark);
+    // Each planned pane's accumulator before the batch (merged first, for sessions).
+    let mut accs_before: Vec<Option<Vec<u8>>> = Vec::with_capacity(plan.panes.len());
     let mut refire = Vec::with_capacity(plan.panes.len());
     let mut out = Vec::new();
     for planned in &plan.panes {
@@ -101,11 +99,7 @@ pub(super) async fn accumulate(
         if planned.absorbs.is_empty() {
             // Tumbling and sliding windows: the pane's own accumulator, if any.
             refire.push(own.as_ref().is_some_and(|(_, fired)| *fired));
-            panes.push(Pane {
-                key: planned.pane.key.clone(),
-                window: planned.pane.window(),
-                acc: own.map(|(acc, _)| acc),
-            });
+            accs_before.push(own.map(|(acc, _)| acc));
             continue;
         }
         // Sessions that the batch merges: the pane itself first, then the others in window
@@ -134,21 +128,29 @@ pub(super) async fn accumulate(
                 }
             });
         }
-        panes.push(Pane {
-            key: planned.pane.key.clone(),
-            window: planned.pane.window(),
-            acc,
-        });
+        accs_before.push(acc);
     }
-    let assigned: Vec<(u32, Event)> = plan
+    let panes: Vec<PaneRef<'_>> = plan
+        .panes
+        .iter()
+        .zip(&accs_before)
+        .map(|(planned, acc)| PaneRef {
+            key: planned.pane.key.as_deref(),
+            window: planned.pane.window(),
+            acc: acc.as_deref(),
+        })
+        .collect();
+    let assigned: Vec<(u32, EventRef<'_>)> = plan
         .assignments
         .iter()
-        .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.clone())))
+        .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
         .collect();
-    let accs = match windowed
-        .call_accumulate(&mut *store, &panes, &assigned)
-        .await?
-    {
+    let Some(accumulate) = exports.accumulate else {
+        return Ok(Err(OperatorError::Failed(
+            "the component exports windowed without accumulate".into(),
+        )));
+    };
+    let accs = match super::accumulate::call(&mut *store, accumulate, &panes, &assigned).await? {
         Ok(accs) => accs,
         Err(err) => return Ok(Err(err)),
     };
@@ -159,10 +161,11 @@ pub(super) async fn accumulate(
             panes.len()
         ))));
     }
-    for ((pane, acc), fired) in panes.iter().zip(&accs).zip(&refire) {
+    for ((planned, acc), fired) in plan.panes.iter().zip(&accs).zip(&refire) {
         if *fired {
+            let pane = &planned.pane;
             match windowed
-                .call_fire(&mut *store, pane.key.as_deref(), pane.window, acc)
+                .call_fire(&mut *store, pane.key.as_deref(), pane.window(), acc)
                 .await?
             {
                 Ok(events) => out.extend(events),

@@ -4,11 +4,12 @@
 //! This module is pure bookkeeping; the guest's `windowed` exports fold events into pane
 //! accumulators and turn fired panes into output.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::bindings::{Event, Window};
+use crate::hashing::FastMap;
 
 /// The kinds of window a job spec can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -72,6 +73,9 @@ pub struct PaneState {
     pub fired: bool,
 }
 
+/// Per key, the windows `(start, end)` of its held panes.
+type WindowsByKey = FastMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>>;
+
 /// All panes of one operator instance.
 ///
 /// Panes are found by hash (once per pane a batch touches), and indexed by window end so that
@@ -80,7 +84,7 @@ pub struct PaneState {
 pub struct WindowState {
     /// Written sorted, so a checkpoint of the same panes is the same bytes.
     #[serde(serialize_with = "sorted_panes")]
-    panes: HashMap<PaneKey, PaneState>,
+    panes: FastMap<PaneKey, PaneState>,
     /// Per key, the end of the latest session that fired and was dropped: an event that would
     /// have joined it is late, not the start of a new session overlapping the one already
     /// reported. Dropped once no on-time event can reach it.
@@ -94,7 +98,7 @@ pub struct WindowState {
     /// Per key, the windows held, which session windows look up to merge; built on first
     /// use (tumbling and sliding windows never need it).
     #[serde(skip)]
-    by_key: Option<HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>>>,
+    by_key: Option<WindowsByKey>,
 }
 
 impl PartialEq for WindowState {
@@ -106,7 +110,7 @@ impl PartialEq for WindowState {
 impl Eq for WindowState {}
 
 fn sorted_panes<S: Serializer>(
-    panes: &HashMap<PaneKey, PaneState>,
+    panes: &FastMap<PaneKey, PaneState>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let mut sorted: Vec<(&PaneKey, &PaneState)> = panes.iter().collect();
@@ -340,9 +344,9 @@ impl WindowState {
     }
 
     /// The index of held windows by key, built on first use.
-    fn by_key(&mut self) -> &HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>> {
+    fn by_key(&mut self) -> &WindowsByKey {
         self.by_key.get_or_insert_with(|| {
-            let mut by_key: HashMap<Option<Vec<u8>>, BTreeSet<(i64, i64)>> = HashMap::new();
+            let mut by_key = WindowsByKey::default();
             for key in self.panes.keys() {
                 by_key
                     .entry(key.key.clone())
@@ -364,7 +368,8 @@ impl WindowState {
     fn plan_fixed(&self, def: &WindowDef, events: &[Event], watermark: i64) -> BatchPlan {
         let mut plan = BatchPlan::default();
         // The batch's panes by (key, start, end), borrowing the events' keys.
-        let mut index: HashMap<(Option<&[u8]>, i64, i64), usize> = HashMap::new();
+        let mut index: FastMap<(Option<&[u8]>, i64, i64), usize> =
+            FastMap::with_capacity_and_hasher(events.len(), Default::default());
         for (position, event) in events.iter().enumerate() {
             let windows = def.assign(event.event_time);
             if windows.is_empty() {
@@ -525,7 +530,11 @@ impl WindowState {
         let mut due = Vec::new();
         // A window ending at `end` is due once its last instant, end - 1, is at or behind the
         // watermark.
-        for bucket in self.ends.range(..=watermark.saturating_add(1)).map(|(_, b)| b) {
+        for bucket in self
+            .ends
+            .range(..=watermark.saturating_add(1))
+            .map(|(_, b)| b)
+        {
             let first = due.len();
             due.extend(
                 bucket

@@ -7,6 +7,8 @@
 //! `seq * 1000 / event_rate` ms (integer division) from 0.
 
 use serde::Deserialize;
+use std::fmt::Write as _;
+
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::{Input, Item, Next, now_ms};
@@ -91,7 +93,11 @@ impl Generator {
     /// writes them.
     fn make_exact(&self, seq: u64) -> Event {
         let key = format!("k{}", seq % self.spec.keys.max(1));
-        let value = format!(
+        // Sized once: the fixed text, the key, the payload and two numbers of up to 20 digits.
+        let mut value = String::with_capacity(64 + key.len() + self.payload.len());
+        // Writing into a String cannot fail.
+        let _ = write!(
+            value,
             r#"{{"key":"{key}","payload":"{}","seq":{seq},"value":{}}}"#,
             self.payload,
             seq % 101
