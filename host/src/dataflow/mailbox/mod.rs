@@ -1,6 +1,6 @@
 //! Messages between actors and the bounded mailbox that holds them.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::record::{PriorityContext, Record, event_bytes};
@@ -77,16 +77,6 @@ impl Control {
     }
 }
 
-impl Message {
-    /// The sender's channel.
-    pub fn channel(&self) -> usize {
-        match self {
-            Message::Record(record) => record.channel,
-            Message::Control(control) => control.channel(),
-        }
-    }
-}
-
 /// A watermark waiting in a mailbox: its time and the context it carries.
 #[derive(Debug, Clone, Copy)]
 struct WaitingWatermark {
@@ -140,12 +130,38 @@ impl Load {
     }
 }
 
+/// A message as it waits in the queue. A watermark waits as a mark whose time lives in
+/// `Inner::marks`, so that a later watermark of the same channel can move it forward in
+/// place.
+#[derive(Debug)]
+enum Queued {
+    Record(Record),
+    Control(Control),
+    Watermark { channel: usize, mark: u64 },
+}
+
+impl Queued {
+    fn channel(&self) -> usize {
+        match self {
+            Queued::Record(record) => record.channel,
+            Queued::Control(control) => control.channel(),
+            Queued::Watermark { channel, .. } => *channel,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    messages: VecDeque<Message>,
-    /// The watermarks among `messages`, in order: a watermark that fires windows is urgent
-    /// however early the events before it are.
-    watermarks: VecDeque<WaitingWatermark>,
+    messages: VecDeque<Queued>,
+    /// The time of every waiting watermark mark, by mark number (numbers grow, so this is
+    /// queue order): a watermark that fires windows is urgent however early the events
+    /// before it are.
+    marks: BTreeMap<u64, WaitingWatermark>,
+    /// The next mark number.
+    next_mark: u64,
+    /// Per channel, its waiting mark with no record of the channel behind it: a new
+    /// watermark of the channel moves that mark forward instead of queueing another.
+    open: Vec<Option<u64>>,
     /// Every record waiting.
     load: Load,
     /// Channels held back for checkpoint alignment, and the records waiting on them.
@@ -157,6 +173,54 @@ struct Inner {
 }
 
 impl Inner {
+    /// The open mark of `channel`, to move forward or close.
+    fn open_mark(&mut self, channel: usize) -> &mut Option<u64> {
+        if self.open.len() <= channel {
+            self.open.resize(channel + 1, None);
+        }
+        &mut self.open[channel]
+    }
+
+    /// Queues a watermark, or moves the channel's open mark forward to it.
+    ///
+    /// Moving a mark forward past other channels' messages is safe: those records were
+    /// promised by their own channels' watermarks, which the combined watermark cannot pass,
+    /// and no record of this channel waits behind the mark.
+    fn push_watermark(&mut self, channel: usize, waiting: WaitingWatermark) {
+        if let Some(mark) = *self.open_mark(channel)
+            && let Some(held) = self.marks.get_mut(&mark)
+        {
+            if waiting.time >= held.time {
+                *held = waiting;
+            }
+            return;
+        }
+        let mark = self.next_mark;
+        self.next_mark += 1;
+        self.marks.insert(mark, waiting);
+        *self.open_mark(channel) = Some(mark);
+        self.messages.push_back(Queued::Watermark { channel, mark });
+    }
+
+    /// Turns a queued message into the message the actor takes.
+    fn unqueue(&mut self, queued: Queued) -> Option<Message> {
+        Some(match queued {
+            Queued::Record(record) => Message::Record(record),
+            Queued::Control(control) => Message::Control(control),
+            Queued::Watermark { channel, mark } => {
+                if self.open.get(channel) == Some(&Some(mark)) {
+                    self.open[channel] = None;
+                }
+                let waiting = self.marks.remove(&mark)?;
+                Message::Control(Control::Watermark {
+                    channel,
+                    time: waiting.time,
+                    context: waiting.context,
+                })
+            }
+        })
+    }
+
     fn is_held(&self, channel: usize) -> bool {
         self.held.get(channel).copied().unwrap_or(false)
     }
@@ -195,46 +259,33 @@ impl Mailbox {
         self.inner.lock_recovered()
     }
 
-    /// Appends messages, whatever the capacity. A watermark right behind a watermark of the
-    /// same channel replaces it (the later one says all the earlier one did), so a slow
-    /// receiver never piles up watermarks: at most one per event and channel waits.
+    /// Appends messages, whatever the capacity. A watermark of a channel whose last waiting
+    /// message is a watermark moves that one forward (the later one says all the earlier one
+    /// did), so a slow receiver never piles up watermarks: at most one per waiting event and
+    /// channel waits, however many senders an all-to-all edge has.
     pub fn push_all(&self, messages: impl IntoIterator<Item = Message>) {
         let mut inner = self.lock();
         let before = inner.load.bytes;
         for message in messages {
-            match &message {
+            match message {
                 Message::Record(record) => {
-                    inner.load.add(record);
+                    inner.load.add(&record);
                     if inner.is_held(record.channel) {
-                        inner.held_load.add(record);
+                        inner.held_load.add(&record);
                     }
+                    *inner.open_mark(record.channel) = None;
+                    inner.messages.push_back(Queued::Record(record));
                 }
                 Message::Control(Control::Watermark {
                     channel,
                     time,
                     context,
-                }) => {
-                    let waiting = WaitingWatermark {
-                        time: *time,
-                        context: *context,
-                    };
-                    if let Some(Message::Control(Control::Watermark { channel: last, .. })) =
-                        inner.messages.back()
-                        && last == channel
-                    {
-                        if let Some(back) = inner.watermarks.back_mut() {
-                            *back = waiting;
-                        }
-                        if let Some(back) = inner.messages.back_mut() {
-                            *back = message;
-                        }
-                        continue;
-                    }
-                    inner.watermarks.push_back(waiting);
+                }) => inner.push_watermark(channel, WaitingWatermark { time, context }),
+                Message::Control(control) => {
+                    *inner.open_mark(control.channel()) = None;
+                    inner.messages.push_back(Queued::Control(control));
                 }
-                Message::Control(_) => {}
             }
-            inner.messages.push_back(message);
         }
         if let Some(budget) = &self.budget {
             // Already made: charged whatever the budget (back-pressure bounds the queue).
@@ -262,7 +313,7 @@ impl Mailbox {
         inner.held[channel] = true;
         let mut waiting = Load::default();
         for message in &inner.messages {
-            if let Message::Record(record) = message
+            if let Queued::Record(record) = message
                 && record.channel == channel
             {
                 waiting.add(record);
@@ -290,12 +341,12 @@ impl Mailbox {
         let inner = self.lock();
         WaitingContexts {
             head: match inner.messages.front() {
-                Some(Message::Record(record)) => Some(record.context),
+                Some(Queued::Record(record)) => Some(record.context),
                 _ => None,
             },
             watermark: inner
-                .watermarks
-                .iter()
+                .marks
+                .values()
                 .find(|waiting| fires(waiting.time))
                 .map(|waiting| waiting.context),
         }
@@ -331,7 +382,7 @@ impl Mailbox {
     pub fn take(&self, max_events: usize, held: &[bool]) -> (Taken, Vec<TaskId>) {
         let mut inner = self.lock();
         let was_full = inner.is_full(self.capacity);
-        let is_held = |m: &Message| held.get(m.channel()).copied().unwrap_or(false);
+        let is_held = |m: &Queued| held.get(m.channel()).copied().unwrap_or(false);
         let mut records = Vec::new();
         let mut control = None;
         let mut index = 0;
@@ -340,25 +391,17 @@ impl Mailbox {
                 index += 1;
                 continue;
             }
-            let is_record = matches!(inner.messages.get(index), Some(Message::Record(_)));
+            let is_record = matches!(inner.messages.get(index), Some(Queued::Record(_)));
             if !is_record && !records.is_empty() {
                 break;
             }
             match inner.messages.remove(index) {
-                Some(Message::Record(record)) => records.push(record),
-                Some(Message::Control(message)) => {
-                    if matches!(message, Control::Watermark { .. }) {
-                        // Watermarks of held channels may wait ahead of this one: keep
-                        // `watermarks` in step with `messages` by removing its own entry.
-                        let before = inner
-                            .messages
-                            .range(..index)
-                            .filter(|m| matches!(m, Message::Control(Control::Watermark { .. })))
-                            .count();
-                        inner.watermarks.remove(before);
+                Some(Queued::Record(record)) => records.push(record),
+                Some(queued) => {
+                    if let Some(Message::Control(message)) = inner.unqueue(queued) {
+                        control = Some(message);
+                        break;
                     }
-                    control = Some(message);
-                    break;
                 }
                 None => break,
             }

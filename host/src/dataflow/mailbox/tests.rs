@@ -200,3 +200,41 @@ fn taking_from_a_full_mailbox_wakes_its_producers() {
     let (_, wake) = mailbox.take(1, &[]);
     assert_eq!(wake, [7]);
 }
+
+/// Everything waiting, in the order the actor takes it.
+fn drain(mailbox: &Mailbox) -> Vec<String> {
+    std::iter::from_fn(|| match mailbox.take(10, &[]).0 {
+        Taken::Nothing => None,
+        Taken::Records(records) => Some(format!("records {}", records.len())),
+        Taken::Control(Control::Watermark { channel, time, .. }) => {
+            Some(format!("wm {channel}@{time}"))
+        }
+        Taken::Control(other) => Some(format!("{other:?}")),
+    })
+    .collect()
+}
+
+#[test]
+fn a_watermark_moves_its_channels_open_mark_forward_but_never_past_its_records() {
+    let mailbox = Mailbox::new(100);
+    let start = Instant::now();
+    // Channel 0's watermark 5, then records and watermarks of other channels, then channel
+    // 0's watermark 9: the waiting mark of channel 0 moves to 9 in place.
+    mailbox.push_all([
+        watermark(0, 5, start),
+        event(1, "a"),
+        watermark(1, 3, start),
+    ]);
+    mailbox.push_all([watermark(0, 9, start), watermark(1, 4, start)]);
+    let taken = drain(&mailbox);
+    assert_eq!(taken, ["wm 0@9", "records 1", "wm 1@4"]);
+    // A record of the channel closes its mark: the next watermark waits behind the record.
+    mailbox.push_all([
+        watermark(0, 10, start),
+        event(0, "b"),
+        watermark(0, 12, start),
+    ]);
+    mailbox.push_all([watermark(0, 14, start)]);
+    let taken = drain(&mailbox);
+    assert_eq!(taken, ["wm 0@10", "records 1", "wm 0@14"]);
+}
