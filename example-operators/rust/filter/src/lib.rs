@@ -56,16 +56,23 @@ impl Operator for Filter {
 
 impl Filter {
     fn keeps(&self, event: &Event) -> Result<bool> {
-        let value: Value = event.value_json()?;
-        if !value.is_object() {
-            return Err(Error::invalid_input("event value is not a JSON object"));
-        }
         let found = if self.field.starts_with('/') {
-            value.pointer(&self.field)
+            let value: Value = event.value_json()?;
+            if !value.is_object() {
+                return Err(Error::invalid_input("event value is not a JSON object"));
+            }
+            value.pointer(&self.field).cloned()
         } else {
-            value.get(&self.field)
+            // One field read without building the rest of the event.
+            event.json_field::<Value>(&self.field).map_err(|err| {
+                if event.value_json::<Value>().is_ok_and(|value| !value.is_object()) {
+                    Error::invalid_input("event value is not a JSON object")
+                } else {
+                    err
+                }
+            })?
         };
-        let Some(found) = found else {
+        let Some(found) = found.as_ref() else {
             return Ok(false);
         };
         if let Some(expected) = &self.equals
