@@ -137,9 +137,8 @@ impl OperatorProfile {
         let end = match window.kind {
             WindowKind::Session => context.event_time.saturating_add(window.gap),
             WindowKind::Tumbling | WindowKind::Sliding => window
-                .assign(context.event_time)
-                .first()
-                .map_or(context.event_time, |(_, end)| *end),
+                .first_end(context.event_time)
+                .unwrap_or(context.event_time),
         };
         // The window fires when an event with time end - 1 + delay arrives. Estimate when
         // that is from how fast event time has been advancing against ingest time.

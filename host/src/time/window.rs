@@ -227,12 +227,41 @@ impl WindowDef {
 
     /// The windows (start, end) of a tumbling or sliding definition containing time `t`.
     pub fn assign(&self, t: i64) -> Vec<(i64, i64)> {
+        let mut windows = Vec::new();
+        self.assign_into(t, &mut windows);
+        windows
+    }
+
+    /// The end of the earliest window containing `t` (the first that [`WindowDef::assign`]
+    /// lists), without listing them.
+    pub fn first_end(&self, t: i64) -> Option<i64> {
         match self.kind {
-            WindowKind::Session => vec![(t, t.saturating_add(self.gap))],
+            WindowKind::Session => Some(t.saturating_add(self.gap)),
+            WindowKind::Tumbling | WindowKind::Sliding => {
+                let slide = self.slide.max(1);
+                let mut start = t.div_euclid(slide).saturating_mul(slide);
+                let mut first = None;
+                while start.saturating_add(self.size) > t {
+                    first = Some(start.saturating_add(self.size));
+                    match start.checked_sub(slide) {
+                        Some(earlier) => start = earlier,
+                        None => break,
+                    }
+                }
+                first
+            }
+        }
+    }
+
+    /// [`WindowDef::assign`] into `windows` (cleared first), so that a batch reuses one
+    /// buffer instead of allocating per event.
+    pub fn assign_into(&self, t: i64, windows: &mut Vec<(i64, i64)>) {
+        windows.clear();
+        match self.kind {
+            WindowKind::Session => windows.push((t, t.saturating_add(self.gap))),
             WindowKind::Tumbling | WindowKind::Sliding => {
                 let slide = self.slide.max(1);
                 let last_start = t.div_euclid(slide).saturating_mul(slide);
-                let mut windows = Vec::new();
                 let mut start = last_start;
                 while start.saturating_add(self.size) > t {
                     windows.push((start, start.saturating_add(self.size)));
@@ -242,7 +271,6 @@ impl WindowDef {
                     }
                 }
                 windows.reverse();
-                windows
             }
         }
     }
@@ -370,8 +398,9 @@ impl WindowState {
         // The batch's panes by (key, start, end), borrowing the events' keys.
         let mut index: FastMap<(Option<&[u8]>, i64, i64), usize> =
             FastMap::with_capacity_and_hasher(events.len(), Default::default());
+        let mut windows = Vec::new();
         for (position, event) in events.iter().enumerate() {
-            let windows = def.assign(event.event_time);
+            def.assign_into(event.event_time, &mut windows);
             if windows.is_empty() {
                 plan.late.push(LateEvent {
                     position,
@@ -381,7 +410,7 @@ impl WindowState {
                 continue;
             }
             let mut missed = Vec::new();
-            for (start, end) in windows {
+            for &(start, end) in &windows {
                 if def.is_expired(end, watermark) {
                     missed.push((start, end));
                     continue;

@@ -35,6 +35,15 @@ fn a_sliding_window_event_belongs_to_size_over_slide_windows() {
     let d = def(WindowKind::Sliding, 10, 5, 0, 0);
     assert_eq!(d.assign(12), [(5, 15), (10, 20)]);
     assert_eq!(d.assign(10), [(5, 15), (10, 20)]);
+    assert_eq!(d.first_end(12), Some(15));
+    assert_eq!(
+        d.first_end(i64::MAX),
+        d.assign(i64::MAX).first().map(|w| w.1)
+    );
+    assert_eq!(
+        def(WindowKind::Tumbling, 10, 10, 0, 0).first_end(-1),
+        Some(0)
+    );
 }
 
 #[test]
