@@ -11,6 +11,8 @@
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
 //! - `specs`: the job specs those scenarios run.
+//! - [`stages`]: what each stage of the data path costs per event, from a ladder of
+//!   pipelines that each add one stage.
 
 pub mod checkpoint;
 pub mod flink;
@@ -19,6 +21,7 @@ pub mod plot;
 pub mod recovery;
 pub mod scenarios;
 mod specs;
+pub mod stages;
 
 use std::path::{Path, PathBuf};
 

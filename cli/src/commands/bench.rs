@@ -8,7 +8,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, flink, hostile, recovery};
+use crate::bench::{checkpoint, flink, hostile, recovery, stages};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -46,6 +46,25 @@ pub enum BenchCommand {
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What each stage of the data path costs per event (source and sink, the call
+    /// boundary, the guest, key-hash routing, window state), from pipelines on one worker
+    /// that each add one stage, run in turn every round.
+    Stages {
+        /// Events per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Rounds (every pipeline once per round; medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON: {"events", "rounds", "ns_per_fuel", "pipelines":
+        /// [{"pipeline", "events_per_s", "ns_per_event", "fuel_per_event"}], "stages":
+        /// [{"stage", "ns_per_event", "events_per_s_per_core"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -170,6 +189,15 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::SingleTenant(args) => scenario(Scenario::SingleTenant, args),
         BenchCommand::MultiTenant(args) => scenario(Scenario::MultiTenant, args),
         BenchCommand::Runaway(args) => scenario(Scenario::Runaway, args),
+        BenchCommand::Stages {
+            events,
+            rounds,
+            operators,
+            json,
+        } => {
+            let report = stages::run(&operators, events.max(1), rounds.max(1))?;
+            print_report(&report, json)
+        }
         BenchCommand::Checkpoint {
             events,
             rounds,
