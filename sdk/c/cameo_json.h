@@ -262,7 +262,7 @@ static bool cameo_json_value_(cameo_json_parser_ *ps, cameo_json *out) {
     case '[':
     case '{': {
         bool object = *ps->p == '{';
-        if (++ps->depth > 128) return cameo_json_fail_(ps, "recursion limit exceeded");
+        if (++ps->depth > 127) return cameo_json_fail_(ps, "recursion limit exceeded");
         ps->p++;
         out->kind = object ? CAMEO_JSON_OBJECT : CAMEO_JSON_ARRAY;
         size_t cap = 0, kcap = 0, klen = 0;
