@@ -49,6 +49,8 @@ pub(crate) fn build(project: &Project, clang: &Tool) -> Result<(), BuildError> {
             "-std=c11",
         ])
         .args(["-Wall", "-Wno-unused-function", "-I."])
+        // The JSON parser recurses once per level (up to 127): 1 MiB of stack, not 64 KiB.
+        .arg("-Wl,-z,stack-size=1048576")
         .args(&sources)
         .arg("-o")
         .arg(&core);

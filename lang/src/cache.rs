@@ -1,4 +1,4 @@
-//! Skipping a build whose inputs (sources, SDK, WIT, toolchain) are unchanged: a stamp file
+//! Skipping a build whose inputs (sources, SDK, WIT, toolchain, build recipe) are unchanged: a stamp file
 //! beside the component holds a hash of them.
 
 use std::path::{Path, PathBuf};
@@ -7,9 +7,10 @@ use crate::project::{Input, Language};
 use crate::{BuildError, Tool};
 
 /// The hash of everything that goes into a build, as hex.
-pub(crate) fn key(language: Language, tool: &Tool, inputs: &[Input]) -> String {
+pub(crate) fn key(language: Language, tool: &Tool, recipe: &str, inputs: &[Input]) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(language.name().as_bytes());
+    hasher.update(recipe.as_bytes());
     hasher.update(tool.path.as_os_str().as_encoded_bytes());
     hasher.update(tool.version.as_bytes());
     for input in inputs {

@@ -37,6 +37,7 @@ mod error;
 mod js;
 mod project;
 mod python;
+pub mod scaffold;
 mod sdk;
 mod tools;
 pub mod unicode;
@@ -65,7 +66,14 @@ pub fn build(dir: &Path, out_dir: Option<&Path>) -> Result<PathBuf, BuildError> 
         Language::Python => find_tool(Toolchain::ComponentizePy)?,
         Language::JavaScript => find_tool(Toolchain::Jco)?,
     };
-    let key = cache::key(language, &tool, &inputs);
+    // The builder's own source stands for its recipe (flags, steps): a change rebuilds.
+    let recipe = match language {
+        Language::C => include_str!("c.rs"),
+        Language::Python => include_str!("python.rs"),
+        Language::JavaScript => include_str!("js.rs"),
+        Language::Rust => "",
+    };
+    let key = cache::key(language, &tool, recipe, &inputs);
     if cache::is_fresh(&project.component, &key) {
         return Ok(project.component);
     }

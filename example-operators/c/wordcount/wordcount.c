@@ -6,27 +6,45 @@
  * and batch and written back once at the end of the batch. */
 #include "cameo.h"
 
-/* The counts a batch has touched. */
+/* The counts a batch has touched: an open-addressing hash table of words. */
 typedef struct {
-    uint8_t *word;
+    uint8_t *word; /* NULL for a free slot */
     size_t len;
     uint64_t count;
 } entry;
 
 typedef struct {
-    entry *ptr;
-    size_t len, cap;
+    entry *slots;
+    size_t len, cap; /* cap is a power of two */
 } counts;
 
-static entry *find(counts *c, const uint8_t *word, size_t len) {
-    for (size_t k = 0; k < c->len; k++)
-        if (c->ptr[k].len == len && memcmp(c->ptr[k].word, word, len) == 0) return &c->ptr[k];
-    return NULL;
+static uint64_t hash(const uint8_t *word, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t k = 0; k < len; k++) h = (h ^ word[k]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The slot of `word`: its entry, or the free slot where it belongs. */
+static entry *slot(counts *c, const uint8_t *word, size_t len) {
+    size_t mask = c->cap - 1;
+    for (size_t k = (size_t)hash(word, len) & mask;; k = (k + 1) & mask) {
+        entry *e = &c->slots[k];
+        if (!e->word || (e->len == len && memcmp(e->word, word, len) == 0)) return e;
+    }
+}
+
+static void grow(counts *c) {
+    counts bigger = {calloc(c->cap ? c->cap * 2 : 64, sizeof(entry)), c->len, c->cap ? c->cap * 2 : 64};
+    if (!bigger.slots) abort();
+    for (size_t k = 0; k < c->cap; k++)
+        if (c->slots[k].word) *slot(&bigger, c->slots[k].word, c->slots[k].len) = c->slots[k];
+    free(c->slots);
+    *c = bigger;
 }
 
 static void free_counts(counts *c) {
-    for (size_t k = 0; k < c->len; k++) free(c->ptr[k].word);
-    free(c->ptr);
+    for (size_t k = 0; k < c->cap; k++) free(c->slots[k].word);
+    free(c->slots);
 }
 
 static bool init(cameo_str config, cameo_error *err) {
@@ -37,23 +55,18 @@ static bool init(cameo_str config, cameo_error *err) {
 
 /* Counts one word (lower-cased, `len` bytes) and emits its running count. */
 static bool count_word(counts *c, const uint8_t *word, size_t len, int64_t event_time, cameo_output *out, cameo_error *err) {
-    entry *e = find(c, word, len);
-    if (!e) {
+    if (2 * (c->len + 1) > c->cap) grow(c);
+    entry *e = slot(c, word, len);
+    if (!e->word) {
         uint64_t stored;
         size_t stored_len = 0;
         int found = cameo_state_get_u64(word, len, &stored, &stored_len);
         if (found < 0)
             return cameo_failed(err, "state entry for `%.*s` holds %zu bytes, not an 8-byte count", (int)len, (const char *)word, stored_len);
-        if (c->len == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 16;
-            entry *grown = realloc(c->ptr, c->cap * sizeof(entry));
-            if (!grown) abort();
-            c->ptr = grown;
-        }
-        e = &c->ptr[c->len++];
         e->word = cameo_dup_(word, len);
         e->len = len;
         e->count = stored;
+        c->len++;
     }
     e->count++;
     cameo_buf value = {0};
@@ -108,7 +121,8 @@ static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
         cameo_json_free(value);
     }
     if (ok)
-        for (size_t k = 0; k < c.len; k++) cameo_state_put_u64(c.ptr[k].word, c.ptr[k].len, c.ptr[k].count);
+        for (size_t k = 0; k < c.cap; k++)
+            if (c.slots[k].word) cameo_state_put_u64(c.slots[k].word, c.slots[k].len, c.slots[k].count);
     free_counts(&c);
     return ok;
 }
