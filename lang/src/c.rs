@@ -37,6 +37,12 @@ pub(crate) fn build(project: &Project, clang: &Tool) -> Result<(), BuildError> {
         .filter(|n| n.ends_with(".c"))
         .collect();
     own.sort();
+    if let Some(file) = own.iter().find(|name| *name == "operator.c") {
+        return Err(BuildError::ReservedName {
+            file: file.clone(),
+            dir: project.dir.display().to_string(),
+        });
+    }
     sources.extend(own);
     let core = stage.join("core.wasm");
     let mut command = Command::new(&clang.path);

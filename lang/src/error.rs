@@ -27,6 +27,17 @@ pub enum BuildError {
         /// The directory.
         dir: String,
     },
+    /// A source file has the name of a generated file.
+    #[error(
+        "{file} in {dir} has the name of a file cameo generates (operator.c, operator.h, \
+         operator_component_type.o): rename it, e.g. to app.c"
+    )]
+    ReservedName {
+        /// The file.
+        file: String,
+        /// The project.
+        dir: String,
+    },
     /// A toolchain is not installed.
     #[error("{tool} is not installed (looked in {looked}): {install}")]
     MissingTool {

@@ -38,7 +38,7 @@ pub fn files(language: Language, name: &str, sdk_dependency: &str) -> Vec<File> 
             content: JS_APP.to_string(),
         }],
         Language::C => vec![File {
-            path: "operator.c",
+            path: "app.c",
             content: C_APP.to_string(),
         }],
     };
@@ -71,7 +71,7 @@ fn readme(language: Language, name: &str) -> String {
         Language::Python => ("app.py", "`cameo.py`, put beside `app.py` when it builds"),
         Language::JavaScript => ("app.js", "`cameo.js`, put beside `app.js` when it builds"),
         Language::C => (
-            "operator.c",
+            "app.c",
             "`cameo.h` and the generated `operator.h`, put beside the sources when it builds",
         ),
     };
