@@ -64,8 +64,9 @@ fn building_a_directory_without_a_project_says_so() {
     );
 }
 
-/// Creates an operator with `cameo operator new`, builds it with `cameo operator build` and
-/// runs its job: it forwards the two lines of its test input that contain its needle.
+/// Creates an operator with `cameo operator new`, runs its job (which builds it): it forwards
+/// the two lines of its test input that contain its needle; `cameo operator build` prints
+/// the component.
 fn new_build_and_run(lang: &str, env: &[(&str, std::path::PathBuf)]) {
     let with_env = |args: &[&str], dir: &std::path::Path| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cameo"));
@@ -98,6 +99,16 @@ fn new_build_and_run(lang: &str, env: &[(&str, std::path::PathBuf)]) {
             "no {file} in a new {lang} project"
         );
     }
+    // `cameo run` builds the project its job names, then `cameo operator build` finds it built.
+    let out = with_env(&["run", "job.toml"], &project);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, ["a cameo event", "another event"], "{stdout}");
     let project_arg = project.display().to_string();
     let out = with_env(&["operator", "build", &project_arg], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -109,15 +120,6 @@ fn new_build_and_run(lang: &str, env: &[(&str, std::path::PathBuf)]) {
         [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00],
         "not a component"
     );
-    let out = with_env(&["run", "job.toml"], &project);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines, ["a cameo event", "another event"], "{stdout}");
     let out = cameo(&[
         "operator",
         "new",

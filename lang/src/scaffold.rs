@@ -42,17 +42,13 @@ pub fn files(language: Language, name: &str, sdk_dependency: &str) -> Vec<File> 
             content: C_APP.to_string(),
         }],
     };
-    let module = match language {
-        Language::Rust => ".".to_string(),
-        _ => format!("target/{name}.wasm"),
-    };
     files.push(File {
         path: "input.txt",
         content: "a cameo event\nanother event\nnot this one\n".to_string(),
     });
     files.push(File {
         path: "job.toml",
-        content: JOB.replace("{name}", name).replace("{module}", &module),
+        content: JOB.replace("{name}", name),
     });
     files.push(File {
         path: "README.md",
@@ -90,7 +86,7 @@ fn readme(language: Language, name: &str) -> String {
         "# {name}\n\nA cameo operator in {language}: it forwards the events whose value contains \
          the configured `needle` (every event without one).\n\n\
          ```sh\ncameo operator build     # builds the component, prints its path\n\
-         cameo run job.toml       # runs it on input.txt, printing what it forwards\n```\n\n\
+         cameo run job.toml       # builds it if needed, runs it on input.txt, printing what it forwards\n```\n\n\
          The operator is `{source}`; it uses {sdk}. Building needs {toolchain}. \
          The contract is cameo's WIT package `cameo:operator`; `job.toml` is a job spec with \
          the operator's config.\n",
@@ -103,7 +99,7 @@ fn readme(language: Language, name: &str) -> String {
     )
 }
 
-const JOB: &str = r#"# Runs the operator on input.txt: `cameo run job.toml` (after `cameo operator build`).
+const JOB: &str = r#"# Runs the operator on input.txt: `cameo run job.toml` (it builds the operator first).
 name = "{name}"
 latency_target_ms = 100
 
@@ -114,7 +110,7 @@ path = "input.txt"
 
 [[operator]]
 name = "{name}"
-module = "{module}"
+module = "."
 inputs = ["lines"]
 config = { needle = "event" }
 
