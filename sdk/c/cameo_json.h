@@ -43,6 +43,7 @@ struct cameo_json {
     size_t len;
     cameo_json *items;
     cameo_json *keys; /* objects: each key is a CAMEO_JSON_STRING */
+    bool lax; /* read leniently: a number out of range or a string with a lone surrogate */
 };
 
 typedef struct {
@@ -50,6 +51,7 @@ typedef struct {
     char *why;
     size_t why_len;
     int depth;
+    bool lenient; /* syntax only: see cameo_json_field */
 } cameo_json_parser_;
 
 static bool cameo_json_fail_(cameo_json_parser_ *ps, const char *what) {
@@ -145,14 +147,24 @@ static bool cameo_json_string_(cameo_json_parser_ *ps, cameo_json *out) {
             case 'u': {
                 uint32_t cp;
                 if (!cameo_json_hex4_(ps, &cp)) { free(buf); return false; }
-                if (cp >= 0xDC00 && cp <= 0xDFFF) { free(buf); return cameo_json_fail_(ps, "lone leading surrogate in hex escape"); }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    if (!ps->lenient) { free(buf); return cameo_json_fail_(ps, "lone leading surrogate in hex escape"); }
+                    out->lax = true;
+                } else if (cp >= 0xD800 && cp <= 0xDBFF && ps->lenient && (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')) {
+                    out->lax = true;
+                } else if (cp >= 0xD800 && cp <= 0xDBFF) {
                     uint32_t lo;
                     if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') { free(buf); return cameo_json_fail_(ps, "unexpected end of hex escape"); }
                     ps->p += 2;
                     if (!cameo_json_hex4_(ps, &lo)) { free(buf); return false; }
-                    if (lo < 0xDC00 || lo > 0xDFFF) { free(buf); return cameo_json_fail_(ps, "lone leading surrogate in hex escape"); }
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    if (lo < 0xDC00 || lo > 0xDFFF) {
+                        if (!ps->lenient) { free(buf); return cameo_json_fail_(ps, "lone leading surrogate in hex escape"); }
+                        out->lax = true;
+                        n += cameo_utf8_put_(buf + n, cp);
+                        cp = lo;
+                    } else {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    }
                 }
                 n += cameo_utf8_put_(buf + n, cp);
                 break;
@@ -219,7 +231,10 @@ static bool cameo_json_number_(cameo_json_parser_ *ps, cameo_json *out) {
     }
     if (!integer) {
         double f = strtod(t, NULL);
-        if (isinf(f)) { if (t != text) free(t); return cameo_json_fail_(ps, "number out of range"); }
+        if (isinf(f)) {
+            if (!ps->lenient) { if (t != text) free(t); return cameo_json_fail_(ps, "number out of range"); }
+            out->lax = true;
+        }
         out->kind = CAMEO_JSON_FLOAT;
         out->f = f;
     }
@@ -262,7 +277,8 @@ static bool cameo_json_value_(cameo_json_parser_ *ps, cameo_json *out) {
     case '[':
     case '{': {
         bool object = *ps->p == '{';
-        if (++ps->depth > 127) return cameo_json_fail_(ps, "recursion limit exceeded");
+        /* Lenient reads go deeper, as far as the stack allows. */
+        if (++ps->depth > (ps->lenient ? 8192 : 127)) return cameo_json_fail_(ps, "recursion limit exceeded");
         ps->p++;
         out->kind = object ? CAMEO_JSON_OBJECT : CAMEO_JSON_ARRAY;
         size_t cap = 0, kcap = 0, klen = 0;
@@ -314,7 +330,7 @@ static void cameo_json_free(cameo_json *doc) {
 
 /* Parses `len` bytes of JSON into *doc; false with a reason in `why` when it is not valid. */
 static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len) {
-    cameo_json_parser_ ps = {bytes, bytes + len, why, why_len, 0};
+    cameo_json_parser_ ps = {bytes, bytes + len, why, why_len, 0, false};
     cameo_json *v = calloc(1, sizeof *v);
     if (!v) return cameo_json_fail_(&ps, "out of memory");
     bool ok = cameo_json_value_(&ps, v);
@@ -325,6 +341,59 @@ static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc,
     if (!ok) { cameo_json_free(v); return false; }
     *doc = v;
     return true;
+}
+
+/* Whether `v` (read leniently, `depth` levels down) holds what a strict read refuses. */
+static const char *cameo_json_strict_(const cameo_json *v, int depth) {
+    if (v->lax) return v->kind == CAMEO_JSON_STRING ? "lone leading surrogate in hex escape" : "number out of range";
+    if (v->kind == CAMEO_JSON_ARRAY || v->kind == CAMEO_JSON_OBJECT) {
+        if (depth + 1 > 127) return "recursion limit exceeded";
+        for (size_t k = 0; k < v->len; k++) {
+            const char *why = cameo_json_strict_(&v->items[k], depth + 1);
+            if (!why && v->kind == CAMEO_JSON_OBJECT) why = cameo_json_strict_(&v->keys[k], depth + 1);
+            if (why) return why;
+        }
+    }
+    return NULL;
+}
+
+static const cameo_json *cameo_json_get_n(const cameo_json *object, const char *name, size_t name_len);
+
+/* One top-level field of a JSON object, as the Rust SDK's Event::json_field reads it: the
+ * field itself strictly, the other fields only for syntax (a lone surrogate, a number out of
+ * range or deep nesting there is let through). On success *doc holds the document (free it
+ * with cameo_json_free) and *found the field or NULL; false with `why` (the whole message,
+ * "cannot read field `name` of the event value: ...") otherwise. */
+static bool cameo_json_field(const uint8_t *bytes, size_t len, const char *name, size_t name_len, cameo_json **doc,
+                             const cameo_json **found, char *why, size_t why_len) {
+    char reason[160];
+    cameo_json_parser_ ps = {bytes, bytes + len, reason, sizeof reason, 0, true};
+    const char *bad = NULL;
+    *doc = calloc(1, sizeof **doc);
+    if (!*doc) return false;
+    bool ok = cameo_json_value_(&ps, *doc);
+    if (ok) {
+        cameo_json_ws_(&ps);
+        if (ps.p != ps.end) ok = cameo_json_fail_(&ps, "trailing characters");
+    }
+    if (ok && (*doc)->kind != CAMEO_JSON_OBJECT) {
+        snprintf(reason, sizeof reason, "invalid type, expected a JSON object");
+        ok = false;
+    }
+    if (ok) {
+        *found = cameo_json_get_n(*doc, name, name_len);
+        if (*found) bad = cameo_json_strict_(*found, 1);
+        if (bad) {
+            snprintf(reason, sizeof reason, "%s", bad);
+            ok = false;
+        }
+    }
+    if (!ok) {
+        snprintf(why, why_len, "cannot read field `%.*s` of the event value: %s", (int)name_len, name, reason);
+        cameo_json_free(*doc);
+        *doc = NULL;
+    }
+    return ok;
 }
 
 /* The value of field `name` of an object (the last one when a key repeats), or NULL. */

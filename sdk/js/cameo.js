@@ -114,6 +114,8 @@ class JsonSyntax extends Error {}
 export function parseJson(text, options = {}) {
     const what = options.what ?? "JSON";
     const exact = options.exact ?? false;
+    // Lenient: only the syntax is checked (see jsonField).
+    const lenient = options.lenient ?? false;
     let i = 0;
     const fail = (why) => { throw new JsonSyntax(why); };
     const ws = () => {
@@ -153,7 +155,7 @@ export function parseJson(text, options = {}) {
             }
         }
         const f = Number(literal);
-        if (!Number.isFinite(f)) fail("number out of range");
+        if (!Number.isFinite(f) && !lenient) fail("number out of range");
         return exact ? new JsonNumber("f", f) : f;
     };
     const hex4 = () => {
@@ -177,12 +179,14 @@ export function parseJson(text, options = {}) {
                 const e = text[i++];
                 if (e === "u") {
                     const cp = hex4();
-                    if (cp >= 0xdc00 && cp <= 0xdfff) fail("lone leading surrogate in hex escape");
-                    if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (cp >= 0xdc00 && cp <= 0xdfff && !lenient) fail("lone leading surrogate in hex escape");
+                    if (cp >= 0xd800 && cp <= 0xdbff && lenient && !(text[i] === "\\" && text[i + 1] === "u")) {
+                        out += String.fromCharCode(cp);
+                    } else if (cp >= 0xd800 && cp <= 0xdbff) {
                         if (text[i] !== "\\" || text[i + 1] !== "u") fail("unexpected end of hex escape");
                         i += 2;
                         const lo = hex4();
-                        if (lo < 0xdc00 || lo > 0xdfff) fail("lone leading surrogate in hex escape");
+                        if ((lo < 0xdc00 || lo > 0xdfff) && !lenient) fail("lone leading surrogate in hex escape");
                         out += String.fromCharCode(cp, lo);
                     } else out += String.fromCharCode(cp);
                 } else {
@@ -200,7 +204,7 @@ export function parseJson(text, options = {}) {
         if (i >= text.length) fail("EOF while parsing a value");
         const c = text[i];
         if (c === "{" || c === "[") {
-            if (++depth > 127) fail("recursion limit exceeded");
+            if (++depth > 127 && !lenient) fail("recursion limit exceeded");
             const object = c === "{";
             const close = object ? "}" : "]";
             const out = object ? {} : [];
@@ -239,6 +243,59 @@ export function parseJson(text, options = {}) {
         if (error instanceof JsonSyntax) throw new InvalidInput(`${what} is not valid JSON: ${error.message}`);
         throw error;
     }
+}
+
+/** Throws when `value`, parsed leniently, holds what a strict parse refuses: a number out of
+ * the f64 range, a lone surrogate, or more than 127 levels of nesting (`depth` are above it). */
+function checkStrict(value, depth) {
+    if (value instanceof JsonNumber) value = value.value;
+    if (typeof value === "number" && !Number.isFinite(value)) throw new JsonSyntax("number out of range");
+    if (typeof value === "string") {
+        for (let k = 0; k < value.length; k++) {
+            const c = value.charCodeAt(k);
+            if (c >= 0xd800 && c <= 0xdbff) {
+                const d = value.charCodeAt(k + 1);
+                if (d >= 0xdc00 && d <= 0xdfff) k++;
+                else throw new JsonSyntax("lone leading surrogate in hex escape");
+            } else if (c >= 0xdc00 && c <= 0xdfff) throw new JsonSyntax("lone leading surrogate in hex escape");
+        }
+    } else if (value !== null && typeof value === "object") {
+        if (depth + 1 > 127) throw new JsonSyntax("recursion limit exceeded");
+        for (const [key, item] of Object.entries(value)) {
+            checkStrict(key, depth + 1);
+            checkStrict(item, depth + 1);
+        }
+    }
+}
+
+/** One top-level field of the event's value, a JSON object, as the Rust SDK's
+ * `Event::json_field` reads it: the field itself strictly, the other fields only scanned for
+ * syntax (a lone surrogate, a number out of range or deep nesting there is let through);
+ * undefined when there is no such field (the last of repeated ones wins). Throws
+ * `InvalidInput` saying "cannot read field `name` of the event value: ..." otherwise.
+ * `options.exact` as for `parseJson`. */
+export function jsonField(event, name, options = {}) {
+    const fail = (why) => new InvalidInput(`cannot read field \`${name}\` of the event value: ${why}`);
+    const text = utf8Decode(event.value);
+    if (text === null) throw fail("invalid unicode code point");
+    let value;
+    try {
+        value = parseJson(text, { ...options, lenient: true });
+    } catch (error) {
+        if (error instanceof InvalidInput) throw fail(error.message.replace("JSON is not valid JSON: ", ""));
+        throw error;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof JsonNumber) {
+        throw fail(`invalid type: ${kind(value)}, expected a JSON object`);
+    }
+    if (!Object.prototype.hasOwnProperty.call(value, name)) return undefined;
+    try {
+        checkStrict(value[name], 1);
+    } catch (error) {
+        if (error instanceof JsonSyntax) throw fail(error.message);
+        throw error;
+    }
+    return value[name];
 }
 
 /** A JSON value's type in words, as the Rust SDK's messages name it. */

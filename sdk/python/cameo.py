@@ -52,7 +52,7 @@ __all__ = [
     "Operator", "Config", "Output", "Error", "InvalidInput", "Failed", "Event", "Header",
     "Level", "event", "export", "value_str", "value_json", "loads", "dumps", "kind",
     "json_pointer", "json_same", "words", "lower_word", "state_get", "state_put",
-    "state_delete", "state_scan", "state_get_u64", "state_put_u64", "register_timer", "log",
+    "state_delete", "state_scan", "json_field", "state_get_u64", "state_put_u64", "register_timer", "log",
 ]
 
 
@@ -101,6 +101,8 @@ def _parse_int(text):
 
 
 def _check(value, depth):
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -130,6 +132,36 @@ def loads(data, what="JSON"):
         return value
     except (ValueError, RecursionError) as err:
         raise InvalidInput(f"{what} is not valid JSON: {err}") from None
+
+
+def _lenient_int(text):
+    number = int(text)
+    return number if _I64_MIN <= number <= _U64_MAX else float(text)
+
+
+def json_field(event, name):
+    """One top-level field of the event's value, a JSON object, as the Rust SDK's
+    `Event::json_field` reads it: the field itself strictly (as `loads`), the other fields
+    only scanned for syntax (a lone surrogate, a number out of range or deep nesting there is
+    let through); None when there is no such field (the last of repeated ones wins).
+    `InvalidInput` saying "cannot read field `name` of the event value: ..." otherwise."""
+
+    def fail(why):
+        return InvalidInput(f"cannot read field `{name}` of the event value: {why}")
+
+    try:
+        text = bytes(event.value).decode("utf-8")
+        value = _json.loads(text, parse_constant=_parse_constant, parse_int=_lenient_int)
+    except (ValueError, RecursionError) as err:
+        raise fail(err) from None
+    if not isinstance(value, dict):
+        raise fail(f"invalid type: {kind(value)}, expected a JSON object")
+    found = value.get(name)
+    try:
+        _check(found, 1)
+    except ValueError as err:
+        raise fail(err) from None
+    return found
 
 
 def dumps(value):

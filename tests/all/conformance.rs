@@ -11,7 +11,9 @@
 //!   numbers out of the f64 range, NaN, lone surrogate escapes and more than 127 levels of
 //!   nesting refused, the last of repeated keys wins, and nested values compare strictly
 //!   (`{"a": 2}` is not `{"a": 2.0}`) while the compared field itself compares numbers by
-//!   value;
+//!   value; a filter on a named field reads that field strictly and only scans the others
+//!   (as `Event::json_field` does: what is refused there is let through elsewhere), a filter
+//!   on a JSON Pointer reads the whole value strictly;
 //! - state: counts are 8-byte little-endian values that survive failed batches and traps.
 //!
 //! Python components are large (about 18 MB): each language's components are built once
@@ -133,6 +135,8 @@ fn wordcount(name: &'static str, input: &[&str], expect: Expect) -> Case {
 }
 
 const NOT_JSON: &str = "invalid input: event value is not valid JSON";
+const FIELD_N: &str = "invalid input: cannot read field `n` of the event value";
+const FIELD_X: &str = "invalid input: cannot read field `x` of the event value";
 
 /// An object nested `depth` levels deep in all: `{"x":5,"d":[[...]]}`.
 fn nested(depth: usize) -> String {
@@ -147,6 +151,8 @@ fn nested(depth: usize) -> String {
 fn cases() -> Vec<Case> {
     let deep_ok = nested(127);
     let too_deep = nested(128);
+    let pointer_deep_ok = nested(127).replace("\"x\"", "\"n\"");
+    let pointer_too_deep = nested(128).replace("\"x\"", "\"n\"");
     // 2000 distinct words: more state than the quota allows, in one event.
     let flood: Vec<String> = (0..2000).map(|i| format!("w{i}")).collect();
     vec![
@@ -188,26 +194,51 @@ fn cases() -> Vec<Case> {
             ])),
         ),
         filter(
-            "numbers out of range, NaN and lone surrogates are not JSON",
+            "the named field is read strictly, the other fields only scanned",
             r#"{ field = "n", min = 0 }"#,
             &[
                 r#"{"n":1e400}"#,
                 r#"{"n":NaN}"#,
                 r#"{"n":1,"s":"\ud800"}"#,
+                r#"{"n":1,"s":1e400}"#,
+                r#"{"n":"\ud800"}"#,
                 r#"{"n":1,"s":"\ud83d\ude00"}"#,
                 r#"{"n":1e308}"#,
                 r#"{"n":184467440737095516160}"#,
             ],
             runs_with_dead(
                 kept(&[
+                    r#"{"n":1,"s":"\ud800"}"#,
+                    r#"{"n":1,"s":1e400}"#,
                     r#"{"n":1,"s":"\ud83d\ude00"}"#,
                     r#"{"n":1e308}"#,
                     r#"{"n":184467440737095516160}"#,
                 ]),
                 vec![
-                    (r#"{"n":1e400}"#, NOT_JSON),
-                    (r#"{"n":NaN}"#, NOT_JSON),
+                    (r#"{"n":1e400}"#, FIELD_N),
+                    (r#"{"n":NaN}"#, FIELD_N),
+                    (r#"{"n":"\ud800"}"#, FIELD_N),
+                ],
+            ),
+        ),
+        filter(
+            "with a pointer the whole value is read strictly",
+            r#"{ field = "/n", min = 0 }"#,
+            &[
+                r#"{"n":1,"s":"\ud800"}"#,
+                r#"{"n":1,"s":1e400}"#,
+                &pointer_too_deep,
+                &pointer_deep_ok,
+                r#"{"n":1} x"#,
+                r#"{"n":2}"#,
+            ],
+            runs_with_dead(
+                kept(&[&pointer_deep_ok, r#"{"n":2}"#]),
+                vec![
                     (r#"{"n":1,"s":"\ud800"}"#, NOT_JSON),
+                    (r#"{"n":1,"s":1e400}"#, NOT_JSON),
+                    (leak(pointer_too_deep.clone()), NOT_JSON),
+                    (r#"{"n":1} x"#, NOT_JSON),
                 ],
             ),
         ),
@@ -285,12 +316,12 @@ fn cases() -> Vec<Case> {
                 "7",
             ],
             runs_with_dead(
-                kept(&[r#"{"x":5}"#, &deep_ok]),
+                // Nesting in a field that is only scanned is not limited.
+                kept(&[r#"{"x":5}"#, &deep_ok, &too_deep]),
                 vec![
-                    ("nope", NOT_JSON),
+                    ("nope", FIELD_X),
                     ("[1,2]", "invalid input: event value is not a JSON object"),
-                    (leak(too_deep.clone()), NOT_JSON),
-                    (r#"{"x":5} x"#, NOT_JSON),
+                    (r#"{"x":5} x"#, FIELD_X),
                     ("7", "invalid input: event value is not a JSON object"),
                 ],
             ),

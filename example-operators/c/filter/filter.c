@@ -39,23 +39,37 @@ static bool json_equal(const cameo_json *a, const cameo_json *b) {
     return cameo_json_equal(a, b);
 }
 
+/* Whether the event's value is valid JSON that is not an object. */
+static bool json_but_not_object(const cameo_event *event) {
+    cameo_json *value = NULL;
+    if (!cameo_json_parse(event->value.ptr, event->value.len, &value, NULL, 0)) return false;
+    bool not_object = value->kind != CAMEO_JSON_OBJECT;
+    cameo_json_free(value);
+    return not_object;
+}
+
 /* 1 to keep the event, 0 to drop it, -1 after failing the call. */
 static int keeps(const cameo_event *event, cameo_error *err) {
     cameo_json *value = NULL;
-    char why[160];
-    if (!cameo_json_parse(event->value.ptr, event->value.len, &value, why, sizeof why))
-        return cameo_invalid_input(err, "event value is not valid JSON: %s", why) ? 0 : -1;
-    int keep = 1;
-    if (value->kind != CAMEO_JSON_OBJECT) {
-        cameo_invalid_input(err, "event value is not a JSON object");
-        keep = -1;
-    } else {
-        const cameo_json *found = field->str[0] == '/' ? cameo_json_pointer(value, field->str)
-                                                       : cameo_json_get_n(value, field->str, field->len);
-        if (!found) keep = 0;
-        else if (equals && !json_equal(found, equals)) keep = 0;
-        else if (has_min && !(cameo_json_is_number(found) && found->f >= min)) keep = 0;
+    const cameo_json *found = NULL;
+    char why[256];
+    if (field->str[0] == '/') {
+        if (!cameo_json_parse(event->value.ptr, event->value.len, &value, why, sizeof why))
+            return cameo_invalid_input(err, "event value is not valid JSON: %s", why) ? 0 : -1;
+        if (value->kind != CAMEO_JSON_OBJECT) {
+            cameo_json_free(value);
+            return cameo_invalid_input(err, "event value is not a JSON object") ? 0 : -1;
+        }
+        found = cameo_json_pointer(value, field->str);
+    } else if (!cameo_json_field(event->value.ptr, event->value.len, field->str, field->len, &value, &found, why, sizeof why)) {
+        /* One field read strictly, the rest only scanned, as the Rust filter does. */
+        if (json_but_not_object(event)) return cameo_invalid_input(err, "event value is not a JSON object") ? 0 : -1;
+        return cameo_invalid_input(err, "%s", why) ? 0 : -1;
     }
+    int keep = 1;
+    if (!found || found->kind == CAMEO_JSON_NULL) keep = 0;
+    else if (equals && !json_equal(found, equals)) keep = 0;
+    else if (has_min && !(cameo_json_is_number(found) && found->f >= min)) keep = 0;
     cameo_json_free(value);
     return keep;
 }

@@ -16,6 +16,10 @@ function jsonEqual(a, b) {
     return cameo.jsonSame(a, b);
 }
 
+function isObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof cameo.JsonNumber);
+}
+
 class Filter extends cameo.Operator {
     init(config) {
         this.field = config.requireStr("field");
@@ -31,13 +35,27 @@ class Filter extends cameo.Operator {
     }
 
     keeps(event) {
-        const value = cameo.valueJson(event, { exact: true });
-        if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof cameo.JsonNumber) {
-            throw new cameo.InvalidInput("event value is not a JSON object");
+        let found;
+        if (this.field.startsWith("/")) {
+            const value = cameo.valueJson(event, { exact: true });
+            if (!isObject(value)) throw new cameo.InvalidInput("event value is not a JSON object");
+            found = cameo.jsonPointer(value, this.field);
+        } else {
+            // One field read strictly, the rest only scanned, as the Rust filter does.
+            try {
+                found = cameo.jsonField(event, this.field, { exact: true });
+            } catch (error) {
+                if (!(error instanceof cameo.InvalidInput)) throw error;
+                let notObject = false;
+                try {
+                    notObject = !isObject(cameo.valueJson(event));
+                } catch (_) {
+                    notObject = false;
+                }
+                if (notObject) throw new cameo.InvalidInput("event value is not a JSON object");
+                throw error;
+            }
         }
-        const found = this.field.startsWith("/")
-            ? cameo.jsonPointer(value, this.field)
-            : Object.prototype.hasOwnProperty.call(value, this.field) ? value[this.field] : undefined;
         // A missing field drops the event; so does a null one, which no test can pass.
         if (found === undefined || found === null) return false;
         if (this.equals !== undefined && !jsonEqual(found, this.equals)) return false;

@@ -35,13 +35,23 @@ class Filter(cameo.Operator):
             out.emit(event)
 
     def keeps(self, event):
-        value = cameo.value_json(event)
-        if not isinstance(value, dict):
-            raise cameo.InvalidInput("event value is not a JSON object")
         if self.field.startswith("/"):
+            value = cameo.value_json(event)
+            if not isinstance(value, dict):
+                raise cameo.InvalidInput("event value is not a JSON object")
             found = cameo.json_pointer(value, self.field)
         else:
-            found = value.get(self.field)
+            # One field read strictly, the rest only scanned, as the Rust filter does.
+            try:
+                found = cameo.json_field(event, self.field)
+            except cameo.InvalidInput:
+                try:
+                    not_object = not isinstance(cameo.value_json(event), dict)
+                except cameo.InvalidInput:
+                    not_object = False
+                if not_object:
+                    raise cameo.InvalidInput("event value is not a JSON object") from None
+                raise
         # A missing field drops the event; so does a null one, which no test can pass.
         if found is None:
             return False
