@@ -1,14 +1,29 @@
-//! `cameo operator`: work with operator projects.
+//! `cameo operator`: create and build operator projects in Rust, Python, JavaScript or C.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use cameo_lang::Language;
 use clap::Subcommand;
 
 /// The `operator` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
+    /// Create an operator project: a small working operator, a README, a test input and a job
+    /// spec that runs it.
+    New {
+        /// The project's name, also its directory's.
+        name: String,
+        /// Its language.
+        #[arg(long, value_parser = ["rust", "python", "js", "c"])]
+        lang: String,
+        /// The directory to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Build an operator project into a WebAssembly component and print the component's path.
+    /// The language is detected: Cargo.toml (Rust, with cargo), app.py (Python, with
+    /// componentize-py), app.js (JavaScript, with jco) or .c files (C, with clang).
     Build {
         /// The operator project's directory.
         #[arg(default_value = ".")]
@@ -22,8 +37,9 @@ pub enum OperatorCommand {
 /// Runs an `operator` subcommand.
 pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
     match command {
+        OperatorCommand::New { name, lang, dir } => new(&name, &lang, &dir),
         OperatorCommand::Build { dir, json } => {
-            let component = cameo_host::build_rust(&dir)
+            let component = build(&dir)
                 .with_context(|| format!("could not build the operator in {}", dir.display()))?;
             if json {
                 println!("{}", serde_json::json!({ "component": component }));
@@ -32,5 +48,65 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Builds the project in `dir` with its language's toolchain.
+fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+    Ok(match cameo_lang::detect(dir)? {
+        Language::Rust => cameo_host::build_rust(dir)?,
+        _ => cameo_lang::build(dir, None)?,
+    })
+}
+
+/// Creates the project `name` in `parent`.
+fn new(name: &str, lang: &str, parent: &Path) -> anyhow::Result<()> {
+    let language = Language::from_name(lang)
+        .with_context(|| format!("unknown language `{lang}`: use rust, python, js or c"))?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        bail!(
+            "`{name}` is not a usable operator name: use ASCII letters, digits, `-` and `_`, \
+             starting with a letter"
+        );
+    }
+    let dir = parent.join(name);
+    if dir.exists() {
+        bail!(
+            "{} already exists: choose another name or --dir",
+            dir.display()
+        );
+    }
+    for file in cameo_lang::scaffold::files(language, name, &sdk_dependency()) {
+        let path = dir.join(file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("could not create {}", parent.display()))?;
+        }
+        std::fs::write(&path, file.content)
+            .with_context(|| format!("could not write {}", path.display()))?;
+    }
+    eprintln!(
+        "created the {language} operator {name} in {}; build it with `cameo operator build {}`",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The `cameo-sdk` dependency of a new Rust project: the SDK of the checkout this binary was
+/// built from, when it is still there; otherwise the crate by name.
+fn sdk_dependency() -> String {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    match sdk.canonicalize() {
+        Ok(sdk) => format!(
+            "cameo-sdk = {{ path = {} }}",
+            serde_json::Value::String(sdk.display().to_string())
+        ),
+        Err(_) => "cameo-sdk = \"0.1\"".to_string(),
     }
 }

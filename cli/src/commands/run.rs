@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cameo_host::{BudgetConfig, JobSpec, Limits, PolicyKind, RunOptions};
+use cameo_host::{
+    BudgetConfig, Host, JobOutcome, JobPlan, JobSpec, Limits, ModuleSource, PolicyKind, RunOptions,
+};
+use cameo_lang::Language;
 
 /// Flags of `cameo run`.
 #[derive(Debug, clap::Args)]
@@ -111,11 +114,42 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = JobSpec::from_file(&args.job)?;
     let options = args.options()?;
-    let outcome = cameo_host::run_job(&spec, &options)?;
+    let outcome = run_job(&spec, &options)?;
     if args.json {
         println!("{}", serde_json::to_string(&outcome.summary)?);
     } else {
         eprint!("{}", outcome.summary);
     }
     Ok(())
+}
+
+/// Runs `spec` on a host of its own, as `cameo_host::run_job` does, except that an operator
+/// whose module is a Python, JavaScript or C project directory is first built into a
+/// component (a Rust crate is built by the host itself).
+fn run_job(spec: &JobSpec, options: &RunOptions) -> anyhow::Result<JobOutcome> {
+    let plan = JobPlan::with_modules(spec, |module| {
+        let path = spec.resolve(module);
+        if !path.is_dir() {
+            return Ok(ModuleSource::Component(path));
+        }
+        match cameo_lang::detect(&path) {
+            Ok(Language::Rust) | Err(_) => Ok(ModuleSource::RustCrate(path)),
+            Ok(_) => {
+                let component = cameo_lang::build(&path, None).map_err(|err| err.to_string())?;
+                Ok(ModuleSource::Component(component))
+            }
+        }
+    })?;
+    let mut host = Host::new(options.clone())?;
+    let mut job = host.submit_plan(&plan)?;
+    if options.start_after_sources {
+        job.join_sources();
+    }
+    host.start()?;
+    let outcome = job.wait();
+    let trace = host.slice_trace();
+    host.shutdown();
+    let mut outcome = outcome?;
+    outcome.slice_trace = trace;
+    Ok(outcome)
 }

@@ -1,0 +1,23 @@
+//! Python: componentize-py (which bundles CPython) builds the module `app` of the staged
+//! project, with `cameo.py` beside it, against the operator world.
+
+use std::process::Command;
+
+use crate::BuildError;
+use crate::project::Project;
+use crate::sdk;
+use crate::tools::{self, Tool};
+
+/// Builds the Python project staged in `project.stage`.
+pub(crate) fn build(project: &Project, componentize_py: &Tool) -> Result<(), BuildError> {
+    let mut command = Command::new(&componentize_py.path);
+    command
+        .current_dir(&project.stage)
+        .arg("-d")
+        .arg(sdk::WIT_PATH)
+        .args(["-w", "operator", "componentize", "app", "-p", ".", "-o"])
+        .arg(&project.component)
+        // A virtualenv of the caller must not leak its packages into the component.
+        .env_remove("VIRTUAL_ENV");
+    tools::run(componentize_py.toolchain, &mut command)
+}
