@@ -26,6 +26,12 @@ enum Command {
     /// With finite sources the job ends when all input is processed, then a summary is printed
     /// (to stderr, or as one JSON object on the last line of stdout with --json).
     Run(commands::run::RunArgs),
+    /// Serve the HTTP API that tenants share: module registry, jobs, events in and out.
+    ///
+    /// The first start writes an admin token to a file in the data directory. SIGINT or
+    /// SIGTERM stops taking requests, finishes those in flight, checkpoints every running job
+    /// and exits; the next start resumes them.
+    Serve(commands::serve::ServeArgs),
     /// Work with operator projects.
     #[command(subcommand)]
     Operator(commands::operator::OperatorCommand),
@@ -48,6 +54,7 @@ fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Operator(command) => commands::operator::run(command),
         Command::Bench(command) => commands::bench::run(command),
     };

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod operator;
 pub mod run;
+pub mod serve;
 
 use cameo_host::PolicyKind;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
