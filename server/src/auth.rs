@@ -42,6 +42,16 @@ impl Role {
         }
     }
 
+    /// The role's name after "a" or "an".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Read => "a read",
+            Role::Operate => "an operate",
+            Role::Deploy => "a deploy",
+            Role::Admin => "an admin",
+        }
+    }
+
     /// Parses a role name.
     pub fn parse(name: &str) -> Result<Role, ApiError> {
         match name {
@@ -92,10 +102,10 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "a {} token may not {what}; it needs a {} token (ask an admin of tenant \"{}\" \
-                 for one)",
-                self.role.name(),
-                needed.name(),
+                "{} token may not {what}; it needs {} token (ask an admin of tenant \"{}\" for \
+                 one)",
+                self.role.with_article(),
+                needed.with_article(),
                 self.tenant
             )))
         }

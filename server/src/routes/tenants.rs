@@ -2,6 +2,7 @@
 //! server's) makes its tokens.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -26,13 +27,13 @@ pub struct NewTenant {
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
-    body: Result<Json<NewTenant>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
     who.require_system_admin("create tenants")?;
-    let Json(new) = body.map_err(|err| {
+    let new: NewTenant = serde_json::from_slice(&body).map_err(|err| {
         ApiError::bad_request(format!(
-            "{}; send {{\"name\": \"...\"}} and optionally \"quotas\"",
-            err.body_text()
+            "the body is not a tenant ({err}); send {{\"name\": \"...\"}} and optionally \
+             \"quotas\": {{\"modules\": N, \"bytes\": N, \"running_jobs\": N}}"
         ))
     })?;
     check_name(&new.name).map_err(|_| {
@@ -78,7 +79,7 @@ pub async fn token(
     State(state): State<AppState>,
     who: Principal,
     Path(name): Path<String>,
-    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let system_admin = who.tenant == SYSTEM_TENANT && who.role == Role::Admin;
     if !system_admin {
@@ -89,10 +90,9 @@ pub async fn token(
         }
         who.require(Role::Admin, "make tokens")?;
     }
-    let Json(new) = body.map_err(|err| {
+    let new: NewToken = serde_json::from_slice(&body).map_err(|err| {
         ApiError::bad_request(format!(
-            "{}; send {{\"role\": \"read|operate|deploy|admin\"}}",
-            err.body_text()
+            "the body is not a token request ({err}); send {{\"role\": \"read|operate|deploy|admin\"}}"
         ))
     })?;
     let role = Role::parse(&new.role)?;
