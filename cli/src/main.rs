@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - this file: the command tree, logging, and how errors are printed.
-//! - [`commands`]: one module per subcommand (`run`, `operator`, `bench`).
+//! - [`commands`]: one module per subcommand (`run`, `serve`, `operator`, `bench`), and the
+//!   client verbs of a server in `commands::client`.
 //! - [`bench`](mod@bench): the benchmark scenarios behind `cameo bench`, and their charts.
 
 mod bench;
@@ -32,6 +33,18 @@ enum Command {
     /// SIGTERM stops taking requests, finishes those in flight, checkpoints every running job
     /// and exits; the next start resumes them.
     Serve(commands::serve::ServeArgs),
+    /// Save a server and token for the client verbs (checked against the server first).
+    Login(commands::client::login::LoginArgs),
+    /// Tenants and their tokens (the server's admin token).
+    Tenant(commands::client::tenant::TenantArgs),
+    /// The module registry of a server: push, list, show, rm.
+    Module(commands::client::module::ModuleArgs),
+    /// Jobs on a server: submit, list, status, cancel.
+    Job(commands::client::job::JobArgs),
+    /// Send events (NDJSON lines) to a job's http source, retrying while the job is behind.
+    Send(commands::client::events::SendArgs),
+    /// Print a job's http sink as NDJSON with seq.
+    Tail(commands::client::events::TailArgs),
     /// Work with operator projects.
     #[command(subcommand)]
     Operator(commands::operator::OperatorCommand),
@@ -55,6 +68,12 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Login(args) => commands::client::login::run(args),
+        Command::Tenant(args) => commands::client::tenant::run(args),
+        Command::Module(args) => commands::client::module::run(args),
+        Command::Job(args) => commands::client::job::run(args),
+        Command::Send(args) => commands::client::events::send(args),
+        Command::Tail(args) => commands::client::events::tail(args),
         Command::Operator(command) => commands::operator::run(command),
         Command::Bench(command) => commands::bench::run(command),
     };

@@ -1,6 +1,7 @@
 //! One module per `cameo` subcommand: its flags and what it does with them.
 
 pub mod bench;
+pub mod client;
 pub mod operator;
 pub mod run;
 pub mod serve;
