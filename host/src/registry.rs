@@ -305,7 +305,7 @@ fn from_component(
     };
     let accumulate = windowed
         .as_ref()
-        .and_then(|_| crate::actor::accumulate_export(&component));
+        .and_then(|_| crate::actor::accumulate_export(component));
     let joiner = if has(JOINER_INTERFACE) {
         Some(JoinerIndices::new(&instance_pre).map_err(link_error)?)
     } else {
