@@ -102,10 +102,16 @@ impl Server {
             Some(token) => request.header("Authorization", format!("Bearer {token}")),
             None => request,
         };
-        let mut response = if body.is_empty() {
-            agent.run(request.body(()).unwrap()).unwrap()
+        let sent = if body.is_empty() {
+            agent.run(request.body(()).unwrap())
         } else {
-            agent.run(request.body(body.to_vec()).unwrap()).unwrap()
+            agent.run(request.body(body.to_vec()).unwrap())
+        };
+        let mut response = match sent {
+            Ok(response) => response,
+            // The server answered before reading the whole body (a refusal) and closed the
+            // connection while the client was still writing: read its answer directly.
+            Err(_) => return self.call_raw(method, path, token, body),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -121,6 +127,40 @@ impl Server {
         Reply {
             status,
             text,
+            retry_after,
+        }
+    }
+
+    /// Sends a request over a plain socket, ignoring a failed write, and reads the answer.
+    fn call_raw(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no answer from the server: {answer}"));
+        let retry_after = head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after: ")
+                .map(str::to_string)
+        });
+        Reply {
+            status,
+            text: text.to_string(),
             retry_after,
         }
     }
