@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - this file: the command tree, logging, and how errors are printed.
-//! - [`commands`]: one module per subcommand (`run`, `operator`, `bench`).
+//! - [`commands`]: one module per subcommand (`run`, `serve`, `operator`, `bench`), and the
+//!   client verbs of a server in `commands::client`.
 //! - [`bench`](mod@bench): the benchmark scenarios behind `cameo bench`, and their charts.
 
 mod bench;
@@ -26,6 +27,24 @@ enum Command {
     /// With finite sources the job ends when all input is processed, then a summary is printed
     /// (to stderr, or as one JSON object on the last line of stdout with --json).
     Run(commands::run::RunArgs),
+    /// Serve the HTTP API that tenants share: module registry, jobs, events in and out.
+    ///
+    /// The first start writes an admin token to a file in the data directory. SIGINT or
+    /// SIGTERM stops taking requests, finishes those in flight, checkpoints every running job
+    /// and exits; the next start resumes them.
+    Serve(commands::serve::ServeArgs),
+    /// Save a server and token for the client verbs (checked against the server first).
+    Login(commands::client::login::LoginArgs),
+    /// Tenants and their tokens (the server's admin token).
+    Tenant(commands::client::tenant::TenantArgs),
+    /// The module registry of a server: push, list, show, rm.
+    Module(commands::client::module::ModuleArgs),
+    /// Jobs on a server: submit, list, status, cancel.
+    Job(commands::client::job::JobArgs),
+    /// Send events (NDJSON lines) to a job's http source, retrying while the job is behind.
+    Send(commands::client::events::SendArgs),
+    /// Print a job's http sink as NDJSON with seq.
+    Tail(commands::client::events::TailArgs),
     /// Work with operator projects.
     #[command(subcommand)]
     Operator(commands::operator::OperatorCommand),
@@ -48,6 +67,13 @@ fn main() -> std::process::ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Login(args) => commands::client::login::run(args),
+        Command::Tenant(args) => commands::client::tenant::run(args),
+        Command::Module(args) => commands::client::module::run(args),
+        Command::Job(args) => commands::client::job::run(args),
+        Command::Send(args) => commands::client::events::send(args),
+        Command::Tail(args) => commands::client::events::tail(args),
         Command::Operator(command) => commands::operator::run(command),
         Command::Bench(command) => commands::bench::run(command),
     };

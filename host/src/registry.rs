@@ -11,6 +11,7 @@ use crate::bindings::{
     HANDLER_INTERFACE, HandlerIndices, JOINER_INTERFACE, JoinerIndices, OPERATOR_WORLD,
     WINDOWED_INTERFACE, WindowedIndices,
 };
+use crate::engine::cache::CompiledCache;
 use crate::engine::{HostState, OperatorEngine};
 
 use crate::limits::MAX_MODULE_BYTES;
@@ -180,6 +181,34 @@ impl OperatorModule {
     ) -> Result<OperatorModule, LoadError> {
         load_bytes(engine, name, bytes)
     }
+
+    /// As [`OperatorModule::load_bytes`], with the compiled code kept in `cache_dir` and
+    /// loaded from there next time (by another job, or after a restart) instead of compiled
+    /// again. A damaged cache entry is compiled again, never trusted.
+    pub fn load_cached(
+        engine: &OperatorEngine,
+        name: &str,
+        bytes: &[u8],
+        cache_dir: &Path,
+    ) -> Result<OperatorModule, LoadError> {
+        check_bytes(name, bytes)?;
+        let cache = CompiledCache::new(cache_dir);
+        let component = match cache.get(engine, bytes) {
+            Some(component) => component,
+            None => {
+                let component = compile(engine, name, bytes)?;
+                if let Err(err) = cache.put(engine, bytes, &component) {
+                    tracing::warn!(
+                        module = name,
+                        "compiled code not kept in {}: {err}",
+                        cache_dir.display()
+                    );
+                }
+                component
+            }
+        };
+        from_component(engine, name, &component)
+    }
 }
 
 /// Reads and loads the component at `path`.
@@ -213,17 +242,36 @@ fn load_bytes(
     name: &str,
     bytes: &[u8],
 ) -> Result<OperatorModule, LoadError> {
+    check_bytes(name, bytes)?;
+    let component = compile(engine, name, bytes)?;
+    from_component(engine, name, &component)
+}
+
+/// Checks the size and the header of `bytes`.
+fn check_bytes(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.len() as u64 > MAX_MODULE_BYTES {
         return Err(LoadError::TooLarge {
             name: name.into(),
             size: bytes.len() as u64,
         });
     }
-    check_header(name, bytes)?;
-    let component = Component::new(engine.engine(), bytes).map_err(|err| LoadError::Invalid {
+    check_header(name, bytes)
+}
+
+/// Validates and compiles `bytes` as a component.
+fn compile(engine: &OperatorEngine, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+    Component::new(engine.engine(), bytes).map_err(|err| LoadError::Invalid {
         name: name.into(),
         reason: format!("{err:#}"),
-    })?;
+    })
+}
+
+/// Checks that `component` is an operator the host can link, and pre-links it.
+fn from_component(
+    engine: &OperatorEngine,
+    name: &str,
+    component: &Component,
+) -> Result<OperatorModule, LoadError> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine.engine())
@@ -246,7 +294,7 @@ fn load_bytes(
     };
     let instance_pre = engine
         .linker()
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .map_err(link_error)?;
     let handler = HandlerIndices::new(&instance_pre).map_err(link_error)?;
     let has = |interface: &str| exports.iter().any(|export| export == interface);
@@ -257,7 +305,7 @@ fn load_bytes(
     };
     let accumulate = windowed
         .as_ref()
-        .and_then(|_| crate::actor::accumulate_export(&component));
+        .and_then(|_| crate::actor::accumulate_export(component));
     let joiner = if has(JOINER_INTERFACE) {
         Some(JoinerIndices::new(&instance_pre).map_err(link_error)?)
     } else {

@@ -1,6 +1,7 @@
 //! Integration tests: real operator components, built from `example-operators/rust` by the
 //! build script, run through the real host.
 
+mod compiled_cache;
 mod conformance;
 mod embedding;
 mod exact_generator;

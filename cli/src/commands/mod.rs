@@ -1,8 +1,10 @@
 //! One module per `cameo` subcommand: its flags and what it does with them.
 
 pub mod bench;
+pub mod client;
 pub mod operator;
 pub mod run;
+pub mod serve;
 
 use cameo_host::PolicyKind;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};

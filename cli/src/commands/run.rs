@@ -17,6 +17,17 @@ pub struct RunArgs {
     /// Print the summary as one JSON object (events_in, events_out, errors, fuel, latency_ms).
     #[arg(long)]
     json: bool,
+    /// Keep checkpoints in this directory and, if the job was interrupted, resume it from the
+    /// newest intact one. The checkpoints are removed when the job completes.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+/// The policy and limits of the host, shared by `cameo run` and `cameo serve`.
+#[derive(Debug, clap::Args)]
+pub struct HostArgs {
     /// Worker threads [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
@@ -41,11 +52,7 @@ pub struct RunArgs {
     /// Events per `process` call at most.
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Keep checkpoints in this directory and, if the job was interrupted, resume it from the
-    /// newest intact one. The checkpoints are removed when the job completes.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Milliseconds between checkpoints (with --data-dir).
+    /// Milliseconds between checkpoints (with a data directory).
     #[arg(long, default_value_t = 1000)]
     checkpoint_interval_ms: u64,
     /// Memory the host may hold for guests and inputs (linear memory, state, window panes,
@@ -62,9 +69,9 @@ pub struct RunArgs {
     job_budget: Option<u64>,
 }
 
-impl RunArgs {
-    /// The run options these flags ask for.
-    fn options(&self) -> anyhow::Result<RunOptions> {
+impl HostArgs {
+    /// The run options these flags ask for, keeping checkpoints in `data_dir`.
+    pub fn options(&self, data_dir: Option<PathBuf>) -> anyhow::Result<RunOptions> {
         let mut limits = Limits::default();
         if let Some(fuel) = self.slice_fuel {
             limits.slice_fuel = fuel;
@@ -97,7 +104,7 @@ impl RunArgs {
         let mut options = RunOptions {
             policy: self.policy,
             limits,
-            data_dir: self.data_dir.clone(),
+            data_dir,
             checkpoint_interval: Duration::from_millis(self.checkpoint_interval_ms),
             budget,
             ..RunOptions::default()
@@ -113,7 +120,7 @@ impl RunArgs {
 /// Runs the job and prints its summary.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = JobSpec::from_file(&args.job)?;
-    let options = args.options()?;
+    let options = args.host.options(args.data_dir.clone())?;
     let outcome = run_job(&spec, &options)?;
     if args.json {
         println!("{}", serde_json::to_string(&outcome.summary)?);

@@ -4,6 +4,7 @@
 //! WASI is linked only as far as guest runtimes need to start: no preopened directories, no
 //! environment, no arguments, no network; stdout and stderr go to the operator's log.
 
+pub mod cache;
 mod imports;
 pub mod log;
 

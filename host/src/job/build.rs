@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::endpoints;
 use super::plan::{InputPlan, JobPlan, ModuleSource, OperatorPlan, SinkPlan, SinkTarget};
 use super::recovery::{Recovery, open_file_output};
 use super::sources::{self, SourceSetup};
@@ -41,6 +42,8 @@ struct Wiring<'a> {
     recovery: Option<Recovery>,
     /// Per producer output (as `inputs` name it), per producer instance: its edges.
     edges: HashMap<String, Vec<Vec<Edge>>>,
+    /// The output files of http sinks, by sink name.
+    outlets: &'a BTreeMap<String, PathBuf>,
 }
 
 /// Wires `plan` onto `host`'s executor and starts its sources.
@@ -50,6 +53,11 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         Some(dir) => Some(Recovery::find(&plan.name, dir)?),
         None => None,
     };
+    let endpoints = endpoints::open(
+        plan,
+        host.options.data_dir.as_deref(),
+        host.options.inlet_capacity,
+    )?;
     let checkpointer = match &recovery {
         Some(recovery) => Some(checkpointer(plan, recovery)?),
         None => None,
@@ -76,6 +84,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         checkpointer,
         recovery,
         edges: HashMap::new(),
+        outlets: &endpoints.outlets,
     };
     // Sinks first, then operators downstream-first, so every producer finds its receivers.
     let mut memory_outputs = BTreeMap::new();
@@ -118,6 +127,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         latency_target: plan.latency_target,
         chunk: host.options.limits.batch_size,
         windows: plan.windows(),
+        inlets: &endpoints.inlets,
     };
     let mut edges = std::mem::take(&mut wiring.edges);
     let take_edges = |name: &str| {
@@ -153,6 +163,8 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         checkpoint_interval: host.options.checkpoint_interval,
         recovery: wiring.recovery,
         profiles,
+        inlets: endpoints.inlets.clone(),
+        outlets: endpoints.outlets.clone(),
     })
 }
 
@@ -337,6 +349,24 @@ impl Wiring<'_> {
                 SinkOutput::Memory(events)
             }
             SinkTarget::Discard => SinkOutput::Discard,
+            SinkTarget::Http => {
+                let path = self
+                    .outlets
+                    .get(&plan.name)
+                    .ok_or_else(|| JobError::NoDataDir {
+                        name: plan.name.clone(),
+                    })?;
+                let resume_at = self.resuming().map(|r| r.sink_position(&plan.name).bytes);
+                let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
+                    what: "sink",
+                    name: plan.name.clone(),
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                // Unbuffered: each event is one write of a whole line, so readers of the
+                // output see whole lines as soon as they are written.
+                SinkOutput::Writer(Box::new(file))
+            }
         };
         let position = self
             .recovery

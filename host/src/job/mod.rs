@@ -9,9 +9,13 @@
 //! - [`plan`]: the job spec lowered into a [`plan::JobPlan`], which is all the wiring reads.
 //! - `build`: wiring a plan's actors, edges and sinks onto the host's executor.
 //! - `sources`: a job's sources, as timed tasks of the executor.
+//! - `endpoints`: where http sources and sinks keep their data.
+//! - [`monitor`]: watching and steering a job from another thread while it runs.
 //! - [`recovery`]: finding the checkpoint to resume from.
 
 mod build;
+mod endpoints;
+pub mod monitor;
 pub mod plan;
 pub mod recovery;
 mod sources;
@@ -27,6 +31,7 @@ use crate::builder::BuildError;
 use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
 use crate::dataflow::sink::Ended;
+use crate::dataflow::source::http::Inlet;
 use crate::dataflow::spec::JobSpec;
 use crate::engine::{EngineSetupError, EpochTicker, OperatorEngine};
 use crate::limits::Limits;
@@ -62,6 +67,8 @@ pub struct RunOptions {
     pub checkpoint_interval: Duration,
     /// How the host's memory is shared out to tenants and jobs.
     pub budget: BudgetConfig,
+    /// Bytes an http source holds pushed but not yet read, at most, before it refuses more.
+    pub inlet_capacity: u64,
 }
 
 impl Default for RunOptions {
@@ -75,6 +82,7 @@ impl Default for RunOptions {
             data_dir: None,
             checkpoint_interval: Duration::from_secs(1),
             budget: BudgetConfig::default(),
+            inlet_capacity: 16 << 20,
         }
     }
 }
@@ -163,6 +171,16 @@ pub enum JobError {
     /// Threads could not be started.
     #[error("could not start a thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An http source or sink on a host without a data directory.
+    #[error(
+        "\"{name}\" is an http source or sink, which keeps its data in the host's data \
+         directory, and this host has none; http sources and sinks are for `cameo serve` (or \
+         give the host a data directory)"
+    )]
+    NoDataDir {
+        /// The source or sink.
+        name: String,
+    },
     /// The job failed while running (an operator could not be instantiated or initialised).
     #[error("job \"{job}\" failed: {reason}")]
     Failed {
@@ -315,6 +333,21 @@ impl Host {
             .collect()
     }
 
+    /// Removes what job `job` keeps in the data directory (checkpoints, http input and
+    /// output), for a job that is over and will not be resumed.
+    pub fn remove_job_data(&self, job: &str) -> std::io::Result<()> {
+        let Some(data_dir) = &self.options.data_dir else {
+            return Ok(());
+        };
+        for dir in endpoints::job_dirs(data_dir, job) {
+            match std::fs::remove_dir_all(&dir) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Stops the workers.
     pub fn shutdown(self) {
         self.executor.shutdown();
@@ -336,6 +369,10 @@ pub struct JobHandle {
     checkpoint_interval: Duration,
     recovery: Option<Recovery>,
     profiles: Vec<Arc<OperatorProfile>>,
+    /// The inlets of http sources, by source name.
+    inlets: BTreeMap<String, Inlet>,
+    /// The output files of http sinks, by sink name.
+    outlets: BTreeMap<String, PathBuf>,
 }
 
 impl JobHandle {
@@ -351,19 +388,36 @@ impl JobHandle {
 
     /// The job's figures, over `elapsed` since it started.
     fn summary_at(&self, elapsed: Duration) -> JobSummary {
-        let mut summary = self.metrics.summary(elapsed);
-        summary.checkpoints = self.checkpointer.as_ref().map(|c| c.stats());
-        summary.state_bytes = self.accounts.state.held();
-        summary.memory_bytes = self.accounts.budget.used();
-        for profile in &self.profiles {
-            let stats = summary
-                .operators
-                .entry(profile.name().to_string())
-                .or_default();
-            stats.cost_us = profile.cost_ns() as f64 / 1000.0;
-            stats.downstream_us = profile.downstream_ns() as f64 / 1000.0;
+        monitor::summarize(
+            &self.metrics,
+            self.checkpointer.as_deref(),
+            &self.accounts,
+            &self.profiles,
+            elapsed,
+        )
+    }
+
+    /// Where the embedder pushes the input of http source `source`.
+    pub fn inlet(&self, source: &str) -> Option<&Inlet> {
+        self.inlets.get(source)
+    }
+
+    /// The NDJSON output file of http sink `sink`.
+    pub fn outlet(&self, sink: &str) -> Option<&std::path::Path> {
+        self.outlets.get(sink).map(PathBuf::as_path)
+    }
+
+    /// A handle to watch and steer the job from other threads while one waits for it.
+    pub fn monitor(&self) -> monitor::JobMonitor {
+        monitor::JobMonitor {
+            started: self.started,
+            completion: Arc::clone(&self.completion),
+            metrics: Arc::clone(&self.metrics),
+            accounts: self.accounts.clone(),
+            checkpointer: self.checkpointer.clone(),
+            profiles: self.profiles.clone(),
+            inlets: self.inlets.clone(),
         }
-        summary
     }
 
     /// Stops the job: its sources end, its actors drop their work, and [`JobHandle::wait`]

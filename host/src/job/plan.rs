@@ -90,6 +90,11 @@ pub(crate) enum SourceInput {
     },
     /// Generated events.
     Generator(GeneratorSpec),
+    /// Lines pushed by the embedder into the job's inlet.
+    Http {
+        /// How lines become events.
+        options: LineOptions,
+    },
 }
 
 /// One source.
@@ -132,6 +137,8 @@ pub(crate) enum SinkTarget {
     File(PathBuf),
     Memory,
     Discard,
+    /// NDJSON in the job's data directory, for the embedder to read.
+    Http,
 }
 
 /// One sink.
@@ -231,8 +238,12 @@ impl JobPlan {
                         ),
                         SinkKind::Memory => SinkTarget::Memory,
                         SinkKind::Discard => SinkTarget::Discard,
+                        SinkKind::Http => SinkTarget::Http,
                     },
-                    format: sink.format,
+                    format: match sink.kind.get_ref() {
+                        SinkKind::Http => SinkFormat::Ndjson,
+                        _ => sink.format,
+                    },
                     inputs,
                     channels,
                 }
@@ -347,6 +358,9 @@ fn source_plan(spec: &JobSpec, source: &SourceSpec) -> SourcePlan {
             options: source.line_options(),
         },
         SourceKind::Stdin => SourceInput::Stdin {
+            options: source.line_options(),
+        },
+        SourceKind::Http => SourceInput::Http {
             options: source.line_options(),
         },
         SourceKind::Generator => SourceInput::Generator(GeneratorSpec {

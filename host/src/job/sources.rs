@@ -1,6 +1,7 @@
 //! A job's sources: each becomes a timed task of the executor, with its input (a file, stdin
 //! or a generator) and the edges to its consumers.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::router::{Edge, Router};
 use crate::dataflow::sink::Completion;
 use crate::dataflow::source::generator::{Generator, GeneratorSpec};
+use crate::dataflow::source::http::Inlet;
 use crate::dataflow::source::lines::Lines;
 use crate::dataflow::source::{Source, SourceTask};
 use crate::dataflow::spec::LineOptions;
@@ -45,6 +47,8 @@ pub(super) struct SourceSetup<'a> {
     /// The windows of the job's operators (sources send the watermark that closes one ahead
     /// of the events past its end).
     pub windows: Vec<WindowDef>,
+    /// The inlets of the job's http sources, by source name.
+    pub inlets: &'a BTreeMap<String, Inlet>,
 }
 
 /// A source's input, opened.
@@ -106,6 +110,23 @@ pub(super) fn register(
                 Opened::Lines(Box::new(BufReader::new(std::io::stdin())), options)
             }
             SourceInput::Generator(spec) => Opened::Generator(spec),
+            SourceInput::Http { options } => {
+                let follow = setup
+                    .inlets
+                    .get(&name)
+                    .map(Inlet::follow)
+                    .transpose()
+                    .map_err(|source| JobError::Open {
+                        what: "source",
+                        name: name.clone(),
+                        path: "its inlet".into(),
+                        source,
+                    })?;
+                match follow {
+                    Some(follow) => Opened::Lines(Box::new(BufReader::new(follow)), options),
+                    None => return Err(JobError::NoDataDir { name: name.clone() }),
+                }
+            }
         };
         let task = setup.executor.add_timed_with(|task| {
             let timed: Box<dyn TimedTask> = match opened {

@@ -18,9 +18,11 @@
 //! - `emitter`: chunks of events and the watermarks they make.
 //! - [`generator`]: the generator input.
 //! - [`lines`]: the file and stdin input, read ahead by a thread.
+//! - [`http`]: the input an embedder pushes lines into.
 
 mod emitter;
 pub mod generator;
+pub mod http;
 pub mod lines;
 
 use std::sync::Arc;

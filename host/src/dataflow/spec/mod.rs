@@ -127,6 +127,9 @@ pub enum SourceKind {
     Stdin,
     /// Synthetic JSON events `{"key","seq","value","payload"}`.
     Generator,
+    /// Lines pushed by the embedder (`cameo serve`: NDJSON posted over HTTP) into the job's
+    /// inlet, line by line like a file.
+    Http,
 }
 
 /// One source. Which fields apply depends on `kind`; validation rejects the others.
@@ -372,6 +375,9 @@ pub enum SinkKind {
     /// Counted and measured (latency, deadlines), then dropped: for benchmarks, where keeping
     /// or writing the output would be part of what is measured.
     Discard,
+    /// NDJSON with `seq` kept in the job's data directory, read by the embedder (`cameo serve`
+    /// answers `GET /v1/jobs/{id}/sinks/{name}` from it).
+    Http,
 }
 
 /// One sink.

@@ -285,6 +285,7 @@ impl JobSpec {
         let (wrong, kind_name): (&[FieldSpan<'_>], &str) = match kind {
             SourceKind::Generator => (&lines_only, "generator"),
             SourceKind::File | SourceKind::Stdin => (&generator_only, "file and stdin"),
+            SourceKind::Http => (&generator_only, "http"),
         };
         if let Some((field, Some(span))) = wrong.iter().find(|(_, span)| span.is_some()) {
             return Err(checker.error(
@@ -299,7 +300,7 @@ impl JobSpec {
                     format!("file source \"{name}\" needs a `path`"),
                 ));
             }
-            (SourceKind::Stdin | SourceKind::Generator, Some(path)) => {
+            (SourceKind::Stdin | SourceKind::Generator | SourceKind::Http, Some(path)) => {
                 return Err(checker.error(
                     path.span(),
                     format!("`path` applies only to file sources, and \"{name}\" is not one"),

@@ -1,0 +1,177 @@
+//! The connection to a server: where, which token, requests and their errors.
+
+use anyhow::{Context as _, anyhow};
+
+use super::config;
+
+/// The default server.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
+
+/// Where to connect, for every client verb.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// The server's URL [default: $CAMEO_SERVER, the config file, or http://127.0.0.1:7070].
+    #[arg(long, global = true)]
+    server: Option<String>,
+    /// The token [default: $CAMEO_TOKEN, or the config file].
+    #[arg(long, global = true)]
+    token: Option<String>,
+}
+
+/// A reply that was not an error.
+pub struct Reply {
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+        serde_json::from_slice(&self.body).context("the server's answer is not JSON")
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server refused it.
+    #[error("{message} (HTTP {status})")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// Seconds to wait before retrying, for 429.
+        retry_after: Option<u64>,
+    },
+    /// The server could not be reached.
+    #[error(
+        "could not reach the server at {server}: {reason}; is `cameo serve` running there? \
+         (set it with --server, CAMEO_SERVER or `cameo login`)"
+    )]
+    Unreachable {
+        /// The server.
+        server: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A client of one server.
+pub struct Api {
+    agent: ureq::Agent,
+    server: String,
+    token: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Connection {
+    /// The server and token these flags, the environment and the config file give.
+    pub fn resolve(&self) -> anyhow::Result<(String, Option<String>)> {
+        let saved = config::load()?;
+        let server = self
+            .server
+            .clone()
+            .or_else(|| env("CAMEO_SERVER"))
+            .or(saved.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        let token = self
+            .token
+            .clone()
+            .or_else(|| env("CAMEO_TOKEN"))
+            .or(saved.token);
+        Ok((server, token))
+    }
+
+    /// A client for the server these flags name.
+    pub fn api(&self) -> anyhow::Result<Api> {
+        let (server, token) = self.resolve()?;
+        Ok(Api::new(server, token))
+    }
+}
+
+impl Api {
+    /// A client of `server` sending `token`.
+    pub fn new(server: String, token: Option<String>) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Api {
+            agent,
+            server: server.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    /// Sends a request with `body` and returns a 2xx reply, or the server's error.
+    pub fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Reply, ApiError> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.server));
+        let request = match &self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let unreachable = |reason: String| ApiError::Unreachable {
+            server: self.server.clone(),
+            reason,
+        };
+        let sent = match body {
+            Some(body) => request
+                .body(body)
+                .map_err(|err| unreachable(err.to_string()))
+                .and_then(|r| {
+                    self.agent
+                        .run(r)
+                        .map_err(|err| unreachable(err.to_string()))
+                }),
+            None => request
+                .body(())
+                .map_err(|err| unreachable(err.to_string()))
+                .and_then(|r| {
+                    self.agent
+                        .run(r)
+                        .map_err(|err| unreachable(err.to_string()))
+                }),
+        };
+        let mut response = sent?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|err| unreachable(format!("the answer was cut off: {err}")))?;
+        if status >= 400 {
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+            return Err(ApiError::Refused {
+                status,
+                message,
+                retry_after,
+            });
+        }
+        Ok(Reply { body })
+    }
+
+    /// `call`, with the error as an `anyhow::Error`.
+    pub fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Reply> {
+        self.call(method, path, body).map_err(|err| anyhow!(err))
+    }
+
+    /// GETs `path` as JSON.
+    pub fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        self.send("GET", path, None)?.json()
+    }
+}

@@ -1,0 +1,143 @@
+//! `cameo send` and `cameo tail`: events into a job's http source, out of its http sink.
+
+use std::io::{BufRead as _, Read as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::api::{ApiError, Connection};
+
+/// Most bytes in one request.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Flags of `cameo send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The job's id.
+    job: String,
+    /// The job's http source.
+    source: String,
+    /// NDJSON (or plain lines) to send; `-` or nothing reads standard input.
+    file: Option<PathBuf>,
+    /// End the source after this input (the job finishes once it has processed it).
+    #[arg(long)]
+    end: bool,
+}
+
+/// Sends the input in batches of whole lines, waiting and retrying while the job is behind.
+pub fn send(args: SendArgs) -> anyhow::Result<()> {
+    let api = args.connection.api()?;
+    let reader: Box<dyn std::io::Read> = match &args.file {
+        Some(path) if path.as_os_str() != "-" => Box::new(
+            std::fs::File::open(path)
+                .with_context(|| format!("could not read {}", path.display()))?,
+        ),
+        _ => Box::new(std::io::stdin()),
+    };
+    let mut reader = std::io::BufReader::new(reader);
+    let path = format!("/v1/jobs/{}/sources/{}", args.job, args.source);
+    let mut sent = 0u64;
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    loop {
+        let mut line = Vec::new();
+        let read = reader
+            .by_ref()
+            .take(BATCH_BYTES as u64)
+            .read_until(b'\n', &mut line)
+            .context("could not read the input")?;
+        if read > 0 {
+            batch.extend_from_slice(&line);
+        }
+        let last = read == 0;
+        if batch.len() >= BATCH_BYTES || (last && !batch.is_empty()) {
+            sent += post(&api, &path, std::mem::take(&mut batch))?;
+        }
+        if last {
+            break;
+        }
+    }
+    if args.end {
+        api.send("POST", &format!("{path}?end=true"), None)?;
+    }
+    eprintln!("sent {sent} events to {} of job {}", args.source, args.job);
+    Ok(())
+}
+
+/// Posts one batch, waiting as the server asks while the job is behind.
+fn post(api: &super::api::Api, path: &str, batch: Vec<u8>) -> anyhow::Result<u64> {
+    loop {
+        match api.call("POST", path, Some(batch.clone())) {
+            Ok(reply) => return Ok(reply.json()?["accepted"].as_u64().unwrap_or_default()),
+            Err(ApiError::Refused {
+                status: 429,
+                retry_after,
+                ..
+            }) => std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1).min(10))),
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Flags of `cameo tail`.
+#[derive(Debug, clap::Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The job's id.
+    job: String,
+    /// The job's http sink.
+    sink: String,
+    /// Only events whose seq is above this.
+    #[arg(long)]
+    after: Option<u64>,
+    /// Keep printing new events until the job ends.
+    #[arg(long, short)]
+    follow: bool,
+}
+
+/// Prints the sink's events as NDJSON, with their `seq`.
+pub fn tail(args: TailArgs) -> anyhow::Result<()> {
+    let api = args.connection.api()?;
+    let mut after = args.after;
+    loop {
+        let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
+        let reply = api.send(
+            "GET",
+            &format!("/v1/jobs/{}/sinks/{}{query}", args.job, args.sink),
+            None,
+        )?;
+        let text = String::from_utf8_lossy(&reply.body);
+        let mut got = false;
+        for line in text.lines() {
+            println!("{line}");
+            got = true;
+            if let Some(seq) = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["seq"].as_u64())
+            {
+                after = Some(seq);
+            }
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        if !got {
+            let job = api.get_json(&format!("/v1/jobs/{}", args.job))?;
+            if job["state"] != "running" {
+                // One more read: output written just before the job ended.
+                let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
+                let reply = api.send(
+                    "GET",
+                    &format!("/v1/jobs/{}/sinks/{}{query}", args.job, args.sink),
+                    None,
+                )?;
+                print!("{}", String::from_utf8_lossy(&reply.body));
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `cameo job submit|list|status|cancel`: the tenant's jobs.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::api::Connection;
+
+/// `cameo job` verbs.
+#[derive(Debug, clap::Subcommand)]
+pub enum JobCommand {
+    /// Submit a job spec (TOML or JSON) whose operators name modules as NAME or NAME@N.
+    Submit {
+        /// The job spec.
+        file: PathBuf,
+        /// Print the job as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List jobs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A job's state and figures.
+    Status {
+        /// The job's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a running job.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
+}
+
+/// Flags of `cameo job`.
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(subcommand)]
+    command: JobCommand,
+}
+
+fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs a `cameo job` verb.
+pub fn run(args: JobArgs) -> anyhow::Result<()> {
+    let api = args.connection.api()?;
+    match args.command {
+        JobCommand::Submit { file, json } => {
+            let spec = std::fs::read(&file)
+                .with_context(|| format!("could not read {}", file.display()))?;
+            let job = api.send("POST", "/v1/jobs", Some(spec))?.json()?;
+            if json {
+                println!("{job}");
+            } else if job["state"] == "failed" {
+                anyhow::bail!(
+                    "job {} could not start: {}",
+                    text(&job["id"]),
+                    text(&job["error"])
+                );
+            } else {
+                println!("{}", text(&job["id"]));
+            }
+        }
+        JobCommand::List { json } => {
+            let jobs = api.get_json("/v1/jobs")?;
+            if json {
+                println!("{jobs}");
+            } else {
+                let rows: Vec<Vec<String>> = jobs
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|j| {
+                        vec![
+                            text(&j["id"]),
+                            text(&j["name"]),
+                            text(&j["state"]),
+                            j["modules"]
+                                .as_object()
+                                .map(|m| m.values().map(text).collect::<Vec<_>>().join(","))
+                                .unwrap_or_default(),
+                            text(&j["error"]),
+                        ]
+                    })
+                    .collect();
+                super::print_table(&["JOB", "NAME", "STATE", "MODULES", "ERROR"], &rows);
+            }
+        }
+        JobCommand::Status { id, json } => {
+            let job = api.get_json(&format!("/v1/jobs/{id}"))?;
+            if json {
+                println!("{job}");
+            } else {
+                let summary = &job["summary"];
+                println!(
+                    "job {} ({}): {}",
+                    text(&job["id"]),
+                    text(&job["name"]),
+                    text(&job["state"])
+                );
+                if !job["error"].is_null() {
+                    println!("  error: {}", text(&job["error"]));
+                }
+                println!(
+                    "  events in {}, out {}, errors {}, deadline misses {}",
+                    text(&summary["events_in"]),
+                    text(&summary["events_out"]),
+                    text(&summary["errors"]),
+                    text(&summary["deadline_misses"]),
+                );
+                println!(
+                    "  latency ms p50 {} p99 {}",
+                    text(&summary["latency_ms"]["p50"]),
+                    text(&summary["latency_ms"]["p99"])
+                );
+                if let Some(operators) = summary["operators"].as_object() {
+                    for (name, stats) in operators {
+                        println!(
+                            "  operator {name}: calls {}, errors {}, fuel {}",
+                            text(&stats["calls"]),
+                            text(&stats["errors"]),
+                            text(&stats["fuel"])
+                        );
+                    }
+                }
+            }
+        }
+        JobCommand::Cancel { id } => {
+            api.send("POST", &format!("/v1/jobs/{id}/cancel"), None)?;
+            println!("job {id} cancelled");
+        }
+    }
+    Ok(())
+}

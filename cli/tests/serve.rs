@@ -1,0 +1,316 @@
+//! `cameo serve` and the client verbs, as a user runs them: a real server process on an
+//! ephemeral port, driven by the `cameo` binary; and a server killed with SIGKILL that
+//! resumes its job when started again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A `cameo serve` process.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(data_dir: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cameo"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
+            .args(["--checkpoint-interval-ms", "100", "--data-dir"])
+            .arg(data_dir)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(url) = line.strip_prefix("cameo serve: listening on ") {
+                break url.to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Serve { child, url }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cameo` with the client config in `home`.
+fn cameo(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cameo"));
+    command
+        .args(args)
+        .env("CAMEO_CONFIG", home.join("config.toml"))
+        .env_remove("CAMEO_SERVER")
+        .env_remove("CAMEO_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn spec(dir: &Path) -> PathBuf {
+    let path = dir.join("job.toml");
+    std::fs::write(
+        &path,
+        r#"
+name = "keep-big"
+[[source]]
+name = "in"
+kind = "http"
+format = "ndjson"
+key_field = "key"
+[[operator]]
+name = "big"
+module = "filter"
+inputs = ["in"]
+config = { field = "value", min = 50 }
+[[sink]]
+name = "out"
+kind = "http"
+inputs = ["big"]
+"#,
+    )
+    .unwrap();
+    path
+}
+
+fn events(first: u64, count: u64) -> String {
+    (first..first + count)
+        .map(|i| format!("{{\"key\":\"k{}\",\"value\":{}}}\n", i % 5, i % 100))
+        .collect()
+}
+
+/// Waits until `job status` says the job is no longer running.
+fn wait_done(home: &Path, id: &str) -> serde_json::Value {
+    for _ in 0..3000 {
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(cameo(home, &["job", "status", id, "--json"], None))).unwrap();
+        if status["state"] != "running" {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("job {id} did not end");
+}
+
+#[test]
+fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data);
+    let home = dir.path();
+    let admin_file = data.join("admin.token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&admin_file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the admin token is readable only by its owner"
+        );
+    }
+    let admin_file = admin_file.to_str().unwrap();
+    ok(cameo(
+        home,
+        &["login", "--server", &serve.url, "--token-file", admin_file],
+        None,
+    ));
+    ok(cameo(home, &["tenant", "create", "acme"], None));
+    let token = ok(cameo(
+        home,
+        &["tenant", "token", "acme", "--role", "deploy"],
+        None,
+    ));
+    let token = token.trim();
+    ok(cameo(
+        home,
+        &["login", "--server", &serve.url, "--token", token],
+        None,
+    ));
+    let pushed = ok(cameo(
+        home,
+        &["module", "push", "filter", cameo_tests::guests::FILTER],
+        None,
+    ));
+    assert!(pushed.starts_with("pushed filter@1 ("), "{pushed}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(cameo(home, &["module", "list", "--json"], None))).unwrap();
+    assert_eq!(listed[0]["name"], "filter");
+    let spec = spec(dir.path());
+    let id = ok(cameo(
+        home,
+        &["job", "submit", spec.to_str().unwrap()],
+        None,
+    ));
+    let id = id.trim();
+    ok(cameo(
+        home,
+        &["send", id, "in", "-", "--end"],
+        Some(&events(0, 200)),
+    ));
+    assert_eq!(wait_done(home, id)["state"], "finished");
+    let tailed = ok(cameo(home, &["tail", id, "out"], None));
+    let values: Vec<u64> = tailed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]["value"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<u64> = (0..200).map(|i| i % 100).filter(|v| *v >= 50).collect();
+    assert_eq!(values, expected);
+    let jobs = ok(cameo(home, &["job", "list"], None));
+    assert!(jobs.contains(id) && jobs.contains("finished"), "{jobs}");
+
+    // An API error is one line with the server's reason and a failing exit.
+    let out = cameo(home, &["module", "rm", "nothere"], None);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: there is no module \"nothere\"; `cameo module list` shows yours (HTTP 404)\n"
+    );
+    let out = cameo(home, &["job", "status", "j1", "--token", "wrong"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: this token is not known to the server; check it, or ask an admin for a new \
+         one (HTTP 401)\n"
+    );
+    assert!(serve.terminate().success(), "SIGTERM exits 0");
+}
+
+#[test]
+fn a_server_killed_with_sigkill_resumes_its_job_without_gap_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let home = dir.path();
+    let serve = Serve::start(&data);
+    let admin_file = data.join("admin.token");
+    ok(cameo(
+        home,
+        &[
+            "login",
+            "--server",
+            &serve.url,
+            "--token-file",
+            admin_file.to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(cameo(
+        home,
+        &["module", "push", "filter", cameo_tests::guests::FILTER],
+        None,
+    ));
+    let spec = spec(dir.path());
+    let id = ok(cameo(
+        home,
+        &["job", "submit", spec.to_str().unwrap()],
+        None,
+    ));
+    let id = id.trim().to_string();
+    ok(cameo(home, &["send", &id, "in"], Some(&events(0, 1000))));
+    // Wait for a checkpoint that covers some of the input, so the restart resumes from it.
+    for _ in 0..3000 {
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(cameo(home, &["job", "status", &id, "--json"], None)))
+                .unwrap();
+        if status["summary"]["checkpoints"]["completed"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    serve.kill();
+
+    let serve = Serve::start(&data);
+    ok(cameo(
+        home,
+        &[
+            "login",
+            "--server",
+            &serve.url,
+            "--token-file",
+            admin_file.to_str().unwrap(),
+        ],
+        None,
+    ));
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(cameo(home, &["job", "status", &id, "--json"], None))).unwrap();
+    assert_eq!(status["state"], "running", "{status}");
+    ok(cameo(
+        home,
+        &["send", &id, "in", "--end"],
+        Some(&events(1000, 1000)),
+    ));
+    let status = wait_done(home, &id);
+    assert_eq!(status["state"], "finished", "{status}");
+    assert!(
+        status["summary"]["checkpoints"]["restored_from"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{status}"
+    );
+    let seqs: Vec<u64> = ok(cameo(home, &["tail", &id, "out"], None))
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..1000).collect::<Vec<_>>(),
+        "half of 2000 pass the filter"
+    );
+    drop(serve);
+}

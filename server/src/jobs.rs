@@ -1,0 +1,494 @@
+//! Jobs on the server's host: submitted from a spec whose operators name registry modules,
+//! recorded in the database before they start, watched while they run, and resumed from
+//! their last checkpoint when the server starts again. Their http sources and sinks are the
+//! way events go in and out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cameo_host::{
+    Host, Inlet, InletError, JobError, JobMonitor, JobPlan, JobSpec, ModuleSource, OperatorModule,
+};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::store::{Job, JobState, now_ms};
+
+/// How long a shutdown waits for each running job's checkpoint.
+const SHUTDOWN_CHECKPOINT: Duration = Duration::from_secs(10);
+
+/// A job running on the host.
+struct Running {
+    tenant: String,
+    monitor: JobMonitor,
+    inlets: BTreeMap<String, Inlet>,
+    /// Module versions it runs (`name@N`).
+    modules: Vec<String>,
+    /// Set when a user cancels it (rather than the server stopping).
+    cancelled: Arc<AtomicBool>,
+    waiter: Option<JoinHandle<()>>,
+}
+
+/// The server's jobs.
+pub struct Jobs {
+    host: Mutex<Option<Arc<Host>>>,
+    running: Mutex<HashMap<String, Running>>,
+    stopping: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A job spec as TOML: `text` as is, or converted from JSON when it is a JSON object.
+pub fn spec_text(body: &[u8]) -> Result<String, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the job spec is not UTF-8 text; send TOML or JSON"))?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(text.to_string());
+    }
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the job spec is not valid JSON: {err}; send TOML or JSON"
+        ))
+    })?;
+    let value = toml::Value::try_from(json).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the JSON job spec cannot be read as a spec ({err}); null values are not allowed"
+        ))
+    })?;
+    toml::to_string(&value).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the JSON job spec cannot be read as a spec: {err}; its top level must be an object"
+        ))
+    })
+}
+
+/// Parses a spec for the server: what the user wrote, with only the inputs and outputs a
+/// shared server allows (no files or terminals of the server's machine).
+pub fn parse_spec(text: &str) -> Result<JobSpec, ApiError> {
+    let spec = JobSpec::parse(text, "job.toml", PathBuf::new())
+        .map_err(|err| ApiError::unprocessable(err.to_string()))?;
+    for source in &spec.sources {
+        let kind = *source.kind.get_ref();
+        if !matches!(
+            kind,
+            cameo_host::SourceKind::Http | cameo_host::SourceKind::Generator
+        ) {
+            return Err(ApiError::unprocessable(format!(
+                "source \"{}\" reads from the server's machine, which a server does not allow; \
+                 use kind = \"http\" and send events with `cameo send`, or a generator",
+                source.name.get_ref()
+            )));
+        }
+    }
+    for sink in &spec.sinks {
+        let kind = *sink.kind.get_ref();
+        if !matches!(
+            kind,
+            cameo_host::SinkKind::Http | cameo_host::SinkKind::Discard
+        ) {
+            return Err(ApiError::unprocessable(format!(
+                "sink \"{}\" writes on the server's machine, which a server does not allow; use \
+                 kind = \"http\" and read it with `cameo tail`, or kind = \"discard\"",
+                sink.name.get_ref()
+            )));
+        }
+    }
+    if spec.dead_letter.is_some() {
+        return Err(ApiError::unprocessable(
+            "`dead_letter` writes a file on the server's machine, which a server does not \
+             allow; remove it (dead letters are counted in the job's status)",
+        ));
+    }
+    Ok(spec)
+}
+
+impl Jobs {
+    /// The jobs of `host` (started).
+    pub fn new(host: Host) -> Self {
+        Jobs {
+            host: Mutex::new(Some(Arc::new(host))),
+            running: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// The host, unless the server is stopping.
+    pub fn host(&self) -> Result<Arc<Host>, ApiError> {
+        lock(&self.host)
+            .clone()
+            .ok_or_else(|| ApiError::unavailable("the server is shutting down; retry later"))
+    }
+
+    /// Jobs of `tenant` running now.
+    pub fn running_count(&self, tenant: &str) -> u64 {
+        lock(&self.running)
+            .values()
+            .filter(|r| r.tenant == tenant)
+            .count() as u64
+    }
+
+    /// The running job of `tenant` that uses `pinned` (`name@N`), if any.
+    pub fn user_of(&self, tenant: &str, pinned: &str) -> Option<String> {
+        lock(&self.running)
+            .iter()
+            .find(|(_, r)| r.tenant == tenant && r.modules.iter().any(|m| m == pinned))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Live figures and inputs of running job `id`.
+    pub fn live(&self, id: &str) -> Option<serde_json::Value> {
+        let running = lock(&self.running);
+        let job = running.get(id)?;
+        let sources: serde_json::Map<String, serde_json::Value> = job
+            .inlets
+            .iter()
+            .map(|(name, inlet)| {
+                (
+                    name.clone(),
+                    serde_json::json!({
+                        "lines": inlet.lines(),
+                        "unread_bytes": inlet.unread(),
+                        "ended": inlet.is_closed(),
+                    }),
+                )
+            })
+            .collect();
+        Some(serde_json::json!({
+            "summary": job.monitor.summary(),
+            "sources": sources,
+        }))
+    }
+
+    /// The inlet of http source `source` of running job `id`.
+    pub fn inlet(&self, id: &str, source: &str) -> Option<Inlet> {
+        lock(&self.running)
+            .get(id)
+            .and_then(|r| r.inlets.get(source).cloned())
+    }
+
+    /// Cancels running job `id`; false when it is not running.
+    pub fn cancel(&self, id: &str) -> bool {
+        match lock(&self.running).get(id) {
+            Some(job) => {
+                job.cancelled.store(true, Ordering::Release);
+                job.monitor.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Checkpoints and stops every running job (they resume at the next start), then the
+    /// host.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let monitors: Vec<JobMonitor> = lock(&self.running)
+            .values()
+            .map(|r| r.monitor.clone())
+            .collect();
+        for monitor in &monitors {
+            if !monitor.checkpoint(SHUTDOWN_CHECKPOINT) && !monitor.is_finished() {
+                tracing::warn!("a job could not be checkpointed before the server stopped");
+            }
+            monitor.cancel();
+        }
+        let waiters: Vec<JoinHandle<()>> = lock(&self.running)
+            .values_mut()
+            .filter_map(|r| r.waiter.take())
+            .collect();
+        for waiter in waiters {
+            let _ = waiter.join();
+        }
+        let host = lock(&self.host).take();
+        if let Some(host) = host {
+            match Arc::try_unwrap(host) {
+                Ok(host) => host.shutdown(),
+                Err(_) => tracing::warn!("the host is still in use; its workers stop on exit"),
+            }
+        }
+    }
+}
+
+/// Submits a job from spec `text` for `who`: recorded, then started; a job that cannot start
+/// is recorded as failed with the reason.
+pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, ApiError> {
+    let spec = parse_spec(&text)?;
+    let tenant = state
+        .store
+        .tenant(&who.tenant)?
+        .ok_or_else(|| ApiError::unauthorized("this token's tenant no longer exists"))?;
+    let running = state.jobs.running_count(&who.tenant);
+    if running >= tenant.quotas.running_jobs {
+        return Err(ApiError::forbidden(format!(
+            "tenant \"{}\" runs {running} jobs, its quota is {}; cancel one with `cameo job \
+             cancel` or ask the server's admin for a larger quota",
+            who.tenant, tenant.quotas.running_jobs
+        )));
+    }
+    let mut modules = BTreeMap::new();
+    for operator in &spec.operators {
+        let reference = operator.module.get_ref();
+        let (pinned, _) = state
+            .modules
+            .resolve(&state.store, &who.tenant, reference)
+            .map_err(|reason| {
+                ApiError::unprocessable(format!(
+                    "operator \"{}\": module {reason}",
+                    operator.name.get_ref()
+                ))
+            })?;
+        modules.insert(reference.clone(), pinned);
+    }
+    let number = state.store.next("jobs")?;
+    let mut job = Job {
+        id: format!("j{number}"),
+        tenant: who.tenant.clone(),
+        name: spec.name.get_ref().clone(),
+        spec: text,
+        modules,
+        state: JobState::Running,
+        error: None,
+        submitted_ms: now_ms(),
+        summary: None,
+    };
+    state.store.put_job(&job)?;
+    if let Err(reason) = start(state, &job) {
+        job.state = JobState::Failed;
+        job.error = Some(reason);
+        state.store.put_job(&job)?;
+    }
+    Ok(job)
+}
+
+/// Starts (or resumes) recorded job `job` on the host.
+fn start(state: &AppState, job: &Job) -> Result<(), String> {
+    let host = state.jobs.host().map_err(|err| err.message)?;
+    let mut spec = parse_spec(&job.spec).map_err(|err| err.message)?;
+    spec.name = toml::Spanned::new(0..0, job.id.clone());
+    spec.tenant = job.tenant.clone();
+    let mut loaded: BTreeMap<String, OperatorModule> = BTreeMap::new();
+    for (reference, pinned) in &job.modules {
+        let (_, version) = state
+            .modules
+            .resolve(&state.store, &job.tenant, pinned)
+            .map_err(|reason| format!("module {reason}"))?;
+        let module = state
+            .modules
+            .load_version(host.engine(), pinned, &version)?;
+        loaded.insert(reference.clone(), module);
+    }
+    let plan = JobPlan::with_modules(&spec, |reference| {
+        loaded
+            .get(reference)
+            .cloned()
+            .map(ModuleSource::Loaded)
+            .ok_or_else(|| "was not resolved when the job was submitted".to_string())
+    })
+    .map_err(|err| err.to_string())?;
+    let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
+    let inlets: BTreeMap<String, Inlet> = spec
+        .sources
+        .iter()
+        .filter_map(|s| {
+            let name = s.name.get_ref();
+            handle
+                .inlet(name)
+                .map(|inlet| (name.clone(), inlet.clone()))
+        })
+        .collect();
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let monitor = handle.monitor();
+    let mut running = lock(&state.jobs.running);
+    let waiter = {
+        let state = Arc::clone(state);
+        let id = job.id.clone();
+        let cancelled = Arc::clone(&cancelled);
+        let inlets = inlets.clone();
+        std::thread::Builder::new()
+            .name(format!("cameo-job-{id}"))
+            .spawn(move || {
+                let result = handle.wait();
+                for inlet in inlets.values() {
+                    inlet.stop();
+                }
+                finished(&state, &id, result, cancelled.load(Ordering::Acquire));
+            })
+            .map_err(|err| format!("could not start a thread for the job: {err}"))?
+    };
+    running.insert(
+        job.id.clone(),
+        Running {
+            tenant: job.tenant.clone(),
+            monitor,
+            inlets,
+            modules: job.modules.values().cloned().collect(),
+            cancelled,
+            waiter: Some(waiter),
+        },
+    );
+    Ok(())
+}
+
+/// Records how job `id` ended, unless the server is stopping (then it resumes next start).
+fn finished(
+    state: &AppState,
+    id: &str,
+    result: Result<cameo_host::JobOutcome, JobError>,
+    cancelled: bool,
+) {
+    let stopping = state.jobs.stopping.load(Ordering::Acquire);
+    let summary = lock(&state.jobs.running)
+        .get(id)
+        .map(|r| r.monitor.summary());
+    if !stopping {
+        lock(&state.jobs.running).remove(id);
+    }
+    if stopping && !cancelled && matches!(result, Err(JobError::Cancelled { .. })) {
+        return;
+    }
+    let mut job = match state.store.job(id) {
+        Ok(Some(job)) => job,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::error!("job {id} ended but could not be recorded: {err}");
+            return;
+        }
+    };
+    match result {
+        Ok(outcome) => {
+            job.state = JobState::Finished;
+            job.summary = serde_json::to_value(&outcome.summary).ok();
+        }
+        Err(JobError::Cancelled { .. }) => {
+            job.state = JobState::Cancelled;
+            job.summary = summary.and_then(|s| serde_json::to_value(s).ok());
+            if let Ok(host) = state.jobs.host()
+                && let Err(err) = host.remove_job_data(id)
+            {
+                tracing::warn!("the data of cancelled job {id} was not removed: {err}");
+            }
+        }
+        Err(err) => {
+            job.state = JobState::Failed;
+            job.error = Some(err.to_string());
+            job.summary = summary.and_then(|s| serde_json::to_value(s).ok());
+        }
+    }
+    if let Err(err) = state.store.put_job(&job) {
+        tracing::error!("job {id} ended but could not be recorded: {err}");
+    }
+}
+
+/// Resumes every job that was running when the server stopped.
+pub fn resume_all(state: &AppState) {
+    let jobs = match state.store.jobs() {
+        Ok(jobs) => jobs,
+        Err(err) => {
+            tracing::error!("jobs could not be resumed: {err}");
+            return;
+        }
+    };
+    for mut job in jobs.into_iter().filter(|j| j.state == JobState::Running) {
+        if let Err(reason) = start(state, &job) {
+            tracing::warn!(job = %job.id, "could not be resumed: {reason}");
+            job.state = JobState::Failed;
+            job.error = Some(format!("could not be resumed after a restart: {reason}"));
+            if let Err(err) = state.store.put_job(&job) {
+                tracing::error!("{err}");
+            }
+        }
+    }
+}
+
+/// Pushes `text` into http source `source` of job `id` of `who`'s tenant; ends the source
+/// after it when `end`.
+pub fn send(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    source: &str,
+    text: &[u8],
+    end: bool,
+) -> Result<u64, ApiError> {
+    let job = tenant_job(state, who, id)?;
+    let inlet = match state.jobs.inlet(id, source) {
+        Some(inlet) => inlet,
+        None if job.state != JobState::Running => {
+            return Err(ApiError::conflict(format!(
+                "job {id} is {}; it takes no more events",
+                state_name(job.state)
+            )));
+        }
+        None => {
+            return Err(ApiError::not_found(format!(
+                "job {id} has no http source \"{source}\"; its spec names the sources"
+            )));
+        }
+    };
+    let taken = inlet.push(text).map_err(|err| match err {
+        InletError::Full { .. } => ApiError::too_many(err.to_string(), Some(1)),
+        InletError::Closed => ApiError::conflict(format!(
+            "source \"{source}\" of job {id} was ended; it takes no more events"
+        )),
+        InletError::Io { .. } => ApiError::internal(err.to_string()),
+    })?;
+    if end {
+        inlet
+            .close()
+            .map_err(|err| ApiError::internal(err.to_string()))?;
+    }
+    Ok(taken)
+}
+
+/// Job `id` if it belongs to `who`'s tenant (404 otherwise, whether or not it exists).
+pub fn tenant_job(state: &AppState, who: &Principal, id: &str) -> Result<Job, ApiError> {
+    state
+        .store
+        .job(id)?
+        .filter(|job| job.tenant == who.tenant)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "there is no job {id}; `cameo job list` shows your jobs"
+            ))
+        })
+}
+
+/// A job state's name.
+pub fn state_name(state: JobState) -> &'static str {
+    match state {
+        JobState::Running => "running",
+        JobState::Finished => "finished",
+        JobState::Cancelled => "cancelled",
+        JobState::Failed => "failed",
+    }
+}
+
+/// The output file of http sink `sink` of job `id`.
+pub fn outlet_path(state: &AppState, id: &str, sink: &str) -> PathBuf {
+    let safe: String = sink
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    state
+        .config
+        .data_dir
+        .join("host")
+        .join("outlets")
+        .join(id)
+        .join(format!("{safe}.ndjson"))
+}

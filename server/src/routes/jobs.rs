@@ -1,0 +1,219 @@
+//! `/v1/jobs`: submit, list, status and cancel jobs; push events into their http sources and
+//! read their http sinks.
+
+use std::io::{BufRead as _, BufReader};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::jobs::{self, state_name};
+use crate::store::{Job, JobState};
+
+/// Longest job spec accepted.
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Most lines one read of a sink returns.
+const MAX_TAIL_LINES: usize = 10_000;
+
+/// A job as listed.
+fn listed(job: &Job) -> serde_json::Value {
+    serde_json::json!({
+        "id": job.id,
+        "name": job.name,
+        "state": state_name(job.state),
+        "error": job.error,
+        "modules": job.modules,
+        "submitted_ms": job.submitted_ms,
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::internal(format!("the request's work failed: {err}")))?
+}
+
+/// `POST /v1/jobs`: the body is a job spec (TOML, or JSON); 201 with the job, whose state
+/// is `failed` with the reason if it could not start.
+pub async fn submit(
+    State(state): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    who.require(Role::Operate, "submit jobs")?;
+    let bytes = super::read_body(&headers, body, MAX_SPEC_BYTES, "job spec").await?;
+    let text = jobs::spec_text(&bytes)?;
+    let job = blocking(move || jobs::submit(&state, &who, text)).await?;
+    Ok((StatusCode::CREATED, Json(listed(&job))))
+}
+
+/// `GET /v1/jobs`.
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    who.require(Role::Read, "list jobs")?;
+    let mut jobs: Vec<Job> = state
+        .store
+        .jobs()?
+        .into_iter()
+        .filter(|j| j.tenant == who.tenant)
+        .collect();
+    jobs.sort_by_key(|j| j.submitted_ms);
+    Ok(Json(jobs.iter().map(listed).collect()))
+}
+
+/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources.
+pub async fn status(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Role::Read, "read jobs")?;
+    let job = jobs::tenant_job(&state, &who, &id)?;
+    let mut body = listed(&job);
+    match (job.state, state.jobs.live(&id)) {
+        (JobState::Running, Some(live)) => {
+            body["summary"] = live["summary"].clone();
+            body["sources"] = live["sources"].clone();
+        }
+        _ => body["summary"] = job.summary.clone().unwrap_or_default(),
+    }
+    Ok(Json(body))
+}
+
+/// `POST /v1/jobs/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Role::Operate, "cancel jobs")?;
+    let job = jobs::tenant_job(&state, &who, &id)?;
+    if !state.jobs.cancel(&id) {
+        return Err(ApiError::conflict(format!(
+            "job {id} is {}, not running; there is nothing to cancel",
+            state_name(job.state)
+        )));
+    }
+    Ok(Json(serde_json::json!({"id": id, "cancelled": true})))
+}
+
+/// The query of `POST /v1/jobs/{id}/sources/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct SendQuery {
+    /// End the source after these events.
+    #[serde(default)]
+    pub end: bool,
+}
+
+/// `POST /v1/jobs/{id}/sources/{name}[?end=true]`: NDJSON events, answered once they are
+/// kept for the job; 429 with `Retry-After` when the job is behind (nothing was taken).
+pub async fn send(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, source)): Path<(String, String)>,
+    Query(query): Query<SendQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Role::Operate, "send events")?;
+    jobs::tenant_job(&state, &who, &id)?;
+    let bytes = super::read_body(
+        &headers,
+        body,
+        state.config.max_batch_bytes,
+        "batch of events",
+    )
+    .await?;
+    let accepted =
+        blocking(move || jobs::send(&state, &who, &id, &source, &bytes, query.end)).await?;
+    Ok(Json(serde_json::json!({"accepted": accepted})))
+}
+
+/// The query of `GET /v1/jobs/{id}/sinks/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct TailQuery {
+    /// Only events whose `seq` is above this.
+    pub after: Option<u64>,
+    /// At most this many lines (and at most 10 000).
+    pub limit: Option<usize>,
+}
+
+/// `GET /v1/jobs/{id}/sinks/{name}[?after=SEQ][&limit=N]`: the sink's output as NDJSON, one
+/// event per line with its `seq`.
+pub async fn tail(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, sink)): Path<(String, String)>,
+    Query(query): Query<TailQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(Role::Read, "read sinks")?;
+    let job = jobs::tenant_job(&state, &who, &id)?;
+    let spec = jobs::parse_spec(&job.spec)?;
+    let is_http = spec
+        .sinks
+        .iter()
+        .any(|s| s.name.get_ref() == &sink && *s.kind.get_ref() == cameo_host::SinkKind::Http);
+    if !is_http {
+        return Err(ApiError::not_found(format!(
+            "job {id} has no http sink \"{sink}\"; only sinks of kind \"http\" can be read"
+        )));
+    }
+    let path = jobs::outlet_path(&state, &id, &sink);
+    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
+    let after = query.after;
+    let text = blocking(move || read_after(&path, after, limit)).await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
+}
+
+/// Whole lines of `path` whose `seq` is above `after`, at most `limit`.
+fn read_after(
+    path: &std::path::Path,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<String, ApiError> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(err) => {
+            return Err(ApiError::internal(format!(
+                "the sink's output could not be read: {err}"
+            )));
+        }
+    };
+    let mut out = String::new();
+    let mut count = 0;
+    for line in BufReader::new(file).split(b'\n') {
+        let Ok(line) = line else { break };
+        // A line still being written has no closing brace yet: stop before it.
+        if !line.ends_with(b"}") {
+            break;
+        }
+        if let Some(after) = after {
+            let seq = serde_json::from_slice::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["seq"].as_u64());
+            if seq.is_none_or(|seq| seq <= after) {
+                continue;
+            }
+        }
+        out.push_str(&String::from_utf8_lossy(&line));
+        out.push('\n');
+        count += 1;
+        if count >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,11 @@
+//! The server's API over real HTTP: a server on an ephemeral loopback port per test, with
+//! the guest components the integration tests build.
+
+#[cfg(test)]
+mod support;
+
+mod auth;
+mod events;
+mod jobs;
+mod modules;
+mod restart;
