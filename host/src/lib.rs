@@ -96,7 +96,7 @@ pub use dataflow::spec::{JobSpec, SinkKind, SourceKind, SpecError};
 pub use engine::{EngineSetupError, OperatorEngine};
 pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
-pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job};
+pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};
 pub use metrics::{JobSummary, LatencySummary, OperatorStats, SinkStats};
 pub use registry::{LoadError, OperatorModule};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cameo_host::{
-    BudgetConfig, Host, JobOutcome, JobPlan, JobSpec, Limits, ModuleSource, PolicyKind, RunOptions,
+    BudgetConfig, JobOutcome, JobPlan, JobSpec, Limits, ModuleSource, PolicyKind, RunOptions,
 };
 use cameo_lang::Language;
 
@@ -147,16 +147,5 @@ fn run_job(spec: &JobSpec, options: &RunOptions) -> anyhow::Result<JobOutcome> {
             }
         }
     })?;
-    let mut host = Host::new(options.clone())?;
-    let mut job = host.submit_plan(&plan)?;
-    if options.start_after_sources {
-        job.join_sources();
-    }
-    host.start()?;
-    let outcome = job.wait();
-    let trace = host.slice_trace();
-    host.shutdown();
-    let mut outcome = outcome?;
-    outcome.slice_trace = trace;
-    Ok(outcome)
+    Ok(cameo_host::run_plan(&plan, options)?)
 }

@@ -492,8 +492,14 @@ impl JobHandle {
 
 /// Runs `spec` to completion on a host of its own and returns its summary and outputs.
 pub fn run_job(spec: &JobSpec, options: &RunOptions) -> Result<JobOutcome, JobError> {
+    run_plan(&plan::JobPlan::from_spec(spec)?, options)
+}
+
+/// Runs `plan` (a spec whose modules a resolver chose, see [`plan::JobPlan::with_modules`])
+/// to completion on a host of its own and returns its summary and outputs.
+pub fn run_plan(plan: &plan::JobPlan, options: &RunOptions) -> Result<JobOutcome, JobError> {
     let mut host = Host::new(options.clone())?;
-    let mut job = host.submit(spec)?;
+    let mut job = host.submit_plan(plan)?;
     if options.start_after_sources {
         job.join_sources();
     }
