@@ -212,20 +212,15 @@ pub fn run(operators: &Path, events: u64, rounds: usize) -> Result<StagesReport,
             }
         })
         .collect();
-    let ns = |rung: Rung| {
+    // The pipelines are in `RUNGS` order.
+    let row = |rung: Rung| {
         RUNGS
             .iter()
             .position(|r| *r == rung)
             .and_then(|i| pipelines.get(i))
-            .map_or(0.0, |row| row.ns_per_event)
     };
-    let fuel_of = |rung: Rung| {
-        RUNGS
-            .iter()
-            .position(|r| *r == rung)
-            .and_then(|i| pipelines.get(i))
-            .map_or(0.0, |row| row.fuel_per_event)
-    };
+    let ns = |rung: Rung| row(rung).map_or(0.0, |row| row.ns_per_event);
+    let fuel_of = |rung: Rung| row(rung).map_or(0.0, |row| row.fuel_per_event);
     let call = ns(Rung::Call) - ns(Rung::Source);
     let filter_guest = fuel_of(Rung::Call) * ns_per_fuel;
     let window_guest = fuel_of(Rung::Window) * ns_per_fuel;

@@ -237,20 +237,19 @@ impl WindowDef {
     pub fn first_end(&self, t: i64) -> Option<i64> {
         match self.kind {
             WindowKind::Session => Some(t.saturating_add(self.gap)),
-            WindowKind::Tumbling | WindowKind::Sliding => {
-                let slide = self.slide.max(1);
-                let mut start = t.div_euclid(slide).saturating_mul(slide);
-                let mut first = None;
-                while start.saturating_add(self.size) > t {
-                    first = Some(start.saturating_add(self.size));
-                    match start.checked_sub(slide) {
-                        Some(earlier) => start = earlier,
-                        None => break,
-                    }
-                }
-                first
-            }
+            WindowKind::Tumbling | WindowKind::Sliding => self
+                .starts_containing(t)
+                .last()
+                .map(|start| start.saturating_add(self.size)),
         }
+    }
+
+    /// The starts of the tumbling or sliding windows containing `t`, latest first.
+    fn starts_containing(&self, t: i64) -> impl Iterator<Item = i64> + '_ {
+        let slide = self.slide.max(1);
+        let last_start = t.div_euclid(slide).saturating_mul(slide);
+        std::iter::successors(Some(last_start), move |start| start.checked_sub(slide))
+            .take_while(move |start| start.saturating_add(self.size) > t)
     }
 
     /// [`WindowDef::assign`] into `windows` (cleared first), so that a batch reuses one
@@ -260,16 +259,10 @@ impl WindowDef {
         match self.kind {
             WindowKind::Session => windows.push((t, t.saturating_add(self.gap))),
             WindowKind::Tumbling | WindowKind::Sliding => {
-                let slide = self.slide.max(1);
-                let last_start = t.div_euclid(slide).saturating_mul(slide);
-                let mut start = last_start;
-                while start.saturating_add(self.size) > t {
-                    windows.push((start, start.saturating_add(self.size)));
-                    match start.checked_sub(slide) {
-                        Some(earlier) => start = earlier,
-                        None => break,
-                    }
-                }
+                windows.extend(
+                    self.starts_containing(t)
+                        .map(|start| (start, start.saturating_add(self.size))),
+                );
                 windows.reverse();
             }
         }
