@@ -75,6 +75,8 @@ pub enum Resource {
     Mailboxes,
     /// A call's output before it is routed.
     CallOutput,
+    /// Log lines and captured stdout/stderr of a call, until they are written out.
+    LogLines,
 }
 
 impl Resource {
@@ -87,6 +89,7 @@ impl Resource {
             Resource::Timers => "timers",
             Resource::Mailboxes => "queued events",
             Resource::CallOutput => "call output",
+            Resource::LogLines => "log lines",
         }
     }
 }

@@ -162,6 +162,48 @@ fn a_call_busy_in_host_calls_yields_when_its_slice_time_is_up() {
     };
     let by_fuel = slices(0);
     let by_time = slices(100);
-    assert!(by_fuel <= 3, "{by_fuel} slices bounded in fuel alone");
-    assert!(by_time >= 10, "only {by_time} slices bounded in time");
+    // Bounded in fuel alone, the call is one slice of guest work, then its 200 000 writes
+    // committed in pieces of 1024 (see the next test).
+    assert!(by_fuel <= 3 + 196, "{by_fuel} slices bounded in fuel alone");
+    assert!(
+        by_time >= 2 * by_fuel,
+        "only {by_time} slices bounded in time (against {by_fuel} in fuel)"
+    );
+}
+
+#[test]
+fn a_call_that_wrote_many_keys_commits_them_in_pieces() {
+    // The guest work is one slice (fuel bounds it far beyond the call); committing 20 000
+    // writes is host work no fuel meters, cut into pieces of 1024 writes with a slice end
+    // between two, so one call cannot hold a worker for the whole commit.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::support::one_operator_job(
+        dir.path(),
+        guests::HOSTILE,
+        r#"{ attack = "state", count = 20000 }"#,
+        &["a"],
+    );
+    let mut options = options();
+    options.workers = 1;
+    options.trace_slices = true;
+    options.policy = cameo_host::PolicyKind::RoundRobin;
+    options.limits.slice_fuel = 1_000_000_000;
+    options.limits.fuel_per_call = 50_000_000_000;
+    options.limits.slice_micros = 0;
+    let outcome = run(&spec, &options);
+    assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
+    let slices = outcome
+        .slice_trace
+        .iter()
+        .filter(|t| *t == "test/op")
+        .count();
+    assert!(
+        (20..=23).contains(&slices),
+        "{slices} slices for one call committing 20 000 writes"
+    );
+    assert!(
+        outcome.summary.state_bytes >= 20_000 * 16,
+        "not every write was committed: {:?}",
+        outcome.summary
+    );
 }

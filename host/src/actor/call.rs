@@ -11,6 +11,7 @@ use super::failure::CallFailure;
 use super::instance::{Exports, Instance};
 use super::joining;
 use super::windowing::{self, WindowUpdate};
+use super::yielding::{WRITES_PER_PIECE, yield_now};
 use crate::bindings::{Event, OperatorError};
 use crate::budget::{Accounts, BudgetExceeded, Resource};
 use crate::dataflow::record::{Batch, PriorityContext, event_bytes};
@@ -18,7 +19,7 @@ use crate::engine::HostState;
 use crate::limits::Limits;
 use crate::limits::MAX_HEADERS_PER_EVENT;
 use crate::registry::OperatorModule;
-use crate::state::Held;
+use crate::state::{Held, StateTxn};
 use crate::time::join::{JoinDef, JoinPlan, Side};
 use crate::time::window::{LateEvent, PaneKey, WindowDef};
 
@@ -92,6 +93,9 @@ pub struct CallOutput {
     pub timers: Vec<(Option<Vec<u8>>, i64)>,
     /// Input events too late for some or all of their windows.
     pub late: Vec<LateEvent>,
+    /// Bytes of `events` charged to the job's memory budget; given back once they are routed
+    /// (the mailboxes they go to charge them from then on).
+    pub charged: u64,
 }
 
 /// A finished call.
@@ -306,20 +310,17 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let panic = host.log.flush();
     let txn = std::mem::take(&mut host.txn);
     let timers = std::mem::take(&mut host.timers);
-    // The writes were charged as they were made; what is committed is charged by the actor
-    // once it has the instance back (see `Actor::settle`).
-    host.accounts.budget.release(txn.pending_bytes());
-    host.accounts.state.release(txn.pending_bytes());
     if let CallInput::Fire { pane, .. } = &input {
         // Fired, successfully or not: a failing pane goes to the dead letters once.
         host.held.windows.mark_fired(pane);
     }
     let result = match outcome {
-        Ok(Ok((events, update))) => match check_output(&events, &cx.limits).and_then(|()| {
-            check_growth(host, update.as_ref(), &timers).map_err(CallFailure::Budget)
+        Ok(Ok((events, update))) => match check_output(&events, &cx.limits).and_then(|bytes| {
+            check_growth(host, update.as_ref(), &timers).map_err(CallFailure::Budget)?;
+            charge_output(host, bytes)?;
+            Ok(bytes)
         }) {
-            Ok(()) => {
-                txn.commit(&mut host.held.state);
+            Ok(charged) => {
                 let late = match update {
                     Some(HeldUpdate::Window(update)) => update.apply(&mut host.held.windows),
                     Some(HeldUpdate::Join(plan)) => {
@@ -332,6 +333,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
                     events,
                     timers,
                     late,
+                    charged,
                 })
             }
             Err(failure) => Err(failure),
@@ -339,6 +341,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         Ok(Err(err)) => Err(CallFailure::from_operator(&err)),
         Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call).after_panic(panic)),
     };
+    settle_writes(&mut store, txn, result.is_ok()).await;
     let poisoned = result.as_ref().is_err_and(CallFailure::poisons_instance);
     let (instance, orphaned) = if poisoned {
         (None, Some(std::mem::take(&mut store.data_mut().held)))
@@ -359,6 +362,29 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         fuel,
         fatal: None,
     }
+}
+
+/// Applies a finished call's state writes when it succeeded, or drops them, in pieces with a
+/// slice end between two pieces; then gives back what the writes were charged as they were
+/// made (what is committed is charged by the actor once it has the instance back, see
+/// `Actor::settle`).
+async fn settle_writes(store: &mut Store<HostState>, mut txn: StateTxn, succeeded: bool) {
+    let pending = txn.pending_bytes();
+    loop {
+        let host = store.data_mut();
+        let done = if succeeded {
+            txn.commit_some(&mut host.held.state, WRITES_PER_PIECE)
+        } else {
+            txn.discard_some(WRITES_PER_PIECE)
+        };
+        if done {
+            break;
+        }
+        yield_now().await;
+    }
+    let accounts = &store.data().accounts;
+    accounts.budget.release(pending);
+    accounts.state.release(pending);
 }
 
 /// Changes to what the host holds, committed only when the whole call succeeds.
@@ -433,7 +459,17 @@ fn check_growth(
     budget.check(Resource::Timers, timer_bytes)
 }
 
-fn check_output(events: &[Event], limits: &Limits) -> Result<(), CallFailure> {
+/// Charges a call's output to the job's memory budget until it is routed, or fails the call
+/// when the budget has no room for it.
+fn charge_output(host: &HostState, bytes: u64) -> Result<(), CallFailure> {
+    host.accounts
+        .budget
+        .charge(Resource::CallOutput, bytes)
+        .map_err(CallFailure::Budget)
+}
+
+/// The bytes of a call's output, or why it is refused.
+fn check_output(events: &[Event], limits: &Limits) -> Result<u64, CallFailure> {
     if let Some(event) = events
         .iter()
         .find(|e| e.headers.len() > MAX_HEADERS_PER_EVENT)
@@ -451,5 +487,5 @@ fn check_output(events: &[Event], limits: &Limits) -> Result<(), CallFailure> {
             max_bytes: limits.max_output_bytes,
         });
     }
-    Ok(())
+    Ok(bytes)
 }

@@ -8,6 +8,7 @@
 //! - [`failure`]: why a call failed.
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
+//! - `yielding`: ending a slice in the middle of a call's host-side work.
 
 mod accumulate;
 pub(crate) use accumulate::export_index as accumulate_export;
@@ -18,6 +19,7 @@ mod instance;
 mod joining;
 mod outcome;
 mod windowing;
+mod yielding;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -50,6 +50,7 @@ impl Actor {
                         .collect();
                     self.links.router.send(records, activator);
                 }
+                self.cx.accounts.budget.release(output.charged);
                 if !output.late.is_empty() {
                     self.send_late(&done.input, &output.late, activator);
                 }

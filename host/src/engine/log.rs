@@ -1,5 +1,7 @@
 //! The operator's log: lines from the `log` import and from the guest's stdout/stderr,
-//! rate-limited per call and forwarded to `tracing` tagged with the operator's name.
+//! rate-limited per call and forwarded to `tracing` tagged with the operator's name. What a
+//! call logs is charged to its job's memory budget until it is written out; a line the budget
+//! has no room for is dropped and counted, never an error the guest sees.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::bindings::Level;
+use crate::budget::{Budget, Resource, allocation};
 use crate::limits::{CAPTURE_BYTES_PER_CALL, LOG_LINES_PER_CALL, MAX_LOG_LINE_BYTES};
 
 /// `line` cut to [`MAX_LOG_LINE_BYTES`] (at a character boundary), saying how much was cut.
@@ -29,24 +32,42 @@ fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Captured output of a guest stream, shared between the WASI stream and the host.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CapturedOutput {
     inner: Arc<Mutex<Captured>>,
 }
 
-#[derive(Default)]
 struct Captured {
     bytes: Vec<u8>,
     dropped: u64,
+    budget: Budget,
 }
 
 impl CapturedOutput {
+    /// An empty capture whose bytes are charged to `budget` until taken.
+    fn charged_to(budget: Budget) -> Self {
+        CapturedOutput {
+            inner: Arc::new(Mutex::new(Captured {
+                bytes: Vec::new(),
+                dropped: 0,
+                budget,
+            })),
+        }
+    }
+
     fn append(&self, data: &[u8]) {
         let Ok(mut captured) = self.inner.lock() else {
             return;
         };
         let room = CAPTURE_BYTES_PER_CALL.saturating_sub(captured.bytes.len());
-        let kept = room.min(data.len());
+        let mut kept = room.min(data.len());
+        if captured
+            .budget
+            .charge(Resource::LogLines, kept as u64)
+            .is_err()
+        {
+            kept = 0;
+        }
         captured.bytes.extend_from_slice(&data[..kept]);
         captured.dropped += (data.len() - kept) as u64;
     }
@@ -54,12 +75,19 @@ impl CapturedOutput {
     /// Takes what was written since the last call, and how many bytes were dropped.
     fn take(&self) -> (Vec<u8>, u64) {
         match self.inner.lock() {
-            Ok(mut captured) => (
-                std::mem::take(&mut captured.bytes),
-                std::mem::take(&mut captured.dropped),
-            ),
+            Ok(mut captured) => {
+                let bytes = std::mem::take(&mut captured.bytes);
+                captured.budget.release(bytes.len() as u64);
+                (bytes, std::mem::take(&mut captured.dropped))
+            }
             Err(_) => (Vec::new(), 0),
         }
+    }
+}
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes.len() as u64);
     }
 }
 
@@ -124,6 +152,12 @@ pub struct OperatorLog {
     pub label: Arc<str>,
     lines: Vec<(Level, String)>,
     suppressed: u64,
+    /// Log lines dropped because the memory budget had no room for them.
+    over_budget: u64,
+    /// The job's memory budget, charged for the lines held.
+    budget: Budget,
+    /// Bytes of `lines` charged to `budget`.
+    charged: u64,
     /// The guest's stdout.
     pub stdout: CapturedOutput,
     /// The guest's stderr.
@@ -131,28 +165,39 @@ pub struct OperatorLog {
 }
 
 impl OperatorLog {
-    /// A log for the instance named `label`.
-    pub fn new(label: Arc<str>) -> Self {
+    /// A log for the instance named `label`, whose lines are charged to `budget` until they
+    /// are written out.
+    pub fn new(label: Arc<str>, budget: Budget) -> Self {
         OperatorLog {
             label,
             lines: Vec::new(),
             suppressed: 0,
-            stdout: CapturedOutput::default(),
-            stderr: CapturedOutput::default(),
+            over_budget: 0,
+            stdout: CapturedOutput::charged_to(budget.clone()),
+            stderr: CapturedOutput::charged_to(budget.clone()),
+            budget,
+            charged: 0,
         }
     }
 
-    /// Records one line from the `log` import, or counts it when over the per-call limit.
+    /// Records one line from the `log` import, or counts it when over the per-call limit or
+    /// the memory budget.
     pub fn push(&mut self, level: Level, message: String) {
-        if self.lines.len() < LOG_LINES_PER_CALL {
-            let message = match bounded(&message) {
-                std::borrow::Cow::Borrowed(_) => message,
-                std::borrow::Cow::Owned(cut) => cut,
-            };
-            self.lines.push((level, message));
-        } else {
+        if self.lines.len() >= LOG_LINES_PER_CALL {
             self.suppressed += 1;
+            return;
         }
+        let message = match bounded(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
+        let bytes = allocation(message.len());
+        if self.budget.charge(Resource::LogLines, bytes).is_err() {
+            self.over_budget += 1;
+            return;
+        }
+        self.charged += bytes;
+        self.lines.push((level, message));
     }
 
     /// Forwards everything logged since the last flush to `tracing`; returns the message of a
@@ -200,7 +245,23 @@ impl OperatorLog {
             );
             self.suppressed = 0;
         }
+        if self.over_budget > 0 {
+            tracing::warn!(
+                target: "operator",
+                operator = label,
+                "{} log lines were dropped: the job's memory budget had no room for them",
+                self.over_budget
+            );
+            self.over_budget = 0;
+        }
+        self.budget.release(std::mem::take(&mut self.charged));
         panic
+    }
+}
+
+impl Drop for OperatorLog {
+    fn drop(&mut self) {
+        self.budget.release(self.charged);
     }
 }
 
@@ -218,4 +279,55 @@ fn panic_message(stderr: &str) -> Option<String> {
         message.push_str(line.trim());
     }
     Some(bounded(&message).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{BudgetConfig, MemoryBudget};
+
+    fn budget(bytes: u64) -> Budget {
+        MemoryBudget::new(BudgetConfig {
+            host_bytes: bytes,
+            tenant_bytes: bytes,
+            job_bytes: bytes,
+        })
+        .for_job("tenant", "job")
+    }
+
+    #[test]
+    fn log_lines_are_charged_until_written_out() {
+        let budget = budget(1 << 20);
+        let mut log = OperatorLog::new("job/op#0".into(), budget.clone());
+        log.push(Level::Info, "x".repeat(1000));
+        assert!(budget.used() >= 1000, "a held line is charged");
+        log.flush();
+        assert_eq!(budget.used(), 0, "a written line is given back");
+    }
+
+    #[test]
+    fn lines_the_budget_has_no_room_for_are_dropped_and_counted() {
+        let budget = budget(3000);
+        let mut log = OperatorLog::new("job/op#0".into(), budget.clone());
+        log.push(Level::Info, "a".repeat(2000));
+        log.push(Level::Info, "b".repeat(2000));
+        assert_eq!(log.lines.len(), 1);
+        assert_eq!(log.over_budget, 1);
+        assert!(budget.used() <= 3000);
+        log.flush();
+        assert_eq!((budget.used(), log.over_budget), (0, 0));
+    }
+
+    #[test]
+    fn captured_output_is_charged_until_taken_and_given_back_when_dropped() {
+        let budget = budget(1 << 20);
+        let log = OperatorLog::new("job/op#0".into(), budget.clone());
+        log.stdout.append(&[b'o'; 500]);
+        assert_eq!(budget.used(), 500);
+        let (bytes, dropped) = log.stdout.take();
+        assert_eq!((bytes.len(), dropped, budget.used()), (500, 0, 0));
+        log.stderr.append(&[b'e'; 100]);
+        drop(log);
+        assert_eq!(budget.used(), 0);
+    }
 }

@@ -16,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::budget::{Accounts, Budget, Resource};
 use crate::limits::Limits;
+use crate::sched::executor::TimerWatch;
 use crate::state::{Held, StateTxn};
 use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
@@ -56,11 +57,15 @@ impl OperatorEngine {
     }
 
     /// Starts a thread that advances the engine's epoch every `interval`, so calls yield at
-    /// the next epoch check after a slice's time is up; it stops when the returned handle
-    /// drops.
+    /// the next epoch check after a slice's time is up, and also as soon as the earliest
+    /// timed task (a source) that `timers` shows falls due, so a source never waits for the
+    /// end of a slice of other work: the slices running then end at once, and their workers
+    /// run the source and weigh what it queued against the work they were doing. It stops
+    /// when the returned handle drops.
     pub(crate) fn tick_epochs(
         &self,
         interval: std::time::Duration,
+        timers: TimerWatch,
     ) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let engine = self.engine.clone();
@@ -68,9 +73,15 @@ impl OperatorEngine {
         let thread = std::thread::Builder::new()
             .name("cameo-epoch".into())
             .spawn(move || {
+                timers.watch_from_this_thread();
+                let mut ticks = TickPlan::new(interval, std::time::Instant::now());
                 while !stopped.load(std::sync::atomic::Ordering::Acquire) {
-                    std::thread::sleep(interval);
-                    engine.increment_epoch();
+                    let now = std::time::Instant::now();
+                    if ticks.due(now, timers.next_due()) {
+                        engine.increment_epoch();
+                    }
+                    let now = std::time::Instant::now();
+                    std::thread::park_timeout(ticks.sleep(now, timers.next_due()));
                 }
             })?;
         Ok(EpochTicker {
@@ -104,7 +115,7 @@ impl OperatorEngine {
         join: Option<JoinDef>,
         accounts: Accounts,
     ) -> Store<HostState> {
-        let log = OperatorLog::new(label);
+        let log = OperatorLog::new(label, accounts.budget.clone());
         let wasi = WasiCtxBuilder::new()
             .stdout(log.stdout.clone())
             .stderr(log.stderr.clone())
@@ -132,6 +143,53 @@ impl OperatorEngine {
     }
 }
 
+/// When the epoch ticker advances the epoch: every `interval`, and once for each time a
+/// timed task falls due.
+struct TickPlan {
+    interval: std::time::Duration,
+    next_tick: std::time::Instant,
+    /// The timer the last early tick was for: a due timer stays due until a worker takes it,
+    /// and one tick is enough to end the slices running.
+    kicked: Option<std::time::Instant>,
+}
+
+impl TickPlan {
+    fn new(interval: std::time::Duration, now: std::time::Instant) -> Self {
+        TickPlan {
+            interval,
+            next_tick: now + interval,
+            kicked: None,
+        }
+    }
+
+    /// Whether to advance the epoch now, given the earliest timer.
+    fn due(&mut self, now: std::time::Instant, timer: Option<std::time::Instant>) -> bool {
+        let for_timer = timer.is_some_and(|at| at <= now && self.kicked != Some(at));
+        if for_timer {
+            self.kicked = timer;
+        }
+        if now >= self.next_tick || for_timer {
+            self.next_tick = now + self.interval;
+            return true;
+        }
+        false
+    }
+
+    /// How long to sleep: until the next tick, or the earliest timer when that comes first
+    /// (and has not had its tick).
+    fn sleep(
+        &self,
+        now: std::time::Instant,
+        timer: Option<std::time::Instant>,
+    ) -> std::time::Duration {
+        let wake = match timer {
+            Some(at) if self.kicked != Some(at) => at.min(self.next_tick),
+            _ => self.next_tick,
+        };
+        wake.saturating_duration_since(now)
+    }
+}
+
 /// The thread that ticks an engine's epoch; stopped and joined when dropped.
 pub(crate) struct EpochTicker {
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -142,6 +200,7 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -259,5 +318,47 @@ impl ResourceLimiter for MemoryCap {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TickPlan;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn ticks_every_interval_and_once_more_for_each_due_timer() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut plan = TickPlan::new(ms(10), start);
+        assert!(
+            !plan.due(start + ms(1), None),
+            "no tick before the interval"
+        );
+        assert_eq!(plan.sleep(start + ms(1), None), ms(9));
+        let timer = start + ms(3);
+        assert_eq!(
+            plan.sleep(start + ms(1), Some(timer)),
+            ms(2),
+            "wakes for the timer"
+        );
+        assert!(
+            plan.due(start + ms(3), Some(timer)),
+            "a due timer ticks at once"
+        );
+        assert!(
+            !plan.due(start + ms(4), Some(timer)),
+            "the same timer, still due, does not tick again"
+        );
+        assert_eq!(plan.sleep(start + ms(4), Some(timer)), ms(9));
+        let later = start + ms(5);
+        assert!(
+            plan.due(start + ms(5), Some(later)),
+            "another due timer ticks"
+        );
+        assert!(
+            plan.due(start + ms(15), Some(later)),
+            "the interval still ticks"
+        );
     }
 }

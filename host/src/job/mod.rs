@@ -223,7 +223,7 @@ impl Host {
             0 => None,
             micros => Some(
                 engine
-                    .tick_epochs(Duration::from_micros(micros))
+                    .tick_epochs(Duration::from_micros(micros), executor.timer_watch())
                     .map_err(JobError::Thread)?,
             ),
         };

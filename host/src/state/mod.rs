@@ -96,9 +96,11 @@ impl KeyedState {
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.bytes += entry_size(&key, &value);
-        if let Some(old) = self.entries.insert(key.clone(), value) {
-            self.bytes = self.bytes.saturating_sub(entry_size(&key, &old));
+        let key_bytes = crate::budget::allocation(key.len()) + ENTRY_OVERHEAD;
+        self.bytes += key_bytes + crate::budget::allocation(value.len());
+        if let Some(old) = self.entries.insert(key, value) {
+            let old_bytes = key_bytes + crate::budget::allocation(old.len());
+            self.bytes = self.bytes.saturating_sub(old_bytes);
         }
     }
 
@@ -291,13 +293,32 @@ impl StateTxn {
     }
 
     /// Applies the writes to `base`; called only when the call succeeded.
-    pub fn commit(self, base: &mut KeyedState) {
-        for (key, write) in self.writes {
-            match write {
-                Some(value) => base.put(key, value),
-                None => base.delete(&key),
+    pub fn commit(mut self, base: &mut KeyedState) {
+        self.commit_some(base, usize::MAX);
+    }
+
+    /// Applies at most `max` of the writes to `base`, in key order; true when none is left.
+    /// A call that wrote a million keys is committed in pieces, between which the worker may
+    /// run other work: the host's share of a call is as preemptible as the guest's.
+    pub fn commit_some(&mut self, base: &mut KeyedState, max: usize) -> bool {
+        for _ in 0..max {
+            match self.writes.pop_first() {
+                Some((key, Some(value))) => base.put(key, value),
+                Some((key, None)) => base.delete(&key),
+                None => return true,
             }
         }
+        self.writes.is_empty()
+    }
+
+    /// Drops at most `max` of the writes of a failed call; true when none is left.
+    pub fn discard_some(&mut self, max: usize) -> bool {
+        for _ in 0..max {
+            if self.writes.pop_first().is_none() {
+                return true;
+            }
+        }
+        self.writes.is_empty()
     }
 }
 

@@ -139,6 +139,25 @@ impl Activator {
     }
 }
 
+/// When the earliest timed task falls due, read without a lock; the one thread watching it
+/// is unparked when that time changes.
+pub struct TimerWatch {
+    shared: Arc<Shared>,
+}
+
+impl TimerWatch {
+    /// When the earliest timer falls due; `None` when no timer is armed.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.shared.next_timer_at()
+    }
+
+    /// Makes the calling thread the watcher: it is unparked (`std::thread::park_timeout`
+    /// returns) whenever the earliest timer changes. One thread only.
+    pub fn watch_from_this_thread(&self) {
+        let _ = self.shared.timer_watcher.set(std::thread::current());
+    }
+}
+
 /// Worker threads plus the run queue.
 pub struct Executor {
     shared: Arc<Shared>,
@@ -158,6 +177,7 @@ impl Executor {
             pushes: AtomicU64::new(0),
             next_timer: AtomicU64::new(u64::MAX),
             origin: Instant::now(),
+            timer_watcher: std::sync::OnceLock::new(),
             shutdown: AtomicBool::new(false),
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
@@ -165,6 +185,15 @@ impl Executor {
         Executor {
             shared,
             workers: Vec::new(),
+        }
+    }
+
+    /// A view of when the earliest timed task falls due, for a thread outside the workers
+    /// (the epoch ticker) that ends the running slices the moment a source is due instead of
+    /// at their natural end.
+    pub fn timer_watch(&self) -> TimerWatch {
+        TimerWatch {
+            shared: Arc::clone(&self.shared),
         }
     }
 

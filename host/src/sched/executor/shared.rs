@@ -49,6 +49,9 @@ pub(super) struct Shared {
     /// timer), so that busy workers check for due timers without taking the queue's lock.
     pub(super) next_timer: AtomicU64,
     pub(super) origin: Instant,
+    /// A thread outside the workers that waits for the earliest timer (the epoch ticker),
+    /// unparked when the earliest timer changes.
+    pub(super) timer_watcher: std::sync::OnceLock<std::thread::Thread>,
     pub(super) shutdown: AtomicBool,
     pub(super) tracing: AtomicBool,
     pub(super) trace: Mutex<Vec<TaskId>>,
@@ -86,7 +89,22 @@ impl Shared {
             .timers()
             .earliest()
             .map_or(u64::MAX, |at| self.nanos(at));
-        self.next_timer.store(next, Ordering::Release);
+        let previous = self.next_timer.swap(next, Ordering::AcqRel);
+        // The watcher sleeps until the earliest timer it knows of, or for its next tick if it
+        // has already acted on that timer: any other earliest time is news to it.
+        if next != previous
+            && let Some(watcher) = self.timer_watcher.get()
+        {
+            watcher.unpark();
+        }
+    }
+
+    /// When the earliest timer falls due (without taking the queue's lock).
+    pub(super) fn next_timer_at(&self) -> Option<Instant> {
+        match self.next_timer.load(Ordering::Acquire) {
+            u64::MAX => None,
+            nanos => Some(self.origin + Duration::from_nanos(nanos)),
+        }
     }
 
     /// True when a timer is due by `now` (without taking the queue's lock).
