@@ -57,8 +57,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn paper_prints_each_ratio_beside_the_papers() {
     let (report, out) = bench(&["paper", "--duration-s", "0.3", "--policies", "edf"]);
     let ratios = report["ratios"].as_array().unwrap();
-    let groups: Vec<&str> = ratios.iter().map(|r| r["group"].as_str().unwrap()).collect();
-    assert_eq!(groups, ["alerts", "rollup", "latency_sensitive"], "{report}");
+    let groups: Vec<&str> = ratios
+        .iter()
+        .map(|r| r["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        ["alerts", "rollup", "latency_sensitive"],
+        "{report}"
+    );
     for ratio in ratios {
         assert_eq!(ratio["best_policy"], "edf", "{ratio}");
         assert!(ratio["fifo_p99_ms"].as_f64().unwrap() > 0.0, "{ratio}");
@@ -125,9 +132,16 @@ fn scale_measures_both_pipelines_at_every_worker_count() {
     ]);
     for pipeline in ["filter", "window-agg"] {
         let points = report["pipelines"][pipeline].as_array().unwrap();
-        let workers: Vec<u64> = points.iter().map(|p| p["workers"].as_u64().unwrap()).collect();
+        let workers: Vec<u64> = points
+            .iter()
+            .map(|p| p["workers"].as_u64().unwrap())
+            .collect();
         assert_eq!(workers, [1, 2], "{report}");
-        assert!(points.iter().all(|p| p["events_per_s"].as_f64().unwrap() > 0.0));
+        assert!(
+            points
+                .iter()
+                .all(|p| p["events_per_s"].as_f64().unwrap() > 0.0)
+        );
     }
     assert_chart(out.path(), "scale-throughput");
     assert_chart(out.path(), "scale-p99");
@@ -158,7 +172,11 @@ fn overhead_measures_every_batch_size_and_slicing_mode() {
     for mode in ["fuel-sliced", "epoch-sliced", "uninterrupted", "native"] {
         assert!(report["compute_ns"][mode].as_f64().unwrap() > 0.0, "{mode}");
     }
-    for ratio in ["fuel_slicing_ratio", "epoch_slicing_ratio", "wasm_vs_native"] {
+    for ratio in [
+        "fuel_slicing_ratio",
+        "epoch_slicing_ratio",
+        "wasm_vs_native",
+    ] {
         assert!(report[ratio].as_f64().unwrap() > 0.0, "{ratio}");
     }
     assert_chart(out.path(), "overhead-batch");
@@ -189,5 +207,9 @@ fn density_makes_idle_instances_of_every_guest_and_allocation() {
         }
     }
     assert_chart(out.path(), "density");
-    assert!(files(out.path()).iter().any(|f| f.ends_with("density.json")));
+    assert!(
+        files(out.path())
+            .iter()
+            .any(|f| f.ends_with("density.json"))
+    );
 }

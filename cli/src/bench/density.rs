@@ -81,11 +81,9 @@ fn resident_bytes() -> u64 {
 /// (in this process) and measures them.
 pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe, BenchError> {
     let instances = instances.max(1);
-    let engine = OperatorEngine::with_allocation(
-        Limits::default(),
-        allocation(allocation_name, instances),
-    )
-    .map_err(cameo_host::JobError::from)?;
+    let engine =
+        OperatorEngine::with_allocation(Limits::default(), allocation(allocation_name, instances))
+            .map_err(cameo_host::JobError::from)?;
     let module = OperatorModule::load_file(&engine, path)?;
     let accounts = Accounts::unlimited();
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
@@ -95,7 +93,11 @@ pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe
     let step = (instances / 50).max(1);
     let before = resident_bytes();
     // One instance first, uncounted: the first pays for lazily made engine state.
-    drop(runtime.block_on(instantiate_idle(&engine, &module, &accounts)).map_err(BenchError::Density)?);
+    drop(
+        runtime
+            .block_on(instantiate_idle(&engine, &module, &accounts))
+            .map_err(BenchError::Density)?,
+    );
     for made in 1..=instances {
         let started = Instant::now();
         let instance = runtime
@@ -118,7 +120,12 @@ pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe
     times.sort();
     let at = |q: f64| {
         let index = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len().max(1)) - 1;
-        times.get(index).copied().unwrap_or(Duration::ZERO).as_nanos() as f64 / 1000.0
+        times
+            .get(index)
+            .copied()
+            .unwrap_or(Duration::ZERO)
+            .as_nanos() as f64
+            / 1000.0
     };
     Ok(Probe {
         instances: made,
@@ -206,7 +213,11 @@ impl DensityReport {
             .flat_map(|(guest, allocations)| {
                 allocations.iter().map(move |(allocation, probe)| Series {
                     name: format!("{guest}, {allocation}"),
-                    points: probe.curve.iter().map(|&(n, mib)| (n as f64, mib)).collect(),
+                    points: probe
+                        .curve
+                        .iter()
+                        .map(|&(n, mib)| (n as f64, mib))
+                        .collect(),
                 })
             })
             .collect();

@@ -135,7 +135,11 @@ mod tests {
     fn a_cdf_rises_from_the_body_to_the_maximum() {
         let values: Vec<u64> = (1..=1000).collect();
         let points = cdf(&histogram(&values));
-        assert!(points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1));
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
+        );
         let (last_ms, last_q) = *points.last().unwrap();
         assert_eq!(last_q, 1.0);
         assert!((0.99..=1.01).contains(&last_ms), "{last_ms}");

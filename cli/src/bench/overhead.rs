@@ -180,7 +180,8 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
                 batch_size: batch.max(1),
                 ..Limits::default()
             };
-            let pipeline = ns_per_event(&ladder_spec(Some(&filter), options.events), limits.clone())?;
+            let pipeline =
+                ns_per_event(&ladder_spec(Some(&filter), options.events), limits.clone())?;
             let baseline = ns_per_event(&ladder_spec(None, options.events), limits)?;
             let runs = batch_runs.entry(batch).or_default();
             runs.0.push(pipeline);
@@ -217,7 +218,10 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
         .map(|(mode, mut ns)| (mode, median(&mut ns)))
         .collect();
     let ratio = |a: &str, b: &str| {
-        let (a, b) = (compute_ns.get(a).copied().unwrap_or(0.0), compute_ns.get(b).copied().unwrap_or(0.0));
+        let (a, b) = (
+            compute_ns.get(a).copied().unwrap_or(0.0),
+            compute_ns.get(b).copied().unwrap_or(0.0),
+        );
         if b > 0.0 { a / b } else { 0.0 }
     };
     Ok(OverheadReport {
@@ -236,7 +240,11 @@ impl OverheadReport {
     pub fn charts(&self) -> Vec<(String, Chart)> {
         let line = |name: &str, f: fn(&BatchRow) -> f64| Series {
             name: name.to_string(),
-            points: self.batches.iter().map(|b| (b.batch_size as f64, f(b))).collect(),
+            points: self
+                .batches
+                .iter()
+                .map(|b| (b.batch_size as f64, f(b)))
+                .collect(),
         };
         let modes = [FUEL, EPOCH, WHOLE, NATIVE];
         vec![
@@ -269,7 +277,10 @@ impl OverheadReport {
                     categories: modes
                         .iter()
                         .map(|m| {
-                            (m.to_string(), vec![self.compute_ns.get(*m).map(|ns| ns / 1000.0)])
+                            (
+                                m.to_string(),
+                                vec![self.compute_ns.get(*m).map(|ns| ns / 1000.0)],
+                            )
                         })
                         .collect(),
                     axis: Axis::Linear,

@@ -128,7 +128,10 @@ fn throughput_share(
     policy: &str,
     group: &str,
 ) -> Option<f64> {
-    let fifo = policies.get(PolicyKind::Fifo.name())?.get(group)?.throughput_eps;
+    let fifo = policies
+        .get(PolicyKind::Fifo.name())?
+        .get(group)?
+        .throughput_eps;
     let other = policies.get(policy)?.get(group)?.throughput_eps;
     (fifo > 0.0).then(|| other / fifo)
 }
@@ -149,7 +152,12 @@ impl std::fmt::Display for PaperReport {
             writeln!(
                 f,
                 "{:<14} {:<18} {:>11.3} {:>11.3} {:>6} {:>7.1}x {:>6.1}x",
-                r.experiment, r.group, r.fifo_p99_ms, r.best_p99_ms, r.best_policy, r.ratio,
+                r.experiment,
+                r.group,
+                r.fifo_p99_ms,
+                r.best_p99_ms,
+                r.best_policy,
+                r.ratio,
                 r.paper_ratio
             )?;
         }
@@ -178,11 +186,23 @@ mod tests {
     #[test]
     fn the_ratio_is_fifo_over_the_best_deadline_policy() {
         let policies = BTreeMap::from([
-            ("fifo".to_string(), BTreeMap::from([("g".to_string(), stats(90.0, 100.0))])),
-            ("edf".to_string(), BTreeMap::from([("g".to_string(), stats(30.0, 96.0))])),
-            ("llf".to_string(), BTreeMap::from([("g".to_string(), stats(10.0, 90.0))])),
+            (
+                "fifo".to_string(),
+                BTreeMap::from([("g".to_string(), stats(90.0, 100.0))]),
+            ),
+            (
+                "edf".to_string(),
+                BTreeMap::from([("g".to_string(), stats(30.0, 96.0))]),
+            ),
+            (
+                "llf".to_string(),
+                BTreeMap::from([("g".to_string(), stats(10.0, 90.0))]),
+            ),
             // Round robin is not a deadline policy: it never counts as the best.
-            ("rr".to_string(), BTreeMap::from([("g".to_string(), stats(1.0, 90.0))])),
+            (
+                "rr".to_string(),
+                BTreeMap::from([("g".to_string(), stats(1.0, 90.0))]),
+            ),
         ]);
         let ratio = ratio_of(&policies, Scenario::MultiTenant, "g", 4.6).unwrap();
         assert_eq!(ratio.best_policy, "llf");

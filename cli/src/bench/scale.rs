@@ -77,7 +77,11 @@ pub fn run(
     for _ in 0..rounds {
         for workers in 1..=max_workers {
             for (index, (name, module)) in PIPELINES.iter().zip(&modules).enumerate() {
-                let job = JobSpec::parse(&spec(name, module, events, workers), "scale.toml", dir.clone())?;
+                let job = JobSpec::parse(
+                    &spec(name, module, events, workers),
+                    "scale.toml",
+                    dir.clone(),
+                )?;
                 let options = RunOptions {
                     workers,
                     policy: PolicyKind::Edf,

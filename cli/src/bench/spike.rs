@@ -103,7 +103,9 @@ pub fn run(options: &SpikeOptions) -> Result<SpikeReport, BenchError> {
     let mut policies = BTreeMap::new();
     let mut timelines = BTreeMap::new();
     for (policy, runs) in per_policy {
-        let pick = |f: fn(&SpikeStats) -> f64| median(&mut runs.iter().map(|r| f(&r.stats)).collect::<Vec<_>>());
+        let pick = |f: fn(&SpikeStats) -> f64| {
+            median(&mut runs.iter().map(|r| f(&r.stats)).collect::<Vec<_>>())
+        };
         // Not recovered counts as the longest time: the median is `None` if most rounds did
         // not recover.
         let mut recoveries: Vec<f64> = runs
@@ -233,7 +235,10 @@ impl SpikeReport {
                 BURST_FACTOR
             ),
             x_label: "time since start, s".into(),
-            y_label: format!("p99 latency over the last {} ms, ms (log)", WINDOW_S * 1000.0),
+            y_label: format!(
+                "p99 latency over the last {} ms, ms (log)",
+                WINDOW_S * 1000.0
+            ),
             x_axis: Axis::Linear,
             y_axis: Axis::Log,
             series: self
@@ -302,7 +307,13 @@ mod tests {
 
     #[test]
     fn recovery_is_the_first_window_after_the_burst_back_near_the_old_p99() {
-        let timeline = [at(0.5, 1.0), at(1.0, 40.0), at(2.1, 20.0), at(2.6, 1.4), at(3.0, 1.0)];
+        let timeline = [
+            at(0.5, 1.0),
+            at(1.0, 40.0),
+            at(2.1, 20.0),
+            at(2.6, 1.4),
+            at(3.0, 1.0),
+        ];
         // Before: 1 ms; the burst ends at 2.0; 1.4 ms is within 1.5x at 2.6.
         let r = recovery(&timeline, 1.0, 2.0).unwrap();
         assert!((r - 0.6).abs() < 1e-9, "{r}");

@@ -1,6 +1,6 @@
 //! A scenario report's table and charts.
 
-use super::{PROBES, Scenario, ScenarioReport};
+use super::{PROBES, ScenarioReport};
 use crate::bench::plot::{Axis, BarChart, Chart, LineChart, Series};
 
 impl ScenarioReport {
@@ -105,4 +105,3 @@ impl std::fmt::Display for ScenarioReport {
         Ok(())
     }
 }
-

@@ -329,7 +329,12 @@ fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
     let report = scenarios::run(scenario, &scenario_options(args))?;
     // The figures come first: a chart that cannot be written must not lose them.
     print_report(&report, json)?;
-    suite::write_out(&out, scenario.name(), &suite::scenario_raw(&report), report.charts());
+    suite::write_out(
+        &out,
+        scenario.name(),
+        &suite::scenario_raw(&report),
+        report.charts(),
+    );
     Ok(())
 }
 

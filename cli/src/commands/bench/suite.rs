@@ -12,7 +12,12 @@ use crate::bench::{density, overhead, paper, scale, spike};
 
 /// Writes `raw` as `DIR/NAME.json` and every chart as `DIR/STEM.svg` and `.png`, saying
 /// where on stderr; a file that cannot be written is a warning (the figures were printed).
-pub fn write_out(dir: &Path, name: &str, raw: &impl serde::Serialize, charts: Vec<(String, Chart)>) {
+pub fn write_out(
+    dir: &Path,
+    name: &str,
+    raw: &impl serde::Serialize,
+    charts: Vec<(String, Chart)>,
+) {
     let raw_path = dir.join(format!("{name}.json"));
     let written = std::fs::create_dir_all(dir)
         .map_err(anyhow::Error::from)
@@ -111,7 +116,12 @@ pub fn spike(args: SpikeArgs) -> anyhow::Result<()> {
     };
     let report = spike::run(&options)?;
     print_report(&report, args.json)?;
-    write_out(&args.out, "spike", &report, vec![("spike-p99".into(), report.chart())]);
+    write_out(
+        &args.out,
+        "spike",
+        &report,
+        vec![("spike-p99".into(), report.chart())],
+    );
     Ok(())
 }
 
@@ -225,7 +235,12 @@ pub struct DensityArgs {
 pub fn density(args: DensityArgs) -> anyhow::Result<()> {
     let report = density::run(&args.operators, args.instances, args.rounds as usize)?;
     print_report(&report, args.json)?;
-    write_out(&args.out, "density", &report, vec![("density".into(), report.chart())]);
+    write_out(
+        &args.out,
+        "density",
+        &report,
+        vec![("density".into(), report.chart())],
+    );
     Ok(())
 }
 
