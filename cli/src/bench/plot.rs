@@ -263,7 +263,12 @@ impl LineChart {
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1));
         let marks = self.marks.iter().map(|m| m.0);
-        let (x0, x1) = self.x_axis.range(xs.chain(marks));
+        let xs: Vec<f64> = xs.chain(marks).filter(|&x| self.x_axis.keeps(x)).collect();
+        let (mut x0, x1) = self.x_axis.range(xs.iter().copied());
+        if self.x_axis == Axis::Linear {
+            // The x axis spans the data (workers 1..N, seconds of a run), not from 0.
+            x0 = xs.iter().copied().fold(x1, f64::min).min(x1 - f64::EPSILON);
+        }
         let (y0, y1) = self.y_axis.range(ys);
         match (self.x_axis, self.y_axis) {
             (Axis::Linear, Axis::Linear) => self.draw_on(root, x0..x1, y0..y1),
