@@ -93,7 +93,7 @@ pub use budget::{BudgetConfig, BudgetExceeded, Resource};
 pub use builder::{BuildError, build_rust};
 pub use dataflow::source::http::{Inlet, InletError};
 pub use dataflow::spec::{JobSpec, SinkKind, SourceKind, SpecError};
-pub use engine::{EngineSetupError, OperatorEngine};
+pub use engine::{Allocation, EngineSetupError, OperatorEngine};
 pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
@@ -129,5 +129,42 @@ pub mod internals {
             None,
             accounts.clone(),
         ))
+    }
+
+    /// An operator instance made and left idle, never called: what the density benchmark
+    /// counts.
+    pub struct IdleInstance {
+        _store: wasmtime::Store<crate::engine::HostState>,
+        _instance: wasmtime::component::Instance,
+    }
+
+    /// Instantiates `module` (pre-instantiated when it was loaded) into a fresh store charging
+    /// `accounts`, without calling `init`; the error says why it could not be.
+    pub async fn instantiate_idle(
+        engine: &crate::OperatorEngine,
+        module: &crate::OperatorModule,
+        accounts: &Accounts,
+    ) -> Result<IdleInstance, String> {
+        let mut store = engine.new_store(
+            Arc::from(module.name()),
+            Held::default(),
+            None,
+            None,
+            accounts.clone(),
+        );
+        // Start functions, if any, run under a generous budget and no epoch deadline.
+        store
+            .set_fuel(u64::MAX / 4)
+            .map_err(|e| format!("could not set fuel: {e:#}"))?;
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = module
+            .pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("{}: could not be instantiated: {e:#}", module.name()))?;
+        Ok(IdleInstance {
+            _store: store,
+            _instance: instance,
+        })
     }
 }

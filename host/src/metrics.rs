@@ -166,6 +166,15 @@ impl JobMetrics {
         }
     }
 
+    /// A copy of the end-to-end latency histogram, in microseconds, of `sink` (or of every
+    /// output of the job for `None`); `None` when that sink has delivered nothing yet.
+    pub fn latency_histogram(&self, sink: Option<&str>) -> Option<Histogram<u64>> {
+        match sink {
+            None => self.latency.lock().ok()?.histogram.clone(),
+            Some(sink) => self.sinks.lock().ok()?.get(sink)?.histogram.clone(),
+        }
+    }
+
     fn operator_stats(&self) -> BTreeMap<String, OperatorStats> {
         let Ok(operators) = self.operators.lock() else {
             return BTreeMap::new();

@@ -3,24 +3,37 @@
 //!
 //! # Layout
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
+//! - [`density`]: idle instances in 2 GiB and instantiation time, per guest and allocation.
 //! - [`flink`]: cameo against Flink on a job both compute exactly.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
-//! - [`plot`]: SVG bar charts of the results.
+//! - [`latency`]: latency distributions and p99 over time from the host's histograms.
+//! - [`overhead`]: per-event host cost against batch size, the cost of preemptible slices,
+//!   Wasm against native.
+//! - [`paper`]: the paper's two headline experiments beside its figures.
+//! - [`plot`]: charts of the results (plotters, SVG and PNG).
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
+//! - [`scale`]: throughput and p99 against workers.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
 //! - `specs`: the job specs those scenarios run.
+//! - [`spike`]: a latency-sensitive job through a 5x burst of another tenant's input.
 //! - [`stages`]: what each stage of the data path costs per event, from a ladder of
 //!   pipelines that each add one stage.
 
 pub mod checkpoint;
+pub mod density;
 pub mod flink;
 pub mod hostile;
+pub mod latency;
+pub mod overhead;
+pub mod paper;
 pub mod plot;
 pub mod recovery;
+pub mod scale;
 pub mod scenarios;
 mod specs;
+pub mod spike;
 pub mod stages;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +67,9 @@ pub enum BenchError {
     /// A scratch directory or output file could not be made.
     #[error("benchmark scratch space: {0}")]
     Io(#[from] std::io::Error),
+    /// An idle instance could not be made, or a density probe failed.
+    #[error("density: {0}")]
+    Density(String),
 }
 
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`

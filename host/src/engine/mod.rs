@@ -7,6 +7,7 @@
 pub mod cache;
 mod imports;
 pub mod log;
+pub mod pool;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::state::{Held, StateTxn};
 use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
 use log::OperatorLog;
+pub use pool::Allocation;
 
 /// The shared wasmtime engine and linker every operator instance is created from.
 #[derive(Clone)]
@@ -38,7 +40,16 @@ pub struct EngineSetupError(#[source] wasmtime::Error);
 impl OperatorEngine {
     /// An engine with fuel metering on, and a linker with WASI p2 and the cameo imports.
     pub fn new(limits: Limits) -> Result<Self, EngineSetupError> {
+        Self::with_allocation(limits, Allocation::OnDemand)
+    }
+
+    /// As [`OperatorEngine::new`], allocating instances as `allocation` says.
+    pub fn with_allocation(
+        limits: Limits,
+        allocation: Allocation,
+    ) -> Result<Self, EngineSetupError> {
         let mut config = wasmtime::Config::new();
+        pool::configure(&mut config, allocation, limits.memory_bytes);
         config.wasm_component_model(true);
         config.consume_fuel(true);
         // Slices are also bounded in wall time when the host ticks the epoch (see

@@ -59,6 +59,13 @@ impl JobMonitor {
         )
     }
 
+    /// The end-to-end latencies of the job's outputs so far, in microseconds, as a histogram
+    /// (of `sink` alone, or of every output for `None`): for benchmarks that draw latency
+    /// distributions, or latency over time from the difference of two copies.
+    pub fn latency_histogram(&self, sink: Option<&str>) -> Option<hdrhistogram::Histogram<u64>> {
+        self.metrics.latency_histogram(sink)
+    }
+
     /// Stops the job (as [`super::JobHandle::cancel`]); its checkpoints are kept, so a host
     /// that submits it again resumes it from the newest. Its inlets' readers are released.
     pub fn cancel(&self) {

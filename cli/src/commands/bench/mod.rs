@@ -1,9 +1,15 @@
 //! `cameo bench`: the scenarios of [`crate::bench`], their flags, reports and charts.
+//!
+//! # Layout
+//! - this module: the subcommands, and the scheduling scenarios' flags.
+//! - [`suite`]: the paper, spike, scale, overhead and density benchmarks, and the writing of
+//!   charts and raw data under `--out`.
 
-use std::path::{Path, PathBuf};
+mod suite;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use cameo_host::PolicyKind;
 use clap::Subcommand;
 
@@ -22,6 +28,24 @@ pub enum BenchCommand {
     MultiTenant(ScenarioArgs),
     /// A well-behaved job beside a tenant whose operator loops forever.
     Runaway(ScenarioArgs),
+    /// The paper's two headline experiments (single-tenant and multi-tenant, FIFO against the
+    /// deadline policies), each ratio of p99 latencies printed beside the paper's (2.7x and
+    /// 4.6x).
+    Paper(ScenarioArgs),
+    /// A latency-sensitive job through a transient 5x burst of another tenant's bulk input:
+    /// its p99 over time under every policy, and the time to recover after the burst.
+    Spike(suite::SpikeArgs),
+    /// Throughput and p99 of a filter and a window-agg pipeline with 1..N workers.
+    Scale(suite::ScaleArgs),
+    /// Per-event host cost against batch size; fuel-sliced, epoch-sliced and uninterrupted
+    /// runs of one compute-bound guest; the same loop as Wasm and as native code.
+    Overhead(suite::OverheadArgs),
+    /// Idle operator instances that fit in 2 GiB, instantiation time and memory per instance,
+    /// per guest, with on-demand and pooling allocation.
+    Density(suite::DensityArgs),
+    /// One density probe, in a process of its own (run by `density`).
+    #[command(name = "density-probe", hide = true)]
+    DensityProbe(suite::DensityProbeArgs),
     /// A well-behaved job beside every kind of misbehaving operator at once (state, memory,
     /// timers, logs, headers, re-firing timers, panics, window panes, floods, and runaways in
     /// another tenant and in its own): its latency against alone, what it lost (by seq), and
@@ -171,10 +195,10 @@ pub struct ScenarioArgs {
     /// median over the rounds (a stall of the machine in one round then decides nothing).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
-    /// Where to write the chart of p99 latencies (SVG) [default:
-    /// target/cameo-bench/SCENARIO.svg].
-    #[arg(long)]
-    plot: Option<PathBuf>,
+    /// Where to write the charts (p99 per policy, latency distribution per group; SVG and
+    /// PNG) and the raw data (SCENARIO.json, with the distributions).
+    #[arg(long, default_value = "target/cameo-bench")]
+    out: PathBuf,
     /// Print the report as JSON: {"policies": {"fifo": {"GROUP": {"p50_ms", "p99_ms",
     /// "deadline_miss_rate", "throughput_eps", "ready_to_run_p99_us"}}, ...}, "scenario",
     /// "capacity_eps", "rounds"} (the measured capacity the load is a share of, null for
@@ -189,6 +213,17 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::SingleTenant(args) => scenario(Scenario::SingleTenant, args),
         BenchCommand::MultiTenant(args) => scenario(Scenario::MultiTenant, args),
         BenchCommand::Runaway(args) => scenario(Scenario::Runaway, args),
+        BenchCommand::Paper(args) => {
+            let (out, json) = (args.out.clone(), args.json);
+            let mut options = scenario_options(args);
+            options.policies = crate::bench::paper::policies(&options.policies);
+            suite::paper(&options, &out, json)
+        }
+        BenchCommand::Spike(args) => suite::spike(args),
+        BenchCommand::Scale(args) => suite::scale(args),
+        BenchCommand::Overhead(args) => suite::overhead(args),
+        BenchCommand::Density(args) => suite::density(args),
+        BenchCommand::DensityProbe(args) => suite::density_probe(args),
         BenchCommand::Stages {
             events,
             rounds,
@@ -272,8 +307,9 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
-    let options = ScenarioOptions {
+/// The scheduling knobs of `args`.
+fn scenario_options(args: ScenarioArgs) -> ScenarioOptions {
+    ScenarioOptions {
         operators: args.operators,
         duration_s: args.duration_s.max(0.1),
         load: args.load.max(0.001),
@@ -285,22 +321,25 @@ fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
         } else {
             args.policies
         },
-    };
-    let report = scenarios::run(scenario, &options)?;
-    let plot = args.plot.unwrap_or_else(|| {
-        PathBuf::from("target/cameo-bench").join(format!("{}.svg", scenario.name()))
-    });
-    // The figures come first: a chart that cannot be written must not lose them.
-    print_report(&report, args.json)?;
-    match write_chart(&plot, &report.p99_chart().to_svg()) {
-        Ok(()) => eprintln!("chart: {}", plot.display()),
-        Err(err) => eprintln!("warning: no chart: {}", crate::describe(&err)),
     }
+}
+
+fn scenario(scenario: Scenario, args: ScenarioArgs) -> anyhow::Result<()> {
+    let (out, json) = (args.out.clone(), args.json);
+    let report = scenarios::run(scenario, &scenario_options(args))?;
+    // The figures come first: a chart that cannot be written must not lose them.
+    print_report(&report, json)?;
+    suite::write_out(
+        &out,
+        scenario.name(),
+        &suite::scenario_raw(&report),
+        report.charts(),
+    );
     Ok(())
 }
 
 /// Prints `report` as one JSON line, or as text.
-fn print_report(
+pub(super) fn print_report(
     report: &(impl serde::Serialize + std::fmt::Display),
     json: bool,
 ) -> anyhow::Result<()> {
@@ -313,21 +352,14 @@ fn print_report(
 }
 
 /// One worker per core.
-fn default_workers() -> usize {
+pub(super) fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// A finite number above zero.
-fn positive(text: &str) -> Result<f64, String> {
+pub(super) fn positive(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
         _ => Err(format!("`{text}` is not a number above 0")),
     }
-}
-
-fn write_chart(path: &Path, svg: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
 }

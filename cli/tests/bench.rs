@@ -1,0 +1,216 @@
+//! Smoke runs of the `cameo bench` suite at tiny sizes: each checks the report's shape and
+//! that its charts and raw data were written (never how fast anything was).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn operators() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../example-operators/rust")
+        .display()
+        .to_string()
+}
+
+/// Runs `cameo bench ARGS --json --out DIR --operators ...`; returns the report and DIR.
+fn bench(args: &[&str]) -> (Value, tempfile::TempDir) {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cameo"));
+    command
+        .arg("bench")
+        .args(args)
+        .args(["--json", "--out", &out.path().display().to_string()])
+        .args(["--operators", &operators()]);
+    let output = command.output().expect("the cameo binary runs");
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    (report, out)
+}
+
+/// Asserts that `STEM.svg` and a real `STEM.png` were written under `dir`.
+fn assert_chart(dir: &Path, stem: &str) {
+    let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg")))
+        .unwrap_or_else(|e| panic!("{stem}.svg: {e}"));
+    assert!(svg.contains("<svg"), "{stem}.svg");
+    let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{stem}.png");
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn paper_prints_each_ratio_beside_the_papers() {
+    let (report, out) = bench(&["paper", "--duration-s", "0.3", "--policies", "edf"]);
+    let ratios = report["ratios"].as_array().unwrap();
+    let groups: Vec<&str> = ratios
+        .iter()
+        .map(|r| r["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        ["alerts", "rollup", "latency_sensitive"],
+        "{report}"
+    );
+    for ratio in ratios {
+        assert_eq!(ratio["best_policy"], "edf", "{ratio}");
+        assert!(ratio["fifo_p99_ms"].as_f64().unwrap() > 0.0, "{ratio}");
+        assert!(ratio["ratio"].as_f64().unwrap() > 0.0, "{ratio}");
+    }
+    assert_eq!(ratios[0]["paper_ratio"], 2.7);
+    assert_eq!(ratios[2]["paper_ratio"], 4.6);
+    assert!(report["bulk_throughput_ratio"].as_f64().unwrap() > 0.0);
+    let dir = out.path();
+    for stem in [
+        "single-tenant-p99",
+        "single-tenant-cdf-alerts",
+        "single-tenant-cdf-rollup",
+        "multi-tenant-p99",
+        "multi-tenant-cdf-latency_sensitive",
+    ] {
+        assert_chart(dir, stem);
+    }
+    let raw: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("paper.json")).unwrap()).unwrap();
+    assert_eq!(raw["ratios"], report["ratios"]);
+}
+
+#[test]
+fn paper_without_a_deadline_policy_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["bench", "paper", "--policies", "fifo"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("names no deadline policy"), "{text}");
+}
+
+#[test]
+fn spike_follows_the_p99_of_every_policy_through_the_burst() {
+    let (report, out) = bench(&["spike", "--duration-s", "0.6", "--policies", "fifo,edf"]);
+    let near = |value: &Value, expected: f64| (value.as_f64().unwrap() - expected).abs() < 1e-9;
+    assert!(near(&report["burst_s"][0], 0.2), "{report}");
+    assert!(near(&report["burst_s"][1], 0.3), "{report}");
+    let burst = report["burst_rate_eps"].as_f64().unwrap();
+    let base = report["base_rate_eps"].as_f64().unwrap();
+    assert!((burst / base - 5.0).abs() < 1e-9, "{report}");
+    for policy in ["fifo", "edf"] {
+        let stats = &report["policies"][policy];
+        assert!(stats["before_p99_ms"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(stats["bulk_throughput_eps"].as_f64().unwrap() > 0.0);
+        let timeline = report["timelines"][policy].as_array().unwrap();
+        assert!(!timeline.is_empty(), "{policy}: no p99 over time");
+    }
+    assert_chart(out.path(), "spike-p99");
+    assert!(out.path().join("spike.json").exists());
+}
+
+#[test]
+fn scale_measures_both_pipelines_at_every_worker_count() {
+    let (report, out) = bench(&[
+        "scale",
+        "--events",
+        "3000",
+        "--max-workers",
+        "2",
+        "--rounds",
+        "1",
+    ]);
+    for pipeline in ["filter", "window-agg"] {
+        let points = report["pipelines"][pipeline].as_array().unwrap();
+        let workers: Vec<u64> = points
+            .iter()
+            .map(|p| p["workers"].as_u64().unwrap())
+            .collect();
+        assert_eq!(workers, [1, 2], "{report}");
+        assert!(
+            points
+                .iter()
+                .all(|p| p["events_per_s"].as_f64().unwrap() > 0.0)
+        );
+    }
+    assert_chart(out.path(), "scale-throughput");
+    assert_chart(out.path(), "scale-p99");
+}
+
+#[test]
+fn overhead_measures_every_batch_size_and_slicing_mode() {
+    let (report, out) = bench(&[
+        "overhead",
+        "--events",
+        "3000",
+        "--batch-sizes",
+        "1,16",
+        "--spin-events",
+        "20",
+        "--iterations",
+        "2000",
+        "--rounds",
+        "1",
+    ]);
+    let batches: Vec<u64> = report["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["batch_size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(batches, [1, 16]);
+    for mode in ["fuel-sliced", "epoch-sliced", "uninterrupted", "native"] {
+        assert!(report["compute_ns"][mode].as_f64().unwrap() > 0.0, "{mode}");
+    }
+    for ratio in [
+        "fuel_slicing_ratio",
+        "epoch_slicing_ratio",
+        "wasm_vs_native",
+    ] {
+        assert!(report[ratio].as_f64().unwrap() > 0.0, "{ratio}");
+    }
+    assert_chart(out.path(), "overhead-batch");
+    assert_chart(out.path(), "overhead-compute");
+}
+
+#[test]
+fn a_batch_size_of_zero_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["bench", "overhead", "--batch-sizes", "4,0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("--batch-sizes holds 0"), "{text}");
+}
+
+#[test]
+fn density_makes_idle_instances_of_every_guest_and_allocation() {
+    let (report, out) = bench(&["density", "--instances", "30", "--rounds", "1"]);
+    for guest in ["filter", "window-agg"] {
+        for allocation in ["on-demand", "pooling"] {
+            let probe = &report["probes"][guest][allocation];
+            assert_eq!(probe["instances"], 30, "{guest} {allocation}: {report}");
+            let p50 = probe["p50_us"].as_f64().unwrap();
+            assert!(p50 > 0.0 && probe["p99_us"].as_f64().unwrap() >= p50);
+            assert!(!probe["curve"].as_array().unwrap().is_empty());
+        }
+    }
+    assert_chart(out.path(), "density");
+    assert!(
+        files(out.path())
+            .iter()
+            .any(|f| f.ends_with("density.json"))
+    );
+}
