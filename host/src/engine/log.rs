@@ -1,5 +1,6 @@
 //! The operator's log: lines from the `log` import and from the guest's stdout/stderr,
-//! rate-limited per call and forwarded to `tracing` tagged with the operator's name.
+//! rate-limited per call and forwarded to `tracing` tagged with the operator's name, and to
+//! the embedder's [`LogSink`] when it set one ([`super::OperatorEngine::set_log_sink`]).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -118,10 +119,42 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
 }
 
+/// One line an operator instance logged or printed, as a [`LogSink`] receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLine<'a> {
+    /// The instance: `job/operator#instance`.
+    pub label: &'a str,
+    /// `log` for the `log` import, `stdout` or `stderr` for printed output, `host` for the
+    /// host's notices about the instance's log (lines dropped over the per-call limits).
+    pub stream: &'static str,
+    /// `trace`, `debug`, `info`, `warn` or `error`; printed output is `info`, notices `warn`.
+    pub level: &'static str,
+    /// The line, cut to the per-line limit.
+    pub text: &'a str,
+}
+
+/// Where an embedder receives every line operators log or print (beside `tracing`), for
+/// example to keep them per job. Called on the worker that ran the call: keep it quick.
+pub trait LogSink: Send + Sync {
+    /// Takes one line.
+    fn line(&self, line: LogLine<'_>);
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
 /// The log of one operator instance: what the guest logged during the current call.
 pub struct OperatorLog {
     /// `job/operator#instance`, attached to every line.
     pub label: Arc<str>,
+    sink: Option<Arc<dyn LogSink>>,
     lines: Vec<(Level, String)>,
     suppressed: u64,
     /// The guest's stdout.
@@ -131,10 +164,11 @@ pub struct OperatorLog {
 }
 
 impl OperatorLog {
-    /// A log for the instance named `label`.
-    pub fn new(label: Arc<str>) -> Self {
+    /// A log for the instance named `label`, also handing its lines to `sink` if given.
+    pub fn new(label: Arc<str>, sink: Option<Arc<dyn LogSink>>) -> Self {
         OperatorLog {
             label,
+            sink,
             lines: Vec::new(),
             suppressed: 0,
             stdout: CapturedOutput::default(),
@@ -161,7 +195,19 @@ impl OperatorLog {
     pub fn flush(&mut self) -> Option<String> {
         let mut panic = None;
         let label = &*self.label;
+        let sink = self.sink.as_deref();
+        let forward = |stream: &'static str, level: &'static str, text: &str| {
+            if let Some(sink) = sink {
+                sink.line(LogLine {
+                    label,
+                    stream,
+                    level,
+                    text,
+                });
+            }
+        };
         for (level, message) in self.lines.drain(..) {
+            forward("log", level_name(level), message.as_str());
             match level {
                 Level::Trace => tracing::trace!(target: "operator", operator = label, "{message}"),
                 Level::Debug => tracing::debug!(target: "operator", operator = label, "{message}"),
@@ -179,25 +225,25 @@ impl OperatorLog {
             let mut lines = text.lines();
             for line in lines.by_ref().take(LOG_LINES_PER_CALL) {
                 let line = bounded(line);
+                forward(stream, "info", line.as_ref());
                 tracing::info!(target: "operator", operator = label, stream, "{line}");
             }
             let rest = lines.count() as u64;
             if rest > 0 || dropped > 0 {
-                tracing::warn!(
-                    target: "operator",
-                    operator = label,
-                    stream,
-                    "{rest} more lines and {dropped} bytes of output were dropped (per-call log limit)"
+                let notice = format!(
+                    "{rest} more lines and {dropped} bytes of {stream} were dropped (per-call log limit)"
                 );
+                forward("host", "warn", notice.as_str());
+                tracing::warn!(target: "operator", operator = label, stream, "{notice}");
             }
         }
         if self.suppressed > 0 {
-            tracing::warn!(
-                target: "operator",
-                operator = label,
+            let notice = format!(
                 "{} log lines over the limit of {LOG_LINES_PER_CALL} per call were dropped",
                 self.suppressed
             );
+            forward("host", "warn", notice.as_str());
+            tracing::warn!(target: "operator", operator = label, "{notice}");
             self.suppressed = 0;
         }
         panic
