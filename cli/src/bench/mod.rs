@@ -8,6 +8,8 @@
 //!   budget.
 //! - [`plot`]: SVG bar charts of the results.
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
+//! - [`serve`]: the HTTP path of `cameo serve`: ingest, acknowledgement latency, push to
+//!   running.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
 //! - `specs`: the job specs those scenarios run.
@@ -20,6 +22,7 @@ pub mod hostile;
 pub mod plot;
 pub mod recovery;
 pub mod scenarios;
+pub mod serve;
 mod specs;
 pub mod stages;
 
