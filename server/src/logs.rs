@@ -289,11 +289,11 @@ mod tests {
         assert_eq!(seqs.first().copied(), Some(read.dropped + 1));
         assert_eq!(seqs.last().copied(), Some(40));
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
-        assert!(
-            read.text.contains(r#""operator":"op","instance":1"#),
-            "{}",
-            read.text
-        );
+        let last: serde_json::Value =
+            serde_json::from_str(read.text.lines().last().unwrap_or_default()).unwrap();
+        assert_eq!(last["operator"], "op");
+        assert_eq!(last["instance"], 1);
+        assert_eq!(last["text"], "line 39");
 
         // Reopened (a restart), the ring goes on after its last line.
         let again = Logs::with_segment_bytes(dir.path(), 400);

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cameo_host::{
-    Host, Inlet, InletError, JobError, JobMonitor, JobPlan, JobSpec, ModuleSource, OperatorModule,
+    Host, Inlet, InletError, JobError, JobMonitor, JobPlan, ModuleSource, OperatorModule,
 };
 
 use crate::AppState;
