@@ -235,14 +235,13 @@ impl Logs {
             .split_once('/')
             .map_or(line.label, |(job, _)| job);
         let mut rings = lock(&self.rings);
-        if !rings.contains_key(job) {
-            let ring = Ring::open(self.job_dir(job))?;
-            rings.insert(job.to_string(), ring);
+        if let Some(ring) = rings.get_mut(job) {
+            return ring.append(line, self.segment_bytes);
         }
-        match rings.get_mut(job) {
-            Some(ring) => ring.append(line, self.segment_bytes),
-            None => Ok(()),
-        }
+        let mut ring = Ring::open(self.job_dir(job))?;
+        ring.append(line, self.segment_bytes)?;
+        rings.insert(job.to_string(), ring);
+        Ok(())
     }
 
     /// Closes job `job`'s ring (it is opened again on its next line).
