@@ -4,14 +4,14 @@
 //! # Layout
 //! - [`console`]: the web console at `/` (embedded static files) and `/v1/whoami`.
 //! - [`health`]: `/healthz`, `/readyz`.
-//! - [`metrics`]: `/metrics`.
+//! - [`metrics`]: the Prometheus scrape route, `/metrics`.
 //! - [`tenants`]: tenants and their tokens.
 //! - [`modules`]: the module registry.
 //! - [`jobs`]: jobs, and events in and out of them.
 //! - [`logs`]: the logs of a job's operators.
 //! - [`table`]: every route in one table, which the router and the OpenAPI document are
 //!   made from.
-//! - [`openapi`]: `/v1/openapi.json`.
+//! - [`openapi`]: the API described, `/v1/openapi.json`.
 
 pub mod console;
 pub mod health;

@@ -1,5 +1,7 @@
 //! `/metrics`: the Prometheus text format, scoped to the caller's tenant.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::time::Duration;
 
 use cameo_tests::guests;
