@@ -39,12 +39,21 @@ enum Command {
     Tenant(commands::client::tenant::TenantArgs),
     /// The module registry of a server: push, list, show, rm.
     Module(commands::client::module::ModuleArgs),
-    /// Jobs on a server: submit, list, status, cancel.
+    /// Jobs on a server: submit, list, status, pause, resume, cancel.
     Job(commands::client::job::JobArgs),
     /// Send events (NDJSON lines) to a job's http source, retrying while the job is behind.
     Send(commands::client::events::SendArgs),
     /// Print a job's http sink as NDJSON with seq.
     Tail(commands::client::events::TailArgs),
+    /// Print what a job's operators logged or printed, with --follow until the job ends.
+    Logs(commands::client::logs::LogsArgs),
+    /// Watch the running jobs: latency percentiles, deadline misses, operator call rates.
+    Top(commands::client::top::TopArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Work with operator projects.
     #[command(subcommand)]
     Operator(commands::operator::OperatorCommand),
@@ -74,6 +83,13 @@ fn main() -> std::process::ExitCode {
         Command::Job(args) => commands::client::job::run(args),
         Command::Send(args) => commands::client::events::send(args),
         Command::Tail(args) => commands::client::events::tail(args),
+        Command::Logs(args) => commands::client::logs::run(args),
+        Command::Top(args) => commands::client::top::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "cameo", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Operator(command) => commands::operator::run(command),
         Command::Bench(command) => commands::bench::run(command),
     };

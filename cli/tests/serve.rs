@@ -17,9 +17,15 @@ struct Serve {
 
 impl Serve {
     fn start(data_dir: &Path) -> Serve {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, flags: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cameo"))
             .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
-            .args(["--checkpoint-interval-ms", "100", "--data-dir"])
+            .args(["--checkpoint-interval-ms", "100"])
+            .args(flags)
+            .arg("--data-dir")
             .arg(data_dir)
             .stderr(Stdio::piped())
             .spawn()
@@ -312,5 +318,109 @@ fn a_server_killed_with_sigkill_resumes_its_job_without_gap_or_duplicate() {
         (0..1000).collect::<Vec<_>>(),
         "half of 2000 pass the filter"
     );
+    drop(serve);
+}
+
+#[test]
+fn pause_resume_logs_top_completions_and_an_oversized_push_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let home = dir.path();
+    let serve = Serve::start_with(&data, &["--max-module-size", "2MiB"]);
+    let admin_file = data.join("admin.token");
+    ok(cameo(
+        home,
+        &[
+            "login",
+            "--server",
+            &serve.url,
+            "--token-file",
+            admin_file.to_str().unwrap(),
+        ],
+        None,
+    ));
+
+    // An oversized module: one line naming the limit, the status, and a failing exit.
+    let big = dir.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
+    let out = cameo(
+        home,
+        &["module", "push", "big", big.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("over the server's limit of 2097152 bytes")
+            && stderr.contains("(HTTP 413)"),
+        "{stderr}"
+    );
+
+    ok(cameo(
+        home,
+        &["module", "push", "filter", cameo_tests::guests::FILTER],
+        None,
+    ));
+    let spec = spec(dir.path());
+    let id = ok(cameo(
+        home,
+        &["job", "submit", spec.to_str().unwrap()],
+        None,
+    ));
+    let id = id.trim().to_string();
+    ok(cameo(home, &["send", &id, "in"], Some(&events(0, 100))));
+    assert_eq!(
+        ok(cameo(home, &["job", "pause", &id], None)),
+        format!("job {id} paused\n")
+    );
+    let out = cameo(home, &["send", &id, "in"], Some(&events(100, 1)));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is paused; resume it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ok(cameo(home, &["job", "resume", &id], None)),
+        format!("job {id} resumed\n")
+    );
+
+    // `top --once --json`: one frame naming the running job and its operator.
+    let frame: serde_json::Value =
+        serde_json::from_str(&ok(cameo(home, &["top", "--once", "--json"], None))).unwrap();
+    assert_eq!(frame["jobs"][0]["id"], id.as_str(), "{frame}");
+    assert_eq!(frame["operators"][0]["operator"], "big", "{frame}");
+    let out = cameo(home, &["top", "--interval", "0"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--interval 0 is not"));
+
+    ok(cameo(
+        home,
+        &["send", &id, "in", "--end"],
+        Some(&events(100, 100)),
+    ));
+    assert_eq!(wait_done(home, &id)["state"], "finished");
+    let seqs: Vec<u64> = ok(cameo(home, &["tail", &id, "out"], None))
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..100).collect::<Vec<_>>(),
+        "no gap and no duplicate across the pause"
+    );
+    // The filter logs nothing: an empty log, not an error.
+    assert_eq!(ok(cameo(home, &["logs", &id], None)), "");
+
+    let completions = ok(cameo(home, &["completions", "bash"], None));
+    assert!(completions.contains("_cameo()"), "{completions}");
+    assert!(completions.contains("resume"));
+    let out = cameo(home, &["completions", "tcsh"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'tcsh'"));
     drop(serve);
 }

@@ -175,6 +175,26 @@ impl JobMetrics {
         }
     }
 
+    /// The job's end-to-end latencies so far as a cumulative histogram over `bounds_us`.
+    pub fn latency_buckets(&self, bounds_us: &[u64]) -> LatencyBuckets {
+        let Ok(tally) = self.latency.lock() else {
+            return LatencyBuckets::default();
+        };
+        match tally.histogram.as_ref().filter(|h| !h.is_empty()) {
+            Some(h) => LatencyBuckets {
+                bounds_us: bounds_us.to_vec(),
+                cumulative: bounds_us.iter().map(|&b| h.count_between(0, b)).collect(),
+                count: h.len(),
+                sum_us: (h.mean() * h.len() as f64) as u64,
+            },
+            None => LatencyBuckets {
+                bounds_us: bounds_us.to_vec(),
+                cumulative: vec![0; bounds_us.len()],
+                ..LatencyBuckets::default()
+            },
+        }
+    }
+
     fn operator_stats(&self) -> BTreeMap<String, OperatorStats> {
         let Ok(operators) = self.operators.lock() else {
             return BTreeMap::new();
@@ -269,6 +289,19 @@ impl LatencyTally {
             latency_ms: self.latency(),
         }
     }
+}
+
+/// End-to-end latencies as a cumulative histogram (the shape Prometheus exposes).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LatencyBuckets {
+    /// Upper bounds of the buckets, µs, ascending.
+    pub bounds_us: Vec<u64>,
+    /// Per bound, outputs whose latency was at most it (to the histogram's precision).
+    pub cumulative: Vec<u64>,
+    /// All outputs recorded.
+    pub count: u64,
+    /// Sum of their latencies, µs (from the histogram's mean).
+    pub sum_us: u64,
 }
 
 /// What one sink received.
@@ -409,6 +442,9 @@ mod tests {
         assert_eq!(alerts.events_out, 2);
         assert_eq!(alerts.deadline_miss_rate, 0.0);
         assert!((0.9..1.1).contains(&alerts.latency_ms.p99), "{alerts:?}");
+        let buckets = metrics.latency_buckets(&[500, 5_000, 100_000]);
+        assert_eq!(buckets.cumulative, vec![0, 2, 3]);
+        assert_eq!(buckets.count, 3);
         let rollup = &summary.sinks["rollup"];
         assert_eq!(rollup.events_out, 1);
         assert_eq!(rollup.deadline_miss_rate, 1.0);

@@ -30,6 +30,8 @@
 //! - [`modules`]: the module registry: validate, store, resolve, delete.
 //! - [`jobs`]: running jobs on the host, persisting and resuming them, their http inputs
 //!   and outputs.
+//! - [`logs`]: the operators' log lines, in a bounded on-disk ring per job.
+//! - [`metrics`]: the Prometheus text format of the jobs' and the host's figures.
 //! - [`routes`]: the HTTP API, one module per resource.
 
 #![deny(missing_docs)]
@@ -37,6 +39,8 @@
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod logs;
+pub mod metrics;
 pub mod modules;
 pub mod routes;
 pub mod store;
@@ -66,6 +70,9 @@ pub struct Config {
     pub max_batch_bytes: u64,
     /// What a new tenant may hold unless it is created with other quotas.
     pub default_quotas: Quotas,
+    /// Bytes of one segment of a job's log ring; a job keeps one to two segments of its
+    /// newest lines.
+    pub log_segment_bytes: u64,
 }
 
 impl Config {
@@ -77,6 +84,7 @@ impl Config {
             max_module_bytes: 64 << 20,
             max_batch_bytes: 16 << 20,
             default_quotas: Quotas::default(),
+            log_segment_bytes: logs::SEGMENT_BYTES,
         }
     }
 
@@ -176,6 +184,8 @@ pub struct Shared {
     pub modules: modules::Registry,
     /// The jobs.
     pub jobs: jobs::Jobs,
+    /// The operators' logs.
+    pub logs: Arc<logs::Logs>,
     /// True once the jobs of the last run are resumed.
     pub ready: AtomicBool,
 }
@@ -194,8 +204,14 @@ pub async fn run(
     let store = Store::open(&config.database())?;
     let mut options = config.run_options.clone();
     options.data_dir = Some(config.data_dir.join("host"));
+    let logs = Arc::new(logs::Logs::with_segment_bytes(
+        &config.data_dir,
+        config.log_segment_bytes,
+    ));
+    let sink = Arc::clone(&logs);
     let host = tokio::task::spawn_blocking(move || {
         let mut host = Host::new(options)?;
+        host.engine().set_log_sink(sink);
         host.start()?;
         Ok::<_, cameo_host::JobError>(host)
     })
@@ -204,6 +220,7 @@ pub async fn run(
     let modules = modules::Registry::new(&config.data_dir);
     let state: AppState = Arc::new(Shared {
         jobs: jobs::Jobs::new(host),
+        logs,
         modules,
         store,
         config,

@@ -117,6 +117,8 @@ pub enum JobState {
     Cancelled,
     /// It could not start, or failed while running: see its error.
     Failed,
+    /// Stopped at a checkpoint by a user; resumed from it on demand.
+    Paused,
 }
 
 /// A submitted job.

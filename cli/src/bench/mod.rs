@@ -14,6 +14,8 @@
 //! - [`plot`]: charts of the results (plotters, SVG and PNG).
 //! - [`recovery`]: time to read back and restore a checkpoint of a million keys.
 //! - [`scale`]: throughput and p99 against workers.
+//! - [`serve`]: the HTTP path of `cameo serve`: ingest, acknowledgement latency, push to
+//!   running.
 //! - [`scenarios`]: the scheduling scenarios (single-tenant, multi-tenant, runaway) under
 //!   every policy.
 //! - `specs`: the job specs those scenarios run.
@@ -32,6 +34,7 @@ pub mod plot;
 pub mod recovery;
 pub mod scale;
 pub mod scenarios;
+pub mod serve;
 mod specs;
 pub mod spike;
 pub mod stages;

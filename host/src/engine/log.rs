@@ -1,7 +1,8 @@
 //! The operator's log: lines from the `log` import and from the guest's stdout/stderr,
-//! rate-limited per call and forwarded to `tracing` tagged with the operator's name. What a
-//! call logs is charged to its job's memory budget until it is written out; a line the budget
-//! has no room for is dropped and counted, never an error the guest sees.
+//! rate-limited per call and forwarded to `tracing` tagged with the operator's name, and to
+//! the embedder's [`LogSink`] when it set one ([`super::OperatorEngine::set_log_sink`]). What
+//! a call logs is charged to its job's memory budget until it is written out; a line the
+//! budget has no room for is dropped and counted, never an error the guest sees.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -146,10 +147,42 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
 }
 
+/// One line an operator instance logged or printed, as a [`LogSink`] receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLine<'a> {
+    /// The instance: `job/operator#instance`.
+    pub label: &'a str,
+    /// `log` for the `log` import, `stdout` or `stderr` for printed output, `host` for the
+    /// host's notices about the instance's log (lines dropped over the per-call limits).
+    pub stream: &'static str,
+    /// `trace`, `debug`, `info`, `warn` or `error`; printed output is `info`, notices `warn`.
+    pub level: &'static str,
+    /// The line, cut to the per-line limit.
+    pub text: &'a str,
+}
+
+/// Where an embedder receives every line operators log or print (beside `tracing`), for
+/// example to keep them per job. Called on the worker that ran the call: keep it quick.
+pub trait LogSink: Send + Sync {
+    /// Takes one line.
+    fn line(&self, line: LogLine<'_>);
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
 /// The log of one operator instance: what the guest logged during the current call.
 pub struct OperatorLog {
     /// `job/operator#instance`, attached to every line.
     pub label: Arc<str>,
+    sink: Option<Arc<dyn LogSink>>,
     lines: Vec<(Level, String)>,
     suppressed: u64,
     /// Log lines dropped because the memory budget had no room for them.
@@ -166,10 +199,11 @@ pub struct OperatorLog {
 
 impl OperatorLog {
     /// A log for the instance named `label`, whose lines are charged to `budget` until they
-    /// are written out.
-    pub fn new(label: Arc<str>, budget: Budget) -> Self {
+    /// are written out, also handing its lines to `sink` if given.
+    pub fn new(label: Arc<str>, budget: Budget, sink: Option<Arc<dyn LogSink>>) -> Self {
         OperatorLog {
             label,
+            sink,
             lines: Vec::new(),
             suppressed: 0,
             over_budget: 0,
@@ -206,7 +240,19 @@ impl OperatorLog {
     pub fn flush(&mut self) -> Option<String> {
         let mut panic = None;
         let label = &*self.label;
+        let sink = self.sink.as_deref();
+        let forward = |stream: &'static str, level: &'static str, text: &str| {
+            if let Some(sink) = sink {
+                sink.line(LogLine {
+                    label,
+                    stream,
+                    level,
+                    text,
+                });
+            }
+        };
         for (level, message) in self.lines.drain(..) {
+            forward("log", level_name(level), message.as_str());
             match level {
                 Level::Trace => tracing::trace!(target: "operator", operator = label, "{message}"),
                 Level::Debug => tracing::debug!(target: "operator", operator = label, "{message}"),
@@ -224,25 +270,25 @@ impl OperatorLog {
             let mut lines = text.lines();
             for line in lines.by_ref().take(LOG_LINES_PER_CALL) {
                 let line = bounded(line);
+                forward(stream, "info", line.as_ref());
                 tracing::info!(target: "operator", operator = label, stream, "{line}");
             }
             let rest = lines.count() as u64;
             if rest > 0 || dropped > 0 {
-                tracing::warn!(
-                    target: "operator",
-                    operator = label,
-                    stream,
-                    "{rest} more lines and {dropped} bytes of output were dropped (per-call log limit)"
+                let notice = format!(
+                    "{rest} more lines and {dropped} bytes of {stream} were dropped (per-call log limit)"
                 );
+                forward("host", "warn", notice.as_str());
+                tracing::warn!(target: "operator", operator = label, stream, "{notice}");
             }
         }
         if self.suppressed > 0 {
-            tracing::warn!(
-                target: "operator",
-                operator = label,
+            let notice = format!(
                 "{} log lines over the limit of {LOG_LINES_PER_CALL} per call were dropped",
                 self.suppressed
             );
+            forward("host", "warn", notice.as_str());
+            tracing::warn!(target: "operator", operator = label, "{notice}");
             self.suppressed = 0;
         }
         if self.over_budget > 0 {
@@ -298,7 +344,7 @@ mod tests {
     #[test]
     fn log_lines_are_charged_until_written_out() {
         let budget = budget(1 << 20);
-        let mut log = OperatorLog::new("job/op#0".into(), budget.clone());
+        let mut log = OperatorLog::new("job/op#0".into(), budget.clone(), None);
         log.push(Level::Info, "x".repeat(1000));
         assert!(budget.used() >= 1000, "a held line is charged");
         log.flush();
@@ -308,7 +354,7 @@ mod tests {
     #[test]
     fn lines_the_budget_has_no_room_for_are_dropped_and_counted() {
         let budget = budget(3000);
-        let mut log = OperatorLog::new("job/op#0".into(), budget.clone());
+        let mut log = OperatorLog::new("job/op#0".into(), budget.clone(), None);
         log.push(Level::Info, "a".repeat(2000));
         log.push(Level::Info, "b".repeat(2000));
         assert_eq!(log.lines.len(), 1);
@@ -321,7 +367,7 @@ mod tests {
     #[test]
     fn captured_output_is_charged_until_taken_and_given_back_when_dropped() {
         let budget = budget(1 << 20);
-        let log = OperatorLog::new("job/op#0".into(), budget.clone());
+        let log = OperatorLog::new("job/op#0".into(), budget.clone(), None);
         log.stdout.append(&[b'o'; 500]);
         assert_eq!(budget.used(), 500);
         let (bytes, dropped) = log.stdout.take();

@@ -21,7 +21,7 @@ use crate::sched::executor::TimerWatch;
 use crate::state::{Held, StateTxn};
 use crate::time::join::JoinDef;
 use crate::time::window::WindowDef;
-use log::OperatorLog;
+use log::{LogSink, OperatorLog};
 pub use pool::Allocation;
 
 /// The shared wasmtime engine and linker every operator instance is created from.
@@ -30,6 +30,8 @@ pub struct OperatorEngine {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     limits: Limits,
+    /// Where instances' log lines also go, once the embedder set it.
+    log_sink: Arc<std::sync::OnceLock<Arc<dyn LogSink>>>,
 }
 
 /// Failed to set up the wasmtime engine or its linker.
@@ -64,6 +66,7 @@ impl OperatorEngine {
             engine,
             linker: Arc::new(linker),
             limits,
+            log_sink: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -111,6 +114,13 @@ impl OperatorEngine {
         &self.linker
     }
 
+    /// Hands every line the operators of instances created from now on log or print to
+    /// `sink` as well as to `tracing`; false (and nothing changes) when a sink was already
+    /// set.
+    pub fn set_log_sink(&self, sink: Arc<dyn LogSink>) -> bool {
+        self.log_sink.set(sink).is_ok()
+    }
+
     /// The limits every instance created by this engine runs under.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -126,7 +136,7 @@ impl OperatorEngine {
         join: Option<JoinDef>,
         accounts: Accounts,
     ) -> Store<HostState> {
-        let log = OperatorLog::new(label, accounts.budget.clone());
+        let log = OperatorLog::new(label, accounts.budget.clone(), self.log_sink.get().cloned());
         let wasi = WasiCtxBuilder::new()
             .stdout(log.stdout.clone())
             .stderr(log.stderr.clone())

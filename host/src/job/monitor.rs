@@ -9,7 +9,7 @@ use crate::budget::Accounts;
 use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
 use crate::dataflow::source::http::Inlet;
-use crate::metrics::{JobMetrics, JobSummary};
+use crate::metrics::{JobMetrics, JobSummary, LatencyBuckets};
 use crate::state::checkpoint::Checkpointer;
 
 /// A job's figures over `elapsed` since it started.
@@ -64,6 +64,11 @@ impl JobMonitor {
     /// distributions, or latency over time from the difference of two copies.
     pub fn latency_histogram(&self, sink: Option<&str>) -> Option<hdrhistogram::Histogram<u64>> {
         self.metrics.latency_histogram(sink)
+    }
+
+    /// The job's end-to-end latencies so far, as a cumulative histogram over `bounds_us`.
+    pub fn latency_buckets(&self, bounds_us: &[u64]) -> LatencyBuckets {
+        self.metrics.latency_buckets(bounds_us)
     }
 
     /// Stops the job (as [`super::JobHandle::cancel`]); its checkpoints are kept, so a host

@@ -1,7 +1,8 @@
-//! `/v1/jobs`: submit, list, status and cancel jobs; push events into their http sources and
+//! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their http sources and
 //! read their http sinks.
 
 use std::io::{BufRead as _, BufReader};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -100,6 +101,10 @@ pub async fn cancel(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     who.require(Role::Operate, "cancel jobs")?;
     let job = jobs::tenant_job(&state, &who, &id)?;
+    if job.state == JobState::Paused {
+        blocking(move || jobs::cancel_paused(&state, job)).await?;
+        return Ok(Json(serde_json::json!({"id": id, "cancelled": true})));
+    }
     if !state.jobs.cancel(&id) {
         return Err(ApiError::conflict(format!(
             "job {id} is {}, not running; there is nothing to cancel",
@@ -107,6 +112,48 @@ pub async fn cancel(
         )));
     }
     Ok(Json(serde_json::json!({"id": id, "cancelled": true})))
+}
+
+/// How long a pause waits for the job's checkpoint.
+const PAUSE_CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `POST /v1/jobs/{id}/pause`: the job's sources stop at a checkpoint barrier and the job
+/// stops there; nothing sent to it is lost, and `resume` goes on from that checkpoint.
+pub async fn pause(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Role::Operate, "pause jobs")?;
+    let job = jobs::tenant_job(&state, &who, &id)?;
+    let not_running = |state: JobState| {
+        ApiError::conflict(format!(
+            "job {id} is {}, not running; only a running job can be paused",
+            state_name(state)
+        ))
+    };
+    if job.state != JobState::Running {
+        return Err(not_running(job.state));
+    }
+    let shared = Arc::clone(&state);
+    let pid = id.clone();
+    if !blocking(move || shared.jobs.pause(&pid, PAUSE_CHECKPOINT)).await? {
+        let now = jobs::tenant_job(&state, &who, &id)?;
+        return Err(not_running(now.state));
+    }
+    let job = jobs::tenant_job(&state, &who, &id)?;
+    Ok(Json(listed(&job)))
+}
+
+/// `POST /v1/jobs/{id}/resume`: a paused job goes on from the checkpoint it paused at.
+pub async fn resume(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Role::Operate, "resume jobs")?;
+    let job = blocking(move || jobs::resume(&state, &who, &id)).await?;
+    Ok(Json(listed(&job)))
 }
 
 /// The query of `POST /v1/jobs/{id}/sources/{name}`.

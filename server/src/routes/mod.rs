@@ -2,46 +2,46 @@
 //! tenant, and answers errors as `{"error": "..."}`.
 //!
 //! # Layout
+//! - [`console`]: the web console at `/` (embedded static files) and `/v1/whoami`.
 //! - [`health`]: `/healthz`, `/readyz`.
+//! - [`metrics`]: the Prometheus scrape route, `/metrics`.
 //! - [`tenants`]: tenants and their tokens.
 //! - [`modules`]: the module registry.
 //! - [`jobs`]: jobs, and events in and out of them.
+//! - [`logs`]: the logs of a job's operators.
+//! - [`table`]: every route in one table, which the router and the OpenAPI document are
+//!   made from.
+//! - [`openapi`]: the API described, `/v1/openapi.json`.
 
+pub mod console;
 pub mod health;
 pub mod jobs;
+pub mod logs;
+pub mod metrics;
 pub mod modules;
+pub mod openapi;
+pub mod table;
 pub mod tenants;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
 use http_body_util::BodyExt as _;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The API's routes.
+/// The API's routes, made from [`table::endpoints`].
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/tenants", post(tenants::create).get(tenants::list))
-        .route("/v1/tenants/{name}/tokens", post(tenants::token))
-        .route("/v1/modules", get(modules::list))
-        .route(
-            "/v1/modules/{name}",
-            post(modules::push)
-                .get(modules::show)
-                .delete(modules::remove),
-        )
-        .route("/v1/jobs", post(jobs::submit).get(jobs::list))
-        .route("/v1/jobs/{id}", get(jobs::status))
-        .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/v1/jobs/{id}/sources/{name}", post(jobs::send))
-        .route("/v1/jobs/{id}/sinks/{name}", get(jobs::tail))
+    let mut router = Router::new();
+    for endpoint in table::endpoints() {
+        router = router.route(endpoint.path, endpoint.handler);
+    }
+    router
         .fallback(|| async {
-            ApiError::not_found("no such route; the API is described in docs/server.md")
+            ApiError::not_found(
+                "no such route; the API is described at /v1/openapi.json and in docs/server.md",
+            )
         })
         .with_state(state)
 }
@@ -64,12 +64,13 @@ pub async fn read_body(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = body;
     if let Some(size) = declared
         && size > limit
     {
+        drain(&mut body, DRAIN_BYTES).await;
         return Err(too_large(size));
     }
-    let mut body = body;
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|err| {
@@ -79,10 +80,26 @@ pub async fn read_body(
         })?;
         if let Ok(data) = frame.into_data() {
             if (bytes.len() + data.len()) as u64 > limit {
+                drain(&mut body, DRAIN_BYTES).await;
                 return Err(too_large((bytes.len() + data.len()) as u64));
             }
             bytes.extend_from_slice(&data);
         }
     }
     Ok(bytes)
+}
+
+/// Bytes of a refused body the server still reads and drops, so a client still writing it
+/// gets the refusal rather than a connection reset; past them the connection is closed.
+const DRAIN_BYTES: u64 = 256 << 20;
+
+/// Reads and drops what is left of `body`, at most `cap` bytes.
+async fn drain(body: &mut Body, cap: u64) {
+    let mut read = 0u64;
+    while read < cap {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
+    }
 }

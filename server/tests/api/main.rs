@@ -5,7 +5,12 @@
 mod support;
 
 mod auth;
+mod console;
 mod events;
 mod jobs;
+mod logs;
+mod metrics;
 mod modules;
+mod openapi;
+mod pause;
 mod restart;

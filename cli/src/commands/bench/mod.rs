@@ -73,6 +73,26 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The HTTP path of `cameo serve`, server and clients on this machine: ingest of batched
+    /// NDJSON into a filter job, acknowledgement and pipeline latency at half that rate, and
+    /// a 2 MB module push to running in a job with the compile cache cold and warm.
+    Serve {
+        /// Events in the ingest run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Connections posting at once.
+        #[arg(long, default_value_t = 2)]
+        connections: usize,
+        /// Worker threads [default: one per core].
+        #[arg(long)]
+        workers: Option<usize>,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// What each stage of the data path costs per event (source and sink, the call
     /// boundary, the guest, key-hash routing, window state), from pipelines on one worker
     /// that each add one stage, run in turn every round.
@@ -224,6 +244,21 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Overhead(args) => suite::overhead(args),
         BenchCommand::Density(args) => suite::density(args),
         BenchCommand::DensityProbe(args) => suite::density_probe(args),
+        BenchCommand::Serve {
+            events,
+            connections,
+            workers,
+            operators,
+            json,
+        } => {
+            let report = crate::bench::serve::run(
+                &operators,
+                events.max(1),
+                connections.max(1),
+                workers.unwrap_or_else(default_workers),
+            )?;
+            print_report(&report, json)
+        }
         BenchCommand::Stages {
             events,
             rounds,

@@ -1,8 +1,24 @@
 //! The connection to a server: where, which token, requests and their errors.
 
 use anyhow::{Context as _, anyhow};
+use ureq::{AsSendBody, SendBody};
 
 use super::config;
+
+/// Bodies this large or larger show a progress bar while they are sent.
+pub const PROGRESS_BYTES: u64 = 1 << 20;
+
+/// A progress bar of `total` bytes named `what`, on stderr (hidden when it is not a
+/// terminal).
+pub fn bytes_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total).with_message(what.to_string());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
 
 /// The default server.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
@@ -109,6 +125,32 @@ impl Api {
 
     /// Sends a request with `body` and returns a 2xx reply, or the server's error.
     pub fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Reply, ApiError> {
+        match body {
+            Some(body) => self.run(method, path, body),
+            None => self.run(method, path, ()),
+        }
+    }
+
+    /// `call` with `body`, showing a progress bar named `what` while it is sent when it has
+    /// [`PROGRESS_BYTES`] or more (and stderr is a terminal).
+    pub fn call_with_progress(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        what: &str,
+    ) -> Result<Reply, ApiError> {
+        if (body.len() as u64) < PROGRESS_BYTES {
+            return self.run(method, path, body);
+        }
+        let bar = bytes_bar(body.len() as u64, what);
+        let reader = bar.wrap_read(std::io::Cursor::new(body));
+        let reply = self.run(method, path, SendBody::from_owned_reader(reader));
+        bar.finish_and_clear();
+        reply
+    }
+
+    fn run(&self, method: &str, path: &str, body: impl AsSendBody) -> Result<Reply, ApiError> {
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.server));
@@ -120,24 +162,14 @@ impl Api {
             server: self.server.clone(),
             reason,
         };
-        let sent = match body {
-            Some(body) => request
-                .body(body)
-                .map_err(|err| unreachable(err.to_string()))
-                .and_then(|r| {
-                    self.agent
-                        .run(r)
-                        .map_err(|err| unreachable(err.to_string()))
-                }),
-            None => request
-                .body(())
-                .map_err(|err| unreachable(err.to_string()))
-                .and_then(|r| {
-                    self.agent
-                        .run(r)
-                        .map_err(|err| unreachable(err.to_string()))
-                }),
-        };
+        let sent = request
+            .body(body)
+            .map_err(|err| unreachable(err.to_string()))
+            .and_then(|r| {
+                self.agent
+                    .run(r)
+                    .map_err(|err| unreachable(err.to_string()))
+            });
         let mut response = sent?;
         let status = response.status().as_u16();
         let retry_after = response

@@ -30,13 +30,19 @@ pub struct SendArgs {
 /// Sends the input in batches of whole lines, waiting and retrying while the job is behind.
 pub fn send(args: SendArgs) -> anyhow::Result<()> {
     let api = args.connection.api()?;
-    let reader: Box<dyn std::io::Read> = match &args.file {
-        Some(path) if path.as_os_str() != "-" => Box::new(
-            std::fs::File::open(path)
-                .with_context(|| format!("could not read {}", path.display()))?,
-        ),
-        _ => Box::new(std::io::stdin()),
+    let (reader, size): (Box<dyn std::io::Read>, Option<u64>) = match &args.file {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            let size = file.metadata().map(|m| m.len()).ok();
+            (Box::new(file), size)
+        }
+        _ => (Box::new(std::io::stdin()), None),
     };
+    // A bar for files over one batch; standard input has no known end.
+    let bar = size
+        .filter(|&size| size > BATCH_BYTES as u64)
+        .map(|size| super::api::bytes_bar(size, "sending"));
     let mut reader = std::io::BufReader::new(reader);
     let path = format!("/v1/jobs/{}/sources/{}", args.job, args.source);
     let mut sent = 0u64;
@@ -53,11 +59,18 @@ pub fn send(args: SendArgs) -> anyhow::Result<()> {
         }
         let last = read == 0;
         if batch.len() >= BATCH_BYTES || (last && !batch.is_empty()) {
+            let bytes = batch.len() as u64;
             sent += post(&api, &path, std::mem::take(&mut batch))?;
+            if let Some(bar) = &bar {
+                bar.inc(bytes);
+            }
         }
         if last {
             break;
         }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     if args.end {
         api.send("POST", &format!("{path}?end=true"), None)?;

@@ -1,4 +1,4 @@
-//! `cameo job submit|list|status|cancel`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel`: the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -31,7 +31,18 @@ pub enum JobCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Cancel a running job.
+    /// Pause a running job: its sources stop at a checkpoint barrier and it stops there,
+    /// nothing lost; `resume` goes on from that checkpoint.
+    Pause {
+        /// The job's id.
+        id: String,
+    },
+    /// Resume a paused job from the checkpoint it paused at.
+    Resume {
+        /// The job's id.
+        id: String,
+    },
+    /// Cancel a running or paused job.
     Cancel {
         /// The job's id.
         id: String,
@@ -138,6 +149,19 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        JobCommand::Pause { id } => {
+            api.send("POST", &format!("/v1/jobs/{id}/pause"), None)?;
+            println!("job {id} paused");
+        }
+        JobCommand::Resume { id } => {
+            let job = api
+                .send("POST", &format!("/v1/jobs/{id}/resume"), None)?
+                .json()?;
+            if job["state"] == "failed" {
+                anyhow::bail!("job {id} could not resume: {}", text(&job["error"]));
+            }
+            println!("job {id} resumed");
         }
         JobCommand::Cancel { id } => {
             api.send("POST", &format!("/v1/jobs/{id}/cancel"), None)?;

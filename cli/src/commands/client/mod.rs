@@ -7,15 +7,18 @@
 //! # Layout
 //! - [`api`]: the connection: where, which token, requests and their errors.
 //! - [`config`]: the config file.
-//! - [`login`], [`tenant`], [`module`], [`job`], [`events`]: one module per verb.
+//! - [`login`], [`tenant`], [`module`], [`job`], [`events`], [`logs`], [`top`]: one module
+//!   per verb.
 
 pub mod api;
 pub mod config;
 pub mod events;
 pub mod job;
 pub mod login;
+pub mod logs;
 pub mod module;
 pub mod tenant;
+pub mod top;
 
 /// Prints `rows` as aligned columns under `header`.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {

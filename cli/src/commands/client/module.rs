@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::api::Connection;
+use super::api::{ApiError, Connection, PROGRESS_BYTES};
 
 /// `cameo module` verbs.
 #[derive(Debug, clap::Subcommand)]
@@ -54,8 +54,22 @@ pub fn run(args: ModuleArgs) -> anyhow::Result<()> {
         ModuleCommand::Push { name, file } => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("could not read {}", file.display()))?;
+            let size = bytes.len();
             let reply = api
-                .send("POST", &format!("/v1/modules/{name}"), Some(bytes))?
+                .call_with_progress("POST", &format!("/v1/modules/{name}"), bytes, "pushing")
+                .map_err(|err| match err {
+                    // A server refusing an oversized upload may close the connection before
+                    // the client finished writing it; say what most likely happened.
+                    ApiError::Unreachable { reason, .. } if size as u64 >= PROGRESS_BYTES => {
+                        anyhow::anyhow!(
+                            "the server closed the connection while {} ({size} bytes) was \
+                             sent ({reason}); it is likely over the server's module size \
+                             limit (`cameo serve --max-module-size`)",
+                            file.display()
+                        )
+                    }
+                    other => other.into(),
+                })?
                 .json()?;
             let version = reply["version"].as_u64().unwrap_or_default();
             if reply["existing"] == true {

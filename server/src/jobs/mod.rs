@@ -2,6 +2,11 @@
 //! recorded in the database before they start, watched while they run, and resumed from
 //! their last checkpoint when the server starts again. Their http sources and sinks are the
 //! way events go in and out.
+//!
+//! # Layout
+//! - this file: the running jobs, submitting, starting, resuming after a restart, sending.
+//! - [`spec`]: job specs as a server takes them.
+//! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -11,13 +16,19 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cameo_host::{
-    Host, Inlet, InletError, JobError, JobMonitor, JobPlan, JobSpec, ModuleSource, OperatorModule,
+    Host, Inlet, InletError, JobError, JobMonitor, JobPlan, ModuleSource, OperatorModule,
 };
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::store::{Job, JobState, now_ms};
+
+mod pause;
+mod spec;
+
+pub use pause::{cancel_paused, resume};
+pub use spec::{parse_spec, spec_text};
 
 /// How long a shutdown waits for each running job's checkpoint.
 const SHUTDOWN_CHECKPOINT: Duration = Duration::from_secs(10);
@@ -29,8 +40,12 @@ struct Running {
     inlets: BTreeMap<String, Inlet>,
     /// Module versions it runs (`name@N`).
     modules: Vec<String>,
+    /// The module version each operator runs, by operator name.
+    operators: BTreeMap<String, String>,
     /// Set when a user cancels it (rather than the server stopping).
     cancelled: Arc<AtomicBool>,
+    /// Set when a user pauses it.
+    paused: Arc<AtomicBool>,
     waiter: Option<JoinHandle<()>>,
 }
 
@@ -45,70 +60,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A job spec as TOML: `text` as is, or converted from JSON when it is a JSON object.
-pub fn spec_text(body: &[u8]) -> Result<String, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("the job spec is not UTF-8 text; send TOML or JSON"))?;
-    if !text.trim_start().starts_with('{') {
-        return Ok(text.to_string());
-    }
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
-        ApiError::bad_request(format!(
-            "the job spec is not valid JSON: {err}; send TOML or JSON"
-        ))
-    })?;
-    let value = toml::Value::try_from(json).map_err(|err| {
-        ApiError::bad_request(format!(
-            "the JSON job spec cannot be read as a spec ({err}); null values are not allowed"
-        ))
-    })?;
-    toml::to_string(&value).map_err(|err| {
-        ApiError::bad_request(format!(
-            "the JSON job spec cannot be read as a spec: {err}; its top level must be an object"
-        ))
-    })
-}
-
-/// Parses a spec for the server: what the user wrote, with only the inputs and outputs a
-/// shared server allows (no files or terminals of the server's machine).
-pub fn parse_spec(text: &str) -> Result<JobSpec, ApiError> {
-    let spec = JobSpec::parse(text, "job.toml", PathBuf::new())
-        .map_err(|err| ApiError::unprocessable(err.to_string()))?;
-    for source in &spec.sources {
-        let kind = *source.kind.get_ref();
-        if !matches!(
-            kind,
-            cameo_host::SourceKind::Http | cameo_host::SourceKind::Generator
-        ) {
-            return Err(ApiError::unprocessable(format!(
-                "source \"{}\" reads from the server's machine, which a server does not allow; \
-                 use kind = \"http\" and send events with `cameo send`, or a generator",
-                source.name.get_ref()
-            )));
-        }
-    }
-    for sink in &spec.sinks {
-        let kind = *sink.kind.get_ref();
-        if !matches!(
-            kind,
-            cameo_host::SinkKind::Http | cameo_host::SinkKind::Discard
-        ) {
-            return Err(ApiError::unprocessable(format!(
-                "sink \"{}\" writes on the server's machine, which a server does not allow; use \
-                 kind = \"http\" and read it with `cameo tail`, or kind = \"discard\"",
-                sink.name.get_ref()
-            )));
-        }
-    }
-    if spec.dead_letter.is_some() {
-        return Err(ApiError::unprocessable(
-            "`dead_letter` writes a file on the server's machine, which a server does not \
-             allow; remove it (dead letters are counted in the job's status)",
-        ));
-    }
-    Ok(spec)
 }
 
 impl Jobs {
@@ -166,6 +117,26 @@ impl Jobs {
             "summary": job.monitor.summary(),
             "sources": sources,
         }))
+    }
+
+    /// True while job `id` runs here.
+    pub fn is_running(&self, id: &str) -> bool {
+        lock(&self.running).contains_key(id)
+    }
+
+    /// The running jobs, of `tenant` only if given.
+    pub fn live_jobs(&self, tenant: Option<&str>) -> Vec<crate::metrics::LiveJob> {
+        lock(&self.running)
+            .iter()
+            .filter(|(_, r)| tenant.is_none_or(|t| r.tenant == t))
+            .map(|(id, r)| crate::metrics::LiveJob {
+                id: id.clone(),
+                tenant: r.tenant.clone(),
+                monitor: r.monitor.clone(),
+                operators: r.operators.clone(),
+                inlets: r.inlets.clone(),
+            })
+            .collect()
     }
 
     /// The inlet of http source `source` of running job `id`.
@@ -270,7 +241,7 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
 }
 
 /// Starts (or resumes) recorded job `job` on the host.
-fn start(state: &AppState, job: &Job) -> Result<(), String> {
+pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
     let host = state.jobs.host().map_err(|err| err.message)?;
     let mut spec = parse_spec(&job.spec).map_err(|err| err.message)?;
     spec.name = toml::Spanned::new(0..0, job.id.clone());
@@ -305,13 +276,24 @@ fn start(state: &AppState, job: &Job) -> Result<(), String> {
                 .map(|inlet| (name.clone(), inlet.clone()))
         })
         .collect();
+    let operators = spec
+        .operators
+        .iter()
+        .map(|o| {
+            let reference = o.module.get_ref();
+            let pinned = job.modules.get(reference).unwrap_or(reference);
+            (o.name.get_ref().clone(), pinned.clone())
+        })
+        .collect();
     let cancelled = Arc::new(AtomicBool::new(false));
+    let paused = Arc::new(AtomicBool::new(false));
     let monitor = handle.monitor();
     let mut running = lock(&state.jobs.running);
     let waiter = {
         let state = Arc::clone(state);
         let id = job.id.clone();
         let cancelled = Arc::clone(&cancelled);
+        let paused = Arc::clone(&paused);
         let inlets = inlets.clone();
         std::thread::Builder::new()
             .name(format!("cameo-job-{id}"))
@@ -320,7 +302,14 @@ fn start(state: &AppState, job: &Job) -> Result<(), String> {
                 for inlet in inlets.values() {
                     inlet.stop();
                 }
-                finished(&state, &id, result, cancelled.load(Ordering::Acquire));
+                let how = if paused.load(Ordering::Acquire) {
+                    Stopped::Paused
+                } else if cancelled.load(Ordering::Acquire) {
+                    Stopped::Cancelled
+                } else {
+                    Stopped::Itself
+                };
+                finished(&state, &id, result, how);
             })
             .map_err(|err| format!("could not start a thread for the job: {err}"))?
     };
@@ -331,11 +320,24 @@ fn start(state: &AppState, job: &Job) -> Result<(), String> {
             monitor,
             inlets,
             modules: job.modules.values().cloned().collect(),
+            operators,
             cancelled,
+            paused,
             waiter: Some(waiter),
         },
     );
     Ok(())
+}
+
+/// Who stopped a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    /// It ended or failed, or the server stopped it.
+    Itself,
+    /// A user cancelled it.
+    Cancelled,
+    /// A user paused it.
+    Paused,
 }
 
 /// Records how job `id` ended, unless the server is stopping (then it resumes next start).
@@ -343,8 +345,9 @@ fn finished(
     state: &AppState,
     id: &str,
     result: Result<cameo_host::JobOutcome, JobError>,
-    cancelled: bool,
+    how: Stopped,
 ) {
+    let cancelled = how == Stopped::Cancelled;
     let stopping = state.jobs.stopping.load(Ordering::Acquire);
     let summary = lock(&state.jobs.running)
         .get(id)
@@ -364,6 +367,10 @@ fn finished(
         }
     };
     match result {
+        Err(JobError::Cancelled { .. }) if how == Stopped::Paused => {
+            job.state = JobState::Paused;
+            job.summary = summary.and_then(|s| serde_json::to_value(s).ok());
+        }
         Ok(outcome) => {
             job.state = JobState::Finished;
             job.summary = serde_json::to_value(&outcome.summary).ok();
@@ -422,6 +429,11 @@ pub fn send(
     let job = tenant_job(state, who, id)?;
     let inlet = match state.jobs.inlet(id, source) {
         Some(inlet) => inlet,
+        None if job.state == JobState::Paused => {
+            return Err(ApiError::conflict(format!(
+                "job {id} is paused; resume it (`cameo job resume {id}`) and send again"
+            )));
+        }
         None if job.state != JobState::Running => {
             return Err(ApiError::conflict(format!(
                 "job {id} is {}; it takes no more events",
@@ -469,6 +481,7 @@ pub fn state_name(state: JobState) -> &'static str {
         JobState::Finished => "finished",
         JobState::Cancelled => "cancelled",
         JobState::Failed => "failed",
+        JobState::Paused => "paused",
     }
 }
 

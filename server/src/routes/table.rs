@@ -1,0 +1,338 @@
+//! Every route of the API in one table: its method, path, handler and what the OpenAPI
+//! document says of it. The router and `/v1/openapi.json` are both made from this table, so
+//! a route cannot be served without being described, nor described without being served.
+
+use axum::routing::{MethodRouter, delete, get, post};
+
+use super::{console, health, jobs, logs, metrics, modules, openapi, tenants};
+use crate::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// A token of at least this role (`read`, `operate`, `deploy`, `admin`).
+    Role(&'static str),
+    /// Only the server's admin token (the system tenant's admin).
+    SystemAdmin,
+}
+
+/// What a request carries besides its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Nothing.
+    None,
+    /// A body of this content type, described.
+    Body(&'static str, &'static str),
+}
+
+/// One route.
+pub struct Endpoint {
+    /// `GET`, `POST` or `DELETE`.
+    pub method: &'static str,
+    /// The path, with `{name}` for path parameters.
+    pub path: &'static str,
+    /// A short summary.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Query parameters: name and description.
+    pub query: &'static [(&'static str, &'static str)],
+    /// The request body.
+    pub input: Input,
+    /// The content type of a successful answer.
+    pub output: &'static str,
+    /// Statuses it answers besides the common ones, with what each means.
+    pub statuses: &'static [(u16, &'static str)],
+    /// The handler, for the router.
+    pub handler: MethodRouter<AppState>,
+}
+
+const JSON: &str = "application/json";
+const NDJSON: &str = "application/x-ndjson";
+const TEXT: &str = "text/plain";
+
+/// A route with no query, no body and a JSON answer.
+fn json(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        summary,
+        access,
+        query: &[],
+        input: Input::None,
+        output: JSON,
+        statuses: &[],
+        handler,
+    }
+}
+
+/// Every route of the API.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Access::{Public, Role, SystemAdmin};
+    vec![
+        Endpoint {
+            output: TEXT,
+            ..json(
+                "GET",
+                "/healthz",
+                "`ok` while the process serves",
+                Public,
+                get(health::healthz),
+            )
+        },
+        Endpoint {
+            output: TEXT,
+            statuses: &[(503, "the jobs of the last run are still being resumed")],
+            ..json(
+                "GET",
+                "/readyz",
+                "200 once the jobs of the last run are resumed",
+                Public,
+                get(health::readyz),
+            )
+        },
+        Endpoint {
+            output: "text/plain; version=0.0.4",
+            ..json(
+                "GET",
+                "/metrics",
+                "Prometheus text format: the caller's tenant's series, or every tenant's for \
+                 the server's admin",
+                Role("read"),
+                get(metrics::metrics),
+            )
+        },
+        Endpoint {
+            output: "text/html",
+            ..json("GET", "/", "The web console", Public, get(console::index))
+        },
+        Endpoint {
+            output: "text/javascript",
+            ..json(
+                "GET",
+                "/console/app.js",
+                "The web console's script",
+                Public,
+                get(console::script),
+            )
+        },
+        Endpoint {
+            output: "text/css",
+            ..json(
+                "GET",
+                "/console/style.css",
+                "The web console's style",
+                Public,
+                get(console::style),
+            )
+        },
+        json(
+            "GET",
+            "/v1/whoami",
+            "The token's tenant and role",
+            Role("read"),
+            get(console::whoami),
+        ),
+        json(
+            "GET",
+            "/v1/openapi.json",
+            "This document",
+            Public,
+            get(openapi::serve),
+        ),
+        Endpoint {
+            input: Input::Body(JSON, "`{\"name\", \"quotas\"?}`"),
+            statuses: &[(201, "the tenant"), (409, "the tenant exists")],
+            ..json(
+                "POST",
+                "/v1/tenants",
+                "Create a tenant",
+                SystemAdmin,
+                post(tenants::create),
+            )
+        },
+        json(
+            "GET",
+            "/v1/tenants",
+            "Every tenant",
+            SystemAdmin,
+            get(tenants::list),
+        ),
+        Endpoint {
+            input: Input::Body(JSON, "`{\"role\"}`"),
+            statuses: &[(
+                201,
+                "`{\"tenant\", \"role\", \"token\"}`, the token shown once",
+            )],
+            ..json(
+                "POST",
+                "/v1/tenants/{name}/tokens",
+                "Make a token for a tenant (its admin, or the server's)",
+                Role("admin"),
+                post(tenants::token),
+            )
+        },
+        json(
+            "GET",
+            "/v1/modules",
+            "The tenant's modules and their versions",
+            Role("read"),
+            get(modules::list),
+        ),
+        Endpoint {
+            input: Input::Body("application/wasm", "the component's bytes"),
+            statuses: &[
+                (201, "the new version"),
+                (413, "over the server's module size limit"),
+                (422, "not a valid operator component, with the reason"),
+            ],
+            ..json(
+                "POST",
+                "/v1/modules/{name}",
+                "Push a component as the module's next version (identical bytes: the \
+                 existing version, 200)",
+                Role("deploy"),
+                post(modules::push),
+            )
+        },
+        json(
+            "GET",
+            "/v1/modules/{name}",
+            "One module and its versions",
+            Role("read"),
+            get(modules::show),
+        ),
+        Endpoint {
+            query: &[("version", "remove only this version")],
+            statuses: &[(409, "a running or paused job uses it")],
+            ..json(
+                "DELETE",
+                "/v1/modules/{name}",
+                "Remove a module, or one version of it",
+                Role("deploy"),
+                delete(modules::remove),
+            )
+        },
+        Endpoint {
+            input: Input::Body("application/toml", "a job spec, TOML or the same as JSON"),
+            statuses: &[
+                (201, "the job"),
+                (422, "the spec does not validate, with the reason"),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs",
+                "Submit a job",
+                Role("operate"),
+                post(jobs::submit),
+            )
+        },
+        json(
+            "GET",
+            "/v1/jobs",
+            "The tenant's jobs",
+            Role("read"),
+            get(jobs::list),
+        ),
+        json(
+            "GET",
+            "/v1/jobs/{id}",
+            "A job: state, error, figures (live while it runs), http sources",
+            Role("read"),
+            get(jobs::status),
+        ),
+        Endpoint {
+            statuses: &[(409, "the job is not running or paused")],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/cancel",
+                "Cancel a running or paused job",
+                Role("operate"),
+                post(jobs::cancel),
+            )
+        },
+        Endpoint {
+            statuses: &[(409, "the job is not running")],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/pause",
+                "Pause a job: its sources stop at a checkpoint barrier and it stops there",
+                Role("operate"),
+                post(jobs::pause),
+            )
+        },
+        Endpoint {
+            statuses: &[(409, "the job is not paused")],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/resume",
+                "Resume a paused job from its checkpoint",
+                Role("operate"),
+                post(jobs::resume),
+            )
+        },
+        Endpoint {
+            query: &[("end", "`true`: end the source after these events")],
+            input: Input::Body(NDJSON, "events, one JSON object (or plain line) per line"),
+            statuses: &[
+                (409, "the job is not running, or the source was ended"),
+                (413, "over the server's batch size limit"),
+                (
+                    429,
+                    "the job is behind: nothing was taken; retry after `Retry-After`",
+                ),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/sources/{name}",
+                "Send events to an http source; answered `{\"accepted\"}` once they are on disk",
+                Role("operate"),
+                post(jobs::send),
+            )
+        },
+        Endpoint {
+            query: &[
+                ("after", "only events whose seq is above this"),
+                ("limit", "at most this many lines (and 10 000)"),
+            ],
+            output: NDJSON,
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/sinks/{name}",
+                "An http sink's output, one event per line with its seq",
+                Role("read"),
+                get(jobs::tail),
+            )
+        },
+        Endpoint {
+            query: &[
+                ("since", "only lines whose seq is above this"),
+                (
+                    "follow",
+                    "`1`: keep the answer open and stream new lines until the job ends",
+                ),
+                (
+                    "limit",
+                    "at most this many lines (and 10 000) when not following",
+                ),
+            ],
+            output: NDJSON,
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/logs",
+                "What the job's operators logged or printed, from its log ring; the header \
+                 `x-cameo-dropped-lines` counts the lines the ring dropped",
+                Role("read"),
+                get(logs::logs),
+            )
+        },
+    ]
+}

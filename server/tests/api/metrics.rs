@@ -1,0 +1,155 @@
+//! `/metrics`: the Prometheus text format, scoped to the caller's tenant.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::time::Duration;
+
+use cameo_tests::guests;
+
+use crate::support::{Server, events, http_job};
+
+/// Runs a filter job for the tenant of `token` with 100 events sent and its source left
+/// open; returns the job id once all 60 outputs are in its sink.
+fn running_job(server: &Server, token: &str) -> String {
+    assert_eq!(server.push(token, "filter", guests::FILTER).status, 201);
+    let id = server.submit(
+        token,
+        &http_job("filter", r#"{ field = "value", min = 40 }"#),
+    );
+    let reply = server.call(
+        "POST",
+        &format!("/v1/jobs/{id}/sources/in"),
+        Some(token),
+        events(0, 100).as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    for _ in 0..3000 {
+        if server.tail(token, &id, "out").len() == 60 {
+            return id;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("job {id} did not deliver its 60 outputs");
+}
+
+/// Every sample line as (series, value); panics on a line that is not the text format.
+fn samples(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let name_end = series.find('{').unwrap_or(series.len());
+            assert!(
+                series[..name_end]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{line}"
+            );
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                other => other.parse().unwrap_or_else(|_| panic!("{line}")),
+            };
+            (series.to_string(), value)
+        })
+        .collect()
+}
+
+fn value(samples: &[(String, f64)], series: &str) -> f64 {
+    samples
+        .iter()
+        .find(|(s, _)| s == series)
+        .unwrap_or_else(|| panic!("no series {series} in {samples:?}"))
+        .1
+}
+
+#[test]
+fn metrics_show_a_tenant_its_jobs_and_the_admin_everyones() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let acme = server.tenant("acme", "deploy");
+    let globex = server.tenant("globex", "deploy");
+    let acme_job = running_job(&server, &acme);
+    let globex_job = running_job(&server, &globex);
+
+    let reply = server.call("GET", "/metrics", Some(&acme), b"");
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .contains("# TYPE cameo_latency_seconds histogram\n")
+    );
+    let acme_samples = samples(&reply.text);
+    let job = format!("tenant=\"acme\",job=\"{acme_job}\"");
+    // Sources count what they read; the job may not have counted every event yet when
+    // the outputs are in, so only the outputs are exact.
+    assert!(value(&acme_samples, &format!("cameo_events_in_total{{{job}}}")) >= 60.0);
+    assert_eq!(
+        value(&acme_samples, &format!("cameo_events_out_total{{{job}}}")),
+        60.0
+    );
+    assert_eq!(
+        value(
+            &acme_samples,
+            &format!("cameo_latency_seconds_count{{{job}}}")
+        ),
+        60.0
+    );
+    assert_eq!(
+        value(
+            &acme_samples,
+            &format!("cameo_latency_seconds_bucket{{{job},le=\"+Inf\"}}")
+        ),
+        60.0
+    );
+    let calls = value(
+        &acme_samples,
+        &format!("cameo_operator_calls_total{{{job},operator=\"op\",module=\"filter@1\"}}"),
+    );
+    assert!(calls >= 1.0, "{calls}");
+    assert_eq!(
+        value(
+            &acme_samples,
+            &format!("cameo_source_lines_total{{{job},source=\"in\"}}")
+        ),
+        100.0
+    );
+    assert_eq!(
+        value(
+            &acme_samples,
+            "cameo_jobs{tenant=\"acme\",state=\"running\"}"
+        ),
+        1.0
+    );
+    assert!(
+        acme_samples.iter().all(|(s, _)| !s.contains("globex")),
+        "a tenant saw another's series: {}",
+        reply.text
+    );
+
+    let globex_text = server.call("GET", "/metrics", Some(&globex), b"").text;
+    assert!(globex_text.contains(&format!("job=\"{globex_job}\"")));
+    assert!(!globex_text.contains("acme"), "{globex_text}");
+
+    let admin = server.admin_token();
+    let all = server.call("GET", "/metrics", Some(&admin), b"");
+    assert_eq!(all.status, 200);
+    assert!(all.text.contains("tenant=\"acme\"") && all.text.contains("tenant=\"globex\""));
+
+    let anonymous = server.call("GET", "/metrics", None, b"");
+    assert_eq!(anonymous.status, 401);
+    assert!(
+        anonymous.error().contains("Authorization: Bearer"),
+        "{}",
+        anonymous.error()
+    );
+}
+
+#[test]
+fn health_answers_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let health = server.call("GET", "/healthz", None, b"");
+    assert_eq!((health.status, health.text.as_str()), (200, "ok\n"));
+    let ready = server.call("GET", "/readyz", None, b"");
+    assert_eq!((ready.status, ready.text.as_str()), (200, "ready\n"));
+}
