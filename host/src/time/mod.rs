@@ -253,7 +253,8 @@ mod tests {
     #[test]
     fn grouped_channels_count_through_their_group_channel_and_end_one_by_one() {
         // Channel 0 alone; channels 1 and 2 combined on channel 3.
-        let mut wm = InputWatermarks::grouped(&ChannelGroups::new(3, &[1..3]));
+        let mut wm =
+            InputWatermarks::grouped(&ChannelGroups::new(3, std::slice::from_ref(&(1..3))));
         assert_eq!(wm.advance(0, 100), None, "the group has not reported");
         assert_eq!(wm.advance(3, 50), Some(50));
         assert_eq!(wm.end(1), None, "a grouped channel's end moves nothing");
@@ -271,7 +272,8 @@ mod tests {
         saved.advance(0, 70);
         saved.advance(1, 80);
         saved.end(1);
-        let mut wm = InputWatermarks::grouped(&ChannelGroups::new(2, &[0..2]));
+        let mut wm =
+            InputWatermarks::grouped(&ChannelGroups::new(2, std::slice::from_ref(&(0..2))));
         wm.restore(saved);
         assert_eq!(wm.current(), 70, "the current watermark is kept");
         assert!(wm.is_ended(1));

@@ -18,7 +18,7 @@ fn context() -> PriorityContext {
 /// grouped on channel `senders`.
 fn edge(senders: usize, receivers: usize) -> (EdgeWatermarks, Vec<Arc<Mailbox>>, Executor) {
     let executor = Executor::new(PolicyKind::Fifo.build(), TenantShares::new(1));
-    let groups = ChannelGroups::new(senders, &[0..senders]);
+    let groups = ChannelGroups::new(senders, std::slice::from_ref(&(0..senders)));
     let mailboxes: Vec<Arc<Mailbox>> = (0..receivers)
         .map(|_| Arc::new(Mailbox::new(100).with_groups(groups.clone())))
         .collect();
