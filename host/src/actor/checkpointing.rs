@@ -27,7 +27,7 @@ impl Actor {
         timers.recount();
         *self.held_mut() = held;
         self.timers = timers;
-        self.watermarks = snapshot.watermarks;
+        self.watermarks.restore(snapshot.watermarks);
         self.settle();
     }
 
@@ -38,6 +38,13 @@ impl Actor {
             self.aligning = Some(id);
         }
         if let Some(held) = self.held_channels.get_mut(channel) {
+            *held = true;
+        }
+        // What a group's combined watermark says may include its senders' progress past
+        // this barrier: it waits with the channel.
+        if let Some(group) = self.links.inputs.group_of(channel)
+            && let Some(held) = self.held_channels.get_mut(group)
+        {
             *held = true;
         }
         for producer in self.links.mailbox.hold(channel) {
@@ -55,6 +62,7 @@ impl Actor {
         let aligned = self
             .held_channels
             .iter()
+            .take(self.links.inputs.real())
             .enumerate()
             .all(|(channel, held)| *held || self.watermarks.is_ended(channel));
         if !aligned {

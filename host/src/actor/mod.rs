@@ -30,6 +30,7 @@ use call::{BatchKind, CallContext, CallFuture, CallInput, Slot};
 use instance::Instance;
 
 use crate::dataflow::dead_letter::DeadLetters;
+use crate::dataflow::edge_watermarks::ChannelGroups;
 use crate::dataflow::mailbox::{Control, Mailbox, Taken};
 use crate::dataflow::profile::{InFlight, OperatorProfile, Pending};
 use crate::dataflow::record::{Batch, PriorityContext, Record};
@@ -90,8 +91,9 @@ pub struct ActorLinks {
     pub mailbox: Arc<Mailbox>,
     /// Where its output goes.
     pub router: Router,
-    /// Number of upstream senders (channels) feeding the mailbox.
-    pub inputs: usize,
+    /// The input channels feeding the mailbox (one per upstream sender), and which of them
+    /// send their watermarks combined on a group channel.
+    pub inputs: ChannelGroups,
     /// The job's metrics.
     pub metrics: Arc<JobMetrics>,
     /// The job's dead-letter output.
@@ -165,8 +167,10 @@ impl Actor {
         cx: CallContext,
         links: ActorLinks,
     ) -> Self {
-        let watermarks = InputWatermarks::new(links.inputs);
-        let held_channels = vec![false; links.inputs];
+        let watermarks = InputWatermarks::grouped(&links.inputs);
+        // Group channels too: a combined watermark waits while a channel of its group is
+        // held back for alignment.
+        let held_channels = vec![false; links.inputs.total()];
         Actor {
             label,
             engine,

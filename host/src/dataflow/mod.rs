@@ -8,12 +8,14 @@
 //! - [`profile`]: per-operator cost profiles and the deadline converter.
 //! - [`mailbox`]: actor mailboxes and the messages in them.
 //! - [`router`]: an operator's or source's output edges.
+//! - [`edge_watermarks`]: the watermarks of a wide edge, combined once for all receivers.
 //! - [`source`]: sources, timed tasks of the executor, and their inputs (generator, lines of
 //!   a file or stdin).
 //! - [`sink`]: sinks and job completion.
 //! - [`dead_letter`]: events that could not be processed, with the reason.
 
 pub mod dead_letter;
+pub mod edge_watermarks;
 pub mod mailbox;
 pub mod profile;
 pub mod record;

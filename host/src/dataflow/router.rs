@@ -7,6 +7,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use std::time::{Duration, Instant};
 
+use super::edge_watermarks::EdgeWatermarks;
 use super::mailbox::{Control, Mailbox, Message};
 use super::profile::OperatorProfile;
 use super::record::{PriorityContext, Record};
@@ -103,8 +104,7 @@ impl Target {
                     // and windows: the actor ranks its pending work itself.
                     activator.wake(*task);
                 } else {
-                    let now = PriorityContext::at_source(Instant::now(), 0, Duration::ZERO);
-                    activator.activate(*task, &profile.priority(&now));
+                    activator.activate(*task, &profile.priority(&now_context()));
                 }
             }
             Target::Sink { sink, .. } => match message {
@@ -121,6 +121,9 @@ pub struct Edge {
     targets: Vec<Target>,
     partitioning: Partitioning,
     round_robin: usize,
+    /// Where this sender's watermarks go when the edge combines its senders' (with this
+    /// sender's slot there); otherwise they go to every target.
+    combined: Option<(Arc<EdgeWatermarks>, usize)>,
 }
 
 impl Edge {
@@ -130,8 +133,30 @@ impl Edge {
             targets,
             partitioning,
             round_robin: 0,
+            combined: None,
         }
     }
+
+    /// This edge, sending its watermarks, idleness and end to `watermarks` as sender
+    /// `sender` instead of to every target on its channel.
+    pub fn combined(mut self, watermarks: Arc<EdgeWatermarks>, sender: usize) -> Self {
+        self.combined = Some((watermarks, sender));
+        self
+    }
+}
+
+impl Edge {
+    /// Sends `message` to every target, each on this sender's channel there.
+    fn control(&self, message: Control, activator: &Activator) {
+        for target in &self.targets {
+            target.control(message, activator);
+        }
+    }
+}
+
+/// The context of control messages no event carried in: now, due now.
+fn now_context() -> PriorityContext {
+    PriorityContext::at_source(Instant::now(), 0, Duration::ZERO)
 }
 
 /// All outgoing edges of one sender instance.
@@ -199,35 +224,47 @@ impl Router {
 
     /// Sends a watermark to every receiver.
     pub fn watermark(&self, time: i64, context: PriorityContext, activator: &Activator) {
-        self.control(
-            Control::Watermark {
-                channel: 0,
-                time,
-                context,
-            },
-            activator,
-        );
+        for edge in &self.edges {
+            match &edge.combined {
+                Some((combined, sender)) => combined.advance(*sender, time, context, activator),
+                None => edge.control(
+                    Control::Watermark {
+                        channel: 0,
+                        time,
+                        context,
+                    },
+                    activator,
+                ),
+            }
+        }
     }
 
     /// Tells every receiver that this sender is idle.
     pub fn idle(&self, activator: &Activator) {
-        self.control(Control::Idle { channel: 0 }, activator);
+        for edge in &self.edges {
+            match &edge.combined {
+                Some((combined, sender)) => combined.idle(*sender, now_context(), activator),
+                None => edge.control(Control::Idle { channel: 0 }, activator),
+            }
+        }
     }
 
     /// Sends checkpoint barrier `id` to every receiver.
     pub fn barrier(&self, id: u64, activator: &Activator) {
-        self.control(Control::Barrier { channel: 0, id }, activator);
+        for edge in &self.edges {
+            edge.control(Control::Barrier { channel: 0, id }, activator);
+        }
     }
 
     /// Tells every receiver that this sender has ended.
     pub fn end(&self, activator: &Activator) {
-        self.control(Control::End { channel: 0 }, activator);
-    }
-
-    /// Sends `message` to every receiver, each on this sender's channel there.
-    fn control(&self, message: Control, activator: &Activator) {
-        for target in self.edges.iter().flat_map(|edge| &edge.targets) {
-            target.control(message, activator);
+        for edge in &self.edges {
+            // The combined watermark first: a receiver whose inputs have all ended has had
+            // their last watermark.
+            if let Some((combined, sender)) = &edge.combined {
+                combined.end(*sender, now_context(), activator);
+            }
+            edge.control(Control::End { channel: 0 }, activator);
         }
     }
 

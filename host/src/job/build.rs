@@ -23,6 +23,7 @@ use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
 use crate::budget::Accounts;
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
+use crate::dataflow::edge_watermarks::{EdgeWatermarks, Receiver, WideInputs};
 use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
@@ -297,23 +298,27 @@ impl Wiring<'_> {
 
     /// Adds the edges from every instance of each of `inputs`' producers to the receiver
     /// `targets` makes for a producer instance's channel.
+    /// `combined` gives, by input, where its senders' watermarks are combined, if they are.
     fn connect(
         &mut self,
         inputs: &[InputPlan],
         partition: Partitioning,
         targets: impl Fn(usize) -> Vec<Target>,
+        combined: &[Option<Arc<EdgeWatermarks>>],
     ) {
-        for input in inputs {
+        for (index, input) in inputs.iter().enumerate() {
+            let combined = combined.get(index).cloned().flatten();
             let instances = self.instances(&input.producer);
             let per_instance = self
                 .edges
                 .entry(input.producer.clone())
                 .or_insert_with(|| (0..instances).map(|_| Vec::new()).collect());
             for (instance, edges) in per_instance.iter_mut().enumerate() {
-                edges.push(Edge::new(
-                    targets(input.first_channel + instance),
-                    partition,
-                ));
+                let edge = Edge::new(targets(input.first_channel + instance), partition);
+                edges.push(match &combined {
+                    Some(watermarks) => edge.combined(Arc::clone(watermarks), instance),
+                    None => edge,
+                });
             }
         }
     }
@@ -385,12 +390,17 @@ impl Wiring<'_> {
                 checkpointer: self.checkpointer.clone(),
             },
         ));
-        self.connect(&plan.inputs, Partitioning::Forward, |channel| {
-            vec![Target::Sink {
-                sink: Arc::clone(&sink),
-                channel,
-            }]
-        });
+        self.connect(
+            &plan.inputs,
+            Partitioning::Forward,
+            |channel| {
+                vec![Target::Sink {
+                    sink: Arc::clone(&sink),
+                    channel,
+                }]
+            },
+            &[],
+        );
         Ok(kept)
     }
 
@@ -442,13 +452,23 @@ impl Wiring<'_> {
             .late_output()
             .and_then(|late| self.edges.remove(&late));
         let operator_label: Arc<str> = operator.label.as_str().into();
+        // Inputs from several sender instances combine their watermarks once for all
+        // instances of this operator.
+        let wide = WideInputs::new(
+            operator.channels,
+            operator
+                .inputs
+                .iter()
+                .map(|input| (input.first_channel, self.instances(&input.producer))),
+        );
         let mut targets: Vec<(TaskId, Arc<Mailbox>)> = Vec::with_capacity(parallelism);
         for instance in (0..parallelism).rev() {
             let label = operator.instance_label(instance);
             let limits = &self.host.options.limits;
             let mailbox = Arc::new(
                 Mailbox::new(limits.mailbox_capacity)
-                    .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone()),
+                    .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone())
+                    .with_groups(wide.groups().clone()),
             );
             let snapshot = self
                 .recovery
@@ -467,7 +487,7 @@ impl Wiring<'_> {
                     task,
                     mailbox: Arc::clone(&mailbox),
                     router,
-                    inputs: operator.channels,
+                    inputs: wide.groups().clone(),
                     metrics: Arc::clone(&self.metrics),
                     dead_letters: Arc::clone(dead_letters),
                     completion: Arc::clone(&self.completion),
@@ -491,16 +511,30 @@ impl Wiring<'_> {
             targets.push((task, mailbox));
         }
         targets.reverse();
-        self.connect(&operator.inputs, operator.partition, |channel| {
+        let combined = wide.edges(
             targets
                 .iter()
-                .map(|(task, mailbox)| Target::Actor {
+                .map(|(task, mailbox)| Receiver {
                     task: *task,
-                    profile: Arc::clone(profile),
                     mailbox: Arc::clone(mailbox),
-                    channel,
                 })
-                .collect()
-        });
+                .collect(),
+        );
+        self.connect(
+            &operator.inputs,
+            operator.partition,
+            |channel| {
+                targets
+                    .iter()
+                    .map(|(task, mailbox)| Target::Actor {
+                        task: *task,
+                        profile: Arc::clone(profile),
+                        mailbox: Arc::clone(mailbox),
+                        channel,
+                    })
+                    .collect()
+            },
+            &combined,
+        );
     }
 }

@@ -6,7 +6,13 @@ pub mod window;
 
 use std::collections::BTreeSet;
 
+use crate::dataflow::edge_watermarks::ChannelGroups;
+
 /// The watermark of each input channel of one receiver; ended channels count as `i64::MAX`.
+///
+/// Channels of a wide edge may be grouped (see [`ChannelGroups`]): their watermarks arrive
+/// combined on the group's channel, so they count in the minimum through it and only their
+/// end is tracked one by one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputWatermarks {
     channels: Vec<i64>,
@@ -16,17 +22,50 @@ pub struct InputWatermarks {
     idle: Vec<bool>,
     ended: usize,
     current: i64,
+    /// Channels whose watermarks arrive on their group's channel, left out of the minimum.
+    #[serde(default)]
+    grouped: Vec<bool>,
+    /// Group channels (numbered after the real ones), which never end themselves.
+    #[serde(default)]
+    groups: usize,
 }
 
 impl InputWatermarks {
     /// Tracking for `channels` inputs, none of which has reported yet.
     pub fn new(channels: usize) -> Self {
+        Self::grouped(&ChannelGroups::new(channels, &[]))
+    }
+
+    /// Tracking for the channels of `groups`, group channels included.
+    pub fn grouped(groups: &ChannelGroups) -> Self {
         InputWatermarks {
-            channels: vec![i64::MIN; channels],
-            idle: vec![false; channels],
+            channels: vec![i64::MIN; groups.total()],
+            idle: vec![false; groups.total()],
             ended: 0,
             current: i64::MIN,
+            grouped: (0..groups.real())
+                .map(|channel| groups.group_of(channel).is_some())
+                .collect(),
+            groups: groups.total() - groups.real(),
         }
+    }
+
+    /// Takes over the watermarks of `saved` (a checkpoint's) where its channels match these:
+    /// a checkpoint taken before the channels were grouped still restores every real
+    /// channel, and the current watermark never goes back.
+    pub fn restore(&mut self, saved: InputWatermarks) {
+        for (slot, time) in self.channels.iter_mut().zip(&saved.channels) {
+            *slot = *time;
+        }
+        for (slot, idle) in self.idle.iter_mut().zip(&saved.idle) {
+            *slot = *idle;
+        }
+        let real = self.channels.len() - self.groups;
+        self.ended = self.channels[..real]
+            .iter()
+            .filter(|time| **time == i64::MAX)
+            .count();
+        self.current = saved.current;
     }
 
     /// The current watermark: the minimum over all inputs.
@@ -79,7 +118,7 @@ impl InputWatermarks {
 
     /// True once every input has ended.
     pub fn all_ended(&self) -> bool {
-        self.ended == self.channels.len()
+        self.ended == self.channels.len() - self.groups
     }
 
     fn recompute(&mut self) -> Option<i64> {
@@ -87,7 +126,10 @@ impl InputWatermarks {
             .channels
             .iter()
             .enumerate()
-            .filter(|(channel, _)| !self.idle.get(*channel).copied().unwrap_or(false))
+            .filter(|(channel, _)| {
+                !self.idle.get(*channel).copied().unwrap_or(false)
+                    && !self.grouped.get(*channel).copied().unwrap_or(false)
+            })
             .map(|(_, watermark)| *watermark);
         // With every input idle nothing moves the watermark.
         let min = active.min()?;
@@ -206,6 +248,39 @@ mod tests {
         assert_eq!(wm.current(), 200, "watermarks never go back");
         assert_eq!(wm.advance(0, 300), None);
         assert_eq!(wm.advance(1, 250), Some(250));
+    }
+
+    #[test]
+    fn grouped_channels_count_through_their_group_channel_and_end_one_by_one() {
+        // Channel 0 alone; channels 1 and 2 combined on channel 3.
+        let mut wm =
+            InputWatermarks::grouped(&ChannelGroups::new(3, std::slice::from_ref(&(1..3))));
+        assert_eq!(wm.advance(0, 100), None, "the group has not reported");
+        assert_eq!(wm.advance(3, 50), Some(50));
+        assert_eq!(wm.end(1), None, "a grouped channel's end moves nothing");
+        assert_eq!(wm.end(0), None);
+        assert!(!wm.all_ended(), "channel 2 is still open");
+        assert_eq!(wm.advance(3, i64::MAX), Some(i64::MAX));
+        assert!(!wm.all_ended());
+        assert_eq!(wm.end(2), None);
+        assert!(wm.all_ended(), "group channels never end themselves");
+    }
+
+    #[test]
+    fn a_checkpoint_of_ungrouped_channels_restores_into_grouped_ones() {
+        let mut saved = InputWatermarks::new(2);
+        saved.advance(0, 70);
+        saved.advance(1, 80);
+        saved.end(1);
+        let mut wm =
+            InputWatermarks::grouped(&ChannelGroups::new(2, std::slice::from_ref(&(0..2))));
+        wm.restore(saved);
+        assert_eq!(wm.current(), 70, "the current watermark is kept");
+        assert!(wm.is_ended(1));
+        assert_eq!(wm.advance(2, 60), None, "and never goes back");
+        assert_eq!(wm.advance(2, 90), Some(90));
+        assert_eq!(wm.end(0), None);
+        assert!(wm.all_ended());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Messages between actors and the bounded mailbox that holds them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::edge_watermarks::ChannelGroups;
 use super::record::{PriorityContext, Record, event_bytes};
 use crate::budget::Budget;
 use crate::sched::TaskId;
@@ -103,6 +105,11 @@ pub struct Mailbox {
     capacity: Load,
     /// Where queued bytes are charged, if anywhere.
     budget: Option<Budget>,
+    /// Input channels whose watermarks arrive combined, on their group's channel.
+    groups: ChannelGroups,
+    /// Whether the mailbox is full, as of the last change (made under the lock): producers
+    /// of a wide edge ask hundreds of mailboxes before every call, most of them not full.
+    full: AtomicBool,
 }
 
 /// What a mailbox holds, or may hold: events and their bytes.
@@ -159,8 +166,9 @@ struct Inner {
     marks: BTreeMap<u64, WaitingWatermark>,
     /// The next mark number.
     next_mark: u64,
-    /// Per channel, its waiting mark with no record of the channel behind it: a new
-    /// watermark of the channel moves that mark forward instead of queueing another.
+    /// Per channel, its waiting mark with no message of the channel behind it (of a group
+    /// channel: of any channel of the group): a new watermark of the channel moves that mark
+    /// forward instead of queueing another.
     open: Vec<Option<u64>>,
     /// Every record waiting.
     load: Load,
@@ -244,6 +252,25 @@ impl Mailbox {
                 bytes: u64::MAX,
             },
             budget: None,
+            groups: ChannelGroups::default(),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    /// This mailbox, taking the watermarks of `groups`' channels combined on their group
+    /// channels. A combined watermark stays behind every later message of its group's
+    /// channels: it speaks for what their senders sent before it, not after.
+    pub fn with_groups(mut self, groups: ChannelGroups) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Closes the open marks a message of `channel` must stay behind: its own and its
+    /// group's.
+    fn close_marks(&self, inner: &mut Inner, channel: usize) {
+        *inner.open_mark(channel) = None;
+        if let Some(group) = self.groups.group_of(channel) {
+            *inner.open_mark(group) = None;
         }
     }
 
@@ -273,7 +300,7 @@ impl Mailbox {
                     if inner.is_held(record.channel) {
                         inner.held_load.add(&record);
                     }
-                    *inner.open_mark(record.channel) = None;
+                    self.close_marks(&mut inner, record.channel);
                     inner.messages.push_back(Queued::Record(record));
                 }
                 Message::Control(Control::Watermark {
@@ -282,7 +309,7 @@ impl Mailbox {
                     context,
                 }) => inner.push_watermark(channel, WaitingWatermark { time, context }),
                 Message::Control(control) => {
-                    *inner.open_mark(control.channel()) = None;
+                    self.close_marks(&mut inner, control.channel());
                     inner.messages.push_back(Queued::Control(control));
                 }
             }
@@ -291,12 +318,19 @@ impl Mailbox {
             // Already made: charged whatever the budget (back-pressure bounds the queue).
             budget.force(inner.load.bytes.saturating_sub(before));
         }
+        self.note_fullness(&inner);
+    }
+
+    /// Records whether the mailbox is full now, for [`Mailbox::is_full`].
+    fn note_fullness(&self, inner: &Inner) {
+        self.full
+            .store(inner.is_full(self.capacity), Ordering::Release);
     }
 
     /// True when the mailbox holds its capacity of events or more (not counting held
     /// channels').
     pub fn is_full(&self) -> bool {
-        self.lock().is_full(self.capacity)
+        self.full.load(Ordering::Acquire)
     }
 
     /// Holds `channel` back for checkpoint alignment: its events stop counting against the
@@ -321,6 +355,7 @@ impl Mailbox {
         }
         inner.held_load.events += waiting.events;
         inner.held_load.bytes += waiting.bytes;
+        self.note_fullness(&inner);
         if was_full && !inner.is_full(self.capacity) {
             return std::mem::take(&mut inner.blocked).into_iter().collect();
         }
@@ -332,6 +367,7 @@ impl Mailbox {
         let mut inner = self.lock();
         inner.held.clear();
         inner.held_load = Load::default();
+        self.note_fullness(&inner);
     }
 
     /// The priority contexts that set this mailbox's urgency: of the record at its head (if a
@@ -367,6 +403,9 @@ impl Mailbox {
     /// If the mailbox is full, remembers `producer` to activate once it drains, and returns
     /// true; otherwise returns false.
     pub fn register_blocked(&self, producer: TaskId) -> bool {
+        if !self.is_full() {
+            return false;
+        }
         let mut inner = self.lock();
         if !inner.is_full(self.capacity) {
             return false;
@@ -426,6 +465,7 @@ impl Mailbox {
             None if records.is_empty() => Taken::Nothing,
             None => Taken::Records(records),
         };
+        self.note_fullness(&inner);
         let mut wake = Vec::new();
         if was_full && !inner.is_full(self.capacity) {
             wake = std::mem::take(&mut inner.blocked).into_iter().collect();
