@@ -109,6 +109,25 @@ fn new_build_and_run(lang: &str, env: &[(&str, std::path::PathBuf)]) {
     );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines, ["a cameo event", "another event"], "{stdout}");
+    // The project's own test passes against the expected output it comes with.
+    let out = with_env(
+        &[
+            "operator",
+            "test",
+            "--input",
+            "input.txt",
+            "--config",
+            r#"{"needle": "event"}"#,
+            "--expect",
+            "expected.txt",
+        ],
+        &project,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let project_arg = project.display().to_string();
     let out = with_env(&["operator", "build", &project_arg], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -194,5 +213,244 @@ fn an_unknown_policy_is_refused_with_the_known_ones() {
     assert!(
         text.contains("invalid value 'fastest'") && text.contains("edf"),
         "{text}"
+    );
+}
+
+/// Runs `job` in `dir` with the compiled-code cache in `cache` and its log lines shown:
+/// (stdout, stderr).
+fn run_cached(dir: &std::path::Path, cache: &std::path::Path) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["run", "job.toml"])
+        .current_dir(dir)
+        .env("CAMEO_CACHE_DIR", cache)
+        .env("CAMEO_LOG", "compiled_cache=info")
+        .output()
+        .expect("cameo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+#[test]
+fn a_second_run_loads_compiled_code_from_the_cache_and_a_damaged_entry_is_compiled_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        "{\"status\":\"paid\",\"n\":1}\n{\"status\":\"open\",\"n\":2}\n{\"status\":\"paid\",\"n\":3}\n",
+    )
+    .expect("input written");
+    std::fs::write(
+        dir.path().join("job.toml"),
+        format!(
+            "name = \"cached\"\n\
+             [[source]]\nname = \"in\"\nkind = \"file\"\npath = \"in.ndjson\"\n\
+             [[operator]]\nname = \"paid\"\nmodule = {:?}\ninputs = [\"in\"]\n\
+             config = {{ field = \"status\", equals = \"paid\" }}\n\
+             [[sink]]\nname = \"out\"\nkind = \"stdout\"\ninputs = [\"paid\"]\n",
+            cameo_tests::guests::FILTER
+        ),
+    )
+    .expect("job written");
+    let expected = "{\"status\":\"paid\",\"n\":1}\n{\"status\":\"paid\",\"n\":3}\n";
+
+    let (stdout, stderr) = run_cached(dir.path(), &cache);
+    assert_eq!(stdout, expected);
+    assert!(
+        stderr.contains("compiled and kept in the cache"),
+        "{stderr}"
+    );
+
+    let (stdout, stderr) = run_cached(dir.path(), &cache);
+    assert_eq!(stdout, expected);
+    assert!(
+        stderr.contains("compiled code loaded from the cache") && !stderr.contains("compiled and"),
+        "{stderr}"
+    );
+
+    let entry = std::fs::read_dir(&cache)
+        .expect("the cache directory exists")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a compiled entry");
+    let mut code = std::fs::read(&entry).expect("entry read");
+    let middle = code.len() / 2;
+    code[middle] ^= 0xff;
+    std::fs::write(&entry, &code).expect("entry damaged");
+    let (stdout, stderr) = run_cached(dir.path(), &cache);
+    assert_eq!(stdout, expected);
+    assert!(
+        stderr.contains("does not match its hash; compiling again")
+            && stderr.contains("compiled and kept in the cache"),
+        "{stderr}"
+    );
+    let (_, stderr) = run_cached(dir.path(), &cache);
+    assert!(
+        stderr.contains("compiled code loaded from the cache"),
+        "the damaged entry was replaced: {stderr}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["run", "job.toml", "--no-cache"])
+        .current_dir(dir.path())
+        .env("CAMEO_CACHE_DIR", dir.path().join("unused"))
+        .env("CAMEO_LOG", "compiled_cache=info")
+        .output()
+        .expect("cameo runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    assert!(
+        !dir.path().join("unused").exists(),
+        "--no-cache wrote a cache"
+    );
+}
+
+/// `cameo operator test` with `args`, the compiled-code cache in `dir`: (success, stdout,
+/// stderr).
+fn operator_test(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["operator", "test"])
+        .args(args)
+        .env("CAMEO_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("cameo runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn operator_test_prints_outputs_and_dead_letters_and_diffs_them_with_the_expected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"status\":\"paid\",\"n\":1}\nnot json\n{\"status\":\"open\",\"n\":2}\n",
+    )
+    .expect("input written");
+    let input = input.display().to_string();
+    let config = r#"{"field": "status", "equals": "paid"}"#;
+    let args = [
+        cameo_tests::guests::FILTER,
+        "--input",
+        &input,
+        "--config",
+        config,
+    ];
+    let (ok, stdout, stderr) = operator_test(dir.path(), &args);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0], "- {\"status\":\"paid\",\"n\":1}");
+    assert!(
+        lines[1].starts_with("dead: ") && lines[1].ends_with(": not json"),
+        "{stdout}"
+    );
+
+    let expect = dir.path().join("expected.txt");
+    std::fs::write(&expect, &stdout).expect("expected written");
+    let expect_arg = expect.display().to_string();
+    let with_expect = [&args[..], &["--expect", &expect_arg]].concat();
+    let (ok, _, stderr) = operator_test(dir.path(), &with_expect);
+    assert!(ok, "the run's own output is what it expects: {stderr}");
+
+    std::fs::write(&expect, "- {\"status\":\"paid\",\"n\":2}\n").expect("expected written");
+    let (ok, _, stderr) = operator_test(dir.path(), &with_expect);
+    assert!(!ok);
+    assert!(
+        stderr.contains("differ from")
+            && stderr.contains("-    1: - {\"status\":\"paid\",\"n\":2}")
+            && stderr.contains("+    1: - {\"status\":\"paid\",\"n\":1}")
+            && stderr.contains("+    2: dead: "),
+        "{stderr}"
+    );
+
+    let json = [&with_expect[..], &["--json"]].concat();
+    let (ok, stdout, _) = operator_test(dir.path(), &json);
+    assert!(!ok);
+    let value: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(value["matches"], false);
+    assert_eq!(
+        value["outputs"][0]["value"],
+        "{\"status\":\"paid\",\"n\":1}"
+    );
+    assert_eq!(value["dead_letters"][0]["value"], "not json");
+    assert_eq!(value["summary"]["errors"], 1);
+}
+
+#[test]
+fn operator_test_runs_host_managed_windows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("readings.ndjson");
+    std::fs::write(
+        &input,
+        "{\"k\":\"a\",\"t\":1,\"value\":2}\n{\"k\":\"b\",\"t\":7,\"value\":10}\n\
+         {\"k\":\"a\",\"t\":5,\"value\":3}\n{\"k\":\"a\",\"t\":12,\"value\":1}\n",
+    )
+    .expect("input written");
+    let input = input.display().to_string();
+    let (ok, stdout, stderr) = operator_test(
+        dir.path(),
+        &[
+            cameo_tests::guests::WINDOW_AGG,
+            "--input",
+            &input,
+            "--window",
+            "tumbling:10",
+            "--key-field",
+            "k",
+            "--time-field",
+            "t",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "a {\"count\":1,\"key\":\"a\",\"max\":1,\"min\":1,\"sum\":1,\"window_end\":20,\"window_start\":10} @19",
+            "a {\"count\":2,\"key\":\"a\",\"max\":3,\"min\":2,\"sum\":5,\"window_end\":10,\"window_start\":0} @9",
+            "b {\"count\":1,\"key\":\"b\",\"max\":10,\"min\":10,\"sum\":10,\"window_end\":10,\"window_start\":0} @9",
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn operator_test_refuses_bad_flags_saying_what_to_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "x\n").expect("input written");
+    let input = input.display().to_string();
+    let filter = cameo_tests::guests::FILTER;
+    let (ok, _, stderr) =
+        operator_test(dir.path(), &[filter, "--input", &input, "--config", "[1]"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("--config must be a JSON object"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = operator_test(
+        dir.path(),
+        &[filter, "--input", &input, "--config", r#"{"field": null}"#],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("TOML, which has no null"), "{stderr}");
+    let (ok, _, stderr) = operator_test(
+        dir.path(),
+        &[filter, "--input", &input, "--window", "hopping:5"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("`hopping:5` is not a window: write tumbling:SIZE_MS"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = operator_test(dir.path(), &[filter, "--input", "no-such-input.txt"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("could not read the input no-such-input.txt"),
+        "{stderr}"
     );
 }

@@ -12,8 +12,14 @@ use serde::{Deserialize, Serialize};
 pub struct Limits {
     /// Fuel one slice may burn before the call yields to the scheduler.
     pub slice_fuel: u64,
-    /// Fuel one call may burn in total before it fails with out-of-fuel.
+    /// Fuel one call may burn in total before it fails with out-of-fuel, unless the
+    /// operator's spec asks for its own `fuel_per_call`.
     pub fuel_per_call: u64,
+    /// The most fuel one call may burn whatever an operator's spec asks for: the host's
+    /// runaway bound. An interpreted guest (Python, JavaScript) burns 7-16 times the fuel of
+    /// compiled code for the same work, so its spec may ask for more than `fuel_per_call`,
+    /// never more than this.
+    pub max_fuel_per_call: u64,
     /// Bytes of linear memory one instance may hold.
     pub memory_bytes: u64,
     /// Bytes of keyed state one instance may hold.
@@ -161,6 +167,7 @@ impl Default for Limits {
         Limits {
             slice_fuel: 100_000,
             fuel_per_call: 500_000_000,
+            max_fuel_per_call: 8_000_000_000,
             memory_bytes: 64 << 20,
             state_bytes: 256 << 20,
             tenant_state_bytes: 1 << 30,

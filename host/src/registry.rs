@@ -168,7 +168,22 @@ fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
 impl OperatorModule {
     /// Reads and loads the component at `path`: see [`OperatorModule::load_bytes`].
     pub fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
-        load_file(engine, path)
+        let (name, bytes) = read_file(path)?;
+        load_bytes(engine, &name, &bytes)
+    }
+
+    /// Reads and loads the component at `path`, through the compiled-code cache in
+    /// `cache_dir` when there is one: see [`OperatorModule::load_cached`].
+    pub fn load_file_cached(
+        engine: &OperatorEngine,
+        path: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<OperatorModule, LoadError> {
+        let (name, bytes) = read_file(path)?;
+        match cache_dir {
+            Some(dir) => OperatorModule::load_cached(engine, &name, &bytes, dir),
+            None => load_bytes(engine, &name, &bytes),
+        }
     }
 
     /// Validates, compiles and pre-links the component in `bytes`, called `name` in errors:
@@ -194,15 +209,30 @@ impl OperatorModule {
         check_bytes(name, bytes)?;
         let cache = CompiledCache::new(cache_dir);
         let component = match cache.get(engine, bytes) {
-            Some(component) => component,
+            Some(component) => {
+                tracing::info!(
+                    target: CACHE_LOG_TARGET,
+                    module = name,
+                    "compiled code loaded from the cache in {}",
+                    cache_dir.display()
+                );
+                component
+            }
             None => {
                 let component = compile(engine, name, bytes)?;
-                if let Err(err) = cache.put(engine, bytes, &component) {
-                    tracing::warn!(
+                match cache.put(engine, bytes, &component) {
+                    Ok(()) => tracing::info!(
+                        target: CACHE_LOG_TARGET,
+                        module = name,
+                        "compiled and kept in the cache in {}",
+                        cache_dir.display()
+                    ),
+                    Err(err) => tracing::warn!(
+                        target: CACHE_LOG_TARGET,
                         module = name,
                         "compiled code not kept in {}: {err}",
                         cache_dir.display()
-                    );
+                    ),
                 }
                 component
             }
@@ -211,8 +241,13 @@ impl OperatorModule {
     }
 }
 
-/// Reads and loads the component at `path`.
-fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, LoadError> {
+/// The tracing target of the compiled-code cache's lines (a hit, a compile, an entry
+/// refused), so that `CAMEO_LOG=compiled_cache=info` shows where each module's code came from.
+pub(crate) const CACHE_LOG_TARGET: &str = "compiled_cache";
+
+/// Reads the component at `path`, no more than [`MAX_MODULE_BYTES`]: its name for errors
+/// (the file name) and its bytes.
+fn read_file(path: &Path) -> Result<(String, Vec<u8>), LoadError> {
     use std::io::Read as _;
     let name = path
         .file_name()
@@ -233,7 +268,7 @@ fn load_file(engine: &OperatorEngine, path: &Path) -> Result<OperatorModule, Loa
     file.take(MAX_MODULE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    load_bytes(engine, &name, &bytes)
+    Ok((name, bytes))
 }
 
 /// Validates, compiles and pre-links the component in `bytes`, called `name` in errors.

@@ -1,5 +1,6 @@
 //! JavaScript: jco with its QuickJS backend builds the ES module `app.js` of the staged
-//! project, with `cameo.js` beside it, against the operator world.
+//! project, with `cameo.js` beside it, against the operator world (or the windowed-operator
+//! world when the module exports host-managed windows).
 //!
 //! jco is run from the staging directory with a bare entry name: given a path with a
 //! directory it doubles the directory, and it refuses imports from outside the entry's folder.
@@ -13,8 +14,8 @@ use crate::project::Project;
 use crate::sdk;
 use crate::tools::{self, Tool};
 
-/// Builds the JavaScript project staged in `project.stage`.
-pub(crate) fn build(project: &Project, jco: &Tool) -> Result<(), BuildError> {
+/// Builds the JavaScript project staged in `project.stage` against `world`.
+pub(crate) fn build(project: &Project, jco: &Tool, world: &str) -> Result<(), BuildError> {
     let mut command = Command::new(&jco.path);
     command
         .current_dir(&project.stage)
@@ -22,7 +23,7 @@ pub(crate) fn build(project: &Project, jco: &Tool) -> Result<(), BuildError> {
         .arg(sdk::WIT_PATH)
         .args([
             "--world-name",
-            "operator",
+            world,
             "--backend",
             "qjs",
             "--backend-qjs-disable-async",

@@ -80,8 +80,8 @@ pub fn build(dir: &Path, out_dir: Option<&Path>) -> Result<PathBuf, BuildError> 
     project.stage(&inputs)?;
     match language {
         Language::C => c::build(&project, &tool)?,
-        Language::Python => python::build(&project, &tool)?,
-        Language::JavaScript => js::build(&project, &tool)?,
+        Language::Python => python::build(&project, &tool, project.world(&inputs))?,
+        Language::JavaScript => js::build(&project, &tool, project.world(&inputs))?,
         Language::Rust => {}
     }
     cache::mark_fresh(&project.component, &key)?;

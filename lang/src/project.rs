@@ -172,6 +172,28 @@ impl Project {
         Ok(inputs)
     }
 
+    /// The WIT world the project targets: `windowed-operator` when its own sources export
+    /// host-managed windows through the SDK (`cameo.export_windowed` in Python,
+    /// `cameo.exportWindowed` in JavaScript), else `operator`.
+    pub fn world(&self, inputs: &[Input]) -> &'static str {
+        let marker: &[u8] = match self.language {
+            Language::Python => b"export_windowed(",
+            Language::JavaScript => b"exportWindowed(",
+            Language::C | Language::Rust => return "operator",
+        };
+        let own_sources = inputs.iter().filter(|input| {
+            !sdk::files(self.language)
+                .iter()
+                .any(|(name, _)| *name == input.name)
+        });
+        for input in own_sources {
+            if input.content.windows(marker.len()).any(|w| w == marker) {
+                return "windowed-operator";
+            }
+        }
+        "operator"
+    }
+
     /// Writes `inputs` into a fresh staging directory.
     pub fn stage(&self, inputs: &[Input]) -> Result<(), BuildError> {
         if self.stage.exists() {

@@ -1,6 +1,6 @@
 //! The files of a new operator project, per language: a small working operator (it forwards
 //! the events whose value contains the configured `needle`, all of them without one), a
-//! README, a test input and a job spec that runs it.
+//! README, a test input with the output it must give, and a job spec that runs it.
 
 use crate::Language;
 
@@ -47,6 +47,10 @@ pub fn files(language: Language, name: &str, sdk_dependency: &str) -> Vec<File> 
         content: "a cameo event\nanother event\nnot this one\n".to_string(),
     });
     files.push(File {
+        path: "expected.txt",
+        content: "- a cameo event\n- another event\n".to_string(),
+    });
+    files.push(File {
         path: "job.toml",
         content: JOB.replace("{name}", name),
     });
@@ -86,7 +90,10 @@ fn readme(language: Language, name: &str) -> String {
         "# {name}\n\nA cameo operator in {language}: it forwards the events whose value contains \
          the configured `needle` (every event without one).\n\n\
          ```sh\ncameo operator build     # builds the component, prints its path\n\
-         cameo run job.toml       # builds it if needed, runs it on input.txt, printing what it forwards\n```\n\n\
+         cameo run job.toml       # builds it if needed, runs it on input.txt, printing what it forwards\n\
+         cameo operator test --input input.txt --config '{{\"needle\": \"event\"}}' --expect expected.txt\n\
+         \x20                        # runs it on input.txt, fails unless it forwards what expected.txt says\n\
+         cameo operator build --watch   # builds again whenever a source changes\n```\n\n\
          The operator is `{source}`; it uses {sdk}. Building needs {toolchain}. \
          The contract is cameo's WIT package `cameo:operator`; `job.toml` is a job spec with \
          the operator's config.\n",

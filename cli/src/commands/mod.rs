@@ -2,9 +2,14 @@
 
 pub mod bench;
 pub mod client;
+pub mod compiled_cache;
+pub mod line_diff;
 pub mod operator;
+pub mod operator_test;
 pub mod run;
 pub mod serve;
+pub mod watch;
+pub mod window_flag;
 
 use cameo_host::PolicyKind;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};

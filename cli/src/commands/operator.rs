@@ -31,28 +31,49 @@ pub enum OperatorCommand {
         /// Print `{"component": PATH}` instead of the bare path.
         #[arg(long)]
         json: bool,
+        /// Keep running, and build again whenever a source file changes (looked for every
+        /// half second).
+        #[arg(long)]
+        watch: bool,
     },
+    /// Build the operator project and run it on sample events in the same host, limits and
+    /// scheduling as `cameo run`: prints its outputs (`KEY VALUE @TIME`), then its dead
+    /// letters (`dead: REASON: VALUE`); its log lines go to stderr. With --expect, a
+    /// difference from the expected lines is shown and the command fails.
+    Test(Box<super::operator_test::TestArgs>),
 }
 
 /// Runs an `operator` subcommand.
 pub fn run(command: OperatorCommand) -> anyhow::Result<()> {
     match command {
         OperatorCommand::New { name, lang, dir } => new(&name, &lang, &dir),
-        OperatorCommand::Build { dir, json } => {
-            let component = build(&dir)
-                .with_context(|| format!("could not build the operator in {}", dir.display()))?;
-            if json {
-                println!("{}", serde_json::json!({ "component": component }));
+        OperatorCommand::Build { dir, json, watch } => {
+            let build_and_print = || {
+                let component = build(&dir).with_context(|| {
+                    format!("could not build the operator in {}", dir.display())
+                })?;
+                if json {
+                    println!("{}", serde_json::json!({ "component": component }));
+                } else {
+                    println!("{}", component.display());
+                }
+                Ok(())
+            };
+            if watch {
+                super::watch::watch(&dir, WATCH_POLL, build_and_print)
             } else {
-                println!("{}", component.display());
+                build_and_print()
             }
-            Ok(())
         }
+        OperatorCommand::Test(args) => super::operator_test::run(*args),
     }
 }
 
+/// How often `build --watch` looks for changes.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Builds the project in `dir` with its language's toolchain.
-fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(match cameo_lang::detect(dir)? {
         Language::Rust => cameo_host::build_rust(dir)?,
         _ => cameo_lang::build(dir, None)?,

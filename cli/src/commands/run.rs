@@ -22,6 +22,8 @@ pub struct RunArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     #[command(flatten)]
+    cache: super::compiled_cache::CacheArgs,
+    #[command(flatten)]
     host: HostArgs,
 }
 
@@ -43,9 +45,14 @@ pub struct HostArgs {
     /// only.
     #[arg(long, default_value_t = 500)]
     slice_us: u64,
-    /// Fuel one call may burn before it fails as out-of-fuel.
+    /// Fuel one call may burn before it fails as out-of-fuel, for operators whose spec does
+    /// not set its own `fuel_per_call`.
     #[arg(long)]
     fuel_per_call: Option<u64>,
+    /// The most fuel per call an operator's spec may ask for (the runaway bound)
+    /// [default: 8000000000, 16 times the default fuel per call].
+    #[arg(long)]
+    max_fuel_per_call: Option<u64>,
     /// Linear memory one operator instance may hold, in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
@@ -79,6 +86,9 @@ impl HostArgs {
         limits.slice_micros = self.slice_us;
         if let Some(fuel) = self.fuel_per_call {
             limits.fuel_per_call = fuel;
+        }
+        if let Some(fuel) = self.max_fuel_per_call {
+            limits.max_fuel_per_call = fuel;
         }
         if let Some(mib) = self.memory_mib {
             limits.memory_bytes = mib.saturating_mul(1 << 20);
@@ -120,7 +130,8 @@ impl HostArgs {
 /// Runs the job and prints its summary.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = JobSpec::from_file(&args.job)?;
-    let options = args.host.options(args.data_dir.clone())?;
+    let mut options = args.host.options(args.data_dir.clone())?;
+    options.compiled_cache = args.cache.dir();
     let outcome = run_job(&spec, &options)?;
     if args.json {
         println!("{}", serde_json::to_string(&outcome.summary)?);

@@ -62,6 +62,7 @@ impl CompiledCache {
         let expected = std::fs::read_to_string(&hash_path).ok()?;
         if sha256_hex(&code) != expected.trim() {
             tracing::warn!(
+                target: crate::registry::CACHE_LOG_TARGET,
                 file = %code_path.display(),
                 "compiled code does not match its hash; compiling again"
             );
@@ -71,6 +72,7 @@ impl CompiledCache {
             Ok(component) => Some(component),
             Err(err) => {
                 tracing::warn!(
+                    target: crate::registry::CACHE_LOG_TARGET,
                     file = %code_path.display(),
                     "compiled code could not be loaded ({err:#}); compiling again"
                 );

@@ -28,6 +28,7 @@ use crate::dataflow::mailbox::Mailbox;
 use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
+use crate::limits::Limits;
 use crate::metrics::JobMetrics;
 use crate::registry::OperatorModule;
 use crate::sched::TaskId;
@@ -49,6 +50,11 @@ struct Wiring<'a> {
 
 /// Wires `plan` onto `host`'s executor and starts its sources.
 pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> {
+    let limits = plan
+        .operators
+        .iter()
+        .map(|operator| operator_limits(&host.options.limits, operator))
+        .collect::<Result<Vec<Limits>, JobError>>()?;
     let modules = load_modules(plan, host)?;
     let recovery = match &host.options.data_dir {
         Some(dir) => Some(Recovery::find(&plan.name, dir)?),
@@ -100,15 +106,18 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         state: host.tenant_state(&plan.tenant),
     };
     for (index, operator) in plan.operators.iter().enumerate().rev() {
-        let (Some(module), Some(profile)) = (modules.get(&operator.name), profiles.get(index))
-        else {
+        let (Some(module), Some(profile), Some(limits)) = (
+            modules.get(&operator.name),
+            profiles.get(index),
+            limits.get(index),
+        ) else {
             continue;
         };
         let cx = CallContext {
             operator: operator.label.as_str().into(),
             module: module.clone(),
             config: Arc::clone(&operator.config),
-            limits: host.options.limits.clone(),
+            limits: limits.clone(),
             window: operator.window,
             join: operator.join,
             accounts: accounts.clone(),
@@ -180,12 +189,14 @@ fn load_modules(plan: &JobPlan, host: &Host) -> Result<HashMap<String, OperatorM
             if let Some(module) = by_path.get(&path) {
                 return Ok(module.clone());
             }
-            let module = OperatorModule::load_file(&host.engine, &path).map_err(|source| {
-                JobError::Load {
-                    operator: name.clone(),
-                    source,
-                }
-            })?;
+            let cache = host.options.compiled_cache.as_deref();
+            let module =
+                OperatorModule::load_file_cached(&host.engine, &path, cache).map_err(|source| {
+                    JobError::Load {
+                        operator: name.clone(),
+                        source,
+                    }
+                })?;
             by_path.insert(path, module.clone());
             Ok(module)
         };
@@ -213,6 +224,24 @@ fn load_modules(plan: &JobPlan, host: &Host) -> Result<HashMap<String, OperatorM
         modules.insert(name.clone(), module);
     }
     Ok(modules)
+}
+
+/// The limits `operator`'s calls run under: the host's, with the operator's own fuel per
+/// call when its spec asks for one within the host's bound.
+fn operator_limits(limits: &Limits, operator: &OperatorPlan) -> Result<Limits, JobError> {
+    let mut limits = limits.clone();
+    if let Some(asked) = operator.fuel_per_call {
+        let ceiling = limits.max_fuel_per_call.max(limits.fuel_per_call);
+        if asked > ceiling {
+            return Err(JobError::FuelCeiling {
+                operator: operator.name.clone(),
+                asked,
+                ceiling,
+            });
+        }
+        limits.fuel_per_call = asked;
+    }
+    Ok(limits)
 }
 
 /// Refuses a module that lacks the export a window or join of the job needs.

@@ -69,6 +69,9 @@ pub struct RunOptions {
     pub budget: BudgetConfig,
     /// Bytes an http source holds pushed but not yet read, at most, before it refuses more.
     pub inlet_capacity: u64,
+    /// Where operator components loaded from files keep their compiled code, so the next job
+    /// (or the next run) loads it instead of compiling again; none: compile every time.
+    pub compiled_cache: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -83,6 +86,7 @@ impl Default for RunOptions {
             checkpoint_interval: Duration::from_secs(1),
             budget: BudgetConfig::default(),
             inlet_capacity: 16 << 20,
+            compiled_cache: None,
         }
     }
 }
@@ -129,6 +133,20 @@ pub enum JobError {
         operator: String,
         /// What does not fit.
         reason: String,
+    },
+    /// An operator's spec asks for more fuel per call than the host allows.
+    #[error(
+        "operator \"{operator}\": fuel_per_call = {asked} is above this host's bound of \
+         {ceiling} fuel per call (max_fuel_per_call); ask for less, or start the host with a \
+         higher --max-fuel-per-call"
+    )]
+    FuelCeiling {
+        /// The operator.
+        operator: String,
+        /// What its spec asks for.
+        asked: u64,
+        /// The host's bound.
+        ceiling: u64,
     },
     /// A file source or sink could not be opened.
     #[error("{what} \"{name}\": could not open {path}: {source}")]

@@ -126,6 +126,8 @@ pub(crate) struct OperatorPlan {
     pub config: Arc<str>,
     pub window: Option<WindowDef>,
     pub join: Option<JoinDef>,
+    /// Fuel one call may burn, when the spec asks for its own.
+    pub fuel_per_call: Option<u64>,
     /// Indices (into the plan's operators) of the operators this one feeds.
     pub successors: Vec<usize>,
 }
@@ -406,6 +408,7 @@ fn operator_plan(
         // Validation checked the window: a definition that does not follow is a bug there.
         window: operator.window.as_ref().and_then(|w| w.to_def().ok()),
         join: operator.join.as_ref().map(|j| j.to_def()),
+        fuel_per_call: operator.fuel_per_call.as_ref().map(|fuel| *fuel.get_ref()),
         successors: Vec::new(),
     }
 }

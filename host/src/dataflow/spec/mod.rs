@@ -228,6 +228,10 @@ pub struct OperatorSpec {
     /// event pairs with the other side's events of the same key within `within_ms`. The module
     /// must export `cameo:operator/joiner`.
     pub join: Option<JoinSpec>,
+    /// Fuel one call of this operator may burn, instead of the host's `fuel_per_call`: an
+    /// operator in an interpreted language burns 7-16 times the fuel of compiled code for the
+    /// same work. The host refuses more than its `max_fuel_per_call`.
+    pub fuel_per_call: Option<Spanned<u64>>,
 }
 
 /// An interval join declared on an operator.

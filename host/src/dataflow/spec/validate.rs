@@ -233,6 +233,14 @@ impl JobSpec {
                     )
                 })?;
             }
+            if let Some(fuel) = &operator.fuel_per_call
+                && *fuel.get_ref() == 0
+            {
+                return Err(checker.error(
+                    fuel.span(),
+                    format!("`fuel_per_call` of \"{}\" is 0; give the fuel one call may burn, e.g. 5000000000, or leave it out for the host's default", operator.name.get_ref()),
+                ));
+            }
             let parallelism = *operator.parallelism.get_ref();
             if parallelism == 0 || parallelism > MAX_PARALLELISM {
                 return Err(checker.error(

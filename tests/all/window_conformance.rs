@@ -1,0 +1,319 @@
+//! Window conformance: one table of cases run against `window-agg` written in every language
+//! that has it, through the real host with host-managed windows (tumbling, sliding and
+//! session, with late events merging sessions). Every language must emit what the Rust
+//! operator emits, byte for byte: integers stay exact while they fit an i64 and become floats
+//! after, floats are written the way serde_json writes them, and an event without a numeric
+//! field is a dead letter with the same reason.
+
+use std::path::PathBuf;
+
+use cameo_host::{Host, JobPlan, ModuleSource, OperatorModule, RunOptions};
+use cameo_tests::guests;
+
+use crate::support::{options, repo_root};
+
+/// The languages whose `window-agg` the table runs against.
+const LANGUAGES: [&str; 3] = ["rust", "python", "js"];
+
+/// Fuel one call may burn: interpreters burn far more than compiled code (as in the
+/// filter and wordcount conformance suite).
+fn fuel_per_call(language: &str) -> u64 {
+    let rust = options().limits.fuel_per_call;
+    match language {
+        "python" => rust * 10,
+        "js" => rust * 20,
+        _ => rust,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    /// The `window` table of the job spec.
+    window: &'static str,
+    /// The operator's config, a TOML inline table.
+    config: &'static str,
+    /// NDJSON events: `k` is the key, `t` the event time.
+    input: &'static [&'static str],
+    /// The outputs, as `key value @time`, in the order the host emits them.
+    outputs: &'static [&'static str],
+    /// Dead letters: (value, a text its reason contains).
+    dead: &'static [(&'static str, &'static str)],
+}
+
+const NO_VALUE: &str = "invalid input: event value has no numeric field `value`";
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "tumbling sums per key",
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"a","t":1,"value":2}"#,
+                r#"{"k":"b","t":3,"value":10}"#,
+                r#"{"k":"a","t":5,"value":-3}"#,
+                r#"{"k":"a","t":12,"value":7}"#,
+            ],
+            outputs: &[
+                r#"a {"count":2,"key":"a","max":2,"min":-3,"sum":-1,"window_end":10,"window_start":0} @9"#,
+                r#"b {"count":1,"key":"b","max":10,"min":10,"sum":10,"window_end":10,"window_start":0} @9"#,
+                r#"a {"count":1,"key":"a","max":7,"min":7,"sum":7,"window_end":20,"window_start":10} @19"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "floats mix in and are written as serde_json writes them",
+            window: r#"{ kind = "tumbling", size_ms = 100 }"#,
+            config: r#"{ field = "celsius" }"#,
+            input: &[
+                r#"{"k":"s","t":1,"celsius":1}"#,
+                r#"{"k":"s","t":2,"celsius":0.5}"#,
+                r#"{"k":"s","t":3,"celsius":1e16}"#,
+                r#"{"k":"s","t":4,"celsius":0.00001}"#,
+            ],
+            outputs: &[
+                r#"s {"count":4,"key":"s","max":1e16,"min":0.00001,"sum":1.0000000000000002e16,"window_end":100,"window_start":0} @99"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "a sum past i64 becomes a float",
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"x","t":1,"value":9223372036854775807}"#,
+                r#"{"k":"x","t":2,"value":1}"#,
+                r#"{"k":"y","t":3,"value":18446744073709551615}"#,
+            ],
+            outputs: &[
+                r#"x {"count":2,"key":"x","max":9223372036854775807,"min":1,"sum":9.223372036854776e18,"window_end":10,"window_start":0} @9"#,
+                r#"y {"count":1,"key":"y","max":1.8446744073709552e19,"min":1.8446744073709552e19,"sum":1.8446744073709552e19,"window_end":10,"window_start":0} @9"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "events without a numeric field are dead letters",
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"a","t":1,"value":4}"#,
+                r#"{"k":"a","t":2,"value":"4"}"#,
+                r#"{"k":"a","t":3,"other":4}"#,
+                r#"{"k":"a","t":4,"value":true}"#,
+                r#"{"k":"a","t":5,"value":null}"#,
+            ],
+            outputs: &[
+                r#"a {"count":1,"key":"a","max":4,"min":4,"sum":4,"window_end":10,"window_start":0} @9"#,
+            ],
+            dead: &[
+                (r#"{"k":"a","t":2,"value":"4"}"#, NO_VALUE),
+                (r#"{"k":"a","t":3,"other":4}"#, NO_VALUE),
+                (r#"{"k":"a","t":4,"value":true}"#, NO_VALUE),
+                (r#"{"k":"a","t":5,"value":null}"#, NO_VALUE),
+            ],
+        },
+        Case {
+            name: "sliding windows count an event in each",
+            window: r#"{ kind = "sliding", size_ms = 10, slide_ms = 5 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"a","t":7,"value":1}"#,
+                r#"{"k":"a","t":12,"value":2}"#,
+            ],
+            outputs: &[
+                r#"a {"count":1,"key":"a","max":1,"min":1,"sum":1,"window_end":10,"window_start":0} @9"#,
+                r#"a {"count":2,"key":"a","max":2,"min":1,"sum":3,"window_end":15,"window_start":5} @14"#,
+                r#"a {"count":1,"key":"a","max":2,"min":2,"sum":2,"window_end":20,"window_start":10} @19"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "a late event merges two sessions",
+            window: r#"{ kind = "session", gap_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"a","t":1,"value":5}"#,
+                r#"{"k":"a","t":15,"value":1}"#,
+                r#"{"k":"a","t":8,"value":3}"#,
+                r#"{"k":"b","t":2,"value":8}"#,
+            ],
+            outputs: &[
+                r#"b {"count":1,"key":"b","max":8,"min":8,"sum":8,"window_end":12,"window_start":2} @11"#,
+                r#"a {"count":3,"key":"a","max":5,"min":1,"sum":9,"window_end":25,"window_start":1} @24"#,
+            ],
+            dead: &[],
+        },
+    ]
+}
+
+/// The `window-agg` component of `language`.
+fn component(language: &str) -> PathBuf {
+    if language == "rust" {
+        return PathBuf::from(guests::WINDOW_AGG);
+    }
+    let root = repo_root();
+    let dir = root
+        .join("example-operators")
+        .join(language)
+        .join("window-agg");
+    let out = root.join("target").join("guests").join(language);
+    cameo_lang::build(&dir, Some(&out)).unwrap_or_else(|err| {
+        panic!(
+            "could not build {}: {err}\n(scripts/setup-languages installs the toolchains)",
+            dir.display()
+        )
+    })
+}
+
+/// Outputs (`key value @time`) and dead letters (value, reason) of one case.
+type Observed = (Vec<String>, Vec<(String, String)>);
+
+fn run_case(host: &Host, module: &OperatorModule, language: &str, case: &Case) -> Observed {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("input.ndjson"), case.input.join("\n")).expect("input");
+    let tenant: String = format!("{language}-{}", case.name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let toml = format!(
+        r#"
+name = "{tenant}"
+tenant = "{tenant}"
+dead_letter = {{ path = "dead.ndjson" }}
+[[source]]
+name = "in"
+kind = "file"
+path = "input.ndjson"
+format = "ndjson"
+key_field = "k"
+event_time_field = "t"
+watermark_delay_ms = 100
+[[operator]]
+name = "agg"
+module = "the-module"
+inputs = ["in"]
+config = {config}
+window = {window}
+[[sink]]
+name = "out"
+kind = "memory"
+inputs = ["agg"]
+"#,
+        config = case.config,
+        window = case.window,
+    );
+    let spec = crate::support::parse(&toml, dir.path());
+    let plan =
+        JobPlan::with_modules(&spec, |_| Ok(ModuleSource::Loaded(module.clone()))).expect("plan");
+    let outcome = host
+        .submit_plan(&plan)
+        .and_then(|job| job.wait())
+        .unwrap_or_else(|err| panic!("{language} `{}`: {err}", case.name));
+    let outputs = outcome
+        .outputs
+        .get("out")
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| {
+                    let key = e
+                        .key
+                        .as_ref()
+                        .map_or("-".to_string(), |k| String::from_utf8_lossy(k).into_owned());
+                    format!(
+                        "{key} {} @{}",
+                        String::from_utf8_lossy(&e.value),
+                        e.event_time
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).unwrap_or_default();
+    let dead = dead
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|record| {
+            let text = |field: &str| record[field].as_str().unwrap_or_default().to_string();
+            (text("value"), text("reason"))
+        })
+        .collect();
+    (outputs, dead)
+}
+
+/// Runs the table against `language`'s window-agg on one host; fails listing every case that
+/// does not conform.
+fn conforms(language: &str) {
+    let mut run_options: RunOptions = options();
+    run_options.limits.fuel_per_call = fuel_per_call(language);
+    let mut host = Host::new(run_options).expect("host");
+    let path = component(language);
+    let module = OperatorModule::load_file(host.engine(), &path)
+        .unwrap_or_else(|err| panic!("{} does not load: {err}", path.display()));
+    assert!(
+        module.windowed().is_some(),
+        "{language} window-agg is not windowed"
+    );
+    host.start().expect("start");
+    let mut failures = Vec::new();
+    for case in cases() {
+        let (outputs, dead) = run_case(&host, &module, language, &case);
+        if outputs != case.outputs {
+            failures.push(format!(
+                "{language} `{}`: outputs {outputs:#?}, expected {:#?}",
+                case.name, case.outputs
+            ));
+        }
+        let dead_conforms = dead.len() == case.dead.len()
+            && dead
+                .iter()
+                .zip(case.dead)
+                .all(|((value, reason), (want_value, want_reason))| {
+                    value == want_value && reason.contains(want_reason)
+                });
+        if !dead_conforms {
+            failures.push(format!(
+                "{language} `{}`: dead letters {dead:?}, expected values and reasons {:?}",
+                case.name, case.dead
+            ));
+        }
+    }
+    host.shutdown();
+    assert!(
+        failures.is_empty(),
+        "{} case(s) do not conform:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn rust_window_agg_conforms() {
+    conforms("rust");
+}
+
+#[test]
+fn python_window_agg_conforms() {
+    conforms("python");
+}
+
+#[test]
+fn javascript_window_agg_conforms() {
+    conforms("js");
+}
+
+#[test]
+fn every_listed_language_has_a_window_agg() {
+    for language in LANGUAGES.iter().filter(|l| **l != "rust") {
+        let dir = repo_root()
+            .join("example-operators")
+            .join(language)
+            .join("window-agg");
+        assert_eq!(
+            cameo_lang::detect(&dir).map(|l| l.name()).ok(),
+            Some(*language),
+            "{}",
+            dir.display()
+        );
+    }
+}
