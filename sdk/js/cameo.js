@@ -570,8 +570,8 @@ export function exportOperator(OperatorClass) {
 
 // --- JSON text, as serde_json writes it -------------------------------------------------------
 
-/** A float as serde_json (ryu) writes it: the shortest digits that read back exactly,
- * positional from 1e-5 up to below 1e16 (with `.0` when whole), else `<digits>e<exp>`;
+/** A float as serde_json writes it: the shortest digits that read back exactly,
+ * positional from 1e-5 up to below 1e16 (with `.0` when whole), else `<digits>e+<exp>` or `<digits>e-<exp>`;
  * `null` for infinity and NaN. */
 export function formatFloat(number) {
     if (!Number.isFinite(number)) return "null";
@@ -585,8 +585,9 @@ export function formatFloat(number) {
     if (point >= length && point <= 16) return sign + digits + "0".repeat(point - length) + ".0";
     if (point > 0 && point <= 16) return sign + digits.slice(0, point) + "." + digits.slice(point);
     if (point > -5 && point <= 0) return sign + "0." + "0".repeat(-point) + digits;
-    if (length === 1) return `${sign}${digits}e${point - 1}`;
-    return `${sign}${digits[0]}.${digits.slice(1)}e${point - 1}`;
+    const power = point > 1 ? `+${point - 1}` : `${point - 1}`;
+    if (length === 1) return `${sign}${digits}e${power}`;
+    return `${sign}${digits[0]}.${digits.slice(1)}e${power}`;
 }
 
 /** JSON text as serde_json writes it: compact, object keys sorted, non-ASCII kept; BigInts

@@ -167,7 +167,7 @@ def json_field(event, name):
 
 def dumps(value):
     """JSON text as serde_json writes it: compact, keys sorted, non-ASCII kept, floats in
-    Rust's shortest form (`1e16`, `0.00001`, `1.5`); a float JSON cannot hold (infinity, NaN)
+    Rust's shortest form (`1e+16`, `0.00001`, `1.5`); a float JSON cannot hold (infinity, NaN)
     is `null`, as serde_json writes it."""
     if not _has_float(value):
         return _json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
@@ -208,9 +208,9 @@ def _dump_parts(value):
 
 
 def format_float(number):
-    """A float as serde_json (ryu) writes it: the shortest digits that read back exactly,
-    positional from 1e-5 up to below 1e16 (with `.0` when whole), else `<digits>e<exp>`;
-    `null` for infinity and NaN."""
+    """A float as serde_json writes it: the shortest digits that read back exactly,
+    positional from 1e-5 up to below 1e16 (with `.0` when whole), else `<digits>e+<exp>` or
+    `<digits>e-<exp>`; `null` for infinity and NaN."""
     if number != number or number in (float("inf"), float("-inf")):
         return "null"
     sign = "-" if number < 0 or (number == 0 and str(number).startswith("-")) else ""
@@ -233,9 +233,10 @@ def format_float(number):
         return sign + digits[:point] + "." + digits[point:]
     if -5 < point <= 0:
         return sign + "0." + "0" * (-point) + digits
+    exponent = f"+{point - 1}" if point > 1 else f"{point - 1}"
     if length == 1:
-        return f"{sign}{digits}e{point - 1}"
-    return f"{sign}{digits[0]}.{digits[1:]}e{point - 1}"
+        return f"{sign}{digits}e{exponent}"
+    return f"{sign}{digits[0]}.{digits[1:]}e{exponent}"
 
 
 def kind(value):

@@ -68,11 +68,11 @@ fn cases() -> Vec<Case> {
             input: &[
                 r#"{"k":"s","t":1,"celsius":1}"#,
                 r#"{"k":"s","t":2,"celsius":0.5}"#,
-                r#"{"k":"s","t":3,"celsius":1e16}"#,
+                r#"{"k":"s","t":3,"celsius":1e+16}"#,
                 r#"{"k":"s","t":4,"celsius":0.00001}"#,
             ],
             outputs: &[
-                r#"s {"count":4,"key":"s","max":1e16,"min":0.00001,"sum":1.0000000000000002e16,"window_end":100,"window_start":0} @99"#,
+                r#"s {"count":4,"key":"s","max":1e+16,"min":0.00001,"sum":1.0000000000000002e+16,"window_end":100,"window_start":0} @99"#,
             ],
             dead: &[],
         },
@@ -86,8 +86,8 @@ fn cases() -> Vec<Case> {
                 r#"{"k":"y","t":3,"value":18446744073709551615}"#,
             ],
             outputs: &[
-                r#"x {"count":2,"key":"x","max":9223372036854775807,"min":1,"sum":9.223372036854776e18,"window_end":10,"window_start":0} @9"#,
-                r#"y {"count":1,"key":"y","max":1.8446744073709552e19,"min":1.8446744073709552e19,"sum":1.8446744073709552e19,"window_end":10,"window_start":0} @9"#,
+                r#"x {"count":2,"key":"x","max":9223372036854775807,"min":1,"sum":9.223372036854776e+18,"window_end":10,"window_start":0} @9"#,
+                r#"y {"count":1,"key":"y","max":1.8446744073709552e+19,"min":1.8446744073709552e+19,"sum":1.8446744073709552e+19,"window_end":10,"window_start":0} @9"#,
             ],
             dead: &[],
         },
