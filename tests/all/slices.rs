@@ -131,37 +131,42 @@ fn fifo_runs_each_call_to_completion_as_message_at_a_time_engines_do() {
     );
 }
 
+/// One call of the hostile guest writing `writes` state entries, on one worker with slices
+/// bounded in fuel far beyond the call and in time by `slice_micros` (0: not at all): the
+/// slices it took, and the job's summary.
+fn state_writer_slices(writes: u64, slice_micros: u64) -> (usize, cameo_host::JobSummary) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::support::one_operator_job(
+        dir.path(),
+        guests::HOSTILE,
+        &format!("{{ attack = \"state\", count = {writes} }}"),
+        &["a"],
+    );
+    let mut options = options();
+    options.workers = 1;
+    options.trace_slices = true;
+    options.policy = cameo_host::PolicyKind::RoundRobin;
+    options.limits.slice_fuel = 1_000_000_000;
+    options.limits.fuel_per_call = 50_000_000_000;
+    options.limits.slice_micros = slice_micros;
+    let outcome = run(&spec, &options);
+    assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
+    let slices = outcome
+        .slice_trace
+        .iter()
+        .filter(|t| *t == "test/op")
+        .count();
+    (slices, outcome.summary)
+}
+
 /// A call that spends its time in host calls burns little fuel: with slices bounded in wall
 /// time as well (`slice_micros`), it still yields to the scheduler; bounded in fuel alone, its
 /// slice lasts the whole call. (200 000 state writes take many milliseconds on any machine,
 /// against slices of 100 µs.)
 #[test]
 fn a_call_busy_in_host_calls_yields_when_its_slice_time_is_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let slices = |slice_micros: u64| {
-        let spec = crate::support::one_operator_job(
-            dir.path(),
-            guests::HOSTILE,
-            r#"{ attack = "state", count = 200000 }"#,
-            &["a"],
-        );
-        let mut options = options();
-        options.workers = 1;
-        options.trace_slices = true;
-        options.policy = cameo_host::PolicyKind::RoundRobin;
-        options.limits.slice_fuel = 1_000_000_000;
-        options.limits.fuel_per_call = 50_000_000_000;
-        options.limits.slice_micros = slice_micros;
-        let outcome = run(&spec, &options);
-        assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
-        outcome
-            .slice_trace
-            .iter()
-            .filter(|t| *t == "test/op")
-            .count()
-    };
-    let by_fuel = slices(0);
-    let by_time = slices(100);
+    let (by_fuel, _) = state_writer_slices(200_000, 0);
+    let (by_time, _) = state_writer_slices(200_000, 100);
     // Bounded in fuel alone, the call is one slice of guest work, then its 200 000 writes
     // committed in pieces of 1024 (see the next test).
     assert!(by_fuel <= 3 + 196, "{by_fuel} slices bounded in fuel alone");
@@ -176,34 +181,13 @@ fn a_call_that_wrote_many_keys_commits_them_in_pieces() {
     // The guest work is one slice (fuel bounds it far beyond the call); committing 20 000
     // writes is host work no fuel meters, cut into pieces of 1024 writes with a slice end
     // between two, so one call cannot hold a worker for the whole commit.
-    let dir = tempfile::tempdir().unwrap();
-    let spec = crate::support::one_operator_job(
-        dir.path(),
-        guests::HOSTILE,
-        r#"{ attack = "state", count = 20000 }"#,
-        &["a"],
-    );
-    let mut options = options();
-    options.workers = 1;
-    options.trace_slices = true;
-    options.policy = cameo_host::PolicyKind::RoundRobin;
-    options.limits.slice_fuel = 1_000_000_000;
-    options.limits.fuel_per_call = 50_000_000_000;
-    options.limits.slice_micros = 0;
-    let outcome = run(&spec, &options);
-    assert_eq!(outcome.summary.errors, 0, "{:?}", outcome.summary);
-    let slices = outcome
-        .slice_trace
-        .iter()
-        .filter(|t| *t == "test/op")
-        .count();
+    let (slices, summary) = state_writer_slices(20_000, 0);
     assert!(
         (20..=23).contains(&slices),
         "{slices} slices for one call committing 20 000 writes"
     );
     assert!(
-        outcome.summary.state_bytes >= 20_000 * 16,
-        "not every write was committed: {:?}",
-        outcome.summary
+        summary.state_bytes >= 20_000 * 16,
+        "not every write was committed: {summary:?}"
     );
 }
