@@ -262,6 +262,12 @@ fn batches(first: u64, count: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// How many of the first `events` events of [`batches`] the job's filter passes: values are
+/// `i % 100` and the filter keeps 50 and up.
+fn passing(events: u64) -> u64 {
+    events / 100 * 50 + (events % 100).saturating_sub(50)
+}
+
 /// A filter job over an http source and sink, using module `module`.
 fn job_spec(module: &str) -> String {
     format!(
@@ -462,7 +468,7 @@ pub fn run(
     let all = Arc::new(batches(0, events));
     let started = Instant::now();
     post_all(&server.url, &tokens[0], &path, all, connections, None)?;
-    wait_outputs(&client, &id, events / 2)?;
+    wait_outputs(&client, &id, passing(events))?;
     let ingest = events as f64 / started.elapsed().as_secs_f64();
     client.call("POST", &format!("/v1/jobs/{id}/cancel"), None)?;
     progress.inc(1);
@@ -487,7 +493,7 @@ pub fn run(
         1,
         Some(every),
     )?;
-    let summary = wait_outputs(&client, &id, paced_events / 2)?;
+    let summary = wait_outputs(&client, &id, passing(paced_events))?;
     progress.inc(1);
     let pipeline_p99_ms = summary["latency_ms"]["p99"].as_f64().unwrap_or(0.0);
     let ack_p99_ms = quantile_ms(&mut acks, 0.99);
@@ -521,6 +527,14 @@ mod tests {
         assert!((99_990..=100_010).contains(&out.len()), "{}", out.len());
         assert_eq!(&out[..1000], &component[..]);
         assert_eq!(out[1000], 0, "a custom section follows");
+    }
+
+    #[test]
+    fn passing_counts_what_the_filter_keeps() {
+        let kept = |n: u64| (0..n).filter(|i| i % 100 >= 50).count() as u64;
+        for n in [0, 1, 50, 51, 99, 100, 137, 100_037, 300_000] {
+            assert_eq!(passing(n), kept(n), "{n} events");
+        }
     }
 
     #[test]
