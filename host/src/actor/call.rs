@@ -364,12 +364,16 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     }
 }
 
-/// Applies a finished call's state writes when it succeeded, or drops them, in pieces with a
-/// slice end between two pieces; then gives back what the writes were charged as they were
-/// made (what is committed is charged by the actor once it has the instance back, see
-/// `Actor::settle`).
+/// Gives back what a finished call's state writes were charged as they were made (what is
+/// committed is charged by the actor once it has the instance back, see `Actor::settle`; given
+/// back first, so a job cancelled in the middle leaves nothing charged to its tenant), then
+/// applies the writes when the call succeeded, or drops them, in pieces with a slice end
+/// between two pieces.
 async fn settle_writes(store: &mut Store<HostState>, mut txn: StateTxn, succeeded: bool) {
     let pending = txn.pending_bytes();
+    let accounts = &store.data().accounts;
+    accounts.budget.release(pending);
+    accounts.state.release(pending);
     loop {
         let host = store.data_mut();
         let done = if succeeded {
@@ -382,9 +386,6 @@ async fn settle_writes(store: &mut Store<HostState>, mut txn: StateTxn, succeede
         }
         yield_now().await;
     }
-    let accounts = &store.data().accounts;
-    accounts.budget.release(pending);
-    accounts.state.release(pending);
 }
 
 /// Changes to what the host holds, committed only when the whole call succeeds.
