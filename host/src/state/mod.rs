@@ -59,7 +59,12 @@ pub struct KeyedState {
 
 /// Bytes an entry costs the host, and counts against the quotas.
 pub(crate) fn entry_size(key: &[u8], value: &[u8]) -> u64 {
-    crate::budget::allocation(key.len()) + crate::budget::allocation(value.len()) + ENTRY_OVERHEAD
+    entry_size_of(key.len(), value.len())
+}
+
+/// [`entry_size`] of a key and a value of these lengths.
+fn entry_size_of(key_len: usize, value_len: usize) -> u64 {
+    crate::budget::allocation(key_len) + crate::budget::allocation(value_len) + ENTRY_OVERHEAD
 }
 
 impl KeyedState {
@@ -96,11 +101,11 @@ impl KeyedState {
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        let key_bytes = crate::budget::allocation(key.len()) + ENTRY_OVERHEAD;
-        self.bytes += key_bytes + crate::budget::allocation(value.len());
+        // The key moves into the map: its length is kept to count a replaced entry.
+        let key_len = key.len();
+        self.bytes += entry_size(&key, &value);
         if let Some(old) = self.entries.insert(key, value) {
-            let old_bytes = key_bytes + crate::budget::allocation(old.len());
-            self.bytes = self.bytes.saturating_sub(old_bytes);
+            self.bytes = self.bytes.saturating_sub(entry_size_of(key_len, old.len()));
         }
     }
 
