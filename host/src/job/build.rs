@@ -75,13 +75,18 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS))
         .unwrap_or_default();
+    let resumed_from = recovery
+        .as_ref()
+        .and_then(|r| r.checkpoint.as_ref())
+        .map_or(0, |checkpoint| checkpoint.id);
     let dead_letters = Arc::new(DeadLetters::new(
         open_dead_letters(plan, recovery.as_ref())?,
         dead_letter_position,
+        resumed_from,
         Arc::clone(&metrics),
     ));
     if let Some(checkpointer) = &checkpointer {
-        checkpointer.watch_dead_letters(dead_letters.position());
+        checkpointer.watch_dead_letters(Arc::clone(&dead_letters));
     }
     let mut wiring = Wiring {
         host,
