@@ -174,12 +174,13 @@ impl Project {
 
     /// The WIT world the project targets: `windowed-operator` when its own sources export
     /// host-managed windows through the SDK (`cameo.export_windowed` in Python,
-    /// `cameo.exportWindowed` in JavaScript), else `operator`.
+    /// `cameo.exportWindowed` in JavaScript, `CAMEO_EXPORT_WINDOWED` in C), else `operator`.
     pub fn world(&self, inputs: &[Input]) -> &'static str {
         let marker: &[u8] = match self.language {
             Language::Python => b"export_windowed(",
             Language::JavaScript => b"exportWindowed(",
-            Language::C | Language::Rust => return "operator",
+            Language::C => b"CAMEO_EXPORT_WINDOWED(",
+            Language::Rust => return "operator",
         };
         let own_sources = inputs.iter().filter(|input| {
             !sdk::files(self.language)
