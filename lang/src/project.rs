@@ -213,3 +213,46 @@ impl Project {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, content: &str) -> Input {
+        Input {
+            name: name.to_string(),
+            content: content.as_bytes().to_vec(),
+        }
+    }
+
+    fn project(language: Language) -> Project {
+        Project {
+            dir: PathBuf::from("op"),
+            language,
+            stage: PathBuf::from("op/target/op.build"),
+            component: PathBuf::from("op/target/op.wasm"),
+        }
+    }
+
+    #[test]
+    fn a_c_project_exporting_windows_targets_the_windowed_world() {
+        let c = project(Language::C);
+        let windowed = [input("agg.c", "CAMEO_EXPORT_WINDOWED(agg)\n")];
+        assert_eq!(c.world(&windowed), "windowed-operator");
+        // The SDK's own header names the macro: only the project's sources count.
+        let plain = [
+            input("filter.c", "CAMEO_EXPORT_OPERATOR(init, process)\n"),
+            input("cameo_window.h", "#define CAMEO_EXPORT_WINDOWED(OPERATOR)"),
+        ];
+        assert_eq!(c.world(&plain), "operator");
+    }
+
+    #[test]
+    fn python_and_js_projects_exporting_windows_target_the_windowed_world() {
+        let py = [input("app.py", "Handler, Windowed = cameo.export_windowed(Agg)\n")];
+        assert_eq!(project(Language::Python).world(&py), "windowed-operator");
+        let js = [input("app.js", "export const { handler, windowed } = cameo.exportWindowed(A);")];
+        assert_eq!(project(Language::JavaScript).world(&js), "windowed-operator");
+        assert_eq!(project(Language::Rust).world(&py), "operator");
+    }
+}
