@@ -121,7 +121,13 @@ impl Project {
             .and_then(|n| n.to_str())
             .unwrap_or("operator")
             .to_string();
-        let out_dir = out_dir.map_or_else(|| dir.join("target"), Path::to_path_buf);
+        // Absolute: the toolchains run in the staging directory and write the component there.
+        let out_dir = match out_dir {
+            None => dir.join("target"),
+            Some(out) => std::path::absolute(out).map_err(|source| {
+                BuildError::io("cannot resolve the output directory", out, source)
+            })?,
+        };
         Ok(Project {
             stage: out_dir.join(format!("{name}.build")),
             component: out_dir.join(format!("{name}.wasm")),
@@ -235,6 +241,14 @@ mod tests {
     }
 
     #[test]
+    fn a_relative_output_directory_is_made_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::new(dir.path(), Language::C, Some(Path::new("out"))).unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(project.component.parent(), Some(here.join("out").as_path()));
+    }
+
+    #[test]
     fn a_c_project_exporting_windows_targets_the_windowed_world() {
         let c = project(Language::C);
         let windowed = [input("agg.c", "CAMEO_EXPORT_WINDOWED(agg)\n")];
@@ -249,10 +263,19 @@ mod tests {
 
     #[test]
     fn python_and_js_projects_exporting_windows_target_the_windowed_world() {
-        let py = [input("app.py", "Handler, Windowed = cameo.export_windowed(Agg)\n")];
+        let py = [input(
+            "app.py",
+            "Handler, Windowed = cameo.export_windowed(Agg)\n",
+        )];
         assert_eq!(project(Language::Python).world(&py), "windowed-operator");
-        let js = [input("app.js", "export const { handler, windowed } = cameo.exportWindowed(A);")];
-        assert_eq!(project(Language::JavaScript).world(&js), "windowed-operator");
+        let js = [input(
+            "app.js",
+            "export const { handler, windowed } = cameo.exportWindowed(A);",
+        )];
+        assert_eq!(
+            project(Language::JavaScript).world(&js),
+            "windowed-operator"
+        );
         assert_eq!(project(Language::Rust).world(&py), "operator");
     }
 }
