@@ -85,8 +85,10 @@ fn bindings(world: &str) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
         .select_world(&[package], Some(world))
         .map_err(failed)?;
     let mut files = Files::default();
-    let mut opts = wit_bindgen_c::Opts::default();
-    opts.rename_world = Some(BINDINGS_NAME.to_string());
+    let opts = wit_bindgen_c::Opts {
+        rename_world: Some(BINDINGS_NAME.to_string()),
+        ..Default::default()
+    };
     opts.build()
         .generate(&mut resolve, world, &mut files)
         .map_err(failed)?;
