@@ -3,7 +3,7 @@
  * t + 10: the count of (k, due) in host state goes up by one and a timer is registered for k
  * at due. When the timer fires it emits {"count":n,"due":due} keyed by k at event time due,
  * and deletes the count. An event whose value contains the text `trap` traps the call
- * (abort). */
+ * (abort) after counting it. */
 #include "cameo.h"
 
 #define DELAY_MS 10
@@ -41,7 +41,6 @@ static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
     (void)out;
     for (size_t i = 0; i < batch->len; i++) {
         const cameo_event *event = &batch->ptr[i];
-        if (contains_trap(event->value.ptr, event->value.len)) abort();
         const uint8_t *key = event->key.is_some ? event->key.val.ptr : NULL;
         if (event->key.is_some && !key) key = (const uint8_t *)"";
         int64_t due = event->event_time > INT64_MAX - DELAY_MS ? INT64_MAX : event->event_time + DELAY_MS;
@@ -51,6 +50,8 @@ static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
         bool ok = stored(&name, &count, err);
         if (ok) {
             cameo_state_put_u64(name.ptr, name.len, count + 1);
+            /* After the write, which the host must discard. */
+            if (contains_trap(event->value.ptr, event->value.len)) abort();
             cameo_timer_register(key, event->key.val.len, due);
         }
         free(name.ptr);

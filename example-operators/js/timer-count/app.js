@@ -2,7 +2,8 @@
 // example-operators/rust/timer-count. An event with key k (or none) and event time t is due at
 // t + 10: the count of (k, due) in host state goes up by one and a timer is registered for k
 // at due. When the timer fires it emits {"count":n,"due":due} keyed by k at event time due,
-// and deletes the count. An event whose value contains the text `trap` traps the call.
+// and deletes the count. An event whose value contains the text `trap` traps the call after
+// counting it.
 import * as cameo from "./cameo.js";
 
 /** The state key of the count of events of `key` due at `due`. */
@@ -26,12 +27,13 @@ function isTrap(value) {
 
 class TimerCount extends cameo.Operator {
     process(event, out) {
-        // Not a cameo error: an uncaught exception traps the call.
-        if (isTrap(event.value)) throw new Error("the event asked for a trap");
         const t = event.eventTime;
         const due = typeof t === "bigint" ? t + 10n : t + 10;
         const name = countKey(event.key, due);
         cameo.statePutU64(name, cameo.stateGetU64(name) + 1);
+        // After the write, which the host must discard. Not a cameo error: an uncaught
+        // exception traps the call.
+        if (isTrap(event.value)) throw new Error("the event asked for a trap");
         cameo.registerTimer(event.key ?? undefined, due);
     }
 

@@ -2,7 +2,8 @@
 example-operators/rust/timer-count. An event with key k (or none) and event time t is due at
 t + 10: the count of (k, due) in host state goes up by one and a timer is registered for k at
 due. When the timer fires it emits {"count":n,"due":due} keyed by k at event time due, and
-deletes the count. An event whose value contains the text `trap` traps the call."""
+deletes the count. An event whose value contains the text `trap` traps the call after
+counting it."""
 
 import cameo
 
@@ -18,12 +19,13 @@ def count_key(key, due):
 
 class TimerCount(cameo.Operator):
     def process(self, event, out):
-        if b"trap" in bytes(event.value):
-            # Not a cameo error: an uncaught exception traps the call.
-            raise RuntimeError("the event asked for a trap")
         due = min(event.event_time + DELAY_MS, _I64_MAX)
         name = count_key(event.key, due)
         cameo.state_put_u64(name, cameo.state_get_u64(name) + 1)
+        if b"trap" in bytes(event.value):
+            # After the write, which the host must discard. Not a cameo error: an uncaught
+            # exception traps the call.
+            raise RuntimeError("the event asked for a trap")
         cameo.register_timer(event.key, due)
 
     def on_timer(self, key, time, out):

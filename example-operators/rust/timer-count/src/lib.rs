@@ -12,8 +12,8 @@
 //!
 //! keyed by `k`, at event time `due`, and deletes the count. Timers fire in order of time,
 //! then key (no key first). An event whose value contains the text `trap` traps the call (a
-//! panic), which fails only its own call: the host sends its input to the dead letters,
-//! discards the state writes of that call and goes on.
+//! panic) after counting it, which fails only its own call: the host sends its input to the
+//! dead letters, discards the state writes of that call (that count) and goes on.
 
 use cameo_sdk::{Config, Error, Event, Operator, Output, Result, state, timers};
 
@@ -54,13 +54,14 @@ impl Operator for TimerCount {
     }
 
     fn process(&mut self, event: Event, _out: &mut Output) -> Result<()> {
-        if event.value.windows(4).any(|w| w == b"trap") {
-            panic!("the event asked for a trap");
-        }
         let due = event.event_time.saturating_add(DELAY_MS);
         let name = count_key(event.key.as_deref(), due);
         let count = stored(&name)? + 1;
         state::put(&name, &count.to_le_bytes());
+        // After the write, so that the host must discard it.
+        if event.value.windows(4).any(|w| w == b"trap") {
+            panic!("the event asked for a trap");
+        }
         timers::register(event.key.as_deref(), due);
         Ok(())
     }
