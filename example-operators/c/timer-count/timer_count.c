@@ -50,9 +50,9 @@ static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
         bool ok = stored(&name, &count, err);
         if (ok) {
             cameo_state_put_u64(name.ptr, name.len, count + 1);
-            /* After the write, which the host must discard. */
-            if (contains_trap(event->value.ptr, event->value.len)) abort();
             cameo_timer_register(key, event->key.val.len, due);
+            /* After the write and the timer, which the host must discard. */
+            if (contains_trap(event->value.ptr, event->value.len)) abort();
         }
         free(name.ptr);
         if (!ok) return false;

@@ -31,10 +31,10 @@ class TimerCount extends cameo.Operator {
         const due = typeof t === "bigint" ? t + 10n : t + 10;
         const name = countKey(event.key, due);
         cameo.statePutU64(name, cameo.stateGetU64(name) + 1);
-        // After the write, which the host must discard. Not a cameo error: an uncaught
-        // exception traps the call.
-        if (isTrap(event.value)) throw new Error("the event asked for a trap");
         cameo.registerTimer(event.key ?? undefined, due);
+        // After the write and the timer, which the host must discard. Not a cameo error: an
+        // uncaught exception traps the call.
+        if (isTrap(event.value)) throw new Error("the event asked for a trap");
     }
 
     onTimer(key, time, out) {

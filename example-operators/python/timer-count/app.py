@@ -22,11 +22,11 @@ class TimerCount(cameo.Operator):
         due = min(event.event_time + DELAY_MS, _I64_MAX)
         name = count_key(event.key, due)
         cameo.state_put_u64(name, cameo.state_get_u64(name) + 1)
-        if b"trap" in bytes(event.value):
-            # After the write, which the host must discard. Not a cameo error: an uncaught
-            # exception traps the call.
-            raise RuntimeError("the event asked for a trap")
         cameo.register_timer(event.key, due)
+        if b"trap" in bytes(event.value):
+            # After the write and the timer, which the host must discard. Not a cameo error:
+            # an uncaught exception traps the call.
+            raise RuntimeError("the event asked for a trap")
 
     def on_timer(self, key, time, out):
         name = count_key(key, time)

@@ -68,19 +68,25 @@ pub(super) fn cases() -> Vec<Case> {
             vec![],
         ),
         timer_count(
-            "a trap fails only its own call, and its state writes are discarded",
+            // The trapped events counted themselves and registered their timers before
+            // trapping: `a` would count 3 and `c` would fire if the host kept either.
+            "a trap fails only its own call, whose state writes and timers are discarded",
             KEYED,
             &[
                 r#"{"k":"a","t":1}"#,
                 r#"{"k":"a","t":1,"trap":1}"#,
                 r#"{"k":"a","t":1}"#,
+                r#"{"k":"c","t":5,"trap":1}"#,
                 r#"{"k":"b","t":2}"#,
             ],
             &[
                 r#"a {"count":2,"due":11} @11"#,
                 r#"b {"count":1,"due":12} @12"#,
             ],
-            vec![(r#"{"k":"a","t":1,"trap":1}"#, TRAPPED)],
+            vec![
+                (r#"{"k":"a","t":1,"trap":1}"#, TRAPPED),
+                (r#"{"k":"c","t":5,"trap":1}"#, TRAPPED),
+            ],
         ),
     ]
 }

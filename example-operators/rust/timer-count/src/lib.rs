@@ -13,7 +13,7 @@
 //! keyed by `k`, at event time `due`, and deletes the count. Timers fire in order of time,
 //! then key (no key first). An event whose value contains the text `trap` traps the call (a
 //! panic) after counting it, which fails only its own call: the host sends its input to the
-//! dead letters, discards the state writes of that call (that count) and goes on.
+//! dead letters, discards the state writes and timers of that call and goes on.
 
 use cameo_sdk::{Config, Error, Event, Operator, Output, Result, state, timers};
 
@@ -58,11 +58,11 @@ impl Operator for TimerCount {
         let name = count_key(event.key.as_deref(), due);
         let count = stored(&name)? + 1;
         state::put(&name, &count.to_le_bytes());
-        // After the write, so that the host must discard it.
+        timers::register(event.key.as_deref(), due);
+        // After the write and the timer, so that the host must discard both.
         if event.value.windows(4).any(|w| w == b"trap") {
             panic!("the event asked for a trap");
         }
-        timers::register(event.key.as_deref(), due);
         Ok(())
     }
 
