@@ -198,10 +198,7 @@ pub fn run(operators: &Path, instances: u64, rounds: usize) -> Result<DensityRep
     for _ in 0..rounds {
         for (g, path) in paths.iter().enumerate() {
             for (a, allocation) in ALLOCATIONS.iter().enumerate() {
-                let probe =
-                    probe_in_process(&exe, path, allocation, instances, None).map_err(|e| {
-                        BenchError::Density(format!("{} of {}: {e}", allocation, GUESTS[g]))
-                    })?;
+                let probe = probe_in_process(&exe, path, allocation, instances, None)?;
                 all.entry((g, a)).or_default().push(probe);
                 progress.inc(1);
             }

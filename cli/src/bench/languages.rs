@@ -200,7 +200,7 @@ fn first_output_s(filter: &Path, cache: &Path, scratch: &Path) -> Result<f64, Be
             .stderr(Stdio::null())
             .status()?;
         if !status.success() {
-            return Err(BenchError::Density(format!(
+            return Err(BenchError::Run(format!(
                 "`cameo run {}` failed ({status})",
                 job.display()
             )));
@@ -223,7 +223,7 @@ struct Round {
 }
 
 impl Round {
-    /// The figures compared with Rust's, by name, and whether more is better.
+    /// The figures compared with Rust's, by name.
     fn figures(&self) -> Vec<(&'static str, f64)> {
         let mut figures = vec![
             ("compile_ms", self.compile_ms),

@@ -82,10 +82,12 @@ pub enum BenchError {
         #[source]
         source: cameo_lang::BuildError,
     },
-    /// An idle instance could not be made, a density probe failed, or a process the
-    /// benchmark ran failed.
+    /// An idle instance could not be made, or a density probe failed.
     #[error("density: {0}")]
     Density(String),
+    /// A `cameo` process the benchmark ran failed.
+    #[error("{0}")]
+    Run(String),
 }
 
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`
