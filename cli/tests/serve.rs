@@ -166,6 +166,27 @@ fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
         None,
     ));
     ok(cameo(home, &["tenant", "create", "acme"], None));
+    ok(cameo(
+        home,
+        &["tenant", "create", "small", "--modules", "3"],
+        None,
+    ));
+    let small: serde_json::Value = serde_json::from_str(&ok(cameo(
+        home,
+        &[
+            "tenant",
+            "quotas",
+            "small",
+            "--events-per-s",
+            "500",
+            "--json",
+        ],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(small["quotas"]["modules"], 3);
+    assert_eq!(small["quotas"]["events_per_s"], 500);
+    assert_eq!(small["quotas"]["running_jobs"], 10, "a server default");
     let token = ok(cameo(
         home,
         &["tenant", "token", "acme", "--role", "deploy"],

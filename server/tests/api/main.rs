@@ -13,4 +13,5 @@ mod metrics;
 mod modules;
 mod openapi;
 mod pause;
+mod quota;
 mod restart;
