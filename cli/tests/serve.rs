@@ -217,9 +217,23 @@ fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
     ok(cameo(
         home,
         &["send", id, "in", "-", "--end"],
-        Some(&events(0, 200)),
+        Some(&format!("{}not json\n", events(0, 200))),
     ));
     assert_eq!(wait_done(home, id)["state"], "finished");
+    let letters = ok(cameo(home, &["job", "dead-letters", id], None));
+    let mut rows = letters.lines();
+    assert!(rows.next().unwrap().starts_with("SEQ"), "{letters}");
+    let row = rows.next().unwrap();
+    assert!(
+        row.starts_with("0") && row.contains("line 201") && row.ends_with("not json"),
+        "{letters}"
+    );
+    let json = ok(cameo(
+        home,
+        &["job", "dead-letters", id, "--json", "--after", "0"],
+        None,
+    ));
+    assert_eq!(json, "", "one letter, seq 0");
     let tailed = ok(cameo(home, &["tail", id, "out"], None));
     let values: Vec<u64> = tailed
         .lines()

@@ -289,6 +289,13 @@ impl JobPlan {
         }
     }
 
+    /// Sends the job's dead letters to the NDJSON file at `path` (an embedder keeping them
+    /// for its users, e.g. a server), whatever the spec said; a resumed job cuts the file
+    /// back to its checkpoint like a sink's.
+    pub fn set_dead_letter(&mut self, path: PathBuf) {
+        self.dead_letter = Some(path);
+    }
+
     /// The windows of the job's operators.
     pub(crate) fn windows(&self) -> Vec<WindowDef> {
         self.operators.iter().filter_map(|o| o.window).collect()

@@ -283,7 +283,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .load_version(host.engine(), pinned, &version)?;
         loaded.insert(reference.clone(), module);
     }
-    let plan = JobPlan::with_modules(&spec, |reference| {
+    let mut plan = JobPlan::with_modules(&spec, |reference| {
         loaded
             .get(reference)
             .cloned()
@@ -291,6 +291,12 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .ok_or_else(|| "was not resolved when the job was submitted".to_string())
     })
     .map_err(|err| err.to_string())?;
+    let letters = dead_letters_path(state, &job.id);
+    if let Some(dir) = letters.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("could not make {}: {err}", dir.display()))?;
+    }
+    plan.set_dead_letter(letters);
     let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
     let inlets: BTreeMap<String, Inlet> = spec
         .sources
@@ -548,6 +554,17 @@ pub fn state_name(state: JobState) -> &'static str {
     }
 }
 
+/// The dead letters of job `id`: beside its http sinks' outputs, under a name no sink's
+/// file can have (a sink's name never makes a leading dot).
+pub fn dead_letters_path(state: &AppState, id: &str) -> PathBuf {
+    outlets_dir(state, id).join(".dead-letters.ndjson")
+}
+
+/// Where job `id`'s outputs are kept.
+fn outlets_dir(state: &AppState, id: &str) -> PathBuf {
+    state.config.data_dir.join("host").join("outlets").join(id)
+}
+
 /// The output file of http sink `sink` of job `id`.
 pub fn outlet_path(state: &AppState, id: &str, sink: &str) -> PathBuf {
     let safe: String = sink
@@ -560,11 +577,5 @@ pub fn outlet_path(state: &AppState, id: &str, sink: &str) -> PathBuf {
             }
         })
         .collect();
-    state
-        .config
-        .data_dir
-        .join("host")
-        .join("outlets")
-        .join(id)
-        .join(format!("{safe}.ndjson"))
+    outlets_dir(state, id).join(format!("{safe}.ndjson"))
 }

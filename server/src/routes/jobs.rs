@@ -1,5 +1,5 @@
-//! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their http sources and
-//! read their http sinks.
+//! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their
+//! http sources, read their http sinks and their dead letters.
 
 use std::io::{BufRead as _, BufReader};
 use std::sync::Arc;
@@ -218,6 +218,24 @@ pub async fn tail(
         )));
     }
     let path = jobs::outlet_path(&state, &id, &sink);
+    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
+    let after = query.after;
+    let text = blocking(move || read_after(&path, after, limit)).await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
+}
+
+/// `GET /v1/jobs/{id}/dead-letters[?after=SEQ][&limit=N]`: the inputs whose call failed
+/// (and input lines that could not become events), NDJSON with `seq`, `operator`, `reason`,
+/// `key`, `value`, `event_time`, `timer`.
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Query(query): Query<TailQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(Role::Read, "read dead letters")?;
+    jobs::tenant_job(&state, &who, &id)?;
+    let path = jobs::dead_letters_path(&state, &id);
     let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
     let after = query.after;
     let text = blocking(move || read_after(&path, after, limit)).await?;

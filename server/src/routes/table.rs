@@ -333,6 +333,21 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             query: &[
+                ("after", "only letters whose seq is above this"),
+                ("limit", "at most this many lines (and 10 000)"),
+            ],
+            output: NDJSON,
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/dead-letters",
+                "The job's dead letters: inputs whose call failed and input lines that made \
+                 no event, one per line with its seq, operator and reason",
+                Role("read"),
+                get(jobs::dead_letters),
+            )
+        },
+        Endpoint {
+            query: &[
                 ("since", "only lines whose seq is above this"),
                 (
                     "follow",

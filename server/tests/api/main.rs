@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod console;
+mod dead_letters;
 mod events;
 mod jobs;
 mod logs;
