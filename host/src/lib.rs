@@ -99,7 +99,9 @@ pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};
-pub use metrics::{JobSummary, LatencyBuckets, LatencySummary, OperatorStats, SinkStats};
+pub use metrics::{
+    JobSummary, LatencyBuckets, LatencySummary, MailboxDepth, OperatorStats, SinkStats,
+};
 pub use registry::{LoadError, OperatorModule};
 pub use sched::executor::TenantSchedStats;
 pub use sched::{PolicyKind, UnknownPolicy};

@@ -29,7 +29,7 @@ use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::limits::Limits;
-use crate::metrics::JobMetrics;
+use crate::metrics::{JobMetrics, MailboxDepth};
 use crate::registry::OperatorModule;
 use crate::sched::TaskId;
 use crate::state::checkpoint::{Checkpointer, DEAD_LETTERS, Participants};
@@ -498,6 +498,17 @@ impl Wiring<'_> {
                 Mailbox::new(limits.mailbox_capacity)
                     .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone())
                     .with_groups(wide.groups().clone()),
+            );
+            let watched = Arc::clone(&mailbox);
+            self.metrics.watch_mailbox(
+                label.clone(),
+                Box::new(move || {
+                    let (events, bytes) = watched.depth();
+                    MailboxDepth {
+                        events: events as u64,
+                        bytes,
+                    }
+                }),
             );
             let snapshot = self
                 .recovery
