@@ -63,7 +63,10 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
     let endpoints = endpoints::open(
         plan,
         host.options.data_dir.as_deref(),
-        host.options.inlet_capacity,
+        (
+            host.options.inlet_capacity,
+            host.options.inlet_segment_bytes,
+        ),
     )?;
     let checkpointer = match &recovery {
         Some(recovery) => Some(checkpointer(plan, recovery)?),
@@ -82,6 +85,15 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
     ));
     if let Some(checkpointer) = &checkpointer {
         checkpointer.watch_dead_letters(dead_letters.position());
+        // What no kept checkpoint needs again leaves the inlets.
+        let inlets = endpoints.inlets.clone();
+        checkpointer.on_release(Box::new(move |offsets| {
+            for (source, inlet) in &inlets {
+                if let Some(&line) = offsets.get(source) {
+                    inlet.release(line);
+                }
+            }
+        }));
     }
     let mut wiring = Wiring {
         host,

@@ -1,5 +1,5 @@
 //! Where a job's http sources and sinks keep their data, under the host's data directory:
-//! one inlet file per http source (`inlets/<job>/<source>.ndjson`) and one NDJSON output per
+//! one inlet per http source (`inlets/<job>/<source>.ndjson` and its later segments) and one NDJSON output per
 //! http sink (`outlets/<job>/<sink>.ndjson`), both kept across restarts so a resumed job
 //! replays its input and cuts its output back to the checkpoint.
 
@@ -39,11 +39,12 @@ pub(super) struct Endpoints {
     pub outlets: BTreeMap<String, PathBuf>,
 }
 
-/// Opens the inlets and names the outputs of `plan`'s http sources and sinks.
+/// Opens the inlets (holding at most `capacity` unread bytes, in segments of
+/// `segment_bytes`) and names the outputs of `plan`'s http sources and sinks.
 pub(super) fn open(
     plan: &JobPlan,
     data_dir: Option<&Path>,
-    capacity: u64,
+    (capacity, segment_bytes): (u64, u64),
 ) -> Result<Endpoints, JobError> {
     let mut endpoints = Endpoints::default();
     let [_, inlets, outlets] = match data_dir {
@@ -70,12 +71,13 @@ pub(super) fn open(
     for source in &plan.sources {
         if matches!(source.input, SourceInput::Http { .. }) {
             let path = inlets.join(format!("{}.ndjson", dir_name(&source.name)));
-            let inlet = Inlet::open(&path, capacity).map_err(|err| JobError::Open {
-                what: "source",
-                name: source.name.clone(),
-                path: path.display().to_string(),
-                source: err,
-            })?;
+            let inlet =
+                Inlet::open_with(&path, capacity, segment_bytes).map_err(|err| JobError::Open {
+                    what: "source",
+                    name: source.name.clone(),
+                    path: path.display().to_string(),
+                    source: err,
+                })?;
             endpoints.inlets.insert(source.name.clone(), inlet);
         }
     }

@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod bounded;
 mod console;
 mod dead_letters;
 mod events;

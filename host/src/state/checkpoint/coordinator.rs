@@ -1,7 +1,7 @@
 //! The checkpoint coordinator of a running job: triggers checkpoints, collects the parts
 //! from sources, actors and sinks, and hands complete ones to a writer thread.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::store::KEPT_CHECKPOINTS;
 use super::{ActorSnapshot, Checkpoint, CheckpointStore, SinkPosition};
 use crate::sync::LockRecovered;
 
@@ -59,7 +60,16 @@ pub struct Checkpointer {
     stats: Mutex<CheckpointStats>,
     /// Where the dead-letter output stands, read when a checkpoint completes.
     dead_letters: Mutex<Option<Arc<Mutex<SinkPosition>>>>,
+    /// The source offsets of the checkpoints this run wrote that are still kept, oldest
+    /// first.
+    kept: Mutex<VecDeque<BTreeMap<String, u64>>>,
+    /// Told the source offsets of the oldest checkpoint a resume may still start from.
+    on_release: Mutex<Option<ReleaseHook>>,
 }
+
+/// Told, per source, the input no kept checkpoint needs again (see
+/// [`Checkpointer::on_release`]).
+pub type ReleaseHook = Box<dyn Fn(&BTreeMap<String, u64>) + Send + Sync>;
 
 impl Checkpointer {
     /// A coordinator for `participants`, numbering checkpoints after `last_id`.
@@ -75,7 +85,16 @@ impl Checkpointer {
             complete: Mutex::new(None),
             stats: Mutex::new(CheckpointStats::default()),
             dead_letters: Mutex::new(None),
+            kept: Mutex::new(VecDeque::new()),
+            on_release: Mutex::new(None),
         })
+    }
+
+    /// Calls `hook` each time a checkpoint is written with the source offsets of the oldest
+    /// checkpoint still kept, once every kept one was written by this run: input up to those
+    /// offsets is never read again, whichever kept checkpoint a resume starts from.
+    pub fn on_release(&self, hook: ReleaseHook) {
+        *self.on_release.lock_recovered() = Some(hook);
     }
 
     /// Records the dead-letter output's position (shared with the output, which moves it) in
@@ -276,6 +295,17 @@ impl Checkpointer {
                     stats.last_duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 }
                 tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");
+                let mut kept = self.kept.lock_recovered();
+                kept.push_back(checkpoint.sources.clone());
+                while kept.len() > KEPT_CHECKPOINTS {
+                    kept.pop_front();
+                }
+                if kept.len() == KEPT_CHECKPOINTS
+                    && let (Some(oldest), Some(hook)) =
+                        (kept.front(), &*self.on_release.lock_recovered())
+                {
+                    hook(oldest);
+                }
             }
             Err(err) => tracing::error!("checkpoint {} not written: {err}", checkpoint.id),
         }
