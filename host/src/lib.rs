@@ -91,6 +91,7 @@ mod time;
 pub use bindings::{Event, Header};
 pub use budget::{BudgetConfig, BudgetExceeded, Resource};
 pub use builder::{BuildError, build_rust};
+pub use dataflow::outlet::{Outlet, outlet_segments};
 pub use dataflow::source::http::{Inlet, InletError};
 pub use dataflow::spec::{JobSpec, SinkKind, SourceKind, SpecError};
 pub use engine::log::{LogLine, LogSink};

@@ -25,6 +25,7 @@ use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::edge_watermarks::{EdgeWatermarks, Receiver, WideInputs};
 use crate::dataflow::mailbox::Mailbox;
+use crate::dataflow::outlet::Outlet;
 use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
@@ -46,6 +47,8 @@ struct Wiring<'a> {
     edges: HashMap<String, Vec<Vec<Edge>>>,
     /// The output files of http sinks, by sink name.
     outlets: &'a BTreeMap<String, PathBuf>,
+    /// The http sinks' outputs once opened, by sink name.
+    outlets_opened: endpoints::OpenedOutlets,
 }
 
 /// Wires `plan` onto `host`'s executor and starts its sources.
@@ -78,6 +81,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS))
         .unwrap_or_default();
+    let outlets_opened = endpoints::OpenedOutlets::default();
     let dead_letters = Arc::new(DeadLetters::new(
         open_dead_letters(plan, recovery.as_ref())?,
         dead_letter_position,
@@ -85,15 +89,10 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
     ));
     if let Some(checkpointer) = &checkpointer {
         checkpointer.watch_dead_letters(dead_letters.position());
-        // What no kept checkpoint needs again leaves the inlets.
-        let inlets = endpoints.inlets.clone();
-        checkpointer.on_release(Box::new(move |offsets| {
-            for (source, inlet) in &inlets {
-                if let Some(&line) = offsets.get(source) {
-                    inlet.release(line);
-                }
-            }
-        }));
+        checkpointer.on_release(endpoints::release_hook(
+            endpoints.inlets.clone(),
+            outlets_opened.clone(),
+        ));
     }
     let mut wiring = Wiring {
         host,
@@ -104,6 +103,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         recovery,
         edges: HashMap::new(),
         outlets: &endpoints.outlets,
+        outlets_opened,
     };
     // Sinks first, then operators downstream-first, so every producer finds its receivers.
     let mut memory_outputs = BTreeMap::new();
@@ -403,15 +403,19 @@ impl Wiring<'_> {
                         name: plan.name.clone(),
                     })?;
                 let resume_at = self.resuming().map(|r| r.sink_position(&plan.name).bytes);
-                let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
-                    what: "sink",
-                    name: plan.name.clone(),
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                let keep = self.host.options.outlet_keep_bytes;
+                let outlet =
+                    Outlet::open(path, keep, resume_at).map_err(|source| JobError::Open {
+                        what: "sink",
+                        name: plan.name.clone(),
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                self.outlets_opened
+                    .insert(plan.name.clone(), outlet.clone());
                 // Unbuffered: each event is one write of a whole line, so readers of the
                 // output see whole lines as soon as they are written.
-                SinkOutput::Writer(Box::new(file))
+                SinkOutput::Writer(Box::new(outlet))
             }
         };
         let position = self

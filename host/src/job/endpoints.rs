@@ -5,10 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::JobError;
 use super::plan::{JobPlan, SinkTarget, SourceInput};
+use crate::dataflow::outlet::Outlet;
 use crate::dataflow::source::http::Inlet;
+use crate::state::checkpoint::ReleaseHook;
+use crate::sync::LockRecovered;
 
 /// A job name as a directory name: characters other than letters, digits, `-` and `_`
 /// become `_` (as for checkpoints).
@@ -94,4 +98,34 @@ pub(super) fn open(
         }
     }
     Ok(endpoints)
+}
+
+/// The http sinks' outputs once opened, by sink name, shared with the checkpoint
+/// coordinator's release hook.
+#[derive(Clone, Default)]
+pub(super) struct OpenedOutlets(Arc<Mutex<BTreeMap<String, Outlet>>>);
+
+impl OpenedOutlets {
+    /// Adds sink `sink`'s output.
+    pub fn insert(&self, sink: String, outlet: Outlet) {
+        self.0.lock_recovered().insert(sink, outlet);
+    }
+}
+
+/// What the checkpoint coordinator calls once no kept checkpoint needs the input and output
+/// before its oldest one's positions: the inlets and outlets delete their segments wholly
+/// before them.
+pub(super) fn release_hook(inlets: BTreeMap<String, Inlet>, outlets: OpenedOutlets) -> ReleaseHook {
+    Box::new(move |offsets, positions| {
+        for (source, inlet) in &inlets {
+            if let Some(&line) = offsets.get(source) {
+                inlet.release(line);
+            }
+        }
+        for (sink, outlet) in outlets.0.lock_recovered().iter() {
+            if let Some(position) = positions.get(sink) {
+                outlet.release(position.bytes);
+            }
+        }
+    })
 }

@@ -72,6 +72,9 @@ pub struct RunOptions {
     /// Bytes of one segment of an http source's inlet: segments that no kept checkpoint
     /// needs are deleted whole.
     pub inlet_segment_bytes: u64,
+    /// Bytes of the newest output an http sink keeps on disk at least (in segments of a
+    /// quarter of that); older segments are deleted once no kept checkpoint needs them.
+    pub outlet_keep_bytes: u64,
     /// Where operator components loaded from files keep their compiled code, so the next job
     /// (or the next run) loads it instead of compiling again; none: compile every time.
     pub compiled_cache: Option<PathBuf>,
@@ -90,6 +93,7 @@ impl Default for RunOptions {
             budget: BudgetConfig::default(),
             inlet_capacity: 16 << 20,
             inlet_segment_bytes: crate::dataflow::source::http::SEGMENT_BYTES,
+            outlet_keep_bytes: 64 << 20,
             compiled_cache: None,
         }
     }

@@ -326,7 +326,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             ..json(
                 "GET",
                 "/v1/jobs/{id}/sinks/{name}",
-                "An http sink's output, one event per line with its seq",
+                "An http sink's output, one event per line with its seq, from the tail it \
+                 keeps; the header `x-cameo-first-seq` names the oldest seq kept",
                 Role("read"),
                 get(jobs::tail),
             )

@@ -1,6 +1,6 @@
-//! A long-running job's inlet stays bounded on disk: segments no kept checkpoint needs are
-//! deleted, and a job resumed after a restart reads on from what is kept, with no gap and no
-//! duplicate.
+//! A long-running job's inlet and outlet stay bounded on disk: segments no kept checkpoint
+//! needs (and, of an outlet, past the tail it keeps) are deleted, and a job resumed after a
+//! restart goes on from what is kept, with no gap and no duplicate.
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,11 +21,35 @@ fn bytes_in(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The sink's lines after `after` (all for `None`), and the oldest seq it keeps.
+fn tail_after(
+    server: &Server,
+    token: &str,
+    id: &str,
+    after: Option<u64>,
+) -> (Vec<serde_json::Value>, Option<u64>) {
+    let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
+    let reply = server.call(
+        "GET",
+        &format!("/v1/jobs/{id}/sinks/out{query}"),
+        Some(token),
+        b"",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let lines = reply
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, reply.first_seq)
+}
+
 #[test]
-fn an_inlet_keeps_only_what_its_checkpoints_need_and_resumes_from_it() {
+fn inlets_and_outlets_keep_only_what_checkpoints_and_readers_need_and_resume_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     config.run_options.inlet_segment_bytes = 4096;
+    config.run_options.outlet_keep_bytes = 8192;
     let server = Server::start_with(config.clone());
     let token = server.tenant("acme", "deploy");
     assert_eq!(server.push(&token, "filter", guests::FILTER).status, 201);
@@ -35,32 +59,48 @@ fn an_inlet_keeps_only_what_its_checkpoints_need_and_resumes_from_it() {
     );
     let source = format!("/v1/jobs/{id}/sources/in");
     let inlet_dir = dir.path().join("host").join("inlets").join(&id);
+    let outlet_dir = dir.path().join("host").join("outlets").join(&id);
 
-    // About 100 KB sent in 2 KB batches, each batch in before the next is sent.
+    // About 100 KB sent in 2 KB batches, each batch read from the sink before the next is
+    // sent.
     let mut sent = 0;
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    let last = |out: &[serde_json::Value]| out.last().map(|l| l["seq"].as_u64().unwrap());
     for batch in 0..50 {
         let body = events(batch * 50, 50);
         sent += body.len() as u64;
         let reply = server.call("POST", &source, Some(&token), body.as_bytes());
         assert_eq!(reply.status, 200, "{}", reply.text);
-        while server.tail(&token, &id, "out").len() < (batch as usize + 1) * 50 {
+        while out.len() < (batch as usize + 1) * 50 {
+            out.extend(tail_after(&server, &token, &id, last(&out)).0);
             std::thread::sleep(Duration::from_millis(2));
         }
     }
     // Checkpoints go on every 100 ms; once three more are written the segments before the
     // oldest of them go.
-    let mut kept = bytes_in(&inlet_dir);
-    for _ in 0..1000 {
-        if kept < 16 * 1024 {
-            break;
+    let bounded = |dir: &Path, most: u64| {
+        let mut kept = bytes_in(dir);
+        for _ in 0..1000 {
+            if kept < most {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            kept = bytes_in(dir);
         }
-        std::thread::sleep(Duration::from_millis(10));
-        kept = bytes_in(&inlet_dir);
-    }
+        kept
+    };
+    let kept = bounded(&inlet_dir, 16 * 1024);
     assert!(
         kept < 16 * 1024,
         "the inlet keeps {kept} of the {sent} bytes sent"
     );
+    let kept = bounded(&outlet_dir, 16 * 1024);
+    assert!(kept < 16 * 1024, "the outlet keeps {kept} bytes");
+    let (tail, first) = tail_after(&server, &token, &id, None);
+    let first = first.expect("the sink says where its kept output starts");
+    assert!(first > 0, "the oldest output was released");
+    assert_eq!(tail[0]["seq"], first);
+    assert_eq!(last(&tail), Some(2499));
 
     // A restart resumes from the kept segments.
     server.stop();
@@ -70,7 +110,7 @@ fn an_inlet_keeps_only_what_its_checkpoints_need_and_resumes_from_it() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     let status = server.wait_done(&token, &id);
     assert_eq!(status["state"], "finished", "{status}");
-    let out = server.tail(&token, &id, "out");
+    out.extend(tail_after(&server, &token, &id, last(&out)).0);
     let seqs: Vec<u64> = out.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
     assert_eq!(
         seqs,

@@ -118,6 +118,10 @@ impl Server {
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap().to_string());
+        let first_seq = response
+            .headers()
+            .get("x-cameo-first-seq")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let text = response
             .body_mut()
             .with_config()
@@ -128,6 +132,7 @@ impl Server {
             status,
             text,
             retry_after,
+            first_seq,
         }
     }
 
@@ -162,6 +167,7 @@ impl Server {
             status,
             text: text.to_string(),
             retry_after,
+            first_seq: None,
         }
     }
 
@@ -244,6 +250,8 @@ pub struct Reply {
     pub status: u16,
     pub text: String,
     pub retry_after: Option<String>,
+    /// `x-cameo-first-seq`, when given and not empty.
+    pub first_seq: Option<u64>,
 }
 
 impl Reply {

@@ -60,16 +60,20 @@ pub struct Checkpointer {
     stats: Mutex<CheckpointStats>,
     /// Where the dead-letter output stands, read when a checkpoint completes.
     dead_letters: Mutex<Option<Arc<Mutex<SinkPosition>>>>,
-    /// The source offsets of the checkpoints this run wrote that are still kept, oldest
-    /// first.
-    kept: Mutex<VecDeque<BTreeMap<String, u64>>>,
-    /// Told the source offsets of the oldest checkpoint a resume may still start from.
+    /// The source offsets and sink positions of the checkpoints this run wrote that are
+    /// still kept, oldest first.
+    kept: Mutex<VecDeque<Positions>>,
+    /// Told where the oldest checkpoint a resume may still start from stands.
     on_release: Mutex<Option<ReleaseHook>>,
 }
 
-/// Told, per source, the input no kept checkpoint needs again (see
+/// A checkpoint's source offsets and sink positions.
+type Positions = (BTreeMap<String, u64>, BTreeMap<String, SinkPosition>);
+
+/// Told, per source and per sink, the input and output no kept checkpoint needs again (see
 /// [`Checkpointer::on_release`]).
-pub type ReleaseHook = Box<dyn Fn(&BTreeMap<String, u64>) + Send + Sync>;
+pub type ReleaseHook =
+    Box<dyn Fn(&BTreeMap<String, u64>, &BTreeMap<String, SinkPosition>) + Send + Sync>;
 
 impl Checkpointer {
     /// A coordinator for `participants`, numbering checkpoints after `last_id`.
@@ -90,9 +94,10 @@ impl Checkpointer {
         })
     }
 
-    /// Calls `hook` each time a checkpoint is written with the source offsets of the oldest
-    /// checkpoint still kept, once every kept one was written by this run: input up to those
-    /// offsets is never read again, whichever kept checkpoint a resume starts from.
+    /// Calls `hook` each time a checkpoint is written with the source offsets and sink
+    /// positions of the oldest checkpoint still kept, once every kept one was written by this
+    /// run: input up to those offsets is never read again, and output is never cut back
+    /// before those positions, whichever kept checkpoint a resume starts from.
     pub fn on_release(&self, hook: ReleaseHook) {
         *self.on_release.lock_recovered() = Some(hook);
     }
@@ -296,15 +301,15 @@ impl Checkpointer {
                 }
                 tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");
                 let mut kept = self.kept.lock_recovered();
-                kept.push_back(checkpoint.sources.clone());
+                kept.push_back((checkpoint.sources.clone(), checkpoint.sinks.clone()));
                 while kept.len() > KEPT_CHECKPOINTS {
                     kept.pop_front();
                 }
                 if kept.len() == KEPT_CHECKPOINTS
-                    && let (Some(oldest), Some(hook)) =
+                    && let (Some((offsets, positions)), Some(hook)) =
                         (kept.front(), &*self.on_release.lock_recovered())
                 {
-                    hook(oldest);
+                    hook(offsets, positions);
                 }
             }
             Err(err) => tracing::error!("checkpoint {} not written: {err}", checkpoint.id),
