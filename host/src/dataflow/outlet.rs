@@ -1,8 +1,9 @@
 //! The http output: an http sink's NDJSON lines, kept on disk in segments for an embedder to
 //! read (`cameo serve` answers them by `seq`), bounded to a tail of the newest output.
 //!
-//! The first segment is the file at the outlet's path; each next one starts after a line that
-//! filled the newest to its size, and is named after the bytes before it (`out.ndjson`,
+//! What the sink writes is kept in memory until it flushes (after each batch), then appended
+//! in one write. The first segment is the file at the outlet's path; each next one starts
+//! after a flush that filled the newest to its size, and is named after the bytes before it (`out.ndjson`,
 //! `out.2097152.ndjson`, ...). [`Outlet::release`] deletes the oldest segments while what is
 //! left still holds the tail the outlet keeps, and only those wholly before the output the
 //! oldest kept checkpoint had written: a resumed job cuts its output back to its checkpoint,
@@ -57,6 +58,8 @@ pub fn outlet_segments(path: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 }
 
 struct State {
+    /// Written and not flushed yet: whole lines once the sink flushes.
+    pending: Vec<u8>,
     /// The newest segment, appended to.
     file: File,
     /// The segments kept, oldest first (bytes before each, file); the last is `file`'s.
@@ -117,6 +120,7 @@ impl Outlet {
             segment_bytes: (keep_bytes / 4).max(1),
             keep_bytes,
             state: Arc::new(Mutex::new(State {
+                pending: Vec::new(),
                 file,
                 segments,
                 written: at,
@@ -150,14 +154,28 @@ impl Outlet {
 }
 
 impl Write for Outlet {
-    /// Appends `buf` whole (the sink writes one whole line at a time); a line that fills the
-    /// newest segment ends it.
+    /// Keeps `buf` until the next flush.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.state.lock_recovered().pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    /// Appends what was written since the last flush (whole lines: the sink flushes after a
+    /// batch) in one write; once that fills the newest segment, the next flush starts a new
+    /// one.
+    fn flush(&mut self) -> std::io::Result<()> {
         let mut state = self.state.lock_recovered();
-        state.file.write_all(buf)?;
-        state.written += buf.len() as u64;
+        if state.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut state.pending);
+        state.file.write_all(&pending)?;
+        state.written += pending.len() as u64;
+        // The buffer is kept for the next batch.
+        state.pending = pending;
+        state.pending.clear();
         let base = state.segments.back().map_or(0, |(base, _)| *base);
-        if buf.last() == Some(&b'\n') && state.written - base >= self.segment_bytes {
+        if state.written - base >= self.segment_bytes {
             let next = segment_path(&self.path, state.written);
             match File::create(&next) {
                 Ok(file) => {
@@ -171,11 +189,7 @@ impl Write for Outlet {
                 ),
             }
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.state.lock_recovered().file.flush()
+        Ok(())
     }
 }
 
@@ -198,6 +212,7 @@ mod tests {
         let mut outlet = Outlet::open(&path, 16, None).unwrap();
         for i in 0..8 {
             outlet.write_all(format!("line{i}\n").as_bytes()).unwrap();
+            outlet.flush().unwrap();
         }
         // Segments of 4 bytes: each line is one.
         assert_eq!(outlet_segments(&path).unwrap().len(), 9);
@@ -214,6 +229,8 @@ mod tests {
         let mut resumed = Outlet::open(&path, 16, Some(36)).unwrap();
         assert_eq!(all(&path), "line5\n");
         resumed.write_all(b"again\n").unwrap();
+        assert_eq!(all(&path), "line5\n", "kept until flushed");
+        resumed.flush().unwrap();
         assert_eq!(all(&path), "line5\nagain\n");
         // A checkpoint before what is kept cannot be resumed.
         drop(resumed);

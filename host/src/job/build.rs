@@ -413,8 +413,8 @@ impl Wiring<'_> {
                     })?;
                 self.outlets_opened
                     .insert(plan.name.clone(), outlet.clone());
-                // Unbuffered: each event is one write of a whole line, so readers of the
-                // output see whole lines as soon as they are written.
+                // Buffered in the outlet and flushed after every batch (see below), so
+                // readers see whole lines, a batch at a time, as soon as it is written.
                 SinkOutput::Writer(Box::new(outlet))
             }
         };
@@ -423,7 +423,7 @@ impl Wiring<'_> {
             .as_ref()
             .map(|r| r.sink_position(&plan.name))
             .unwrap_or_default();
-        let sink = Arc::new(Sink::new(
+        let sink = Sink::new(
             plan.name.clone(),
             plan.format,
             output,
@@ -434,7 +434,12 @@ impl Wiring<'_> {
                 completion: Arc::clone(&self.completion),
                 checkpointer: self.checkpointer.clone(),
             },
-        ));
+        );
+        // Others read an http sink's output while it grows: each batch is written at once.
+        let sink = Arc::new(match plan.target {
+            SinkTarget::Http => sink.flushing_batches(),
+            _ => sink,
+        });
         self.connect(
             &plan.inputs,
             Partitioning::Forward,

@@ -1,7 +1,6 @@
 //! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their
 //! http sources, read their http sinks and their dead letters.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::tail;
 use crate::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -229,8 +229,8 @@ pub async fn tail(
             .into_iter()
             .map(|(_, file)| file)
             .collect();
-        let first = segments.first().and_then(|file| first_seq(file));
-        Ok((read_after(&segments, after, limit)?, first))
+        let first = segments.first().and_then(|file| tail::first_seq(file));
+        Ok((tail::read_after(&segments, after, limit)?, first))
     })
     .await?;
     let first = first.map_or(String::new(), |seq| seq.to_string());
@@ -247,16 +247,6 @@ pub async fn tail(
 /// none): a reader that asked for output before it lost what was in between.
 pub const FIRST_SEQ_HEADER: &str = "x-cameo-first-seq";
 
-/// The `seq` of the first whole line of `path`.
-fn first_seq(path: &std::path::Path) -> Option<u64> {
-    let file = std::fs::File::open(path).ok()?;
-    let line = BufReader::new(file).split(b'\n').next()?.ok()?;
-    serde_json::from_slice::<serde_json::Value>(&line)
-        .ok()?
-        .get("seq")?
-        .as_u64()
-}
-
 /// `GET /v1/jobs/{id}/dead-letters[?after=SEQ][&limit=N]`: the inputs whose call failed
 /// (and input lines that could not become events), NDJSON with `seq`, `operator`, `reason`,
 /// `key`, `value`, `event_time`, `timer`.
@@ -271,52 +261,6 @@ pub async fn dead_letters(
     let path = jobs::dead_letters_path(&state, &id);
     let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
     let after = query.after;
-    let text = blocking(move || read_after(&[path], after, limit)).await?;
+    let text = blocking(move || tail::read_after(&[path], after, limit)).await?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
-}
-
-/// Whole lines of the files `segments` (in order) whose `seq` is above `after`, at most
-/// `limit`. A segment whose next one starts at or before `after + 1` is skipped unread.
-fn read_after(segments: &[PathBuf], after: Option<u64>, limit: usize) -> Result<String, ApiError> {
-    let mut out = String::new();
-    let mut count = 0;
-    for (index, path) in segments.iter().enumerate() {
-        if let (Some(after), Some(next)) = (after, segments.get(index + 1))
-            && first_seq(next).is_some_and(|first| first <= after + 1)
-        {
-            continue;
-        }
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
-            // Released meanwhile, or never written.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => {
-                return Err(ApiError::internal(format!(
-                    "the sink's output could not be read: {err}"
-                )));
-            }
-        };
-        for line in BufReader::new(file).split(b'\n') {
-            let Ok(line) = line else { break };
-            // A line still being written has no closing brace yet: stop before it.
-            if !line.ends_with(b"}") {
-                return Ok(out);
-            }
-            if let Some(after) = after {
-                let seq = serde_json::from_slice::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v["seq"].as_u64());
-                if seq.is_none_or(|seq| seq <= after) {
-                    continue;
-                }
-            }
-            out.push_str(&String::from_utf8_lossy(&line));
-            out.push('\n');
-            count += 1;
-            if count >= limit {
-                return Ok(out);
-            }
-        }
-    }
-    Ok(out)
 }
