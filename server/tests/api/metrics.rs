@@ -205,18 +205,30 @@ inputs = ["spin"]
     );
     assert_eq!(sent.status, 200, "{}", sent.text);
     let mut text = String::new();
+    // Read until the looper failed and a scrape's figures are settled: its calls counted
+    // twice alike and in its call-time histogram.
+    let calls_in = |text: &str, suffix: &str| {
+        let now = samples(text);
+        matching(
+            &now,
+            &format!("cameo_operator_{suffix}"),
+            &["operator=\"spin\""],
+        )
+        .first()
+        .map(|(_, v)| *v)
+    };
+    let mut before = None;
     for _ in 0..3000 {
         text = server.call("GET", "/metrics", Some(&token), b"").text;
-        let now = samples(&text);
-        let spun = matching(
-            &now,
-            "cameo_operator_failures_total",
-            &["operator=\"spin\""],
-        );
-        if server.tail(&token, &id, "out").len() == 2 && !spun.is_empty() {
+        let failed = calls_in(&text, "failures_total").is_some();
+        let calls = calls_in(&text, "calls_total");
+        let settled =
+            calls.is_some() && calls == before && calls == calls_in(&text, "call_seconds_count");
+        if failed && settled && server.tail(&token, &id, "out").len() == 2 {
             break;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        before = calls;
+        std::thread::sleep(Duration::from_millis(20));
     }
     let all = samples(&text);
     let trap = format!("tenant=\"acme\",job=\"{id}\",operator=\"trap\",module=\"trapper@1\"");
