@@ -115,7 +115,8 @@ impl Jobs {
             .map(|(id, _)| id.clone())
     }
 
-    /// Live figures and inputs of running job `id`.
+    /// Live figures, inputs and operator instances (with their mailboxes' depth) of running
+    /// job `id`.
     pub fn live(&self, id: &str) -> Option<serde_json::Value> {
         let running = lock(&self.running);
         let job = running.get(id)?;
@@ -133,9 +134,26 @@ impl Jobs {
                 )
             })
             .collect();
+        let prefix = format!("{id}/");
+        let instances: Vec<serde_json::Value> = job
+            .monitor
+            .mailbox_depths()
+            .into_iter()
+            .map(|(label, depth)| {
+                let name = label.strip_prefix(&prefix).unwrap_or(&label);
+                let (operator, instance) = name.split_once('#').unwrap_or((name, "0"));
+                serde_json::json!({
+                    "operator": operator,
+                    "instance": instance.parse::<u64>().unwrap_or(0),
+                    "mailbox_events": depth.events,
+                    "mailbox_bytes": depth.bytes,
+                })
+            })
+            .collect();
         Some(serde_json::json!({
             "summary": job.monitor.summary(),
             "sources": sources,
+            "instances": instances,
         }))
     }
 

@@ -75,7 +75,7 @@ pub async fn list(
     Ok(Json(jobs.iter().map(listed).collect()))
 }
 
-/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources.
+/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources, instances.
 pub async fn status(
     State(state): State<AppState>,
     who: Principal,
@@ -88,6 +88,7 @@ pub async fn status(
         (JobState::Running, Some(live)) => {
             body["summary"] = live["summary"].clone();
             body["sources"] = live["sources"].clone();
+            body["instances"] = live["instances"].clone();
         }
         _ => body["summary"] = job.summary.clone().unwrap_or_default(),
     }

@@ -281,6 +281,31 @@ inputs = ["spin"]
         assert_eq!(series.len(), 1, "{operator}#{instance}: {text}");
         assert_eq!(series[0].1, 0.0);
     }
+    // The job's status names its instances and their mailboxes, and the operators' slices.
+    let status = server
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&token), b"")
+        .json();
+    let instances: Vec<(String, u64)> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["mailbox_events"], 0, "{i}");
+            (
+                i["operator"].as_str().unwrap().to_string(),
+                i["instance"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(instances.len(), 3, "{status}");
+    for expected in [("trap", 0), ("trap", 1), ("spin", 0)] {
+        assert!(
+            instances.contains(&(expected.0.to_string(), expected.1)),
+            "{status}"
+        );
+    }
+    let operator = &status["summary"]["operators"][format!("{id}/spin")];
+    assert_eq!(operator["slices"].as_f64(), Some(slices), "{status}");
     assert!(text.contains("# TYPE cameo_operator_call_seconds histogram\n"));
     assert!(text.contains("# TYPE cameo_mailbox_bytes gauge\n"));
 }

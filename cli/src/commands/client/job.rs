@@ -153,12 +153,25 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
-                            "  operator {name}: calls {}, errors {}, fuel {}",
+                            "  operator {name}: calls {}, errors {}, fuel {}, slices {}, \
+                             preemptions {}, failures {}",
                             text(&stats["calls"]),
                             text(&stats["errors"]),
-                            text(&stats["fuel"])
+                            text(&stats["fuel"]),
+                            text(&stats["slices"]),
+                            text(&stats["preemptions"]),
+                            text(&stats["failures"])
                         );
                     }
+                }
+                for instance in job["instances"].as_array().into_iter().flatten() {
+                    println!(
+                        "  instance {}#{}: mailbox {} events, {} bytes",
+                        text(&instance["operator"]),
+                        text(&instance["instance"]),
+                        text(&instance["mailbox_events"]),
+                        text(&instance["mailbox_bytes"])
+                    );
                 }
             }
         }
