@@ -83,7 +83,11 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .unwrap_or_default();
     let outlets_opened = endpoints::OpenedOutlets::default();
     let dead_letters = Arc::new(DeadLetters::new(
-        open_dead_letters(plan, recovery.as_ref())?,
+        open_dead_letters(
+            plan,
+            recovery.as_ref(),
+            (host.options.outlet_keep_bytes, &outlets_opened),
+        )?,
         dead_letter_position,
         Arc::clone(&metrics),
     ));
@@ -312,9 +316,11 @@ fn checkpointer(plan: &JobPlan, recovery: &Recovery) -> Result<Arc<Checkpointer>
 
 /// The dead-letter file: created afresh, or when resuming cut back to where the checkpoint
 /// left it (the letters after it are written again, with the same `seq`).
+/// Dead letters kept as an outlet are added to `outlets` (under [`DEAD_LETTERS`]).
 fn open_dead_letters(
     plan: &JobPlan,
     recovery: Option<&Recovery>,
+    (keep_bytes, outlets): (u64, &endpoints::OpenedOutlets),
 ) -> Result<Option<Box<dyn std::io::Write + Send>>, JobError> {
     let Some(path) = &plan.dead_letter else {
         return Ok(None);
@@ -322,12 +328,18 @@ fn open_dead_letters(
     let resume_at = recovery
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS).bytes);
-    let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
+    let failed = |source| JobError::Open {
         what: "dead_letter",
         name: "dead_letter".into(),
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    if plan.dead_letter_kept {
+        let outlet = Outlet::open(path, keep_bytes, resume_at).map_err(failed)?;
+        outlets.insert(DEAD_LETTERS.to_string(), outlet.clone());
+        return Ok(Some(Box::new(outlet)));
+    }
+    let file = open_file_output(path, resume_at).map_err(failed)?;
     Ok(Some(Box::new(BufWriter::new(file))))
 }
 

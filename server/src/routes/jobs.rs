@@ -262,6 +262,16 @@ pub async fn dead_letters(
     let path = jobs::dead_letters_path(&state, &id);
     let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
     let after = query.after;
-    let text = blocking(move || tail::read_after(&[path], after, limit)).await?;
+    let text = blocking(move || {
+        let segments: Vec<PathBuf> = cameo_host::outlet_segments(&path)
+            .map_err(|err| {
+                ApiError::internal(format!("the dead letters could not be listed: {err}"))
+            })?
+            .into_iter()
+            .map(|(_, file)| file)
+            .collect();
+        tail::read_after(&segments, after, limit)
+    })
+    .await?;
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
 }

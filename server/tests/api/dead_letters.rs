@@ -1,5 +1,5 @@
 //! Dead letters over HTTP: a job's failed inputs with their reasons, resumable by `seq`,
-//! seen only by the job's tenant.
+//! seen only by the job's tenant, kept on disk as a bounded tail.
 
 use cameo_tests::guests;
 
@@ -98,4 +98,55 @@ fn a_jobs_dead_letters_are_read_by_seq_and_only_by_its_tenant() {
         "{}",
         refused.error()
     );
+}
+
+#[test]
+fn dead_letters_keep_a_bounded_tail_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::support::config(dir.path());
+    config.run_options.outlet_keep_bytes = 4096;
+    let server = Server::start_with(config);
+    let token = server.tenant("acme", "deploy");
+    assert_eq!(server.push(&token, "trapper", guests::TRAPPER).status, 201);
+    let id = server.submit(&token, SPEC);
+    let letters = format!("/v1/jobs/{id}/dead-letters");
+    let outlets = dir.path().join("host").join("outlets").join(&id);
+    let kept = || -> u64 {
+        std::fs::read_dir(&outlets)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".dead-letters"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    // 400 failing events, each letter a few hundred bytes with its reason.
+    for _ in 0..8 {
+        let body = "boom\n".repeat(50);
+        let sent = server.call(
+            "POST",
+            &format!("/v1/jobs/{id}/sources/in"),
+            Some(&token),
+            body.as_bytes(),
+        );
+        assert_eq!(sent.status, 200, "{}", sent.text);
+    }
+    let mut last = String::new();
+    for _ in 0..3000 {
+        last = server
+            .call("GET", &format!("{letters}?after=398"), Some(&token), b"")
+            .text;
+        if !last.is_empty() && kept() < 16 * 1024 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(last.contains("\"seq\":399"), "{last}");
+    assert!(kept() < 16 * 1024, "{} bytes of dead letters kept", kept());
+    let tail = server.call("GET", &letters, Some(&token), b"").text;
+    let first: serde_json::Value = serde_json::from_str(tail.lines().next().unwrap()).unwrap();
+    assert!(
+        first["seq"].as_u64().unwrap() > 0,
+        "the oldest were released"
+    );
+    assert!(tail.lines().last().unwrap().contains("\"seq\":399"));
 }
