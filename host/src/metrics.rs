@@ -85,6 +85,8 @@ pub struct OperatorStats {
     /// Failed calls by kind: `out_of_fuel`, `memory_cap`, `budget`, `state_quota`,
     /// `panic`, `trap`, `operator_error`, `too_many_headers`, `output_too_large`.
     pub failures: BTreeMap<String, u64>,
+    /// Wall-clock time of its calls, start to end with parked time, in milliseconds.
+    pub call_ms: LatencySummary,
 }
 
 impl Default for JobMetrics {
@@ -277,6 +279,7 @@ impl JobMetrics {
             .map(|(name, tally)| {
                 let mut stats = tally.stats.clone();
                 stats.fuel_per_call = stats.fuel.checked_div(stats.calls).unwrap_or(0);
+                stats.call_ms = tally.calls.latency();
                 (name.clone(), stats)
             })
             .collect()
@@ -550,6 +553,7 @@ mod tests {
         let op = &metrics.summary(Duration::from_secs(1)).operators["job/op"];
         assert_eq!((op.calls, op.slices, op.preemptions), (1, 3, 2));
         assert_eq!(op.failures["out_of_fuel"], 2);
+        assert!((1.9..2.1).contains(&op.call_ms.p99), "{op:?}");
         let calls = &metrics.call_buckets(&[1_000, 5_000])["job/op"];
         assert_eq!(calls.cumulative, vec![0, 1]);
         metrics.watch_mailbox(

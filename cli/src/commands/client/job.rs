@@ -153,9 +153,11 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
-                            "  operator {name}: calls {}, errors {}, fuel {}, slices {}, \
-                             preemptions {}, failures {}",
+                            "  operator {name}: calls {}, call ms p50 {} p99 {}, errors {}, \
+                             fuel {}, slices {}, preemptions {}, failures {}",
                             text(&stats["calls"]),
+                            text(&stats["call_ms"]["p50"]),
+                            text(&stats["call_ms"]["p99"]),
                             text(&stats["errors"]),
                             text(&stats["fuel"]),
                             text(&stats["slices"]),
