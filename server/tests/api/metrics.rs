@@ -307,7 +307,10 @@ inputs = ["spin"]
     let operator = &status["summary"]["operators"][format!("{id}/spin")];
     assert_eq!(operator["slices"].as_f64(), Some(slices), "{status}");
     // The spinning call took over a slice: its call time p99 is above 0.
-    assert!(operator["call_ms"]["p99"].as_f64().unwrap() > 0.0, "{status}");
+    assert!(
+        operator["call_ms"]["p99"].as_f64().unwrap() > 0.0,
+        "{status}"
+    );
     assert!(text.contains("# TYPE cameo_operator_call_seconds histogram\n"));
     assert!(text.contains("# TYPE cameo_mailbox_bytes gauge\n"));
 }
