@@ -221,20 +221,32 @@ impl Server {
         panic!("job {id} did not end");
     }
 
-    /// Every line of sink `sink` of job `id`.
+    /// Every line of sink `sink` of job `id`, read page by page (a read gives at most
+    /// 10 000).
     pub fn tail(&self, token: &str, id: &str, sink: &str) -> Vec<serde_json::Value> {
-        let reply = self.call(
-            "GET",
-            &format!("/v1/jobs/{id}/sinks/{sink}"),
-            Some(token),
-            b"",
-        );
-        assert_eq!(reply.status, 200, "{}", reply.text);
-        reply
-            .text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        let mut lines: Vec<serde_json::Value> = Vec::new();
+        loop {
+            let after = lines
+                .last()
+                .map_or(String::new(), |l| format!("?after={}", l["seq"]));
+            let reply = self.call(
+                "GET",
+                &format!("/v1/jobs/{id}/sinks/{sink}{after}"),
+                Some(token),
+                b"",
+            );
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            let before = lines.len();
+            lines.extend(
+                reply
+                    .text
+                    .lines()
+                    .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()),
+            );
+            if lines.len() == before {
+                return lines;
+            }
+        }
     }
 }
 
