@@ -84,6 +84,7 @@ impl Actor {
                     CallInput::Batch { batch, .. } => {
                         for event in batch.events() {
                             self.links.dead_letters.record(
+                                self.passed_barrier,
                                 &self.links.operator,
                                 Some(event),
                                 None,
@@ -97,6 +98,7 @@ impl Actor {
                             pane.start, pane.end
                         );
                         self.links.dead_letters.record(
+                            self.passed_barrier,
                             &self.links.operator,
                             None,
                             Some(pane.end),
@@ -105,6 +107,7 @@ impl Actor {
                     }
                     CallInput::Timer { time, .. } => {
                         self.links.dead_letters.record(
+                            self.passed_barrier,
                             &self.links.operator,
                             None,
                             Some(time),
@@ -163,6 +166,7 @@ impl Actor {
                         ),
                     };
                     self.links.dead_letters.record(
+                        self.passed_barrier,
                         &self.links.operator,
                         Some(&event),
                         None,

@@ -82,6 +82,10 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .map(|r| r.sink_position(DEAD_LETTERS))
         .unwrap_or_default();
     let outlets_opened = endpoints::OpenedOutlets::default();
+    let resumed_from = recovery
+        .as_ref()
+        .and_then(|r| r.checkpoint.as_ref())
+        .map_or(0, |checkpoint| checkpoint.id);
     let dead_letters = Arc::new(DeadLetters::new(
         open_dead_letters(
             plan,
@@ -89,10 +93,11 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
             (host.options.outlet_keep_bytes, &outlets_opened),
         )?,
         dead_letter_position,
+        resumed_from,
         Arc::clone(&metrics),
     ));
     if let Some(checkpointer) = &checkpointer {
-        checkpointer.watch_dead_letters(dead_letters.position());
+        checkpointer.watch_dead_letters(Arc::clone(&dead_letters));
         checkpointer.on_release(endpoints::release_hook(
             endpoints.inlets.clone(),
             outlets_opened.clone(),
