@@ -216,7 +216,7 @@ fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
     let id = id.trim();
     ok(cameo(
         home,
-        &["send", id, "in", "-", "--end"],
+        &["send", id, "in", "-", "--end", "--batch-bytes", "500"],
         Some(&format!("{}not json\n", events(0, 200))),
     ));
     assert_eq!(wait_done(home, id)["state"], "finished");
