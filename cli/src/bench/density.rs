@@ -97,13 +97,19 @@ fn fit(bytes: f64, made: u64, stopped: bool) -> u64 {
 }
 
 /// Makes up to `instances` idle instances of the component at `path` under `allocation`
-/// (in this process) and measures them.
-pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe, BenchError> {
+/// (in this process) and measures them; the component's compiled code comes from `cache`
+/// when given.
+pub fn probe(
+    path: &Path,
+    allocation_name: &str,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
     let instances = instances.max(1);
     let engine =
         OperatorEngine::with_allocation(Limits::default(), allocation(allocation_name, instances))
             .map_err(cameo_host::JobError::from)?;
-    let module = OperatorModule::load_file(&engine, path)?;
+    let module = OperatorModule::load_file_cached(&engine, path, cache)?;
     let accounts = Accounts::unlimited();
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut kept = Vec::with_capacity(instances as usize);
@@ -168,6 +174,44 @@ pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe
     })
 }
 
+/// Runs one probe (on-demand allocation) of the component at `path` in a process of its own,
+/// its compiled code from `cache` when given.
+pub fn probe_command(
+    path: &Path,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
+    let exe = std::env::current_exe()?;
+    probe_in_process(&exe, path, ALLOCATIONS[0], instances, cache)
+}
+
+/// Runs `cameo bench density-probe` (this binary, `exe`) and reads its report.
+fn probe_in_process(
+    exe: &Path,
+    path: &Path,
+    allocation: &str,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
+    let mut command = Command::new(exe);
+    command
+        .args(["bench", "density-probe", "--allocation", allocation])
+        .args(["--instances", &instances.to_string()]);
+    if let Some(cache) = cache {
+        command.arg("--cache-dir").arg(cache);
+    }
+    let out = command.arg(path).output()?;
+    if !out.status.success() {
+        return Err(BenchError::Density(format!(
+            "the {allocation} probe of {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| BenchError::Density(format!("the probe's report is not readable: {e}")))
+}
+
 /// Runs every guest under every allocation `rounds` times, each in a process of its own.
 pub fn run(operators: &Path, instances: u64, rounds: usize) -> Result<DensityReport, BenchError> {
     let exe = std::env::current_exe()?;
@@ -181,22 +225,7 @@ pub fn run(operators: &Path, instances: u64, rounds: usize) -> Result<DensityRep
     for _ in 0..rounds {
         for (g, path) in paths.iter().enumerate() {
             for (a, allocation) in ALLOCATIONS.iter().enumerate() {
-                let out = Command::new(&exe)
-                    .args(["bench", "density-probe", "--allocation", allocation])
-                    .args(["--instances", &instances.to_string()])
-                    .arg(path)
-                    .output()?;
-                if !out.status.success() {
-                    return Err(BenchError::Density(format!(
-                        "the {} probe of {} failed: {}",
-                        allocation,
-                        GUESTS[g],
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-                let probe: Probe = serde_json::from_slice(&out.stdout).map_err(|e| {
-                    BenchError::Density(format!("the probe's report is not readable: {e}"))
-                })?;
+                let probe = probe_in_process(&exe, path, allocation, instances, None)?;
                 all.entry((g, a)).or_default().push(probe);
                 progress.inc(1);
             }

@@ -529,13 +529,15 @@ impl Wiring<'_> {
                 .map(|input| (input.first_channel, self.instances(&input.producer))),
         );
         let mut targets: Vec<(TaskId, Arc<Mailbox>)> = Vec::with_capacity(parallelism);
+        let full_peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for instance in (0..parallelism).rev() {
             let label = operator.instance_label(instance);
             let limits = &self.host.options.limits;
             let mailbox = Arc::new(
                 Mailbox::new(limits.mailbox_capacity)
                     .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone())
-                    .with_groups(wide.groups().clone()),
+                    .with_groups(wide.groups().clone())
+                    .counting_fullness_in(Arc::clone(&full_peers)),
             );
             let watched = Arc::clone(&mailbox);
             self.metrics.watch_mailbox(
