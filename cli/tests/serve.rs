@@ -166,6 +166,27 @@ fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
         None,
     ));
     ok(cameo(home, &["tenant", "create", "acme"], None));
+    ok(cameo(
+        home,
+        &["tenant", "create", "small", "--modules", "3"],
+        None,
+    ));
+    let small: serde_json::Value = serde_json::from_str(&ok(cameo(
+        home,
+        &[
+            "tenant",
+            "quotas",
+            "small",
+            "--events-per-s",
+            "500",
+            "--json",
+        ],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(small["quotas"]["modules"], 3);
+    assert_eq!(small["quotas"]["events_per_s"], 500);
+    assert_eq!(small["quotas"]["running_jobs"], 10, "a server default");
     let token = ok(cameo(
         home,
         &["tenant", "token", "acme", "--role", "deploy"],
@@ -195,10 +216,24 @@ fn a_tenant_pushes_submits_sends_and_tails_from_the_command_line() {
     let id = id.trim();
     ok(cameo(
         home,
-        &["send", id, "in", "-", "--end"],
-        Some(&events(0, 200)),
+        &["send", id, "in", "-", "--end", "--batch-bytes", "500"],
+        Some(&format!("{}not json\n", events(0, 200))),
     ));
     assert_eq!(wait_done(home, id)["state"], "finished");
+    let letters = ok(cameo(home, &["job", "dead-letters", id], None));
+    let mut rows = letters.lines();
+    assert!(rows.next().unwrap().starts_with("SEQ"), "{letters}");
+    let row = rows.next().unwrap();
+    assert!(
+        row.starts_with("0") && row.contains("line 201") && row.ends_with("not json"),
+        "{letters}"
+    );
+    let json = ok(cameo(
+        home,
+        &["job", "dead-letters", id, "--json", "--after", "0"],
+        None,
+    ));
+    assert_eq!(json, "", "one letter, seq 0");
     let tailed = ok(cameo(home, &["tail", id, "out"], None));
     let values: Vec<u64> = tailed
         .lines()

@@ -91,6 +91,7 @@ mod time;
 pub use bindings::{Event, Header};
 pub use budget::{BudgetConfig, BudgetExceeded, Resource};
 pub use builder::{BuildError, build_rust};
+pub use dataflow::outlet::{Outlet, outlet_segments};
 pub use dataflow::source::http::{Inlet, InletError};
 pub use dataflow::spec::{JobSpec, SinkKind, SourceKind, SpecError};
 pub use engine::log::{LogLine, LogSink};
@@ -99,7 +100,9 @@ pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};
-pub use metrics::{JobSummary, LatencyBuckets, LatencySummary, OperatorStats, SinkStats};
+pub use metrics::{
+    JobSummary, LatencyBuckets, LatencySummary, MailboxDepth, OperatorStats, SinkStats,
+};
 pub use registry::{LoadError, OperatorModule};
 pub use sched::executor::TenantSchedStats;
 pub use sched::{PolicyKind, UnknownPolicy};

@@ -27,7 +27,39 @@ pub struct JobMetrics {
     /// The same, per sink.
     sinks: Mutex<BTreeMap<String, LatencyTally>>,
     error_samples: Mutex<Vec<String>>,
-    operators: Mutex<BTreeMap<String, OperatorStats>>,
+    operators: Mutex<BTreeMap<String, OperatorTally>>,
+    /// How deep each instance's mailbox is, by instance label.
+    mailboxes: Mutex<Vec<(String, DepthProbe)>>,
+}
+
+/// Reads how deep one mailbox is now.
+pub type DepthProbe = Box<dyn Fn() -> MailboxDepth + Send + Sync>;
+
+/// What one operator instance's mailbox holds now.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MailboxDepth {
+    /// Events waiting.
+    pub events: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// What one finished call did, for the operator's figures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallFigures {
+    /// Fuel it burned.
+    pub fuel: u64,
+    /// Slices it ran in.
+    pub slices: u64,
+    /// Wall-clock time from its start to its end, parked time included.
+    pub wall: Duration,
+}
+
+/// An operator's counters and the wall-clock times of its calls.
+#[derive(Default)]
+struct OperatorTally {
+    stats: OperatorStats,
+    calls: LatencyTally,
 }
 
 /// Calls, fuel and failures of one operator (all its instances).
@@ -45,6 +77,16 @@ pub struct OperatorStats {
     pub cost_us: f64,
     /// Profiled cost still ahead of a message after this operator, µs.
     pub downstream_us: f64,
+    /// Slices its calls ran in.
+    pub slices: u64,
+    /// Times a call of it was parked at the end of a slice to go on later (each slice of a
+    /// call but its last).
+    pub preemptions: u64,
+    /// Failed calls by kind: `out_of_fuel`, `memory_cap`, `budget`, `state_quota`,
+    /// `panic`, `trap`, `operator_error`, `too_many_headers`, `output_too_large`.
+    pub failures: BTreeMap<String, u64>,
+    /// Wall-clock time of its calls, start to end with parked time, in milliseconds.
+    pub call_ms: LatencySummary,
 }
 
 impl Default for JobMetrics {
@@ -60,6 +102,7 @@ impl Default for JobMetrics {
             sinks: Mutex::new(BTreeMap::new()),
             error_samples: Mutex::new(Vec::new()),
             operators: Mutex::new(BTreeMap::new()),
+            mailboxes: Mutex::new(Vec::new()),
         }
     }
 }
@@ -70,27 +113,71 @@ impl JobMetrics {
         self.events_in.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn with_operator(&self, operator: &str, update: impl FnOnce(&mut OperatorStats)) {
+    fn with_operator(&self, operator: &str, update: impl FnOnce(&mut OperatorTally)) {
         if let Ok(mut operators) = self.operators.lock() {
             with_entry(&mut operators, operator, update);
         }
     }
 
-    /// Counts a finished call of `operator` and the fuel it burned.
-    pub fn add_call(&self, operator: &str, fuel: u64) {
+    /// Counts a finished call of `operator`: its fuel, slices and wall-clock time.
+    pub fn add_call(&self, operator: &str, call: CallFigures) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.fuel.fetch_add(fuel, Ordering::Relaxed);
-        self.with_operator(operator, |stats| {
+        self.fuel.fetch_add(call.fuel, Ordering::Relaxed);
+        self.with_operator(operator, |tally| {
+            let stats = &mut tally.stats;
             stats.calls += 1;
-            stats.fuel += fuel;
+            stats.fuel += call.fuel;
+            stats.slices += call.slices;
+            stats.preemptions += call.slices.saturating_sub(1);
+            tally.calls.record_all(&[(call.wall, false)]);
         });
+    }
+
+    /// Counts a failed call of `operator` by the kind of its failure.
+    pub fn add_failure(&self, operator: &str, kind: &str) {
+        self.with_operator(operator, |tally| {
+            with_entry(&mut tally.stats.failures, kind, |count| *count += 1);
+        });
+    }
+
+    /// Watches the mailbox of instance `label` through `probe`.
+    pub fn watch_mailbox(&self, label: String, probe: DepthProbe) {
+        if let Ok(mut mailboxes) = self.mailboxes.lock() {
+            mailboxes.push((label, probe));
+        }
+    }
+
+    /// How deep each instance's mailbox is now, by instance label (`job/operator`, or
+    /// `job/operator#N` when it has several).
+    pub fn mailbox_depths(&self) -> Vec<(String, MailboxDepth)> {
+        self.mailboxes
+            .lock()
+            .map(|mailboxes| {
+                mailboxes
+                    .iter()
+                    .map(|(label, probe)| (label.clone(), probe()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The wall-clock times of each operator's calls so far, as cumulative histograms over
+    /// `bounds_us`, by operator label.
+    pub fn call_buckets(&self, bounds_us: &[u64]) -> BTreeMap<String, LatencyBuckets> {
+        let Ok(operators) = self.operators.lock() else {
+            return BTreeMap::new();
+        };
+        operators
+            .iter()
+            .map(|(name, tally)| (name.clone(), tally.calls.buckets(bounds_us)))
+            .collect()
     }
 
     /// Counts a failed input of `operator` (or source) and keeps the reason if few were kept
     /// so far.
     pub fn add_error(&self, operator: &str, reason: &str) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        self.with_operator(operator, |stats| stats.errors += 1);
+        self.with_operator(operator, |tally| tally.stats.errors += 1);
         let reason = format!("{operator}: {reason}");
         if let Ok(mut samples) = self.error_samples.lock()
             && samples.len() < KEPT_ERRORS
@@ -177,10 +264,32 @@ impl JobMetrics {
 
     /// The job's end-to-end latencies so far as a cumulative histogram over `bounds_us`.
     pub fn latency_buckets(&self, bounds_us: &[u64]) -> LatencyBuckets {
-        let Ok(tally) = self.latency.lock() else {
-            return LatencyBuckets::default();
+        self.latency
+            .lock()
+            .map(|tally| tally.buckets(bounds_us))
+            .unwrap_or_default()
+    }
+
+    fn operator_stats(&self) -> BTreeMap<String, OperatorStats> {
+        let Ok(operators) = self.operators.lock() else {
+            return BTreeMap::new();
         };
-        match tally.histogram.as_ref().filter(|h| !h.is_empty()) {
+        operators
+            .iter()
+            .map(|(name, tally)| {
+                let mut stats = tally.stats.clone();
+                stats.fuel_per_call = stats.fuel.checked_div(stats.calls).unwrap_or(0);
+                stats.call_ms = tally.calls.latency();
+                (name.clone(), stats)
+            })
+            .collect()
+    }
+}
+
+impl LatencyTally {
+    /// What was recorded, as a cumulative histogram over `bounds_us`.
+    fn buckets(&self, bounds_us: &[u64]) -> LatencyBuckets {
+        match self.histogram.as_ref().filter(|h| !h.is_empty()) {
             Some(h) => LatencyBuckets {
                 bounds_us: bounds_us.to_vec(),
                 cumulative: bounds_us.iter().map(|&b| h.count_between(0, b)).collect(),
@@ -193,20 +302,6 @@ impl JobMetrics {
                 ..LatencyBuckets::default()
             },
         }
-    }
-
-    fn operator_stats(&self) -> BTreeMap<String, OperatorStats> {
-        let Ok(operators) = self.operators.lock() else {
-            return BTreeMap::new();
-        };
-        operators
-            .iter()
-            .map(|(name, stats)| {
-                let mut stats = stats.clone();
-                stats.fuel_per_call = stats.fuel.checked_div(stats.calls).unwrap_or(0);
-                (name.clone(), stats)
-            })
-            .collect()
     }
 }
 
@@ -445,6 +540,30 @@ mod tests {
         let buckets = metrics.latency_buckets(&[500, 5_000, 100_000]);
         assert_eq!(buckets.cumulative, vec![0, 2, 3]);
         assert_eq!(buckets.count, 3);
+        metrics.add_call(
+            "job/op",
+            CallFigures {
+                fuel: 10,
+                slices: 3,
+                wall: ms(2),
+            },
+        );
+        metrics.add_failure("job/op", "out_of_fuel");
+        metrics.add_failure("job/op", "out_of_fuel");
+        let op = &metrics.summary(Duration::from_secs(1)).operators["job/op"];
+        assert_eq!((op.calls, op.slices, op.preemptions), (1, 3, 2));
+        assert_eq!(op.failures["out_of_fuel"], 2);
+        assert!((1.9..2.1).contains(&op.call_ms.p99), "{op:?}");
+        let calls = &metrics.call_buckets(&[1_000, 5_000])["job/op"];
+        assert_eq!(calls.cumulative, vec![0, 1]);
+        metrics.watch_mailbox(
+            "job/op#0".into(),
+            Box::new(|| MailboxDepth {
+                events: 4,
+                bytes: 40,
+            }),
+        );
+        assert_eq!(metrics.mailbox_depths()[0].1.events, 4);
         let rollup = &summary.sinks["rollup"];
         assert_eq!(rollup.events_out, 1);
         assert_eq!(rollup.deadline_miss_rate, 1.0);

@@ -30,6 +30,7 @@
 //! - [`modules`]: the module registry: validate, store, resolve, delete.
 //! - [`jobs`]: running jobs on the host, persisting and resuming them, their http inputs
 //!   and outputs.
+//! - [`quota`]: the quotas checked while jobs run: running jobs and instances, ingest rate.
 //! - [`logs`]: the operators' log lines, in a bounded on-disk ring per job.
 //! - [`metrics`]: the Prometheus text format of the jobs' and the host's figures.
 //! - [`routes`]: the HTTP API, one module per resource.
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod logs;
 pub mod metrics;
 pub mod modules;
+pub mod quota;
 pub mod routes;
 pub mod store;
 
@@ -188,6 +190,8 @@ pub struct Shared {
     pub logs: Arc<logs::Logs>,
     /// True once the jobs of the last run are resumed.
     pub ready: AtomicBool,
+    /// The tenants' ingest-rate buckets.
+    pub ingest: quota::IngestLimiter,
 }
 
 /// The state handlers receive.
@@ -225,6 +229,7 @@ pub async fn run(
         store,
         config,
         ready: AtomicBool::new(false),
+        ingest: quota::IngestLimiter::default(),
     });
     let resume = Arc::clone(&state);
     tokio::task::spawn_blocking(move || {

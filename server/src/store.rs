@@ -34,8 +34,10 @@ macro_rules! db {
     };
 }
 
-/// What a tenant may hold at most.
+/// What a tenant may hold and send at most. A record written before a quota existed gets
+/// that quota's default.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Quotas {
     /// Modules (names; every version of one counts once).
     pub modules: u64,
@@ -43,6 +45,13 @@ pub struct Quotas {
     pub bytes: u64,
     /// Jobs running at once.
     pub running_jobs: u64,
+    /// Operator instances running at once, over all its jobs (an operator with
+    /// `parallelism = N` runs N).
+    pub instances: u64,
+    /// Events per second sent to its jobs' http sources.
+    pub events_per_s: u64,
+    /// Bytes per second sent to its jobs' http sources.
+    pub bytes_per_s: u64,
 }
 
 impl Default for Quotas {
@@ -51,6 +60,9 @@ impl Default for Quotas {
             modules: 100,
             bytes: 1 << 30,
             running_jobs: 10,
+            instances: 64,
+            events_per_s: 1_000_000,
+            bytes_per_s: 256 << 20,
         }
     }
 }

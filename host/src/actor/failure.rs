@@ -126,6 +126,21 @@ impl CallFailure {
         })
     }
 
+    /// The failure's kind, as metrics count it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallFailure::OutOfFuel { .. } => "out_of_fuel",
+            CallFailure::MemoryCap(_) => "memory_cap",
+            CallFailure::Budget(_) => "budget",
+            CallFailure::StateQuota(_) => "state_quota",
+            CallFailure::Panicked { .. } => "panic",
+            CallFailure::Trap(_) => "trap",
+            CallFailure::Operator(_) => "operator_error",
+            CallFailure::TooManyHeaders { .. } => "too_many_headers",
+            CallFailure::OutputTooLarge { .. } => "output_too_large",
+        }
+    }
+
     /// True when the instance can no longer be entered and must be re-created.
     pub fn poisons_instance(&self) -> bool {
         !matches!(

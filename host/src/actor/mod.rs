@@ -142,6 +142,9 @@ pub struct Actor {
     in_flight_context: Option<InFlight>,
     /// Fuel already charged to the tenant for the call in flight.
     charged: u64,
+    /// When the call in flight started, and the slices it ran so far.
+    call_started: Option<Instant>,
+    call_slices: u64,
     /// What is charged to the accounts for what the instance holds: keyed state (to the
     /// tenant's state quota) and everything held, timers included (to the memory budget).
     held_charged: HeldCharge,
@@ -194,6 +197,8 @@ impl Actor {
             passed_barrier: 0,
             in_flight_context: None,
             charged: 0,
+            call_started: None,
+            call_slices: 0,
             held_charged: HeldCharge::default(),
         }
     }
@@ -461,11 +466,14 @@ impl Task for Actor {
                         fires: input.fires(),
                     });
                     self.charged = 0;
+                    self.call_started = Some(Instant::now());
+                    self.call_slices = 0;
                     self.in_flight = Some(self.start(input));
                 }
                 None => return idle(0),
             }
         }
+        self.call_slices += 1;
         let Some(fuel) = self.poll_in_flight(activator) else {
             // A parked call burned one slice of fuel.
             self.charged += self.cx.limits.slice_fuel;

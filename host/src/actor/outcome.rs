@@ -5,13 +5,23 @@ use super::call::{BatchKind, CallDone, CallInput};
 use super::{Actor, Due};
 use crate::bindings::Header;
 use crate::dataflow::record::Record;
+use crate::metrics::CallFigures;
 use crate::sched::executor::Activator;
 use crate::time::window::{LateEvent, Lateness};
 
 impl Actor {
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
     pub(super) fn finish(&mut self, done: CallDone, activator: &Activator) {
-        self.links.metrics.add_call(&self.links.operator, done.fuel);
+        let figures = CallFigures {
+            fuel: done.fuel,
+            slices: std::mem::take(&mut self.call_slices),
+            wall: self
+                .call_started
+                .take()
+                .map(|started| started.elapsed())
+                .unwrap_or_default(),
+        };
+        self.links.metrics.add_call(&self.links.operator, figures);
         // The profile is a cost per event: firings and timers (one call per pane or timer,
         // usually cheap) would drag it towards their own cost.
         if let CallInput::Batch { batch, .. } = &done.input
@@ -56,6 +66,9 @@ impl Actor {
                 }
             }
             Err(failure) => {
+                self.links
+                    .metrics
+                    .add_failure(&self.links.operator, failure.kind());
                 let reason = failure.to_string();
                 match done.input {
                     CallInput::Batch { batch, .. } if batch.len() > 1 => {

@@ -12,11 +12,13 @@
 //! - [`source`]: sources, timed tasks of the executor, and their inputs (generator, lines of
 //!   a file or stdin).
 //! - [`sink`]: sinks and job completion.
+//! - [`outlet`]: an http sink's output on disk, in segments bounded to a tail.
 //! - [`dead_letter`]: events that could not be processed, with the reason.
 
 pub mod dead_letter;
 pub mod edge_watermarks;
 pub mod mailbox;
+pub mod outlet;
 pub mod profile;
 pub mod record;
 pub mod router;

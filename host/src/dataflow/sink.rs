@@ -55,6 +55,8 @@ pub struct Sink {
     inputs: usize,
     completion: Arc<Completion>,
     checkpointer: Option<Arc<Checkpointer>>,
+    /// Flush the output after every batch (an output others read while it grows).
+    flush_batches: bool,
 }
 
 impl Sink {
@@ -83,7 +85,14 @@ impl Sink {
             inputs,
             completion: links.completion,
             checkpointer: links.checkpointer,
+            flush_batches: false,
         }
+    }
+
+    /// Flushes the output after every batch written: for an output read while it grows.
+    pub fn flushing_batches(mut self) -> Self {
+        self.flush_batches = true;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
@@ -105,17 +114,22 @@ impl Sink {
     }
 
     fn emit(&self, state: &mut SinkState, records: Vec<Record>) {
-        let now = Instant::now();
-        let outputs: Vec<(Duration, bool)> = records
+        let contexts: Vec<(Instant, Instant)> = records
             .iter()
-            .map(|record| {
-                (
-                    now.saturating_duration_since(record.context.ingest),
-                    now > record.context.deadline,
-                )
-            })
+            .map(|record| (record.context.ingest, record.context.deadline))
+            .collect();
+        self.write_out(state, records);
+        // Measured once the output is written: for an output read while it grows, once it
+        // can be read.
+        let now = Instant::now();
+        let outputs: Vec<(Duration, bool)> = contexts
+            .into_iter()
+            .map(|(ingest, deadline)| (now.saturating_duration_since(ingest), now > deadline))
             .collect();
         self.metrics.add_out(&self.name, &outputs);
+    }
+
+    fn write_out(&self, state: &mut SinkState, records: Vec<Record>) {
         let SinkState {
             output, position, ..
         } = state;
@@ -138,6 +152,12 @@ impl Sink {
                             break;
                         }
                     }
+                }
+                // A batch leaves at once, in one write where the writer buffers.
+                if self.flush_batches
+                    && let Err(err) = writer.flush()
+                {
+                    tracing::error!(sink = %self.name, "could not flush output: {err}");
                 }
             }
         }

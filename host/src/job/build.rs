@@ -25,11 +25,12 @@ use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::dataflow::edge_watermarks::{EdgeWatermarks, Receiver, WideInputs};
 use crate::dataflow::mailbox::Mailbox;
+use crate::dataflow::outlet::Outlet;
 use crate::dataflow::profile::{OperatorProfile, ProfileSetup};
 use crate::dataflow::router::{Edge, Partitioning, Router, Target};
 use crate::dataflow::sink::{Completion, Sink, SinkLinks, SinkOutput};
 use crate::limits::Limits;
-use crate::metrics::JobMetrics;
+use crate::metrics::{JobMetrics, MailboxDepth};
 use crate::registry::OperatorModule;
 use crate::sched::TaskId;
 use crate::state::checkpoint::{Checkpointer, DEAD_LETTERS, Participants};
@@ -46,6 +47,8 @@ struct Wiring<'a> {
     edges: HashMap<String, Vec<Vec<Edge>>>,
     /// The output files of http sinks, by sink name.
     outlets: &'a BTreeMap<String, PathBuf>,
+    /// The http sinks' outputs once opened, by sink name.
+    outlets_opened: endpoints::OpenedOutlets,
 }
 
 /// Wires `plan` onto `host`'s executor and starts its sources.
@@ -63,7 +66,10 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
     let endpoints = endpoints::open(
         plan,
         host.options.data_dir.as_deref(),
-        host.options.inlet_capacity,
+        (
+            host.options.inlet_capacity,
+            host.options.inlet_segment_bytes,
+        ),
     )?;
     let checkpointer = match &recovery {
         Some(recovery) => Some(checkpointer(plan, recovery)?),
@@ -75,18 +81,27 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS))
         .unwrap_or_default();
+    let outlets_opened = endpoints::OpenedOutlets::default();
     let resumed_from = recovery
         .as_ref()
         .and_then(|r| r.checkpoint.as_ref())
         .map_or(0, |checkpoint| checkpoint.id);
     let dead_letters = Arc::new(DeadLetters::new(
-        open_dead_letters(plan, recovery.as_ref())?,
+        open_dead_letters(
+            plan,
+            recovery.as_ref(),
+            (host.options.outlet_keep_bytes, &outlets_opened),
+        )?,
         dead_letter_position,
         resumed_from,
         Arc::clone(&metrics),
     ));
     if let Some(checkpointer) = &checkpointer {
         checkpointer.watch_dead_letters(Arc::clone(&dead_letters));
+        checkpointer.on_release(endpoints::release_hook(
+            endpoints.inlets.clone(),
+            outlets_opened.clone(),
+        ));
     }
     let mut wiring = Wiring {
         host,
@@ -97,6 +112,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         recovery,
         edges: HashMap::new(),
         outlets: &endpoints.outlets,
+        outlets_opened,
     };
     // Sinks first, then operators downstream-first, so every producer finds its receivers.
     let mut memory_outputs = BTreeMap::new();
@@ -305,9 +321,11 @@ fn checkpointer(plan: &JobPlan, recovery: &Recovery) -> Result<Arc<Checkpointer>
 
 /// The dead-letter file: created afresh, or when resuming cut back to where the checkpoint
 /// left it (the letters after it are written again, with the same `seq`).
+/// Dead letters kept as an outlet are added to `outlets` (under [`DEAD_LETTERS`]).
 fn open_dead_letters(
     plan: &JobPlan,
     recovery: Option<&Recovery>,
+    (keep_bytes, outlets): (u64, &endpoints::OpenedOutlets),
 ) -> Result<Option<Box<dyn std::io::Write + Send>>, JobError> {
     let Some(path) = &plan.dead_letter else {
         return Ok(None);
@@ -315,12 +333,18 @@ fn open_dead_letters(
     let resume_at = recovery
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS).bytes);
-    let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
+    let failed = |source| JobError::Open {
         what: "dead_letter",
         name: "dead_letter".into(),
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    if plan.dead_letter_kept {
+        let outlet = Outlet::open(path, keep_bytes, resume_at).map_err(failed)?;
+        outlets.insert(DEAD_LETTERS.to_string(), outlet.clone());
+        return Ok(Some(Box::new(outlet)));
+    }
+    let file = open_file_output(path, resume_at).map_err(failed)?;
     Ok(Some(Box::new(BufWriter::new(file))))
 }
 
@@ -396,15 +420,19 @@ impl Wiring<'_> {
                         name: plan.name.clone(),
                     })?;
                 let resume_at = self.resuming().map(|r| r.sink_position(&plan.name).bytes);
-                let file = open_file_output(path, resume_at).map_err(|source| JobError::Open {
-                    what: "sink",
-                    name: plan.name.clone(),
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                // Unbuffered: each event is one write of a whole line, so readers of the
-                // output see whole lines as soon as they are written.
-                SinkOutput::Writer(Box::new(file))
+                let keep = self.host.options.outlet_keep_bytes;
+                let outlet =
+                    Outlet::open(path, keep, resume_at).map_err(|source| JobError::Open {
+                        what: "sink",
+                        name: plan.name.clone(),
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                self.outlets_opened
+                    .insert(plan.name.clone(), outlet.clone());
+                // Buffered in the outlet and flushed after every batch (see below), so
+                // readers see whole lines, a batch at a time, as soon as it is written.
+                SinkOutput::Writer(Box::new(outlet))
             }
         };
         let position = self
@@ -412,7 +440,7 @@ impl Wiring<'_> {
             .as_ref()
             .map(|r| r.sink_position(&plan.name))
             .unwrap_or_default();
-        let sink = Arc::new(Sink::new(
+        let sink = Sink::new(
             plan.name.clone(),
             plan.format,
             output,
@@ -423,7 +451,12 @@ impl Wiring<'_> {
                 completion: Arc::clone(&self.completion),
                 checkpointer: self.checkpointer.clone(),
             },
-        ));
+        );
+        // Others read an http sink's output while it grows: each batch is written at once.
+        let sink = Arc::new(match plan.target {
+            SinkTarget::Http => sink.flushing_batches(),
+            _ => sink,
+        });
         self.connect(
             &plan.inputs,
             Partitioning::Forward,
@@ -505,6 +538,17 @@ impl Wiring<'_> {
                     .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone())
                     .with_groups(wide.groups().clone())
                     .counting_fullness_in(Arc::clone(&full_peers)),
+            );
+            let watched = Arc::clone(&mailbox);
+            self.metrics.watch_mailbox(
+                label.clone(),
+                Box::new(move || {
+                    let (events, bytes) = watched.depth();
+                    MailboxDepth {
+                        events: events as u64,
+                        bytes,
+                    }
+                }),
             );
             let snapshot = self
                 .recovery

@@ -69,6 +69,12 @@ pub struct RunOptions {
     pub budget: BudgetConfig,
     /// Bytes an http source holds pushed but not yet read, at most, before it refuses more.
     pub inlet_capacity: u64,
+    /// Bytes of one segment of an http source's inlet: segments that no kept checkpoint
+    /// needs are deleted whole.
+    pub inlet_segment_bytes: u64,
+    /// Bytes of the newest output an http sink keeps on disk at least (in segments of a
+    /// quarter of that); older segments are deleted once no kept checkpoint needs them.
+    pub outlet_keep_bytes: u64,
     /// Where operator components loaded from files keep their compiled code, so the next job
     /// (or the next run) loads it instead of compiling again; none: compile every time.
     pub compiled_cache: Option<PathBuf>,
@@ -86,6 +92,8 @@ impl Default for RunOptions {
             checkpoint_interval: Duration::from_secs(1),
             budget: BudgetConfig::default(),
             inlet_capacity: 16 << 20,
+            inlet_segment_bytes: crate::dataflow::source::http::SEGMENT_BYTES,
+            outlet_keep_bytes: 64 << 20,
             compiled_cache: None,
         }
     }

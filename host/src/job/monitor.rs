@@ -9,7 +9,7 @@ use crate::budget::Accounts;
 use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
 use crate::dataflow::source::http::Inlet;
-use crate::metrics::{JobMetrics, JobSummary, LatencyBuckets};
+use crate::metrics::{JobMetrics, JobSummary, LatencyBuckets, MailboxDepth};
 use crate::state::checkpoint::Checkpointer;
 
 /// A job's figures over `elapsed` since it started.
@@ -69,6 +69,19 @@ impl JobMonitor {
     /// The job's end-to-end latencies so far, as a cumulative histogram over `bounds_us`.
     pub fn latency_buckets(&self, bounds_us: &[u64]) -> LatencyBuckets {
         self.metrics.latency_buckets(bounds_us)
+    }
+
+    /// The wall-clock times of each operator's calls so far (start to end, parked time
+    /// included), as cumulative histograms over `bounds_us`, by operator label
+    /// (`job/operator`).
+    pub fn call_buckets(&self, bounds_us: &[u64]) -> BTreeMap<String, LatencyBuckets> {
+        self.metrics.call_buckets(bounds_us)
+    }
+
+    /// How deep each operator instance's mailbox is now, by instance label (`job/operator`,
+    /// or `job/operator#N` when it has several).
+    pub fn mailbox_depths(&self) -> Vec<(String, MailboxDepth)> {
+        self.metrics.mailbox_depths()
     }
 
     /// Stops the job (as [`super::JobHandle::cancel`]); its checkpoints are kept, so a host

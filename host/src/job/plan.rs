@@ -60,6 +60,9 @@ pub struct JobPlan {
     pub(crate) sinks: Vec<SinkPlan>,
     /// The dead-letter file, if the spec names one.
     pub(crate) dead_letter: Option<PathBuf>,
+    /// Keep the dead letters as an http sink's output is kept (segments bounded to a tail),
+    /// for an embedder that serves them.
+    pub(crate) dead_letter_kept: bool,
 }
 
 /// One input of an operator or sink: a producer and the channels its instances arrive on.
@@ -259,6 +262,7 @@ impl JobPlan {
             operators,
             sinks,
             dead_letter: spec.dead_letter.as_ref().map(|dl| spec.resolve(&dl.path)),
+            dead_letter_kept: false,
         })
     }
 
@@ -287,6 +291,15 @@ impl JobPlan {
             }
             None => false,
         }
+    }
+
+    /// Sends the job's dead letters to NDJSON at `path` (an embedder keeping them for its
+    /// users, e.g. a server), whatever the spec said, kept as an http sink's output is: in
+    /// segments bounded to a tail of the newest (see [`crate::Outlet`]), cut back to the
+    /// checkpoint on resume.
+    pub fn set_dead_letter(&mut self, path: PathBuf) {
+        self.dead_letter = Some(path);
+        self.dead_letter_kept = true;
     }
 
     /// The windows of the job's operators.

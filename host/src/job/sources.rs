@@ -53,8 +53,8 @@ pub(super) struct SourceSetup<'a> {
 
 /// A source's input, opened.
 enum Opened<'a> {
-    /// Lines of a file or stdin.
-    Lines(Box<dyn BufRead + Send>, &'a LineOptions),
+    /// Lines of a file, stdin or an inlet, and the lines before the first one read.
+    Lines(Box<dyn BufRead + Send>, &'a LineOptions, u64),
     /// Generated events.
     Generator(&'a GeneratorSpec),
 }
@@ -104,33 +104,22 @@ pub(super) fn register(
                     path: path.display().to_string(),
                     source,
                 })?;
-                Opened::Lines(Box::new(BufReader::new(file)), options)
+                Opened::Lines(Box::new(BufReader::new(file)), options, 0)
             }
             SourceInput::Stdin { options } => {
-                Opened::Lines(Box::new(BufReader::new(std::io::stdin())), options)
+                Opened::Lines(Box::new(BufReader::new(std::io::stdin())), options, 0)
             }
             SourceInput::Generator(spec) => Opened::Generator(spec),
-            SourceInput::Http { options } => {
-                let follow = setup
-                    .inlets
-                    .get(&name)
-                    .map(Inlet::follow)
-                    .transpose()
-                    .map_err(|source| JobError::Open {
-                        what: "source",
-                        name: name.clone(),
-                        path: "its inlet".into(),
-                        source,
-                    })?;
-                match follow {
-                    Some(follow) => Opened::Lines(Box::new(BufReader::new(follow)), options),
-                    None => return Err(JobError::NoDataDir { name: name.clone() }),
+            SourceInput::Http { options } => match setup.inlets.get(&name).map(Inlet::follow) {
+                Some((follow, before)) => {
+                    Opened::Lines(Box::new(BufReader::new(follow)), options, before)
                 }
-            }
+                None => return Err(JobError::NoDataDir { name: name.clone() }),
+            },
         };
         let task = setup.executor.add_timed_with(|task| {
             let timed: Box<dyn TimedTask> = match opened {
-                Opened::Lines(reader, options) => {
+                Opened::Lines(reader, options, before) => {
                     let input = Lines::spawn(
                         &name,
                         reader,
@@ -138,7 +127,8 @@ pub(super) fn register(
                         task,
                         setup.activator.clone(),
                     )
-                    .map_err(JobError::Thread)?;
+                    .map_err(JobError::Thread)?
+                    .numbered_after(before);
                     Box::new(SourceTask::new(source, input, task))
                 }
                 Opened::Generator(spec) => {

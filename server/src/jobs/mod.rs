@@ -22,6 +22,7 @@ use cameo_host::{
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
 mod pause;
@@ -42,6 +43,8 @@ struct Running {
     modules: Vec<String>,
     /// The module version each operator runs, by operator name.
     operators: BTreeMap<String, String>,
+    /// Operator instances it runs.
+    instances: u64,
     /// Set when a user cancels it (rather than the server stopping).
     cancelled: Arc<AtomicBool>,
     /// Set when a user pauses it.
@@ -49,11 +52,25 @@ struct Running {
     waiter: Option<JoinHandle<()>>,
 }
 
+/// Where an http source of a job stands, as [`Jobs::inlet`] finds it.
+pub enum InletLookup {
+    /// The job runs and this is the source's inlet.
+    Open(Inlet),
+    /// The job is being paused: it takes no more events.
+    Pausing,
+    /// The job runs but has no such http source.
+    NoSuchSource,
+    /// The job does not run here (its record says why).
+    NotRunning,
+}
+
 /// The server's jobs.
 pub struct Jobs {
     host: Mutex<Option<Arc<Host>>>,
     running: Mutex<HashMap<String, Running>>,
     stopping: AtomicBool,
+    /// Held from a quota check to the job's start, so two jobs cannot both pass it.
+    admission: Mutex<()>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -69,6 +86,7 @@ impl Jobs {
             host: Mutex::new(Some(Arc::new(host))),
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            admission: Mutex::new(()),
         }
     }
 
@@ -79,12 +97,14 @@ impl Jobs {
             .ok_or_else(|| ApiError::unavailable("the server is shutting down; retry later"))
     }
 
-    /// Jobs of `tenant` running now.
-    pub fn running_count(&self, tenant: &str) -> u64 {
+    /// Jobs of `tenant` running now, and the operator instances they run.
+    pub fn running_count(&self, tenant: &str) -> (u64, u64) {
         lock(&self.running)
             .values()
             .filter(|r| r.tenant == tenant)
-            .count() as u64
+            .fold((0, 0), |(jobs, instances), r| {
+                (jobs + 1, instances + r.instances)
+            })
     }
 
     /// The running job of `tenant` that uses `pinned` (`name@N`), if any.
@@ -95,7 +115,8 @@ impl Jobs {
             .map(|(id, _)| id.clone())
     }
 
-    /// Live figures and inputs of running job `id`.
+    /// Live figures, inputs and operator instances (with their mailboxes' depth) of running
+    /// job `id`.
     pub fn live(&self, id: &str) -> Option<serde_json::Value> {
         let running = lock(&self.running);
         let job = running.get(id)?;
@@ -113,9 +134,26 @@ impl Jobs {
                 )
             })
             .collect();
+        let prefix = format!("{id}/");
+        let instances: Vec<serde_json::Value> = job
+            .monitor
+            .mailbox_depths()
+            .into_iter()
+            .map(|(label, depth)| {
+                let name = label.strip_prefix(&prefix).unwrap_or(&label);
+                let (operator, instance) = name.split_once('#').unwrap_or((name, "0"));
+                serde_json::json!({
+                    "operator": operator,
+                    "instance": instance.parse::<u64>().unwrap_or(0),
+                    "mailbox_events": depth.events,
+                    "mailbox_bytes": depth.bytes,
+                })
+            })
+            .collect();
         Some(serde_json::json!({
             "summary": job.monitor.summary(),
             "sources": sources,
+            "instances": instances,
         }))
     }
 
@@ -139,11 +177,16 @@ impl Jobs {
             .collect()
     }
 
-    /// The inlet of http source `source` of running job `id`.
-    pub fn inlet(&self, id: &str, source: &str) -> Option<Inlet> {
-        lock(&self.running)
-            .get(id)
-            .and_then(|r| r.inlets.get(source).cloned())
+    /// Where http source `source` of job `id` stands here: its inlet while the job runs.
+    pub fn inlet(&self, id: &str, source: &str) -> InletLookup {
+        match lock(&self.running).get(id) {
+            None => InletLookup::NotRunning,
+            Some(job) if job.paused.load(Ordering::Acquire) => InletLookup::Pausing,
+            Some(job) => match job.inlets.get(source) {
+                Some(inlet) => InletLookup::Open(inlet.clone()),
+                None => InletLookup::NoSuchSource,
+            },
+        }
     }
 
     /// Cancels running job `id`; false when it is not running.
@@ -197,14 +240,15 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
         .store
         .tenant(&who.tenant)?
         .ok_or_else(|| ApiError::unauthorized("this token's tenant no longer exists"))?;
-    let running = state.jobs.running_count(&who.tenant);
-    if running >= tenant.quotas.running_jobs {
-        return Err(ApiError::forbidden(format!(
-            "tenant \"{}\" runs {running} jobs, its quota is {}; cancel one with `cameo job \
-             cancel` or ask the server's admin for a larger quota",
-            who.tenant, tenant.quotas.running_jobs
-        )));
-    }
+    let _admitted = lock(&state.jobs.admission);
+    let (jobs, instances) = state.jobs.running_count(&who.tenant);
+    check_running(
+        &who.tenant,
+        &tenant.quotas,
+        jobs,
+        instances,
+        instances_of(&spec),
+    )?;
     let mut modules = BTreeMap::new();
     for operator in &spec.operators {
         let reference = operator.module.get_ref();
@@ -257,7 +301,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .load_version(host.engine(), pinned, &version)?;
         loaded.insert(reference.clone(), module);
     }
-    let plan = JobPlan::with_modules(&spec, |reference| {
+    let mut plan = JobPlan::with_modules(&spec, |reference| {
         loaded
             .get(reference)
             .cloned()
@@ -265,6 +309,12 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .ok_or_else(|| "was not resolved when the job was submitted".to_string())
     })
     .map_err(|err| err.to_string())?;
+    let letters = dead_letters_path(state, &job.id);
+    if let Some(dir) = letters.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("could not make {}: {err}", dir.display()))?;
+    }
+    plan.set_dead_letter(letters);
     let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
     let inlets: BTreeMap<String, Inlet> = spec
         .sources
@@ -276,6 +326,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
                 .map(|inlet| (name.clone(), inlet.clone()))
         })
         .collect();
+    let instances = instances_of(&spec);
     let operators = spec
         .operators
         .iter()
@@ -321,6 +372,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             inlets,
             modules: job.modules.values().cloned().collect(),
             operators,
+            instances,
             cancelled,
             paused,
             waiter: Some(waiter),
@@ -347,14 +399,28 @@ fn finished(
     result: Result<cameo_host::JobOutcome, JobError>,
     how: Stopped,
 ) {
-    let cancelled = how == Stopped::Cancelled;
     let stopping = state.jobs.stopping.load(Ordering::Acquire);
     let summary = lock(&state.jobs.running)
         .get(id)
         .map(|r| r.monitor.summary());
+    // Recorded before it leaves the running jobs, so a request that no longer finds it
+    // running reads how it stopped.
+    record_end(state, id, result, how, summary, stopping);
     if !stopping {
         lock(&state.jobs.running).remove(id);
     }
+}
+
+/// Records how job `id` stopped (see [`finished`]).
+fn record_end(
+    state: &AppState,
+    id: &str,
+    result: Result<cameo_host::JobOutcome, JobError>,
+    how: Stopped,
+    summary: Option<cameo_host::JobSummary>,
+    stopping: bool,
+) {
+    let cancelled = how == Stopped::Cancelled;
     if stopping && !cancelled && matches!(result, Err(JobError::Cancelled { .. })) {
         return;
     }
@@ -426,27 +492,48 @@ pub fn send(
     text: &[u8],
     end: bool,
 ) -> Result<u64, ApiError> {
-    let job = tenant_job(state, who, id)?;
+    tenant_job(state, who, id)?;
+    let paused = || {
+        ApiError::conflict(format!(
+            "job {id} is paused; resume it (`cameo job resume {id}`) and send again \
+             (nothing of this request was taken)"
+        ))
+    };
+    let no_source = || {
+        ApiError::not_found(format!(
+            "job {id} has no http source \"{source}\"; its spec names the sources"
+        ))
+    };
     let inlet = match state.jobs.inlet(id, source) {
-        Some(inlet) => inlet,
-        None if job.state == JobState::Paused => {
-            return Err(ApiError::conflict(format!(
-                "job {id} is paused; resume it (`cameo job resume {id}`) and send again"
-            )));
-        }
-        None if job.state != JobState::Running => {
-            return Err(ApiError::conflict(format!(
-                "job {id} is {}; it takes no more events",
-                state_name(job.state)
-            )));
-        }
-        None => {
-            return Err(ApiError::not_found(format!(
-                "job {id} has no http source \"{source}\"; its spec names the sources"
-            )));
+        InletLookup::Open(inlet) => inlet,
+        InletLookup::Pausing => return Err(paused()),
+        InletLookup::NoSuchSource => return Err(no_source()),
+        // Read again: a job leaves the running jobs only once its end is recorded.
+        InletLookup::NotRunning => {
+            let job = tenant_job(state, who, id)?;
+            return Err(match job.state {
+                JobState::Paused => paused(),
+                JobState::Running => no_source(),
+                other => ApiError::conflict(format!(
+                    "job {id} is {}; it takes no more events",
+                    state_name(other)
+                )),
+            });
         }
     };
-    let taken = inlet.push(text).map_err(|err| match err {
+    let tenant = state
+        .store
+        .tenant(&who.tenant)?
+        .ok_or_else(|| ApiError::unauthorized("this token's tenant no longer exists"))?;
+    let (events, bytes) = (lines_in(text), text.len() as u64);
+    state
+        .ingest
+        .take(&who.tenant, &tenant.quotas, events, bytes)?;
+    let pushed = inlet.push(text);
+    if pushed.is_err() {
+        state.ingest.give_back(&who.tenant, events, bytes);
+    }
+    let taken = pushed.map_err(|err| match err {
         InletError::Full { .. } => ApiError::too_many(err.to_string(), Some(1)),
         InletError::Closed => ApiError::conflict(format!(
             "source \"{source}\" of job {id} was ended; it takes no more events"
@@ -485,6 +572,17 @@ pub fn state_name(state: JobState) -> &'static str {
     }
 }
 
+/// The dead letters of job `id`: beside its http sinks' outputs, under a name no sink's
+/// file can have (a sink's name never makes a leading dot).
+pub fn dead_letters_path(state: &AppState, id: &str) -> PathBuf {
+    outlets_dir(state, id).join(".dead-letters.ndjson")
+}
+
+/// Where job `id`'s outputs are kept.
+fn outlets_dir(state: &AppState, id: &str) -> PathBuf {
+    state.config.data_dir.join("host").join("outlets").join(id)
+}
+
 /// The output file of http sink `sink` of job `id`.
 pub fn outlet_path(state: &AppState, id: &str, sink: &str) -> PathBuf {
     let safe: String = sink
@@ -497,11 +595,5 @@ pub fn outlet_path(state: &AppState, id: &str, sink: &str) -> PathBuf {
             }
         })
         .collect();
-    state
-        .config
-        .data_dir
-        .join("host")
-        .join("outlets")
-        .join(id)
-        .join(format!("{safe}.ndjson"))
+    outlets_dir(state, id).join(format!("{safe}.ndjson"))
 }

@@ -54,13 +54,16 @@ pub fn resume(state: &AppState, who: &Principal, id: &str) -> Result<Job, ApiErr
         .store
         .tenant(&who.tenant)?
         .ok_or_else(|| ApiError::unauthorized("this token's tenant no longer exists"))?;
-    let running = state.jobs.running_count(&who.tenant);
-    if running >= tenant.quotas.running_jobs {
-        return Err(ApiError::forbidden(format!(
-            "tenant \"{}\" runs {running} jobs, its quota is {}; pause or cancel one first",
-            who.tenant, tenant.quotas.running_jobs
-        )));
-    }
+    let _admitted = lock(&state.jobs.admission);
+    let (jobs, instances) = state.jobs.running_count(&who.tenant);
+    let spec = super::parse_spec(&job.spec)?;
+    crate::quota::check_running(
+        &who.tenant,
+        &tenant.quotas,
+        jobs,
+        instances,
+        crate::quota::instances_of(&spec),
+    )?;
     job.state = JobState::Running;
     state.store.put_job(&job)?;
     if let Err(reason) = start(state, &job) {

@@ -65,7 +65,8 @@ pub fn parse_spec(text: &str) -> Result<JobSpec, ApiError> {
     if spec.dead_letter.is_some() {
         return Err(ApiError::unprocessable(
             "`dead_letter` writes a file on the server's machine, which a server does not \
-             allow; remove it (dead letters are counted in the job's status)",
+             allow; remove it: the server keeps every job's dead letters, read them with `cameo job \
+             dead-letters JOB` (GET /v1/jobs/{id}/dead-letters)",
         ));
     }
     Ok(spec)

@@ -1,16 +1,17 @@
-//! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their http sources and
-//! read their http sinks.
+//! `/v1/jobs`: submit, list, status, pause, resume and cancel jobs; push events into their
+//! http sources, read their http sinks and their dead letters.
 
-use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::tail;
 use crate::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
@@ -74,7 +75,7 @@ pub async fn list(
     Ok(Json(jobs.iter().map(listed).collect()))
 }
 
-/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources.
+/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources, instances.
 pub async fn status(
     State(state): State<AppState>,
     who: Principal,
@@ -87,6 +88,7 @@ pub async fn status(
         (JobState::Running, Some(live)) => {
             body["summary"] = live["summary"].clone();
             body["sources"] = live["sources"].clone();
+            body["instances"] = live["instances"].clone();
         }
         _ => body["summary"] = job.summary.clone().unwrap_or_default(),
     }
@@ -207,60 +209,74 @@ pub async fn tail(
 ) -> Result<impl IntoResponse, ApiError> {
     who.require(Role::Read, "read sinks")?;
     let job = jobs::tenant_job(&state, &who, &id)?;
-    let spec = jobs::parse_spec(&job.spec)?;
-    let is_http = spec
-        .sinks
-        .iter()
-        .any(|s| s.name.get_ref() == &sink && *s.kind.get_ref() == cameo_host::SinkKind::Http);
-    if !is_http {
-        return Err(ApiError::not_found(format!(
-            "job {id} has no http sink \"{sink}\"; only sinks of kind \"http\" can be read"
-        )));
-    }
     let path = jobs::outlet_path(&state, &id, &sink);
-    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
-    let after = query.after;
-    let text = blocking(move || read_after(&path, after, limit)).await?;
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
-}
-
-/// Whole lines of `path` whose `seq` is above `after`, at most `limit`.
-fn read_after(
-    path: &std::path::Path,
-    after: Option<u64>,
-    limit: usize,
-) -> Result<String, ApiError> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
-        Err(err) => {
-            return Err(ApiError::internal(format!(
-                "the sink's output could not be read: {err}"
+    // Only an http sink has an output file; without one, the spec says whether the sink is
+    // one that has written nothing yet (read often while a job runs: the file is checked
+    // first).
+    if !path.exists() {
+        let spec = jobs::parse_spec(&job.spec)?;
+        let is_http = spec
+            .sinks
+            .iter()
+            .any(|s| s.name.get_ref() == &sink && *s.kind.get_ref() == cameo_host::SinkKind::Http);
+        if !is_http {
+            return Err(ApiError::not_found(format!(
+                "job {id} has no http sink \"{sink}\"; only sinks of kind \"http\" can be read"
             )));
         }
-    };
-    let mut out = String::new();
-    let mut count = 0;
-    for line in BufReader::new(file).split(b'\n') {
-        let Ok(line) = line else { break };
-        // A line still being written has no closing brace yet: stop before it.
-        if !line.ends_with(b"}") {
-            break;
-        }
-        if let Some(after) = after {
-            let seq = serde_json::from_slice::<serde_json::Value>(&line)
-                .ok()
-                .and_then(|v| v["seq"].as_u64());
-            if seq.is_none_or(|seq| seq <= after) {
-                continue;
-            }
-        }
-        out.push_str(&String::from_utf8_lossy(&line));
-        out.push('\n');
-        count += 1;
-        if count >= limit {
-            break;
-        }
     }
-    Ok(out)
+    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
+    let after = query.after;
+    let (text, first) = blocking(move || {
+        let segments: Vec<PathBuf> = cameo_host::outlet_segments(&path)
+            .map_err(|err| {
+                ApiError::internal(format!("the sink's output could not be listed: {err}"))
+            })?
+            .into_iter()
+            .map(|(_, file)| file)
+            .collect();
+        let first = segments.first().and_then(|file| tail::first_seq(file));
+        Ok((tail::read_after(&segments, after, limit)?, first))
+    })
+    .await?;
+    let first = first.map_or(String::new(), |seq| seq.to_string());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+            (HeaderName::from_static(FIRST_SEQ_HEADER), first),
+        ],
+        text,
+    ))
+}
+
+/// The header of a sink's answer naming the oldest `seq` still kept (empty while there is
+/// none): a reader that asked for output before it lost what was in between.
+pub const FIRST_SEQ_HEADER: &str = "x-cameo-first-seq";
+
+/// `GET /v1/jobs/{id}/dead-letters[?after=SEQ][&limit=N]`: the inputs whose call failed
+/// (and input lines that could not become events), NDJSON with `seq`, `operator`, `reason`,
+/// `key`, `value`, `event_time`, `timer`.
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Query(query): Query<TailQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    who.require(Role::Read, "read dead letters")?;
+    jobs::tenant_job(&state, &who, &id)?;
+    let path = jobs::dead_letters_path(&state, &id);
+    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
+    let after = query.after;
+    let text = blocking(move || {
+        let segments: Vec<PathBuf> = cameo_host::outlet_segments(&path)
+            .map_err(|err| {
+                ApiError::internal(format!("the dead letters could not be listed: {err}"))
+            })?
+            .into_iter()
+            .map(|(_, file)| file)
+            .collect();
+        tail::read_after(&segments, after, limit)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text))
 }

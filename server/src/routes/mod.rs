@@ -9,6 +9,7 @@
 //! - [`modules`]: the module registry.
 //! - [`jobs`]: jobs, and events in and out of them.
 //! - [`logs`]: the logs of a job's operators.
+//! - [`tail`]: reading sinks' outputs and dead letters by `seq`.
 //! - [`table`]: every route in one table, which the router and the OpenAPI document are
 //!   made from.
 //! - [`openapi`]: the API described, `/v1/openapi.json`.
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod modules;
 pub mod openapi;
 pub mod table;
+pub mod tail;
 pub mod tenants;
 
 use axum::Router;

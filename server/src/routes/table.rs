@@ -2,7 +2,7 @@
 //! document says of it. The router and `/v1/openapi.json` are both made from this table, so
 //! a route cannot be served without being described, nor described without being served.
 
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use super::{console, health, jobs, logs, metrics, modules, openapi, tenants};
 use crate::AppState;
@@ -29,7 +29,7 @@ pub enum Input {
 
 /// One route.
 pub struct Endpoint {
-    /// `GET`, `POST` or `DELETE`.
+    /// `GET`, `POST`, `PUT` or `DELETE`.
     pub method: &'static str,
     /// The path, with `{name}` for path parameters.
     pub path: &'static str,
@@ -167,6 +167,21 @@ pub fn endpoints() -> Vec<Endpoint> {
             get(tenants::list),
         ),
         Endpoint {
+            input: Input::Body(
+                JSON,
+                "any of `{\"modules\", \"bytes\", \"running_jobs\", \"instances\", \
+                 \"events_per_s\", \"bytes_per_s\"}`",
+            ),
+            statuses: &[(404, "no such tenant")],
+            ..json(
+                "PUT",
+                "/v1/tenants/{name}/quotas",
+                "Change a tenant's quotas (the others stay); answers the tenant",
+                SystemAdmin,
+                put(tenants::set_quotas),
+            )
+        },
+        Endpoint {
             input: Input::Body(JSON, "`{\"role\"}`"),
             statuses: &[(
                 201,
@@ -283,11 +298,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             query: &[("end", "`true`: end the source after these events")],
             input: Input::Body(NDJSON, "events, one JSON object (or plain line) per line"),
             statuses: &[
-                (409, "the job is not running, or the source was ended"),
+                (
+                    409,
+                    "the job is paused or not running, or the source was ended",
+                ),
                 (413, "over the server's batch size limit"),
                 (
                     429,
-                    "the job is behind: nothing was taken; retry after `Retry-After`",
+                    "the job is behind, or the tenant is over its ingest rate (the message \
+                     gives the numbers): nothing was taken; retry after `Retry-After`",
                 ),
             ],
             ..json(
@@ -307,9 +326,25 @@ pub fn endpoints() -> Vec<Endpoint> {
             ..json(
                 "GET",
                 "/v1/jobs/{id}/sinks/{name}",
-                "An http sink's output, one event per line with its seq",
+                "An http sink's output, one event per line with its seq, from the tail it \
+                 keeps; the header `x-cameo-first-seq` names the oldest seq kept",
                 Role("read"),
                 get(jobs::tail),
+            )
+        },
+        Endpoint {
+            query: &[
+                ("after", "only letters whose seq is above this"),
+                ("limit", "at most this many lines (and 10 000)"),
+            ],
+            output: NDJSON,
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/dead-letters",
+                "The job's dead letters: inputs whose call failed and input lines that made \
+                 no event, one per line with its seq, operator and reason",
+                Role("read"),
+                get(jobs::dead_letters),
             )
         },
         Endpoint {

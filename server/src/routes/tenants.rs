@@ -1,5 +1,5 @@
-//! `/v1/tenants`: the server's admin creates and lists tenants; a tenant's admin (or the
-//! server's) makes its tokens.
+//! `/v1/tenants`: the server's admin creates and lists tenants and sets their quotas; a
+//! tenant's admin (or the server's) makes its tokens.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,8 +19,9 @@ use crate::store::{Quotas, Tenant, Token, now_ms};
 pub struct NewTenant {
     /// Its name.
     pub name: String,
-    /// Its quotas, if not the server's defaults.
-    pub quotas: Option<Quotas>,
+    /// Its quotas where not the server's defaults.
+    #[serde(default)]
+    pub quotas: QuotaChange,
 }
 
 /// `POST /v1/tenants`.
@@ -33,7 +34,8 @@ pub async fn create(
     let new: NewTenant = serde_json::from_slice(&body).map_err(|err| {
         ApiError::bad_request(format!(
             "the body is not a tenant ({err}); send {{\"name\": \"...\"}} and optionally \
-             \"quotas\": {{\"modules\": N, \"bytes\": N, \"running_jobs\": N}}"
+             \"quotas\": {{\"modules\": N, \"bytes\": N, \"running_jobs\": N, \"instances\": N, \
+             \"events_per_s\": N, \"bytes_per_s\": N}}"
         ))
     })?;
     check_name(&new.name).map_err(|_| {
@@ -51,7 +53,7 @@ pub async fn create(
     let tenant = Tenant {
         name: new.name,
         created_ms: now_ms(),
-        quotas: new.quotas.unwrap_or(state.config.default_quotas),
+        quotas: new.quotas.applied_to(state.config.default_quotas),
     };
     state.store.put_tenant(&tenant)?;
     Ok((StatusCode::CREATED, Json(tenant)))
@@ -64,6 +66,72 @@ pub async fn list(
 ) -> Result<Json<Vec<Tenant>>, ApiError> {
     who.require_system_admin("list tenants")?;
     Ok(Json(state.store.tenants()?))
+}
+
+/// The body of `PUT /v1/tenants/{name}/quotas` (and the `quotas` of a new tenant): the
+/// quotas to change; the others stay.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaChange {
+    /// Modules.
+    pub modules: Option<u64>,
+    /// Bytes of components stored.
+    pub bytes: Option<u64>,
+    /// Jobs running at once.
+    pub running_jobs: Option<u64>,
+    /// Operator instances running at once.
+    pub instances: Option<u64>,
+    /// Events per second sent.
+    pub events_per_s: Option<u64>,
+    /// Bytes per second sent.
+    pub bytes_per_s: Option<u64>,
+}
+
+impl QuotaChange {
+    /// `quotas` with the quotas this change gives.
+    pub fn applied_to(&self, mut quotas: Quotas) -> Quotas {
+        let q = &mut quotas;
+        for (field, value) in [
+            (&mut q.modules, self.modules),
+            (&mut q.bytes, self.bytes),
+            (&mut q.running_jobs, self.running_jobs),
+            (&mut q.instances, self.instances),
+            (&mut q.events_per_s, self.events_per_s),
+            (&mut q.bytes_per_s, self.bytes_per_s),
+        ] {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        quotas
+    }
+}
+
+/// `PUT /v1/tenants/{name}/quotas`: the server's admin changes a tenant's quotas; answers
+/// the tenant. Jobs already running keep running; the new quotas apply from the next
+/// request.
+pub async fn set_quotas(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Tenant>, ApiError> {
+    who.require_system_admin("change quotas")?;
+    let change: QuotaChange = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the body is not a quota change ({err}); send any of {{\"modules\": N, \"bytes\": \
+             N, \"running_jobs\": N, \"instances\": N, \"events_per_s\": N, \"bytes_per_s\": N}}"
+        ))
+    })?;
+    let mut tenant = state.store.tenant(&name)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "there is no tenant \"{name}\"; create it with `cameo tenant create {name}`"
+        ))
+    })?;
+    tenant.quotas = change.applied_to(tenant.quotas);
+    state.store.put_tenant(&tenant)?;
+    state.ingest.reset(&name);
+    Ok(Json(tenant))
 }
 
 /// The body of `POST /v1/tenants/{name}/tokens`.

@@ -5,7 +5,9 @@
 mod support;
 
 mod auth;
+mod bounded;
 mod console;
+mod dead_letters;
 mod events;
 mod jobs;
 mod logs;
@@ -13,4 +15,5 @@ mod metrics;
 mod modules;
 mod openapi;
 mod pause;
+mod quota;
 mod restart;

@@ -132,3 +132,88 @@ fn a_paused_job_can_be_cancelled() {
     let resume = server.call("POST", &format!("/v1/jobs/{id}/resume"), Some(&token), b"");
     assert_eq!(resume.status, 409);
 }
+
+#[test]
+fn sends_while_a_job_pauses_are_taken_or_refused_whole_and_nothing_taken_is_lost() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Arc::new(Server::start(dir.path()));
+    let token = server.tenant("acme", "deploy");
+    assert_eq!(server.push(&token, "filter", guests::FILTER).status, 201);
+    let id = server.submit(
+        &token,
+        &http_job("filter", r#"{ field = "value", min = 0 }"#),
+    );
+    let source = format!("/v1/jobs/{id}/sources/in");
+
+    // A sender posts batches of ten until told to stop, keeping those taken.
+    let (stop, taken, refused) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let sender = {
+        let (server, token, source) = (Arc::clone(&server), token.clone(), source.clone());
+        let (stop, taken, refused) = (Arc::clone(&stop), Arc::clone(&taken), Arc::clone(&refused));
+        std::thread::spawn(move || {
+            let mut accepted = Vec::new();
+            let mut batch = 0;
+            while !stop.load(Ordering::Acquire) && batch < 2000 {
+                let reply = server.call(
+                    "POST",
+                    &source,
+                    Some(&token),
+                    events(batch * 10, 10).as_bytes(),
+                );
+                match reply.status {
+                    200 => {
+                        accepted.extend(batch * 10..batch * 10 + 10);
+                        taken.fetch_add(1, Ordering::Release);
+                    }
+                    409 => {
+                        assert!(
+                            reply.error().contains(&"is paused; resume it".to_string()),
+                            "{}",
+                            reply.error()
+                        );
+                        assert!(reply.error().contains("nothing of this request was taken"));
+                        refused.fetch_add(1, Ordering::Release);
+                    }
+                    429 => {}
+                    other => panic!("{other}: {}", reply.text),
+                }
+                batch += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            accepted
+        })
+    };
+    while taken.load(Ordering::Acquire) < 5 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let paused = server.call("POST", &format!("/v1/jobs/{id}/pause"), Some(&token), b"");
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    while refused.load(Ordering::Acquire) < 3 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Release);
+    let accepted = sender.join().unwrap();
+
+    let resumed = server.call("POST", &format!("/v1/jobs/{id}/resume"), Some(&token), b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    let end = server.call("POST", &format!("{source}?end=true"), Some(&token), b"");
+    assert_eq!(end.status, 200, "{}", end.text);
+    let status = server.wait_done(&token, &id);
+    assert_eq!(status["state"], "finished", "{status}");
+    let out = server.tail(&token, &id, "out");
+    let seqs: Vec<u64> = out.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..accepted.len() as u64).collect::<Vec<u64>>());
+    let mut values: Vec<u64> = out
+        .iter()
+        .map(|l| l["value"]["value"].as_u64().unwrap())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, accepted, "every event taken comes out once");
+}

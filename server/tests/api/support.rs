@@ -118,6 +118,10 @@ impl Server {
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap().to_string());
+        let first_seq = response
+            .headers()
+            .get("x-cameo-first-seq")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let text = response
             .body_mut()
             .with_config()
@@ -128,6 +132,7 @@ impl Server {
             status,
             text,
             retry_after,
+            first_seq,
         }
     }
 
@@ -162,6 +167,7 @@ impl Server {
             status,
             text: text.to_string(),
             retry_after,
+            first_seq: None,
         }
     }
 
@@ -215,20 +221,32 @@ impl Server {
         panic!("job {id} did not end");
     }
 
-    /// Every line of sink `sink` of job `id`.
+    /// Every line of sink `sink` of job `id`, read page by page (a read gives at most
+    /// 10 000).
     pub fn tail(&self, token: &str, id: &str, sink: &str) -> Vec<serde_json::Value> {
-        let reply = self.call(
-            "GET",
-            &format!("/v1/jobs/{id}/sinks/{sink}"),
-            Some(token),
-            b"",
-        );
-        assert_eq!(reply.status, 200, "{}", reply.text);
-        reply
-            .text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        let mut lines: Vec<serde_json::Value> = Vec::new();
+        loop {
+            let after = lines
+                .last()
+                .map_or(String::new(), |l| format!("?after={}", l["seq"]));
+            let reply = self.call(
+                "GET",
+                &format!("/v1/jobs/{id}/sinks/{sink}{after}"),
+                Some(token),
+                b"",
+            );
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            let before = lines.len();
+            lines.extend(
+                reply
+                    .text
+                    .lines()
+                    .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()),
+            );
+            if lines.len() == before {
+                return lines;
+            }
+        }
     }
 }
 
@@ -244,6 +262,8 @@ pub struct Reply {
     pub status: u16,
     pub text: String,
     pub retry_after: Option<String>,
+    /// `x-cameo-first-seq`, when given and not empty.
+    pub first_seq: Option<u64>,
 }
 
 impl Reply {

@@ -88,6 +88,9 @@ pub enum BenchCommand {
         /// Connections posting at once.
         #[arg(long, default_value_t = 2)]
         connections: usize,
+        /// Events per request in the latency run (the ingest run sends 5000).
+        #[arg(long, default_value_t = 500)]
+        latency_batch: usize,
         /// Worker threads [default: one per core].
         #[arg(long)]
         workers: Option<usize>,
@@ -253,14 +256,14 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Serve {
             events,
             connections,
+            latency_batch,
             workers,
             operators,
             json,
         } => {
             let report = crate::bench::serve::run(
                 &operators,
-                events.max(1),
-                connections.max(1),
+                (events.max(1), connections.max(1), latency_batch.max(1)),
                 workers.unwrap_or_else(default_workers),
             )?;
             print_report(&report, json)

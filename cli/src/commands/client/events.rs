@@ -25,6 +25,11 @@ pub struct SendArgs {
     /// End the source after this input (the job finishes once it has processed it).
     #[arg(long)]
     end: bool,
+    /// Most bytes of whole lines in one request: smaller requests come out of the job
+    /// sooner (a request's last event waits for the ones before it), larger ones carry more
+    /// events per second. A line longer than this goes in a request of its own.
+    #[arg(long, default_value_t = BATCH_BYTES)]
+    batch_bytes: usize,
 }
 
 /// Sends the input in batches of whole lines, waiting and retrying while the job is behind.
@@ -40,25 +45,36 @@ pub fn send(args: SendArgs) -> anyhow::Result<()> {
         _ => (Box::new(std::io::stdin()), None),
     };
     // A bar for files over one batch; standard input has no known end.
+    let batch_bytes = args.batch_bytes.max(1);
     let bar = size
-        .filter(|&size| size > BATCH_BYTES as u64)
+        .filter(|&size| size > batch_bytes as u64)
         .map(|size| super::api::bytes_bar(size, "sending"));
     let mut reader = std::io::BufReader::new(reader);
     let path = format!("/v1/jobs/{}/sources/{}", args.job, args.source);
     let mut sent = 0u64;
-    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut batch = Vec::with_capacity(batch_bytes.min(BATCH_BYTES));
     loop {
         let mut line = Vec::new();
+        // At most a batch (and a megabyte) of one line at a time: a longer line is sent in
+        // pieces, as the server takes it, rather than read whole into memory.
         let read = reader
             .by_ref()
-            .take(BATCH_BYTES as u64)
+            .take(batch_bytes.max(BATCH_BYTES) as u64)
             .read_until(b'\n', &mut line)
             .context("could not read the input")?;
+        // A line that would take the batch past its size goes in the next one.
+        if read > 0 && !batch.is_empty() && batch.len() + line.len() > batch_bytes {
+            let bytes = batch.len() as u64;
+            sent += post(&api, &path, std::mem::take(&mut batch))?;
+            if let Some(bar) = &bar {
+                bar.inc(bytes);
+            }
+        }
         if read > 0 {
             batch.extend_from_slice(&line);
         }
         let last = read == 0;
-        if batch.len() >= BATCH_BYTES || (last && !batch.is_empty()) {
+        if batch.len() >= batch_bytes || (last && !batch.is_empty()) {
             let bytes = batch.len() as u64;
             sent += post(&api, &path, std::mem::take(&mut batch))?;
             if let Some(bar) = &bar {

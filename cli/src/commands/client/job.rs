@@ -1,4 +1,4 @@
-//! `cameo job submit|list|status|pause|resume|cancel`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel|dead-letters`: the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -46,6 +46,18 @@ pub enum JobCommand {
     Cancel {
         /// The job's id.
         id: String,
+    },
+    /// The job's dead letters: inputs whose call failed, and input lines that made no event,
+    /// with the reason.
+    DeadLetters {
+        /// The job's id.
+        id: String,
+        /// Only letters whose seq is above this.
+        #[arg(long)]
+        after: Option<u64>,
+        /// Print the letters as NDJSON, as the server keeps them.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -141,12 +153,27 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
-                            "  operator {name}: calls {}, errors {}, fuel {}",
+                            "  operator {name}: calls {}, call ms p50 {} p99 {}, errors {}, \
+                             fuel {}, slices {}, preemptions {}, failures {}",
                             text(&stats["calls"]),
+                            text(&stats["call_ms"]["p50"]),
+                            text(&stats["call_ms"]["p99"]),
                             text(&stats["errors"]),
-                            text(&stats["fuel"])
+                            text(&stats["fuel"]),
+                            text(&stats["slices"]),
+                            text(&stats["preemptions"]),
+                            text(&stats["failures"])
                         );
                     }
+                }
+                for instance in job["instances"].as_array().into_iter().flatten() {
+                    println!(
+                        "  instance {}#{}: mailbox {} events, {} bytes",
+                        text(&instance["operator"]),
+                        text(&instance["instance"]),
+                        text(&instance["mailbox_events"]),
+                        text(&instance["mailbox_bytes"])
+                    );
                 }
             }
         }
@@ -167,6 +194,47 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             api.send("POST", &format!("/v1/jobs/{id}/cancel"), None)?;
             println!("job {id} cancelled");
         }
+        JobCommand::DeadLetters { id, after, json } => dead_letters(&api, &id, after, json)?,
+    }
+    Ok(())
+}
+
+/// Prints every dead letter of job `id` after `after`, page by page.
+fn dead_letters(
+    api: &super::api::Api,
+    id: &str,
+    mut after: Option<u64>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    loop {
+        let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
+        let reply = api.send("GET", &format!("/v1/jobs/{id}/dead-letters{query}"), None)?;
+        let page = String::from_utf8_lossy(&reply.body);
+        let mut got = false;
+        for line in page.lines() {
+            let letter: serde_json::Value = serde_json::from_str(line).with_context(|| {
+                format!("the server sent a dead letter that is not JSON: {line}")
+            })?;
+            got = true;
+            after = letter["seq"].as_u64().or(after);
+            if json {
+                println!("{line}");
+            } else {
+                rows.push(vec![
+                    text(&letter["seq"]),
+                    text(&letter["operator"]),
+                    text(&letter["reason"]),
+                    text(&letter["value"]),
+                ]);
+            }
+        }
+        if !got {
+            break;
+        }
+    }
+    if !json {
+        super::print_table(&["SEQ", "OPERATOR", "REASON", "VALUE"], &rows);
     }
     Ok(())
 }

@@ -354,6 +354,12 @@ impl Mailbox {
         }
     }
 
+    /// Events waiting now, and their bytes (held channels' included).
+    pub fn depth(&self) -> (usize, u64) {
+        let inner = self.lock();
+        (inner.load.events, inner.load.bytes)
+    }
+
     /// True when the mailbox holds its capacity of events or more (not counting held
     /// channels').
     pub fn is_full(&self) -> bool {

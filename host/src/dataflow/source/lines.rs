@@ -127,6 +127,13 @@ impl Lines {
         })
     }
 
+    /// Numbers the lines read after `lines` lines that are not read again (an input that
+    /// starts past its beginning, as an inlet whose oldest lines were released).
+    pub fn numbered_after(mut self, lines: u64) -> Self {
+        self.number = lines;
+        self
+    }
+
     fn take(&mut self, line: Read) -> Next {
         self.number += 1;
         let number = self.number;

@@ -1,7 +1,7 @@
 //! The checkpoint coordinator of a running job: triggers checkpoints, collects the parts
 //! from sources, actors and sinks, and hands complete ones to a writer thread.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::store::KEPT_CHECKPOINTS;
 use super::{ActorSnapshot, Checkpoint, CheckpointStore, SinkPosition};
 use crate::dataflow::dead_letter::DeadLetters;
 use crate::sync::LockRecovered;
@@ -60,7 +61,20 @@ pub struct Checkpointer {
     stats: Mutex<CheckpointStats>,
     /// Where the dead-letter output stands, read when a checkpoint completes.
     dead_letters: Mutex<Option<Arc<DeadLetters>>>,
+    /// The source offsets and sink positions of the checkpoints this run wrote that are
+    /// still kept, oldest first.
+    kept: Mutex<VecDeque<Positions>>,
+    /// Told where the oldest checkpoint a resume may still start from stands.
+    on_release: Mutex<Option<ReleaseHook>>,
 }
+
+/// A checkpoint's source offsets and sink positions.
+type Positions = (BTreeMap<String, u64>, BTreeMap<String, SinkPosition>);
+
+/// Told, per source and per sink, the input and output no kept checkpoint needs again (see
+/// [`Checkpointer::on_release`]).
+pub type ReleaseHook =
+    Box<dyn Fn(&BTreeMap<String, u64>, &BTreeMap<String, SinkPosition>) + Send + Sync>;
 
 impl Checkpointer {
     /// A coordinator for `participants`, numbering checkpoints after `last_id`.
@@ -76,7 +90,17 @@ impl Checkpointer {
             complete: Mutex::new(None),
             stats: Mutex::new(CheckpointStats::default()),
             dead_letters: Mutex::new(None),
+            kept: Mutex::new(VecDeque::new()),
+            on_release: Mutex::new(None),
         })
+    }
+
+    /// Calls `hook` each time a checkpoint is written with the source offsets and sink
+    /// positions of the oldest checkpoint still kept, once every kept one was written by this
+    /// run: input up to those offsets is never read again, and output is never cut back
+    /// before those positions, whichever kept checkpoint a resume starts from.
+    pub fn on_release(&self, hook: ReleaseHook) {
+        *self.on_release.lock_recovered() = Some(hook);
     }
 
     /// Records in every checkpoint where the dead-letter output stands when it completes;
@@ -278,6 +302,17 @@ impl Checkpointer {
                     stats.last_duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 }
                 tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");
+                let mut kept = self.kept.lock_recovered();
+                kept.push_back((checkpoint.sources.clone(), checkpoint.sinks.clone()));
+                while kept.len() > KEPT_CHECKPOINTS {
+                    kept.pop_front();
+                }
+                if kept.len() == KEPT_CHECKPOINTS
+                    && let (Some((offsets, positions)), Some(hook)) =
+                        (kept.front(), &*self.on_release.lock_recovered())
+                {
+                    hook(offsets, positions);
+                }
             }
             Err(err) => tracing::error!("checkpoint {} not written: {err}", checkpoint.id),
         }

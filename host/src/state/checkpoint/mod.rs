@@ -16,7 +16,7 @@ use crate::time::{InputWatermarks, TimerQueue};
 mod coordinator;
 mod store;
 
-pub use coordinator::{CheckpointStats, Checkpointer, Participants};
+pub use coordinator::{CheckpointStats, Checkpointer, Participants, ReleaseHook};
 pub use store::CheckpointStore;
 
 /// What one actor holds at a barrier.

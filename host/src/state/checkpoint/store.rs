@@ -10,7 +10,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::{ActorSnapshot, Checkpoint, CheckpointError, SinkPosition};
 
 /// Completed checkpoints kept per job; older ones are deleted.
-const KEPT_CHECKPOINTS: usize = 3;
+pub(crate) const KEPT_CHECKPOINTS: usize = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("actors");

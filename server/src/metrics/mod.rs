@@ -3,11 +3,17 @@
 //! (version 0.0.4). Series carry `tenant` and `job` labels, operator series also `operator`
 //! and `module` (the pinned `name@N` it runs). A tenant's token sees only its series; the
 //! server's admin token sees every tenant's.
+//!
+//! # Layout
+//! - this file: the text format, job, source, sink, tenant and job-count series.
+//! - [`operators`]: per operator and per instance series.
+
+mod operators;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use cameo_host::{Inlet, JobMonitor, TenantSchedStats};
+use cameo_host::{Inlet, JobMonitor, LatencyBuckets, TenantSchedStats};
 
 use crate::jobs::state_name;
 use crate::store::Job;
@@ -114,6 +120,7 @@ impl Exposition {
 
 const COUNTER: &str = "counter";
 const GAUGE: &str = "gauge";
+const HISTOGRAM: &str = "histogram";
 
 /// Adds the series of running job `job`.
 pub fn job_series(out: &mut Exposition, job: &LiveJob) {
@@ -176,47 +183,7 @@ pub fn job_series(out: &mut Exposition, job: &LiveJob) {
         out.sample(name, (GAUGE, help), "", &labels, value as f64);
     }
     latency_histogram(out, job, &labels);
-    let prefix = format!("{}/", job.id);
-    for (label, stats) in &summary.operators {
-        let operator = label.strip_prefix(&prefix).unwrap_or(label);
-        let module = job.operators.get(operator).map_or("", String::as_str);
-        let labels = [
-            ("tenant", job.tenant.as_str()),
-            ("job", job.id.as_str()),
-            ("operator", operator),
-            ("module", module),
-        ];
-        let ops: [(&'static str, &'static str, &'static str, f64); 4] = [
-            (
-                "cameo_operator_calls_total",
-                COUNTER,
-                "Calls into the operator.",
-                stats.calls as f64,
-            ),
-            (
-                "cameo_operator_fuel_total",
-                COUNTER,
-                "Fuel the operator burned.",
-                stats.fuel as f64,
-            ),
-            (
-                "cameo_operator_errors_total",
-                COUNTER,
-                "The operator's failed calls (traps, errors, limits), each input sent to the \
-                 dead letters.",
-                stats.errors as f64,
-            ),
-            (
-                "cameo_operator_cost_seconds",
-                GAUGE,
-                "Profiled cost of one message in the operator.",
-                stats.cost_us / 1e6,
-            ),
-        ];
-        for (name, kind, help, value) in ops {
-            out.sample(name, (kind, help), "", &labels, value);
-        }
-    }
+    operators::operator_series(out, job, &summary);
     for (sink, stats) in &summary.sinks {
         let labels = [
             ("tenant", job.tenant.as_str()),
@@ -273,29 +240,37 @@ pub fn job_series(out: &mut Exposition, job: &LiveJob) {
 
 /// The job's end-to-end latency as a histogram in seconds.
 fn latency_histogram(out: &mut Exposition, job: &LiveJob, labels: &[(&str, &str)]) {
-    const FAMILY: (&str, &str) = (
-        "histogram",
-        "End-to-end latency of the job's outputs, from source ingest to sink.",
-    );
     let buckets = job.monitor.latency_buckets(&LATENCY_BOUNDS_US);
+    histogram(
+        out,
+        "cameo_latency_seconds",
+        "End-to-end latency of the job's outputs, from source ingest to sink.",
+        labels,
+        &buckets,
+    );
+}
+
+/// Writes `buckets` (µs) as histogram `name` in seconds.
+fn histogram(
+    out: &mut Exposition,
+    name: &'static str,
+    help: &'static str,
+    labels: &[(&str, &str)],
+    buckets: &LatencyBuckets,
+) {
+    let family = (HISTOGRAM, help);
     for (bound, count) in buckets.bounds_us.iter().zip(&buckets.cumulative) {
         let le = number(*bound as f64 / 1e6);
         let mut with_le = labels.to_vec();
         with_le.push(("le", le.as_str()));
-        out.sample(
-            "cameo_latency_seconds",
-            FAMILY,
-            "_bucket",
-            &with_le,
-            *count as f64,
-        );
+        out.sample(name, family, "_bucket", &with_le, *count as f64);
     }
     let mut with_le = labels.to_vec();
     with_le.push(("le", "+Inf"));
     let (count, sum) = (buckets.count as f64, buckets.sum_us as f64 / 1e6);
-    out.sample("cameo_latency_seconds", FAMILY, "_bucket", &with_le, count);
-    out.sample("cameo_latency_seconds", FAMILY, "_sum", labels, sum);
-    out.sample("cameo_latency_seconds", FAMILY, "_count", labels, count);
+    out.sample(name, family, "_bucket", &with_le, count);
+    out.sample(name, family, "_sum", labels, sum);
+    out.sample(name, family, "_count", labels, count);
 }
 
 /// Adds the host's scheduling figures of `stats`' tenant.
