@@ -179,33 +179,27 @@ fn run_command(dir: &Path, flags: RunFlags) -> Command {
     command
 }
 
-#[test]
-fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
-    // Reference: the same job, uninterrupted, in memory.
-    let (dir, expected) = interruptible_job();
-    assert!(expected.len() > 50, "{} windows", expected.len());
-    let data = dir.path().join("data");
-    let flags = RunFlags {
-        checkpoint_interval_ms: 100,
-        json: true,
-    };
-    let mut first = run_command(dir.path(), flags)
+/// Runs `job.toml` in `dir` with `flags` (`json` set), kills it with SIGKILL once `ready`
+/// holds, runs it again to the end and returns the second run's JSON summary, checking that
+/// it resumed from a checkpoint.
+fn kill_and_resume(
+    dir: &Path,
+    flags: RunFlags,
+    what: &str,
+    ready: impl FnMut() -> bool,
+) -> serde_json::Value {
+    let mut first = run_command(dir, flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let output = dir.path().join("sums.ndjson");
-    wait_for("a checkpoint and some output", || {
-        !checkpoint_files(&data).is_empty() && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)
-    });
+    wait_for(what, ready);
     first.kill().unwrap(); // SIGKILL
-    let status = first.wait().unwrap();
     assert!(
-        !status.success(),
+        !first.wait().unwrap().success(),
         "the job must not have finished before the kill"
     );
-
-    let second = run_command(dir.path(), flags).output().unwrap();
+    let second = run_command(dir, flags).output().unwrap();
     assert!(
         second.status.success(),
         "{}",
@@ -222,6 +216,23 @@ fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
         summary["checkpoints"]["restored_from"].as_u64().unwrap() >= 1,
         "{summary}"
     );
+    summary
+}
+
+#[test]
+fn a_job_killed_mid_run_resumes_from_its_checkpoint_with_the_same_results() {
+    // Reference: the same job, uninterrupted, in memory.
+    let (dir, expected) = interruptible_job();
+    assert!(expected.len() > 50, "{} windows", expected.len());
+    let data = dir.path().join("data");
+    let flags = RunFlags {
+        checkpoint_interval_ms: 100,
+        json: true,
+    };
+    let output = dir.path().join("sums.ndjson");
+    let summary = kill_and_resume(dir.path(), flags, "a checkpoint and some output", || {
+        !checkpoint_files(&data).is_empty() && std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)
+    });
     assert!(
         summary["events_in"].as_u64().unwrap() < 2400,
         "the second run must resume, not start over: {summary}"
@@ -348,35 +359,11 @@ fn dead_letters_are_written_exactly_once_across_a_kill_and_resume() {
         checkpoint_interval_ms: 50,
         json: true,
     };
-    let mut first = run_command(dir.path(), flags)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let dead = dir.path().join("dead.ndjson");
     let data = dir.path().join("data");
-    wait_for("a checkpoint", || {
+    kill_and_resume(dir.path(), flags, "a checkpoint", || {
         !job_checkpoints(&data, "failing").is_empty()
     });
-    first.kill().unwrap(); // SIGKILL
-    assert!(!first.wait().unwrap().success(), "killed before the end");
-    let second = run_command(dir.path(), flags).output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_str(
-        String::from_utf8_lossy(&second.stdout)
-            .lines()
-            .last()
-            .unwrap(),
-    )
-    .unwrap();
-    assert!(
-        summary["checkpoints"]["restored_from"].as_u64().unwrap() >= 1,
-        "{summary}"
-    );
     let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
         .unwrap()
         .lines()
