@@ -75,6 +75,27 @@ impl OperatorModule {
     pub fn joiner(&self) -> Option<&JoinerIndices> {
         self.joiner.as_ref()
     }
+
+    /// Why the module cannot run an operator with a window (`window`) or a join (`join`):
+    /// the export it lacks and what to do. `None` when it has what they need.
+    pub(crate) fn missing_export(&self, window: bool, join: bool) -> Option<String> {
+        if join && self.joiner.is_none() {
+            return Some(format!(
+                "the job declares a join for it, but {} does not export {JOINER_INTERFACE}; \
+                 build it against the join-operator world (cameo_sdk::export_joiner!)",
+                self.name
+            ));
+        }
+        if window && self.windowed.is_none() {
+            return Some(format!(
+                "the job declares a window for it, but {} does not export \
+                 {WINDOWED_INTERFACE}; build it against the windowed-operator world \
+                 (cameo_sdk::export_windowed!)",
+                self.name
+            ));
+        }
+        None
+    }
 }
 
 /// Why a module was refused.

@@ -17,6 +17,7 @@ mod recovery;
 mod sched;
 mod slices;
 mod support;
+mod upgrade;
 mod window_conformance;
 mod windows;
 mod wordcount;

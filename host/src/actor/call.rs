@@ -269,6 +269,20 @@ async fn instantiate(
     }
 }
 
+/// Instantiates `cx.module` in `store` and calls `init` with the operator's config, for a
+/// module that must show it can run the operator before it replaces the one running; the
+/// error says why it cannot.
+pub(crate) async fn trial(mut store: Store<HostState>, cx: CallContext) -> Result<(), String> {
+    match instantiate(&mut store, &cx).await {
+        Ok(_) => Ok(()),
+        Err(NoInstance::Fatal(reason)) => Err(reason),
+        Err(NoInstance::Budget(exceeded)) => Err(format!(
+            "{} could not be instantiated: {exceeded}",
+            cx.name()
+        )),
+    }
+}
+
 async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let (mut store, bindings) = match slot {
         Slot::Live(instance) => (instance.store, instance.exports),

@@ -16,6 +16,7 @@ impl Actor {
             held: held.clone(),
             timers: self.timers.clone(),
             watermarks: self.watermarks.clone(),
+            module: Some(self.cx.module.name().to_string()),
         }
     }
 
@@ -68,6 +69,7 @@ impl Actor {
         if !aligned {
             return;
         }
+        self.switch_module_at(id);
         if let Some(checkpointer) = &self.links.checkpointer {
             checkpointer.actor_snapshot(&self.label, id, self.snapshot());
         }

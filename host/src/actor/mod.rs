@@ -8,6 +8,7 @@
 //! - [`failure`]: why a call failed.
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
+//! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
 
 mod accumulate;
@@ -18,6 +19,7 @@ pub mod failure;
 mod instance;
 mod joining;
 mod outcome;
+pub mod upgrade;
 mod windowing;
 mod yielding;
 
@@ -111,6 +113,8 @@ pub struct ActorLinks {
     pub latency_target: Duration,
     /// The operator's cost profile and context converter.
     pub profile: Arc<OperatorProfile>,
+    /// The module the operator's instances run, and the one they switch to.
+    pub switch: Arc<upgrade::ModuleSwitch>,
 }
 
 /// One operator instance.
@@ -171,6 +175,7 @@ impl Actor {
         // Group channels too: a combined watermark waits while a channel of its group is
         // held back for alignment.
         let held_channels = vec![false; links.inputs.total()];
+        links.switch.running(&label, cx.module.name());
         Actor {
             label,
             engine,
