@@ -45,6 +45,13 @@ impl OperatorModule {
         &self.name
     }
 
+    /// The same module under the name `name` (e.g. a registry's `name@N`): the name errors,
+    /// checkpoints and upgrades know it by, so two versions must not share one.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// The pre-linked component.
     pub fn pre(&self) -> &InstancePre<HostState> {
         &self.pre

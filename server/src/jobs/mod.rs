@@ -7,8 +7,9 @@
 //! - this file: the running jobs, submitting, starting, resuming after a restart, sending.
 //! - [`spec`]: job specs as a server takes them.
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
+//! - [`upgrade`]: changing a running operator's module version, and rolling it back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +27,7 @@ use crate::store::{Job, JobState, now_ms};
 
 mod pause;
 mod spec;
+pub mod upgrade;
 
 pub use pause::{cancel_paused, resume};
 pub use spec::{parse_spec, spec_text};
@@ -54,6 +56,8 @@ pub struct Jobs {
     host: Mutex<Option<Arc<Host>>>,
     running: Mutex<HashMap<String, Running>>,
     stopping: AtomicBool,
+    /// Jobs one of whose operators is changing module now.
+    changing: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -69,6 +73,7 @@ impl Jobs {
             host: Mutex::new(Some(Arc::new(host))),
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            changing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -230,6 +235,7 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
         error: None,
         submitted_ms: now_ms(),
         summary: None,
+        operators: BTreeMap::new(),
     };
     state.store.put_job(&job)?;
     if let Err(reason) = start(state, &job) {
@@ -257,7 +263,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .load_version(host.engine(), pinned, &version)?;
         loaded.insert(reference.clone(), module);
     }
-    let plan = JobPlan::with_modules(&spec, |reference| {
+    let mut plan = JobPlan::with_modules(&spec, |reference| {
         loaded
             .get(reference)
             .cloned()
@@ -265,7 +271,9 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .ok_or_else(|| "was not resolved when the job was submitted".to_string())
     })
     .map_err(|err| err.to_string())?;
+    let pins = upgrade::apply_records(state, &host, job, &mut plan)?;
     let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
+    let job = &upgrade::reconcile(state, job.clone(), &handle.monitor(), &pins);
     let inlets: BTreeMap<String, Inlet> = spec
         .sources
         .iter()
@@ -280,9 +288,8 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
         .operators
         .iter()
         .map(|o| {
-            let reference = o.module.get_ref();
-            let pinned = job.modules.get(reference).unwrap_or(reference);
-            (o.name.get_ref().clone(), pinned.clone())
+            let name = o.name.get_ref();
+            (name.clone(), job.module_of(name, o.module.get_ref()))
         })
         .collect();
     let cancelled = Arc::new(AtomicBool::new(false));
@@ -319,7 +326,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             tenant: job.tenant.clone(),
             monitor,
             inlets,
-            modules: job.modules.values().cloned().collect(),
+            modules: job.modules.values().chain(pins.values()).cloned().collect(),
             operators,
             cancelled,
             paused,

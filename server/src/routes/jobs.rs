@@ -90,6 +90,8 @@ pub async fn status(
         }
         _ => body["summary"] = job.summary.clone().unwrap_or_default(),
     }
+    let live = state.jobs.live_modules(&id);
+    body["operators"] = jobs::upgrade::operators_status(&job, live.as_ref());
     Ok(Json(body))
 }
 

@@ -14,3 +14,4 @@ mod modules;
 mod openapi;
 mod pause;
 mod restart;
+mod upgrade;

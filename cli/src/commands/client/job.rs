@@ -1,4 +1,4 @@
-//! `cameo job submit|list|status|pause|resume|cancel`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel|upgrade|rollback`: the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -47,6 +47,48 @@ pub enum JobCommand {
         /// The job's id.
         id: String,
     },
+    /// Switch a running job's operator to another module version, keeping its keyed state,
+    /// windows, join buffers and timers: the version is tried first (it must load and its
+    /// init accept the operator's config; otherwise nothing changes), then the operator
+    /// switches at the next checkpoint barrier. Returns once that checkpoint is written.
+    Upgrade {
+        /// The job's id.
+        id: String,
+        /// The operator, as the job spec names it.
+        operator: String,
+        /// The module version: NAME@N, or NAME for its newest version.
+        module: String,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a running job's operator back to the version it ran before its current one,
+    /// the way `upgrade` does.
+    Rollback {
+        /// The job's id.
+        id: String,
+        /// The operator, as the job spec names it.
+        operator: String,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints a module change the API answered.
+fn print_change(change: &serde_json::Value, json: bool) {
+    if json {
+        println!("{change}");
+    } else {
+        println!(
+            "operator {} of job {}: {} -> {} (from checkpoint {})",
+            text(&change["operator"]),
+            text(&change["job"]),
+            text(&change["from"]),
+            text(&change["to"]),
+            text(&change["checkpoint"]),
+        );
+    }
 }
 
 /// Flags of `cameo job`.
@@ -138,6 +180,29 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                     text(&summary["latency_ms"]["p50"]),
                     text(&summary["latency_ms"]["p99"])
                 );
+                if let Some(operators) = job["operators"].as_object() {
+                    for (name, versions) in operators {
+                        let history: Vec<String> = versions["history"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|c| format!("{} {}", text(&c["change"]), text(&c["module"])))
+                            .collect();
+                        let pending = match &versions["pending"] {
+                            serde_json::Value::Null => String::new(),
+                            to => format!(", switching to {}", text(to)),
+                        };
+                        println!(
+                            "  operator {name} runs {}{pending}{}",
+                            text(&versions["module"]),
+                            if history.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", history.join(", "))
+                            }
+                        );
+                    }
+                }
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
@@ -166,6 +231,19 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
         JobCommand::Cancel { id } => {
             api.send("POST", &format!("/v1/jobs/{id}/cancel"), None)?;
             println!("job {id} cancelled");
+        }
+        JobCommand::Upgrade {
+            id,
+            operator,
+            module,
+            json,
+        } => {
+            let path = format!("/v1/jobs/{id}/operators/{operator}/upgrade?module={module}");
+            print_change(&api.send("POST", &path, None)?.json()?, json);
+        }
+        JobCommand::Rollback { id, operator, json } => {
+            let path = format!("/v1/jobs/{id}/operators/{operator}/rollback");
+            print_change(&api.send("POST", &path, None)?.json()?, json);
         }
     }
     Ok(())
