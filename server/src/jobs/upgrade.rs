@@ -132,7 +132,7 @@ pub fn change(
     let (pinned, version) = state
         .modules
         .resolve(&state.store, &who.tenant, &target)
-        .map_err(|reason| ApiError::unprocessable(format!("module {reason}")))?;
+        .map_err(ApiError::unprocessable)?;
     let host = state.jobs.host()?;
     let module = state
         .modules
