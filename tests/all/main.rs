@@ -14,6 +14,7 @@ mod loading;
 mod misbehaving;
 mod policies;
 mod recovery;
+mod replay;
 mod sched;
 mod slices;
 mod support;

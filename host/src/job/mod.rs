@@ -13,12 +13,14 @@
 //! - [`monitor`]: watching and steering a job from another thread while it runs.
 //! - [`recovery`]: finding the checkpoint to resume from.
 //! - [`upgrade`]: changing an operator's module while the job runs, and going back.
+//! - [`replay`]: starting rewindable sources from an earlier line or event time.
 
 mod build;
 mod endpoints;
 pub mod monitor;
 pub mod plan;
 pub mod recovery;
+pub mod replay;
 mod sources;
 pub mod upgrade;
 

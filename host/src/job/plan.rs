@@ -106,6 +106,8 @@ pub(crate) struct SourcePlan {
     pub rate: f64,
     pub idle_timeout: Option<Duration>,
     pub watermark_delay_ms: i64,
+    /// Where it starts on this start of the job, when it replays its input.
+    pub replay: super::replay::Replay,
 }
 
 /// One operator.
@@ -401,6 +403,7 @@ fn source_plan(spec: &JobSpec, source: &SourceSpec) -> SourcePlan {
             .as_ref()
             .map(|ms| Duration::from_millis(*ms.get_ref())),
         watermark_delay_ms: i64::try_from(source.watermark_delay_ms).unwrap_or(i64::MAX),
+        replay: super::replay::Replay::default(),
     }
 }
 

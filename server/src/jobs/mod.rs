@@ -248,6 +248,16 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
 
 /// Starts (or resumes) recorded job `job` on the host.
 pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
+    start_with(state, job, cameo_host::Replay::default())
+}
+
+/// Starts (or resumes) recorded job `job` on the host, its rewindable sources replaying from
+/// `replay` when it asks for something.
+pub(crate) fn start_with(
+    state: &AppState,
+    job: &Job,
+    replay: cameo_host::Replay,
+) -> Result<(), String> {
     let host = state.jobs.host().map_err(|err| err.message)?;
     let mut spec = parse_spec(&job.spec).map_err(|err| err.message)?;
     spec.name = toml::Spanned::new(0..0, job.id.clone());
@@ -272,6 +282,9 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
     })
     .map_err(|err| err.to_string())?;
     let pins = upgrade::apply_records(state, &host, job, &mut plan)?;
+    if !replay.is_none() {
+        plan.replay(replay).map_err(|err| err.to_string())?;
+    }
     let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
     let job = &upgrade::reconcile(state, job.clone(), &handle.monitor(), &pins);
     let inlets: BTreeMap<String, Inlet> = spec

@@ -271,7 +271,20 @@ pub fn endpoints() -> Vec<Endpoint> {
             )
         },
         Endpoint {
-            statuses: &[(409, "the job is not paused")],
+            query: &[
+                (
+                    "from_offset",
+                    "replay: http sources read on from this line instead of the checkpoint's",
+                ),
+                (
+                    "from_time",
+                    "replay: http sources leave out events before this event time (ms)",
+                ),
+            ],
+            statuses: &[
+                (409, "the job is not paused"),
+                (422, "the job has no source that can replay as asked"),
+            ],
             ..json(
                 "POST",
                 "/v1/jobs/{id}/resume",

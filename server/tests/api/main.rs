@@ -13,5 +13,6 @@ mod metrics;
 mod modules;
 mod openapi;
 mod pause;
+mod replay;
 mod restart;
 mod upgrade;

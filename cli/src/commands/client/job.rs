@@ -41,6 +41,14 @@ pub enum JobCommand {
     Resume {
         /// The job's id.
         id: String,
+        /// Replay: its http sources read on from this line (0: the first) instead of where
+        /// the checkpoint left them; the job's state is the checkpoint's.
+        #[arg(long, value_name = "LINES")]
+        from_offset: Option<u64>,
+        /// Replay: its http sources leave out the events before this event time (ms since
+        /// the Unix epoch); they need an event_time_field.
+        #[arg(long, value_name = "MS")]
+        from_time: Option<i64>,
     },
     /// Cancel a running or paused job.
     Cancel {
@@ -219,10 +227,24 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             api.send("POST", &format!("/v1/jobs/{id}/pause"), None)?;
             println!("job {id} paused");
         }
-        JobCommand::Resume { id } => {
-            let job = api
-                .send("POST", &format!("/v1/jobs/{id}/resume"), None)?
-                .json()?;
+        JobCommand::Resume {
+            id,
+            from_offset,
+            from_time,
+        } => {
+            let query: Vec<String> = [
+                from_offset.map(|n| format!("from_offset={n}")),
+                from_time.map(|t| format!("from_time={t}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let path = if query.is_empty() {
+                format!("/v1/jobs/{id}/resume")
+            } else {
+                format!("/v1/jobs/{id}/resume?{}", query.join("&"))
+            };
+            let job = api.send("POST", &path, None)?.json()?;
             if job["state"] == "failed" {
                 anyhow::bail!("job {id} could not resume: {}", text(&job["error"]));
             }
