@@ -29,6 +29,8 @@ pub struct OperatorModule {
     /// Where `windowed.accumulate` is, called with borrowed arguments.
     accumulate: Option<ComponentExportIndex>,
     joiner: Option<JoinerIndices>,
+    /// Where `upgrader.upgrade-state` is, if the component exports it.
+    upgrader: Option<ComponentExportIndex>,
 }
 
 impl std::fmt::Debug for OperatorModule {
@@ -81,6 +83,17 @@ impl OperatorModule {
     /// Where the `joiner` exports are, if the component has them.
     pub fn joiner(&self) -> Option<&JoinerIndices> {
         self.joiner.as_ref()
+    }
+
+    /// Where `upgrader.upgrade-state` is, if the component exports it.
+    pub(crate) fn upgrader(&self) -> Option<&ComponentExportIndex> {
+        self.upgrader.as_ref()
+    }
+
+    /// True when the component converts the state earlier versions wrote (it exports
+    /// `cameo:operator/upgrader@0.2.0`).
+    pub fn converts_state(&self) -> bool {
+        self.upgrader.is_some()
     }
 
     /// Why the module cannot run an operator with a window (`window`) or a join (`join`):
@@ -381,5 +394,6 @@ fn from_component(
         windowed,
         accumulate,
         joiner,
+        upgrader: crate::actor::upgrade_state_export(component),
     })
 }

@@ -59,7 +59,8 @@ fn parse_output(event: &Event) -> (String, u64, u64) {
 }
 
 /// Checks that `outputs` are one per input word, in order, each made by the version it is
-/// tagged with from the counts the one before left (version 1 adds 1, version 2 adds 2), and
+/// tagged with from the counts the one before left (versions 1 and 3 add 1, version 2 adds 2),
+/// and
 /// that the versions change exactly at `switches` points: what a run that changed logic at
 /// those points of the input would give. Returns the version of each output.
 fn check_counts(input: &[String], outputs: &[Event], switches: usize) -> Vec<u64> {
@@ -70,7 +71,8 @@ fn check_counts(input: &[String], outputs: &[Event], switches: usize) -> Vec<u64
         let (out_word, count, version) = parse_output(event);
         assert_eq!(&out_word, word, "output {i} is not for input {i}");
         let expected = counts.entry(word.clone()).or_default();
-        *expected += version;
+        // Versions 1 and 3 count an occurrence once, version 2 twice.
+        *expected += if version == 2 { 2 } else { 1 };
         assert_eq!(count, *expected, "output {i} ({word}, version {version})");
         versions.push(version);
     }
@@ -216,5 +218,77 @@ fn a_job_resumed_after_an_upgrade_runs_the_module_its_checkpoint_names() {
     assert!(
         !resumed.is_empty() && resumed.iter().all(|v| *v == 2),
         "{resumed:?}"
+    );
+}
+
+#[test]
+fn state_that_changes_shape_is_converted_by_the_new_version_and_again_after_a_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = words(6000);
+    std::fs::write(dir.path().join("input.txt"), input.join("\n")).unwrap();
+    let mut host = Host::new(host_options(dir.path())).unwrap();
+    let job = host.submit_plan(&counts_job(dir.path(), 2000)).unwrap();
+    host.start().unwrap();
+    let monitor = job.monitor();
+    let waiter = std::thread::spawn(move || job.wait());
+    // Version 3 keeps counts as decimal text and converts the 8-byte counts before it.
+    let v3 = OperatorModule::load_file(host.engine(), Path::new(guests::WORDCOUNT_V3)).unwrap();
+    assert!(v3.converts_state());
+    wait_for("some output", || monitor.summary().events_out >= 300);
+    monitor
+        .upgrade("count", &v3, Duration::from_secs(30))
+        .unwrap();
+    let at_upgrade = monitor.summary().events_out;
+    wait_for("output from the new version", || {
+        monitor.summary().events_out >= at_upgrade + 300
+    });
+    let outcome = waiter.join().unwrap().unwrap();
+    let versions = check_counts(&input, &outcome.outputs["out"], 1);
+    assert_eq!((versions[0], versions[5999]), (1, 3));
+    assert_eq!(
+        outcome.summary.errors, 0,
+        "{:?}",
+        outcome.summary.error_samples
+    );
+
+    // Stopped just after the switch: the checkpoint at the switch holds the state unconverted
+    // and says so, and the resumed job converts it before its first input.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.txt"), input.join("\n")).unwrap();
+    let job = host
+        .submit_plan(&counts_job(dir.path(), 2000))
+        .map(|job| (job.monitor(), job))
+        .unwrap();
+    let (monitor, job) = job;
+    let waiter = std::thread::spawn(move || job.wait());
+    wait_for("some output", || monitor.summary().events_out >= 300);
+    let up = monitor
+        .upgrade("count", &v3, Duration::from_secs(30))
+        .unwrap();
+    monitor.cancel();
+    assert!(waiter.join().unwrap().is_err());
+    let mut plan = counts_job(dir.path(), 0);
+    plan.offer_versions("count", vec![v3]);
+    let resumed = host.submit_plan(&plan).unwrap();
+    let restored = resumed
+        .monitor()
+        .summary()
+        .checkpoints
+        .unwrap()
+        .restored_from;
+    assert!(restored >= Some(up.checkpoint), "{restored:?}");
+    let outcome = resumed.wait().unwrap();
+    host.shutdown();
+    assert_eq!(
+        outcome.summary.errors, 0,
+        "{:?}",
+        outcome.summary.error_samples
+    );
+    let last = outcome.outputs["out"].last().map(parse_output).unwrap();
+    let occurrences = input.iter().filter(|w| **w == last.0).count() as u64;
+    assert_eq!(
+        (last.1, last.2),
+        (occurrences, 3),
+        "every occurrence counted once"
     );
 }

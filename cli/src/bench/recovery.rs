@@ -67,6 +67,7 @@ pub fn run(keys: u64, instances: usize, rounds: usize) -> Result<RecoveryReport,
                 timers: TimerQueue::default(),
                 watermarks: InputWatermarks::new(1),
                 module: None,
+                converting_from: None,
             },
         );
     }

@@ -153,6 +153,10 @@ pub struct CallContext {
     pub join: Option<JoinDef>,
     /// The job's memory budget and the tenant's state quota.
     pub accounts: Accounts,
+    /// The module version that wrote the instance's state, when the module changed since and
+    /// the state is still to be converted (by the new module's `upgrade-state`, if it has
+    /// one) before the call's input.
+    pub convert_from: Option<Arc<str>>,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -247,6 +251,10 @@ async fn instantiate(
             None => None,
         },
         accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate()),
+        upgrade_state: cx
+            .module
+            .upgrader()
+            .and_then(|index| instance.get_func(&mut *store, index)),
         joiner: match cx.module.joiner() {
             Some(indices) => Some(
                 indices
@@ -318,7 +326,25 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             fatal: Some(reason),
         };
     }
-    let outcome = call_guest(&mut store, &bindings, &input).await;
+    let outcome = match (&cx.convert_from, bindings.upgrade_state) {
+        (Some(from), Some(func)) => {
+            match super::converting::convert(&mut store, func, from, &cx.limits).await {
+                Ok(()) => {
+                    if let Err(err) = prepare(&mut store, &cx.limits) {
+                        Err(err)
+                    } else {
+                        call_guest(&mut store, &bindings, &input).await
+                    }
+                }
+                Err(trap) => Err(trap.context(format!(
+                    "upgrade-state of {} trapped converting the state of {from}; the state \
+                     stays as {from} wrote it",
+                    cx.module.name()
+                ))),
+            }
+        }
+        _ => call_guest(&mut store, &bindings, &input).await,
+    };
     let fuel = fuel_used(&store, &cx.limits);
     let host = store.data_mut();
     let panic = host.log.flush();

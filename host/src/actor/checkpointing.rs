@@ -17,6 +17,7 @@ impl Actor {
             timers: self.timers.clone(),
             watermarks: self.watermarks.clone(),
             module: Some(self.cx.module.name().to_string()),
+            converting_from: self.cx.convert_from.as_deref().map(str::to_string),
         }
     }
 
@@ -29,6 +30,9 @@ impl Actor {
         *self.held_mut() = held;
         self.timers = timers;
         self.watermarks.restore(snapshot.watermarks);
+        if let Some(from) = snapshot.converting_from {
+            self.cx.convert_from = Some(from.into());
+        }
         self.settle();
     }
 

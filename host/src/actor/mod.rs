@@ -9,12 +9,15 @@
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
 //! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
+//! - `converting`: the state an earlier version wrote, converted by the new one.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
 
 mod accumulate;
 pub(crate) use accumulate::export_index as accumulate_export;
 pub mod call;
 mod checkpointing;
+mod converting;
+pub(crate) use converting::export_index as upgrade_state_export;
 pub mod failure;
 mod instance;
 mod joining;
@@ -415,7 +418,10 @@ impl Actor {
             )),
         };
         slot.host_mut().timers_held = self.timers.count();
-        call::start(slot, input, self.cx.clone())
+        let cx = self.cx.clone();
+        // Converting the state is tried once, by the first call of the new module.
+        self.cx.convert_from = None;
+        call::start(slot, input, cx)
     }
 
     /// Polls the call in flight for one slice; returns the fuel the whole call burned when

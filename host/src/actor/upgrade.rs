@@ -139,7 +139,12 @@ impl Actor {
             "operator instance switched module"
         );
         self.links.switch.running(&self.label, module.name());
-        self.cx.module = module;
+        let from = std::mem::replace(&mut self.cx.module, module);
+        // A conversion still due (two switches without a call between) is from the version
+        // that wrote the state.
+        if self.cx.convert_from.is_none() {
+            self.cx.convert_from = Some(from.name().into());
+        }
         self.settle();
     }
 }

@@ -126,6 +126,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
             window: operator.window,
             join: operator.join,
             accounts: accounts.clone(),
+            convert_from: None,
         };
         let switch = ModuleSwitch::new(cx.clone(), host.engine.clone());
         switches.insert(operator.name.clone(), Arc::clone(&switch));

@@ -33,6 +33,10 @@ pub struct ActorSnapshot {
     /// that checkpoints written before it was recorded still read back.
     #[serde(skip)]
     pub module: Option<String>,
+    /// The module version that wrote the state, when the instance switched module and its
+    /// state is still to be converted by the new one: a recovery converts it then.
+    #[serde(skip)]
+    pub converting_from: Option<String>,
 }
 
 /// The name the dead-letter output's position is kept under among the sinks' (no sink can
@@ -114,6 +118,7 @@ mod tests {
                     timers: TimerQueue::default(),
                     watermarks: InputWatermarks::new(1),
                     module: Some("op@1".to_string()),
+                    converting_from: None,
                 },
             )]
             .into(),

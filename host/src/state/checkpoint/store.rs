@@ -16,6 +16,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("actors");
 /// The module each actor ran at the barrier, by actor label (absent from older files).
 const MODULES: TableDefinition<&str, &str> = TableDefinition::new("modules");
+/// The module version whose state each actor still had to convert, by actor label.
+const CONVERTING: TableDefinition<&str, &str> = TableDefinition::new("converting");
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CheckpointMeta {
@@ -140,6 +142,9 @@ impl CheckpointStore {
                 let mut modules = txn
                     .open_table(MODULES)
                     .map_err(|e| db_error(e.to_string()))?;
+                let mut converting = txn
+                    .open_table(CONVERTING)
+                    .map_err(|e| db_error(e.to_string()))?;
                 for (label, snapshot) in &checkpoint.actors {
                     let record = encode(snapshot).map_err(db_error)?;
                     actors
@@ -148,6 +153,11 @@ impl CheckpointStore {
                     if let Some(module) = &snapshot.module {
                         modules
                             .insert(label.as_str(), module.as_str())
+                            .map_err(|e| db_error(e.to_string()))?;
+                    }
+                    if let Some(from) = &snapshot.converting_from {
+                        converting
+                            .insert(label.as_str(), from.as_str())
                             .map_err(|e| db_error(e.to_string()))?;
                     }
                 }
@@ -201,6 +211,18 @@ impl CheckpointStore {
                 }
             }
             // Written before modules were recorded: the job's own modules apply.
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(err) => return Err(damaged(err.to_string())),
+        }
+        match txn.open_table(CONVERTING) {
+            Ok(converting) => {
+                for entry in converting.iter().map_err(|e| damaged(e.to_string()))? {
+                    let (label, from) = entry.map_err(|e| damaged(e.to_string()))?;
+                    if let Some(snapshot) = actors.get_mut(label.value()) {
+                        snapshot.converting_from = Some(from.value().to_string());
+                    }
+                }
+            }
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(err) => return Err(damaged(err.to_string())),
         }
