@@ -216,11 +216,12 @@ impl CallContext {
     }
 }
 
-/// Instantiates the module and calls `init`.
+/// Instantiates the module and calls `init`; returns its exports, and its `upgrade-state`
+/// when it has one.
 async fn instantiate(
     store: &mut Store<HostState>,
     cx: &CallContext,
-) -> Result<Exports, NoInstance> {
+) -> Result<(Exports, Option<wasmtime::component::Func>), NoInstance> {
     let name = cx.name();
     let no_fuel =
         |e: wasmtime::Error| NoInstance::Fatal(format!("{name}: could not set fuel: {e:#}"));
@@ -251,10 +252,6 @@ async fn instantiate(
             None => None,
         },
         accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate()),
-        upgrade_state: cx
-            .module
-            .upgrader()
-            .and_then(|index| instance.get_func(&mut *store, index)),
         joiner: match cx.module.joiner() {
             Some(indices) => Some(
                 indices
@@ -267,8 +264,12 @@ async fn instantiate(
     prepare(store, &cx.limits).map_err(no_fuel)?;
     let init = bindings.handler.call_init(&mut *store, &cx.config).await;
     let panic = store.data_mut().log.flush();
+    let upgrade_state = cx
+        .module
+        .upgrader()
+        .and_then(|index| instance.get_func(&mut *store, index));
     match init {
-        Ok(Ok(())) => Ok(bindings),
+        Ok(Ok(())) => Ok((bindings, upgrade_state)),
         Ok(Err(err)) => Err(NoInstance::Fatal(format!(
             "{name} refused its config in init: {}",
             CallFailure::from_operator(&err)
@@ -292,10 +293,10 @@ pub(crate) async fn trial(mut store: Store<HostState>, cx: CallContext) -> Resul
 }
 
 async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
-    let (mut store, bindings) = match slot {
-        Slot::Live(instance) => (instance.store, instance.exports),
+    let (mut store, bindings, upgrade_state) = match slot {
+        Slot::Live(instance) => (instance.store, instance.exports, None),
         Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
-            Ok(bindings) => (store, bindings),
+            Ok((bindings, upgrade_state)) => (store, bindings, upgrade_state),
             Err(refusal) => {
                 let fuel = fuel_used(&store, &cx.limits);
                 let (result, fatal) = match refusal {
@@ -326,7 +327,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             fatal: Some(reason),
         };
     }
-    let outcome = match (&cx.convert_from, bindings.upgrade_state) {
+    let outcome = match (&cx.convert_from, upgrade_state) {
         (Some(from), Some(func)) => {
             match super::converting::convert(&mut store, func, from, &cx.limits).await {
                 Ok(()) => {

@@ -31,6 +31,4 @@ pub(super) struct Exports {
     /// `windowed.accumulate`, called with borrowed arguments.
     pub(super) accumulate: Option<wasmtime::component::Func>,
     pub(super) joiner: Option<Joiner>,
-    /// `upgrader.upgrade-state`, if the component exports it.
-    pub(super) upgrade_state: Option<wasmtime::component::Func>,
 }
