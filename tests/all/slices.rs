@@ -191,3 +191,58 @@ fn a_call_that_wrote_many_keys_commits_them_in_pieces() {
         "not every write was committed: {summary:?}"
     );
 }
+
+/// A job of one operator of `module` (with `config`) fed by a generator of `count` events at
+/// `rate` per second (0: all at once), for `tenant`.
+fn generated(tenant: &str, module: &str, config: &str, rate: u32, count: u32) -> String {
+    format!(
+        "name = \"{tenant}\"\ntenant = \"{tenant}\"\n[[source]]\nname = \"in\"\nkind = \"generator\"\n\
+         count = {count}\nrate = {rate}\nkeys = 4\n[[operator]]\nname = \"op\"\nmodule = {}\n\
+         inputs = [\"in\"]\nconfig = {config}\n[[sink]]\nname = \"out\"\nkind = \"memory\"\ninputs = [\"op\"]\n",
+        toml_path(module)
+    )
+}
+
+/// A source that falls due while a long call runs cuts that call's slice at once: with slices
+/// bounded neither by fuel (far beyond the call) nor by regular ticks (one every 10 s), the
+/// only thing that can end the long call's slice on the one worker is the ticker advancing the
+/// epoch for the due source. Without it the paced job would wait for the whole call (seconds).
+#[test]
+fn a_due_source_cuts_a_running_call_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options();
+    options.workers = 1;
+    options.policy = cameo_host::PolicyKind::Edf;
+    options.limits.slice_fuel = 1_000_000_000_000;
+    options.limits.max_fuel_per_call = 100_000_000_000;
+    options.limits.fuel_per_call = 100_000_000_000;
+    options.limits.slice_micros = 10_000_000;
+    let mut host = cameo_host::Host::new(options).unwrap();
+    let long = generated("bulk", guests::SPIN_SLICE, "{ iterations = 500000000 }", 0, 1);
+    let paced = generated(
+        "quick",
+        guests::FILTER,
+        "{ field = \"value\", min = 0 }",
+        40,
+        4,
+    );
+    let long = host.submit(&parse(&long, dir.path())).unwrap();
+    let paced = host.submit(&parse(&paced, dir.path())).unwrap();
+    host.start().unwrap();
+    let outcome = paced.wait().unwrap();
+    let long_then = long.summary();
+    let long = long.wait().unwrap();
+    host.shutdown();
+    assert_eq!(outcome.outputs["out"].len(), 4, "{:?}", outcome.summary);
+    assert_eq!(
+        (long.outputs["out"].len(), long.summary.errors),
+        (1, 0),
+        "the long call did not end well: {:?}",
+        long.summary
+    );
+    assert_eq!(
+        (long_then.events_in, long_then.events_out, long_then.errors),
+        (1, 0, 0),
+        "the paced job ended only after the long call: {long_then:?}"
+    );
+}

@@ -492,10 +492,6 @@ impl Task for Actor {
         }
     }
 
-    fn tenant(&self) -> usize {
-        self.links.profile.tenant()
-    }
-
     fn in_call(&self) -> bool {
         self.in_flight.is_some()
     }

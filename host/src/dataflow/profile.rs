@@ -71,11 +71,6 @@ impl OperatorProfile {
         &self.name
     }
 
-    /// The tenant index.
-    pub fn tenant(&self) -> usize {
-        self.tenant
-    }
-
     /// Sets the operators this one feeds (once, after the job is wired).
     pub fn set_successors(&self, successors: Vec<Arc<OperatorProfile>>) {
         let _ = self.successors.set(successors);

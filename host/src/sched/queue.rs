@@ -7,6 +7,13 @@
 //! for time here). A tenant whose bucket is empty is over its share: its tasks run only when no
 //! in-share task is runnable, whatever their deadlines, so declaring tiny latency targets buys
 //! nothing.
+//!
+//! The bucket measures use over tens of milliseconds; at any instant a tenant is also held to
+//! its share of the workers (at least one): while it runs on more than that, another tenant's
+//! waiting work goes first at the next slice end, whatever the deadlines. Without this, a
+//! tenant that was idle for a while (so its bucket is full) and then floods every worker with
+//! work whose deadlines are older keeps a neighbour's fresh event waiting until the bucket is
+//! empty, tens of milliseconds later.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -34,11 +41,14 @@ struct Share {
     slices: u64,
     /// Time from becoming runnable to a slice starting, ns.
     ready_to_run: Option<Histogram<u64>>,
+    /// Workers running its tasks now.
+    running: usize,
 }
 
 /// CPU shares of the tenants on a host.
 pub struct TenantShares {
     capacity_ns_per_s: f64,
+    workers: usize,
     shares: Vec<Share>,
 }
 
@@ -47,6 +57,7 @@ impl TenantShares {
     pub fn new(workers: usize) -> Self {
         TenantShares {
             capacity_ns_per_s: workers.max(1) as f64 * 1e9,
+            workers: workers.max(1),
             shares: Vec::new(),
         }
     }
@@ -64,6 +75,7 @@ impl TenantShares {
             fuel: 0,
             slices: 0,
             ready_to_run: Histogram::new(3).ok(),
+            running: 0,
         });
         self.shares.len() - 1
     }
@@ -97,10 +109,33 @@ impl TenantShares {
         self.shares.get(tenant).is_some_and(|s| s.tokens < 0.0)
     }
 
+    /// The workers each tenant may hold at once while another tenant's work waits: its share
+    /// of them, at least one.
+    fn workers_each(&self) -> usize {
+        (self.workers / self.shares.len().max(1)).max(1)
+    }
+
+    /// True when `tenant` runs on more than its share of the workers, counting `others` more
+    /// of its tasks than run now (1 for a task about to start, 0 for one running).
+    fn holds_too_many_workers(&self, tenant: usize, others: usize) -> bool {
+        self.shares
+            .get(tenant)
+            .is_some_and(|s| s.running + others > self.workers_each())
+    }
+
+    /// Records that a worker stopped running a task of `tenant` (it finished its turn or gave
+    /// the worker back).
+    pub fn stopped(&mut self, tenant: usize) {
+        if let Some(share) = self.shares.get_mut(tenant) {
+            share.running = share.running.saturating_sub(1);
+        }
+    }
+
     /// Records that a slice of `tenant` started `delay` after its task became runnable.
     fn record_start(&mut self, tenant: usize, delay: Duration) {
         if let Some(share) = self.shares.get_mut(tenant) {
             share.slices += 1;
+            share.running += 1;
             let ns = (delay.as_nanos() as u64).max(1);
             if let Some(histogram) = &mut share.ready_to_run {
                 crate::metrics::record(histogram, ns);
@@ -225,20 +260,25 @@ impl RunQueue {
         self.ready.contains_key(&task) && self.push(task, priority, now)
     }
 
-    /// True when `tenant` is over its share and the policy heeds shares.
-    fn over_share(&mut self, tenant: usize, now: Instant) -> bool {
-        self.policy.shares() && self.shares.over_share(tenant, now)
+    /// True when `tenant` is over its share of time, or would hold more than its share of the
+    /// workers with `others` more of its tasks running, and the policy heeds shares.
+    fn over_share(&mut self, tenant: usize, others: usize, now: Instant) -> bool {
+        self.policy.shares()
+            && (self.shares.holds_too_many_workers(tenant, others)
+                || self.shares.over_share(tenant, now))
     }
 
-    /// The best-ranked waiting task's rank and tenant.
-    fn best(&mut self, now: Instant) -> Option<(Rank, usize)> {
+    /// The best-ranked waiting task's rank and tenant, to start on a free worker, or in place
+    /// of a running task of tenant `replacing` (whose tasks then hold no more workers than now).
+    fn best(&mut self, now: Instant, replacing: Option<usize>) -> Option<(Rank, usize)> {
         let mut best: Option<(Rank, usize)> = None;
         for tenant in 0..self.per_tenant.len() {
             let Some(((demoted, key, seq), _)) = self.per_tenant[tenant].peek() else {
                 continue;
             };
+            let more = usize::from(replacing != Some(tenant));
             // A demoted call is background work: it ranks with over-share work, whoever's.
-            let rank = (demoted || self.over_share(tenant, now), key, seq);
+            let rank = (demoted || self.over_share(tenant, more, now), key, seq);
             if best.is_none_or(|(b, _)| rank < b) {
                 best = Some((rank, tenant));
             }
@@ -246,15 +286,16 @@ impl RunQueue {
         best
     }
 
-    /// Takes the task to run next, recording how long it waited: the best key among tenants
-    /// within their share, or, if none is, among all.
-    pub fn pop(&mut self, now: Instant) -> Option<TaskId> {
-        let (_, tenant) = self.best(now)?;
+    /// Takes the task to run next and its tenant, recording how long it waited: the best key
+    /// among tenants within their share, or, if none is, among all. The worker that takes it
+    /// reports the end of its turn with [`TenantShares::stopped`].
+    pub fn pop(&mut self, now: Instant) -> Option<(TaskId, usize)> {
+        let (_, tenant) = self.best(now, None)?;
         let (_, task) = self.per_tenant.get_mut(tenant)?.pop()?;
         let ready = self.ready.remove(&task).unwrap_or(now);
         self.shares
             .record_start(tenant, now.saturating_duration_since(ready));
-        Some(task)
+        Some((task, tenant))
     }
 
     /// True when a running task, now with `priority`, should give way at this slice boundary
@@ -275,15 +316,16 @@ impl RunQueue {
         }
         let key = self.policy.key(priority, self.seq + 1, self.epoch);
         let own = (
-            self.demotes(priority) || self.over_share(priority.tenant, now),
+            self.demotes(priority) || self.over_share(priority.tenant, 0, now),
             key,
             self.seq + 1,
         );
         let margin = self.policy.margin();
-        self.best(now).is_some_and(|(best, _)| {
-            // In share before over share; within the same standing, clearly better keys.
-            (!best.0 && own.0) || (best.0 == own.0 && best.1.saturating_add(margin) < own.1)
-        })
+        self.best(now, Some(priority.tenant))
+            .is_some_and(|(best, _)| {
+                // In share before over share; within the same standing, clearly better keys.
+                (!best.0 && own.0) || (best.0 == own.0 && best.1.saturating_add(margin) < own.1)
+            })
     }
 
     /// Counts a worker going to wait for work (`true`) or waking (`false`).
@@ -350,7 +392,7 @@ mod tests {
     }
 
     fn drain(queue: &mut RunQueue, now: Instant) -> Vec<TaskId> {
-        std::iter::from_fn(|| queue.pop(now)).collect()
+        std::iter::from_fn(|| queue.pop(now).map(|(task, _)| task)).collect()
     }
 
     fn queue(kind: PolicyKind) -> RunQueue {
@@ -420,6 +462,39 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_on_more_than_its_share_of_the_workers_gives_way_whatever_its_deadlines() {
+        let now = Instant::now();
+        let mut shares = TenantShares::new(2);
+        let (flood, quiet) = (shares.tenant("flood"), shares.tenant("quiet"));
+        let mut q = RunQueue::new(PolicyKind::Edf.build(), shares);
+        q.push(1, &priority(now, 1, 0, flood), now);
+        q.push(2, &priority(now, 2, 0, flood), now);
+        assert_eq!(q.pop(now), Some((1, flood)));
+        assert_eq!(
+            q.pop(now),
+            Some((2, flood)),
+            "nothing else waits: both workers"
+        );
+        // A later deadline of the other tenant: one of the two workers goes to it.
+        let running = priority(now, 1, 0, flood);
+        q.push(3, &priority(now, 40, 0, flood), now);
+        assert!(!q.should_yield(&running, now));
+        q.push(4, &priority(now, 50, 0, quiet), now);
+        assert!(q.should_yield(&running, now));
+        q.shares().stopped(flood);
+        q.push(1, &running, now);
+        assert_eq!(
+            q.pop(now),
+            Some((4, quiet)),
+            "ahead of the earlier deadlines"
+        );
+        // On its one worker, the flooding tenant keeps it against the other's later work.
+        q.push(5, &priority(now, 60, 0, quiet), now);
+        assert!(!q.should_yield(&running, now));
+        assert_eq!(q.pop(now), Some((1, flood)));
+    }
+
+    #[test]
     fn a_queued_task_moves_up_when_more_urgent_work_arrives_for_it() {
         let now = Instant::now();
         let mut q = queue(PolicyKind::Edf);
@@ -438,7 +513,7 @@ mod tests {
         let now = Instant::now();
         let mut q = queue(PolicyKind::Edf);
         q.push(1, &priority(now, 1, 0, 1), now);
-        assert_eq!(q.pop(now + Duration::from_micros(40)), Some(1));
+        assert_eq!(q.pop(now + Duration::from_micros(40)), Some((1, 1)));
         let stats = q.shares().stats();
         assert_eq!(stats[0].slices, 0);
         assert_eq!(stats[1].slices, 1);

@@ -66,8 +66,6 @@ pub trait Task: Send {
     fn has_work(&self) -> bool;
     /// How urgent the task's next work is.
     fn priority(&self) -> Priority;
-    /// The tenant whose share the task's work is charged to (that of [`Task::priority`]).
-    fn tenant(&self) -> usize;
     /// True while a call is parked mid-way (it yielded at a slice boundary).
     fn in_call(&self) -> bool;
 }

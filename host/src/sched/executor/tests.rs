@@ -33,9 +33,6 @@ impl Task for LongCall {
     fn priority(&self) -> Priority {
         urgent()
     }
-    fn tenant(&self) -> usize {
-        0
-    }
     fn in_call(&self) -> bool {
         self.ran.load(Ordering::Acquire) < self.slices
     }

@@ -12,11 +12,12 @@ use crate::sched::priority::Priority;
 use crate::sched::queue::RunQueue;
 use crate::sync::{LockRecovered, WaitRecovered};
 
-/// Waits for the next policy-ordered task, running due timed tasks while there is none
+/// Waits for the next policy-ordered task and its tenant, running due timed tasks while there
+/// is none
 /// (queued work goes first: a due timer waits at most for the next slice end); `None` at
 /// shutdown. `since` is reset after waiting and after timed tasks, so neither is charged to
 /// any tenant.
-fn next_task(shared: &Shared, since: &mut Instant) -> Option<TaskId> {
+fn next_task(shared: &Shared, since: &mut Instant) -> Option<(TaskId, usize)> {
     let mut queue = shared.queue();
     loop {
         if shared.shutdown.load(Ordering::Acquire) {
@@ -93,15 +94,16 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
     // previous charge (the slice and the scheduling around it), except time spent waiting
     // for work.
     let mut since = Instant::now();
-    while let Some(next) = next_task(shared, &mut since) {
+    while let Some((next, tenant)) = next_task(shared, &mut since) {
         let Some(slot) = shared.slot(next) else {
+            shared.queue().shares().stopped(tenant);
             continue;
         };
         let Body::Task(task) = &slot.body else {
+            shared.queue().shares().stopped(tenant);
             continue;
         };
         let mut task = task.lock_recovered();
-        let tenant = task.tenant();
         let mut last_check: Option<LastCheck> = None;
         // Fuel and time run since the last charge to the tenant.
         let (mut owed_fuel, mut owed_ns) = (0u64, 0u64);
@@ -130,13 +132,10 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
                 let again = task.has_work();
                 let priority = task.priority();
                 drop(task);
-                charge(
-                    &mut shared.queue(),
-                    tenant,
-                    &priority,
-                    (owed_ns, owed_fuel),
-                    now,
-                );
+                let mut queue = shared.queue();
+                charge(&mut queue, tenant, &priority, (owed_ns, owed_fuel), now);
+                queue.shares().stopped(tenant);
+                drop(queue);
                 if again {
                     activator.activate(next, &priority);
                 }
@@ -159,6 +158,7 @@ pub(super) fn worker_loop(shared: &Arc<Shared>) {
             (owed_fuel, owed_ns) = (0, 0);
             if shared.shutdown.load(Ordering::Acquire) || queue.should_yield(&priority, now) {
                 // Back in line; this worker takes the best task next (maybe this one).
+                queue.shares().stopped(tenant);
                 shared.push(&mut queue, next, &priority, now);
                 break;
             }
