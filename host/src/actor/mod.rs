@@ -149,6 +149,8 @@ pub struct Actor {
     /// What is charged to the accounts for what the instance holds: keyed state (to the
     /// tenant's state quota) and everything held, timers included (to the memory budget).
     held_charged: HeldCharge,
+    /// When the instance last switched module, until the first call after it ends.
+    switched_at: Option<Instant>,
 }
 
 /// Bytes an actor has charged for what it holds.
@@ -199,6 +201,7 @@ impl Actor {
             in_flight_context: None,
             charged: 0,
             held_charged: HeldCharge::default(),
+            switched_at: None,
         }
     }
 
@@ -440,6 +443,7 @@ impl Actor {
                 let fuel = done.fuel;
                 self.finish(done, activator);
                 self.settle();
+                self.first_call_after_switch_ended();
                 Some(fuel)
             }
         }

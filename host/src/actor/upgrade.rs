@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use super::Actor;
 use super::call::{self, CallContext};
@@ -34,6 +35,9 @@ struct SwitchState {
     target: Option<(OperatorModule, u64)>,
     /// The module each instance runs, by instance label.
     running: BTreeMap<String, String>,
+    /// Per switch of an instance: from the switch to the end of the first call of the new
+    /// module (instantiation, `init`, conversion and the call's own input).
+    pauses: Vec<Duration>,
 }
 
 impl ModuleSwitch {
@@ -62,6 +66,12 @@ impl ModuleSwitch {
         modules.sort();
         modules.dedup();
         modules
+    }
+
+    /// How long each switch of an instance held up its input: from the switch to the end of
+    /// the first call of the new module, in the order they ended.
+    pub fn pauses(&self) -> Vec<Duration> {
+        self.state.lock_recovered().pauses.clone()
     }
 
     /// The module the operator switches to, once every instance has aligned barrier `at` or a
@@ -121,6 +131,18 @@ impl ModuleSwitch {
 }
 
 impl Actor {
+    /// After a call ended: the first one since a switch ends the pause the switch made.
+    pub(super) fn first_call_after_switch_ended(&mut self) {
+        if let Some(at) = self.switched_at.take() {
+            self.links
+                .switch
+                .state
+                .lock_recovered()
+                .pauses
+                .push(at.elapsed());
+        }
+    }
+
     /// At checkpoint barrier `id`, before the snapshot: swaps to the module the operator is
     /// switching to, if this barrier is the one. The wasm instance is dropped; what the host
     /// holds for it stays, and the next call instantiates the new module over it.
@@ -139,6 +161,7 @@ impl Actor {
             "operator instance switched module"
         );
         self.links.switch.running(&self.label, module.name());
+        self.switched_at = Some(Instant::now());
         let from = std::mem::replace(&mut self.cx.module, module);
         // A conversion still due (two switches without a call between) is from the version
         // that wrote the state.

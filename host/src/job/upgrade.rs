@@ -99,6 +99,15 @@ impl JobMonitor {
             .collect()
     }
 
+    /// How long each switch of an instance of operator `operator` held up its input (from
+    /// the switch to the end of the first call of the new module), in the order they ended.
+    pub fn switch_pauses(&self, operator: &str) -> Vec<Duration> {
+        self.switches
+            .get(operator)
+            .map(|switch| switch.pauses())
+            .unwrap_or_default()
+    }
+
     /// Switches operator `operator` to `module` (loaded with the host's engine), keeping its
     /// keyed state, window panes, join buffers and timers, after trying `module` (see the
     /// module docs); waits at most `timeout` for the checkpoint that carries the switch. The
