@@ -84,8 +84,9 @@ pub fn run(operators: &Path, keys: u64, rounds: usize) -> Result<UpgradeReport, 
     let v2 = example_operator(operators, "test-guests/wordcount-v2")?;
     let v3 = example_operator(operators, "test-guests/wordcount-v3")?;
     let dir = tempfile::tempdir()?;
-    // Every key once, then a stream over them long enough for the upgrades (0.3 s apart).
-    let lines = keys + RATE * (rounds as u64 + 4) * 3 / 10;
+    // Every key once, then a stream over them longer than the upgrades take (each waits for
+    // its checkpoint, then 0.3 s); the job is cancelled after the last.
+    let lines = keys + RATE * (rounds as u64 + 10);
     let input: String = (0..lines)
         .map(|i| format!("k{}\n", i % keys.max(1)))
         .collect();
