@@ -214,3 +214,54 @@ fn density_makes_idle_instances_of_every_guest_and_allocation() {
             .any(|f| f.ends_with("density.json"))
     );
 }
+
+#[test]
+fn languages_measures_every_language_against_rust() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["bench", "languages", "--events", "300", "--instances", "2"])
+        .args(["--rounds", "1", "--json"])
+        .arg("--examples")
+        .arg(root.join("example-operators"))
+        .arg("--build-dir")
+        .arg(root.join("target").join("bench-languages"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("the cameo binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let languages: Vec<&str> = rows
+        .iter()
+        .map(|r| r["language"].as_str().unwrap())
+        .collect();
+    assert_eq!(languages, ["rust", "python", "js", "c"]);
+    for row in rows {
+        let language = row["language"].as_str().unwrap();
+        for figure in [
+            "component_bytes",
+            "compile_ms",
+            "instantiate_us",
+            "filter_eps",
+            "wordcount_eps",
+            "filter_raw_eps",
+            "first_output_s",
+        ] {
+            assert!(row[figure].as_f64().unwrap() > 0.0, "{language} {figure}");
+        }
+        for ratio in ["filter_eps", "wordcount_eps", "compile_ms", "sdk_vs_raw"] {
+            assert!(
+                row["vs_rust"][ratio].as_f64().unwrap() > 0.0,
+                "{language} {ratio}"
+            );
+        }
+    }
+    assert_eq!(rows[0]["vs_rust"]["filter_eps"].as_f64(), Some(1.0));
+    assert!(out.path().join("languages.json").is_file());
+}

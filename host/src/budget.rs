@@ -180,9 +180,25 @@ pub struct MemoryBudget {
 impl MemoryBudget {
     /// A budget shared out as `config` says.
     pub fn new(config: BudgetConfig) -> Self {
+        MemoryBudget::with_reserve(config, 0)
+    }
+
+    /// A budget shared out as `config` says, of which the host keeps `reserve` bytes back
+    /// (at most half its budget) for allocations no charge can precede: the outputs a call
+    /// returns are lifted out of the guest before the host can look at them. No tenant's
+    /// share is then more than half of what is left, so one tenant cannot take it all.
+    pub fn with_reserve(mut config: BudgetConfig, reserve: u64) -> Self {
+        let reserve = reserve.min(config.host_bytes / 2);
+        let holder = if reserve == 0 {
+            "the host".to_string()
+        } else {
+            let half_left = (config.host_bytes - reserve) / 2;
+            config.tenant_bytes = config.tenant_bytes.min(half_left);
+            format!("the host (less {reserve} bytes kept for lifting call outputs)")
+        };
         MemoryBudget {
             config,
-            host: Account::new("the host".into(), config.host_bytes),
+            host: Account::new(holder, config.host_bytes - reserve),
             tenants: Mutex::new(HashMap::new()),
         }
     }
@@ -325,6 +341,37 @@ pub fn allocation(len: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_keeps_room_back_for_lifting_outputs_but_never_more_than_half() {
+        let config = BudgetConfig {
+            host_bytes: 1000,
+            tenant_bytes: 1000,
+            job_bytes: 1000,
+        };
+        let budget = MemoryBudget::with_reserve(config, 300);
+        // A tenant may hold half of what is left, so two fill the host.
+        let (a, b) = (budget.for_job("t", "a"), budget.for_job("u", "b"));
+        a.charge(Resource::KeyedState, 350).unwrap();
+        let err = a.charge(Resource::KeyedState, 1).unwrap_err();
+        assert_eq!((err.holder.as_str(), err.limit), ("tenant \"t\"", 350));
+        b.charge(Resource::KeyedState, 350).unwrap();
+        let err = budget
+            .for_job("v", "c")
+            .charge(Resource::KeyedState, 1)
+            .unwrap_err();
+        assert_eq!(
+            (err.holder.as_str(), err.used, err.limit),
+            (
+                "the host (less 300 bytes kept for lifting call outputs)",
+                700,
+                700
+            )
+        );
+        let job = MemoryBudget::with_reserve(config, 10_000).for_job("t", "a");
+        job.charge(Resource::KeyedState, 250).unwrap();
+        assert_eq!(job.charge(Resource::KeyedState, 1).unwrap_err().limit, 250);
+    }
 
     #[test]
     fn a_charge_must_fit_the_job_its_tenant_and_the_host() {

@@ -42,6 +42,12 @@ pub struct Limits {
     pub slice_micros: u64,
 }
 
+/// Host bytes a call's outputs may take, at worst, per byte of the linear memory they are
+/// lifted from (an output of empty headers is 16 bytes in the guest and 48 in the host; an
+/// empty event about 40 and 120). The lift happens before any output can be checked, so the
+/// host keeps this much room back for each worker (see [`crate::BudgetConfig`]).
+pub const OUTPUT_LIFT_FACTOR: u64 = 4;
+
 /// Bytes of stdout and stderr kept per call; the rest is counted and dropped, never an error
 /// the guest sees (a `print!` that fails would panic a Rust guest).
 pub const CAPTURE_BYTES_PER_CALL: usize = 64 * 1024;

@@ -1,6 +1,10 @@
 //! C: bindings generated with wit-bindgen-c, compiled with clang for `wasm32-wasi` as a
 //! reactor, and turned into a component with wit-component and the preview1 reactor adapter
 //! of the wasmtime release the host uses.
+//!
+//! The bindings of either world are generated under the name `operator` (`operator.h`,
+//! `operator_string_t`, ...), so `cameo.h` reads the same against both; a windowed build is
+//! compiled with `CAMEO_WINDOWED_WORLD` defined, which brings in `cameo_window.h`.
 
 use std::process::Command;
 
@@ -14,14 +18,14 @@ use crate::project::Project;
 use crate::sdk;
 use crate::tools::{self, Tool};
 
-/// The WIT world C operators target.
-const WORLD: &str = "operator";
+/// The name the generated bindings carry, whichever world they are of.
+const BINDINGS_NAME: &str = "operator";
 
-/// Builds the C project staged in `project.stage`.
-pub(crate) fn build(project: &Project, clang: &Tool) -> Result<(), BuildError> {
+/// Builds the C project staged in `project.stage` against `world`.
+pub(crate) fn build(project: &Project, clang: &Tool, world: &str) -> Result<(), BuildError> {
     let stage = &project.stage;
     let mut sources = Vec::new();
-    for (name, content) in bindings()? {
+    for (name, content) in bindings(world)? {
         let path = stage.join(&name);
         std::fs::write(&path, content)
             .map_err(|source| BuildError::io("cannot write", &path, source))?;
@@ -55,6 +59,7 @@ pub(crate) fn build(project: &Project, clang: &Tool) -> Result<(), BuildError> {
             "-std=c11",
         ])
         .args(["-Wall", "-Wno-unused-function", "-I."])
+        .args((world != BINDINGS_NAME).then_some("-DCAMEO_WINDOWED_WORLD=1"))
         // The JSON parser recurses once per level (up to 127): 1 MiB of stack, not 64 KiB.
         .arg("-Wl,-z,stack-size=1048576")
         .args(&sources)
@@ -68,9 +73,8 @@ pub(crate) fn build(project: &Project, clang: &Tool) -> Result<(), BuildError> {
         .map_err(|source| BuildError::io("cannot write", &project.component, source))
 }
 
-/// The C bindings of the operator world: `operator.h`, `operator.c` and
-/// `operator_component_type.o`.
-fn bindings() -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+/// The C bindings of `world`: `operator.h`, `operator.c` and `operator_component_type.o`.
+fn bindings(world: &str) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
     let failed = |err: anyhow::Error| BuildError::Component {
         step: "generating C bindings",
         message: format!("{err:#}"),
@@ -78,11 +82,14 @@ fn bindings() -> Result<Vec<(String, Vec<u8>)>, BuildError> {
     let mut resolve = wit_parser::Resolve::default();
     let package = resolve.push_str(sdk::WIT_PATH, sdk::WIT).map_err(failed)?;
     let world = resolve
-        .select_world(&[package], Some(WORLD))
+        .select_world(&[package], Some(world))
         .map_err(failed)?;
     let mut files = Files::default();
-    wit_bindgen_c::Opts::default()
-        .build()
+    let opts = wit_bindgen_c::Opts {
+        rename_world: Some(BINDINGS_NAME.to_string()),
+        ..Default::default()
+    };
+    opts.build()
         .generate(&mut resolve, world, &mut files)
         .map_err(failed)?;
     Ok(files

@@ -79,7 +79,7 @@ pub fn build(dir: &Path, out_dir: Option<&Path>) -> Result<PathBuf, BuildError> 
     }
     project.stage(&inputs)?;
     match language {
-        Language::C => c::build(&project, &tool)?,
+        Language::C => c::build(&project, &tool, project.world(&inputs))?,
         Language::Python => python::build(&project, &tool, project.world(&inputs))?,
         Language::JavaScript => js::build(&project, &tool, project.world(&inputs))?,
         Language::Rust => {}

@@ -121,7 +121,13 @@ impl Project {
             .and_then(|n| n.to_str())
             .unwrap_or("operator")
             .to_string();
-        let out_dir = out_dir.map_or_else(|| dir.join("target"), Path::to_path_buf);
+        // Absolute: the toolchains run in the staging directory and write the component there.
+        let out_dir = match out_dir {
+            None => dir.join("target"),
+            Some(out) => std::path::absolute(out).map_err(|source| {
+                BuildError::io("cannot resolve the output directory", out, source)
+            })?,
+        };
         Ok(Project {
             stage: out_dir.join(format!("{name}.build")),
             component: out_dir.join(format!("{name}.wasm")),
@@ -174,12 +180,13 @@ impl Project {
 
     /// The WIT world the project targets: `windowed-operator` when its own sources export
     /// host-managed windows through the SDK (`cameo.export_windowed` in Python,
-    /// `cameo.exportWindowed` in JavaScript), else `operator`.
+    /// `cameo.exportWindowed` in JavaScript, `CAMEO_EXPORT_WINDOWED` in C), else `operator`.
     pub fn world(&self, inputs: &[Input]) -> &'static str {
         let marker: &[u8] = match self.language {
             Language::Python => b"export_windowed(",
             Language::JavaScript => b"exportWindowed(",
-            Language::C | Language::Rust => return "operator",
+            Language::C => b"CAMEO_EXPORT_WINDOWED(",
+            Language::Rust => return "operator",
         };
         let own_sources = inputs.iter().filter(|input| {
             !sdk::files(self.language)
@@ -210,5 +217,65 @@ impl Project {
                 .map_err(|source| BuildError::io("cannot write", &path, source))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, content: &str) -> Input {
+        Input {
+            name: name.to_string(),
+            content: content.as_bytes().to_vec(),
+        }
+    }
+
+    fn project(language: Language) -> Project {
+        Project {
+            dir: PathBuf::from("op"),
+            language,
+            stage: PathBuf::from("op/target/op.build"),
+            component: PathBuf::from("op/target/op.wasm"),
+        }
+    }
+
+    #[test]
+    fn a_relative_output_directory_is_made_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::new(dir.path(), Language::C, Some(Path::new("out"))).unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(project.component.parent(), Some(here.join("out").as_path()));
+    }
+
+    #[test]
+    fn a_c_project_exporting_windows_targets_the_windowed_world() {
+        let c = project(Language::C);
+        let windowed = [input("agg.c", "CAMEO_EXPORT_WINDOWED(agg)\n")];
+        assert_eq!(c.world(&windowed), "windowed-operator");
+        // The SDK's own header names the macro: only the project's sources count.
+        let plain = [
+            input("filter.c", "CAMEO_EXPORT_OPERATOR(init, process)\n"),
+            input("cameo_window.h", "#define CAMEO_EXPORT_WINDOWED(OPERATOR)"),
+        ];
+        assert_eq!(c.world(&plain), "operator");
+    }
+
+    #[test]
+    fn python_and_js_projects_exporting_windows_target_the_windowed_world() {
+        let py = [input(
+            "app.py",
+            "Handler, Windowed = cameo.export_windowed(Agg)\n",
+        )];
+        assert_eq!(project(Language::Python).world(&py), "windowed-operator");
+        let js = [input(
+            "app.js",
+            "export const { handler, windowed } = cameo.exportWindowed(A);",
+        )];
+        assert_eq!(
+            project(Language::JavaScript).world(&js),
+            "windowed-operator"
+        );
+        assert_eq!(project(Language::Rust).world(&py), "operator");
     }
 }

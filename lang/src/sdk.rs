@@ -28,10 +28,12 @@ const JS: &[(&str, &str)] = &[
 const C: &[(&str, &str)] = &[
     ("cameo.h", include_str!("../../sdk/c/cameo.h")),
     ("cameo_json.h", include_str!("../../sdk/c/cameo_json.h")),
+    ("cameo_number.h", include_str!("../../sdk/c/cameo_number.h")),
     (
         "cameo_unicode.h",
         include_str!("../../sdk/c/cameo_unicode.h"),
     ),
+    ("cameo_window.h", include_str!("../../sdk/c/cameo_window.h")),
 ];
 
 /// The SDK files of `language`, by name (none for Rust, whose SDK is a crate).

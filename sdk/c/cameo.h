@@ -17,6 +17,11 @@
  * cameo_invalid_input(err, ...) or cameo_failed(err, ...) to fail the call: the host sends its
  * batch to the dead-letter output and discards the state writes it made.
  * CAMEO_EXPORT_OPERATOR_WITH_TIMERS(init, process, on_timer) exports an on-timer too.
+ * CAMEO_EXPORT_WINDOWED(op) exports an operator whose windows the host manages (cameo_window.h).
+ *
+ * Numbers and JSON text: cameo_num keeps a number exact while it fits an int64_t;
+ * cameo_buf_num, cameo_buf_f64 and cameo_buf_json_str write numbers and strings exactly as
+ * serde_json does (cameo_number.h).
  *
  * Text: cameo_utf8_valid, cameo_next_char, cameo_is_alnum and cameo_lower_word split and
  * lower-case words exactly as Rust's char::is_alphanumeric and str::to_lowercase (tables in
@@ -416,5 +421,10 @@ static bool cameo_config_get_f64(const cameo_json *config, const char *name, boo
         }                                                                                                  \
         return ok;                                                                                         \
     }
+
+#include "cameo_number.h"
+#ifdef CAMEO_WINDOWED_WORLD
+#include "cameo_window.h"
+#endif
 
 #endif

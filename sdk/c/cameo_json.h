@@ -328,9 +328,8 @@ static void cameo_json_free(cameo_json *doc) {
     free(doc);
 }
 
-/* Parses `len` bytes of JSON into *doc; false with a reason in `why` when it is not valid. */
-static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len) {
-    cameo_json_parser_ ps = {bytes, bytes + len, why, why_len, 0, false};
+static bool cameo_json_parse_(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len, bool lenient) {
+    cameo_json_parser_ ps = {bytes, bytes + len, why, why_len, 0, lenient};
     cameo_json *v = calloc(1, sizeof *v);
     if (!v) return cameo_json_fail_(&ps, "out of memory");
     bool ok = cameo_json_value_(&ps, v);
@@ -341,6 +340,19 @@ static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc,
     if (!ok) { cameo_json_free(v); return false; }
     *doc = v;
     return true;
+}
+
+/* Parses `len` bytes of JSON into *doc; false with a reason in `why` when it is not valid. */
+static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len) {
+    return cameo_json_parse_(bytes, len, doc, why, why_len, false);
+}
+
+/* Parses like cameo_json_parse but lets through what only a lenient read accepts: a number
+ * past the f64 range (read as an infinity, so `1e999` gives back an infinite sum), a lone
+ * surrogate escape, deeper nesting. For reading back what the operator itself wrote, such as
+ * a window accumulator. */
+static bool cameo_json_parse_lax(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len) {
+    return cameo_json_parse_(bytes, len, doc, why, why_len, true);
 }
 
 /* Whether `v` (read leniently, `depth` levels down) holds what a strict read refuses. */

@@ -117,7 +117,12 @@ fn assert_same_windows(got: &Windows, expected: &Windows) {
 
 /// The checkpoint files of the job under `data`, oldest first.
 fn checkpoint_files(data: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("checkpoints/sensor-windows"))
+    job_checkpoints(data, "sensor-windows")
+}
+
+/// The checkpoints job `job` has written in `data`, oldest first.
+fn job_checkpoints(data: &Path, job: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("checkpoints").join(job))
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
@@ -247,7 +252,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
     let data = dir.path().join("data");
     let flags = RunFlags {
         checkpoint_interval_ms: 50,
-        json: false,
+        json: true,
     };
     let mut first = run_command(dir.path(), flags)
         .stdout(Stdio::null())
@@ -275,4 +280,116 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
     );
     let text = std::fs::read_to_string(dir.path().join("sums.ndjson")).unwrap();
     assert_same_windows(&results(text.lines()), &expected);
+}
+
+/// A directory holding `job.toml`: 400 lines, every fifth not a JSON object, read at 2000
+/// lines a second into two branches: 2 instances of `filter` (which fails on those) into one
+/// file, and an operator that takes milliseconds an event into another; dead letters go to
+/// `dead.ndjson`, checkpoints to `data`. The slow branch keeps each checkpoint open long after
+/// the filters passed its barrier, while they go on failing on the lines after it.
+fn failing_lines_job() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..400)
+        .map(|i| {
+            if i % 5 == 0 {
+                format!("bad {i}\n")
+            } else {
+                format!("{{\"n\":{i}}}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("lines.txt"), lines).unwrap();
+    let toml = format!(
+        r#"
+name = "failing"
+dead_letter = {{ path = "dead.ndjson" }}
+[[source]]
+name = "in"
+kind = "file"
+path = "lines.txt"
+rate = 2000
+
+[[operator]]
+name = "pick"
+module = {module}
+inputs = ["in"]
+parallelism = 2
+config = {{ field = "n", min = 0 }}
+
+[[operator]]
+name = "slow"
+module = {spin}
+inputs = ["in"]
+config = {{ iterations = 3000000 }}
+
+[[sink]]
+name = "out"
+inputs = ["pick"]
+kind = "file"
+path = "out.ndjson"
+format = "ndjson"
+
+[[sink]]
+name = "slow-out"
+inputs = ["slow"]
+kind = "discard"
+"#,
+        module = toml_path(guests::FILTER),
+        spin = toml_path(guests::SPIN_SLICE)
+    );
+    std::fs::write(dir.path().join("job.toml"), toml).unwrap();
+    dir
+}
+
+#[test]
+fn dead_letters_are_written_exactly_once_across_a_kill_and_resume() {
+    let dir = failing_lines_job();
+    let flags = RunFlags {
+        checkpoint_interval_ms: 50,
+        json: true,
+    };
+    let mut first = run_command(dir.path(), flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dead = dir.path().join("dead.ndjson");
+    let data = dir.path().join("data");
+    wait_for("a checkpoint", || {
+        !job_checkpoints(&data, "failing").is_empty()
+    });
+    first.kill().unwrap(); // SIGKILL
+    assert!(!first.wait().unwrap().success(), "killed before the end");
+    let second = run_command(dir.path(), flags).output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&second.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        summary["checkpoints"]["restored_from"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mut values: Vec<&str> = letters
+        .iter()
+        .map(|letter| letter["value"].as_str().unwrap())
+        .collect();
+    values.sort_unstable();
+    let mut expected: Vec<String> = (0..400).step_by(5).map(|i| format!("bad {i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(values, expected, "each bad line once, none lost");
+    let seqs: Vec<u64> = letters.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
 }

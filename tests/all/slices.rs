@@ -218,7 +218,13 @@ fn a_due_source_cuts_a_running_call_short() {
     options.limits.fuel_per_call = 100_000_000_000;
     options.limits.slice_micros = 10_000_000;
     let mut host = cameo_host::Host::new(options).unwrap();
-    let long = generated("bulk", guests::SPIN_SLICE, "{ iterations = 500000000 }", 0, 1);
+    let long = generated(
+        "bulk",
+        guests::SPIN_SLICE,
+        "{ iterations = 500000000 }",
+        0,
+        1,
+    );
     let paced = generated(
         "quick",
         guests::FILTER,

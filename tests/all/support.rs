@@ -1,6 +1,8 @@
 //! Helpers shared by the tests: job specs around built guests, runs, and the `cameo` binary;
-//! `window_agg` has those for windowed jobs.
+//! `window_agg` has those for windowed jobs, `conformance` the runner of the conformance
+//! tables.
 
+pub mod conformance;
 pub mod window_agg;
 
 use std::path::{Path, PathBuf};

@@ -5,26 +5,10 @@
 //! after, floats are written the way serde_json writes them, and an event without a numeric
 //! field is a dead letter with the same reason.
 
-use std::path::PathBuf;
-
-use cameo_host::{Host, JobPlan, ModuleSource, OperatorModule, RunOptions};
-use cameo_tests::guests;
-
-use crate::support::{options, repo_root};
-
-/// The languages whose `window-agg` the table runs against.
-const LANGUAGES: [&str; 3] = ["rust", "python", "js"];
-
-/// Fuel one call may burn: interpreters burn far more than compiled code (as in the
-/// filter and wordcount conformance suite).
-fn fuel_per_call(language: &str) -> u64 {
-    let rust = options().limits.fuel_per_call;
-    match language {
-        "python" => rust * 10,
-        "js" => rust * 20,
-        _ => rust,
-    }
-}
+use crate::support::conformance::{
+    CaseJob, LANGUAGES, assert_all_conform, difference, host_with, run,
+};
+use crate::support::repo_root;
 
 struct Case {
     name: &'static str,
@@ -113,6 +97,16 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "keys are written as JSON strings, escaped as serde_json escapes",
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            config: "{}",
+            input: &[r#"{"k":"q\"é\\\n","t":1,"value":1}"#],
+            outputs: &[
+                "q\"é\\\n {\"count\":1,\"key\":\"q\\\"é\\\\\\n\",\"max\":1,\"min\":1,\"sum\":1,\"window_end\":10,\"window_start\":0} @9",
+            ],
+            dead: &[],
+        },
+        Case {
             name: "sliding windows count an event in each",
             window: r#"{ kind = "sliding", size_ms = 10, slide_ms = 5 }"#,
             config: "{}",
@@ -146,145 +140,40 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// The `window-agg` component of `language`.
-fn component(language: &str) -> PathBuf {
-    if language == "rust" {
-        return PathBuf::from(guests::WINDOW_AGG);
-    }
-    let root = repo_root();
-    let dir = root
-        .join("example-operators")
-        .join(language)
-        .join("window-agg");
-    let out = root.join("target").join("guests").join(language);
-    cameo_lang::build(&dir, Some(&out)).unwrap_or_else(|err| {
-        panic!(
-            "could not build {}: {err}\n(scripts/setup-languages installs the toolchains)",
-            dir.display()
-        )
-    })
-}
-
-/// Outputs (`key value @time`) and dead letters (value, reason) of one case.
-type Observed = (Vec<String>, Vec<(String, String)>);
-
-fn run_case(host: &Host, module: &OperatorModule, language: &str, case: &Case) -> Observed {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("input.ndjson"), case.input.join("\n")).expect("input");
-    let tenant: String = format!("{language}-{}", case.name)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let toml = format!(
-        r#"
-name = "{tenant}"
-tenant = "{tenant}"
-dead_letter = {{ path = "dead.ndjson" }}
-[[source]]
-name = "in"
-kind = "file"
-path = "input.ndjson"
-format = "ndjson"
-key_field = "k"
-event_time_field = "t"
-watermark_delay_ms = 100
-[[operator]]
-name = "agg"
-module = "the-module"
-inputs = ["in"]
-config = {config}
-window = {window}
-[[sink]]
-name = "out"
-kind = "memory"
-inputs = ["agg"]
-"#,
-        config = case.config,
-        window = case.window,
-    );
-    let spec = crate::support::parse(&toml, dir.path());
-    let plan =
-        JobPlan::with_modules(&spec, |_| Ok(ModuleSource::Loaded(module.clone()))).expect("plan");
-    let outcome = host
-        .submit_plan(&plan)
-        .and_then(|job| job.wait())
-        .unwrap_or_else(|err| panic!("{language} `{}`: {err}", case.name));
-    let outputs = outcome
-        .outputs
-        .get("out")
-        .map(|events| {
-            events
-                .iter()
-                .map(|e| {
-                    let key = e
-                        .key
-                        .as_ref()
-                        .map_or("-".to_string(), |k| String::from_utf8_lossy(k).into_owned());
-                    format!(
-                        "{key} {} @{}",
-                        String::from_utf8_lossy(&e.value),
-                        e.event_time
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).unwrap_or_default();
-    let dead = dead
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .map(|record| {
-            let text = |field: &str| record[field].as_str().unwrap_or_default().to_string();
-            (text("value"), text("reason"))
-        })
-        .collect();
-    (outputs, dead)
-}
+/// Source lines: NDJSON whose `k` field is the key and `t` the event time.
+const SOURCE: &str =
+    "format = \"ndjson\"\nkey_field = \"k\"\nevent_time_field = \"t\"\nwatermark_delay_ms = 100";
 
 /// Runs the table against `language`'s window-agg on one host; fails listing every case that
 /// does not conform.
 fn conforms(language: &str) {
-    let mut run_options: RunOptions = options();
-    run_options.limits.fuel_per_call = fuel_per_call(language);
-    let mut host = Host::new(run_options).expect("host");
-    let path = component(language);
-    let module = OperatorModule::load_file(host.engine(), &path)
-        .unwrap_or_else(|err| panic!("{} does not load: {err}", path.display()));
+    let (host, modules) = host_with(language, None, &["window-agg"]);
     assert!(
-        module.windowed().is_some(),
+        modules[0].windowed().is_some(),
         "{language} window-agg is not windowed"
     );
-    host.start().expect("start");
     let mut failures = Vec::new();
     for case in cases() {
-        let (outputs, dead) = run_case(&host, &module, language, &case);
-        if outputs != case.outputs {
-            failures.push(format!(
-                "{language} `{}`: outputs {outputs:#?}, expected {:#?}",
-                case.name, case.outputs
-            ));
-        }
-        let dead_conforms = dead.len() == case.dead.len()
-            && dead
-                .iter()
-                .zip(case.dead)
-                .all(|((value, reason), (want_value, want_reason))| {
-                    value == want_value && reason.contains(want_reason)
-                });
-        if !dead_conforms {
-            failures.push(format!(
-                "{language} `{}`: dead letters {dead:?}, expected values and reasons {:?}",
-                case.name, case.dead
-            ));
+        let input: Vec<String> = case.input.iter().map(|line| line.to_string()).collect();
+        let operator = format!("window = {}", case.window);
+        let job = CaseJob {
+            name: case.name,
+            input: &input,
+            source: SOURCE,
+            config: case.config,
+            operator: &operator,
+            times: true,
+        };
+        let outputs: Vec<String> = case.outputs.iter().map(|line| line.to_string()).collect();
+        let why = match run(&host, &modules[0], language, &job) {
+            Ok(emitted) => difference(&outputs, case.dead, &emitted),
+            Err(error) => Some(format!("the job failed: {error}")),
+        };
+        if let Some(why) = why {
+            failures.push(format!("{language} `{}`: {why}", case.name));
         }
     }
-    host.shutdown();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) do not conform:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_conform(host, &failures);
 }
 
 #[test]
@@ -300,6 +189,11 @@ fn python_window_agg_conforms() {
 #[test]
 fn javascript_window_agg_conforms() {
     conforms("js");
+}
+
+#[test]
+fn c_window_agg_conforms() {
+    conforms("c");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub struct Probe {
     pub fit_in_budget: u64,
     /// (instances made, resident growth in MiB) along the way, for the density curve.
     pub curve: Vec<(u64, f64)>,
+    /// Why the probe stopped before the count asked for, when an instantiation failed (e.g.
+    /// the address space an on-demand instance reserves ran out).
+    #[serde(default)]
+    pub stopped_by: Option<String>,
 }
 
 /// The report of `cameo bench density`.
@@ -77,14 +81,35 @@ fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Idle instances of `bytes` each that fit in [`BUDGET_BYTES`], but no more than the `made`
+/// when the allocation itself `stopped` there.
+fn fit(bytes: f64, made: u64, stopped: bool) -> u64 {
+    let by_memory = if bytes > 0.0 {
+        (BUDGET_BYTES as f64 / bytes) as u64
+    } else {
+        0
+    };
+    if stopped {
+        by_memory.min(made)
+    } else {
+        by_memory
+    }
+}
+
 /// Makes up to `instances` idle instances of the component at `path` under `allocation`
-/// (in this process) and measures them.
-pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe, BenchError> {
+/// (in this process) and measures them; the component's compiled code comes from `cache`
+/// when given.
+pub fn probe(
+    path: &Path,
+    allocation_name: &str,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
     let instances = instances.max(1);
     let engine =
         OperatorEngine::with_allocation(Limits::default(), allocation(allocation_name, instances))
             .map_err(cameo_host::JobError::from)?;
-    let module = OperatorModule::load_file(&engine, path)?;
+    let module = OperatorModule::load_file_cached(&engine, path, cache)?;
     let accounts = Accounts::unlimited();
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut kept = Vec::with_capacity(instances as usize);
@@ -98,11 +123,22 @@ pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe
             .block_on(instantiate_idle(&engine, &module, &accounts))
             .map_err(BenchError::Density)?,
     );
+    let mut stopped_by = None;
     for made in 1..=instances {
         let started = Instant::now();
-        let instance = runtime
-            .block_on(instantiate_idle(&engine, &module, &accounts))
-            .map_err(BenchError::Density)?;
+        let instance = match runtime.block_on(instantiate_idle(&engine, &module, &accounts)) {
+            Ok(instance) => instance,
+            // The allocation ran out of something before the budget did: that is its limit.
+            Err(err) if !kept.is_empty() => {
+                stopped_by = Some(err);
+                curve.push((
+                    made - 1,
+                    resident_bytes().saturating_sub(before) as f64 / (1 << 20) as f64,
+                ));
+                break;
+            }
+            Err(err) => return Err(BenchError::Density(err)),
+        };
         times.push(started.elapsed());
         kept.push(instance);
         if made % step == 0 || made == instances {
@@ -132,13 +168,48 @@ pub fn probe(path: &Path, allocation_name: &str, instances: u64) -> Result<Probe
         p50_us: at(0.5),
         p99_us: at(0.99),
         bytes_per_instance: per_instance,
-        fit_in_budget: if per_instance > 0.0 {
-            (BUDGET_BYTES as f64 / per_instance) as u64
-        } else {
-            0
-        },
+        fit_in_budget: fit(per_instance, made, stopped_by.is_some()),
         curve,
+        stopped_by,
     })
+}
+
+/// Runs one probe (on-demand allocation) of the component at `path` in a process of its own,
+/// its compiled code from `cache` when given.
+pub fn probe_command(
+    path: &Path,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
+    let exe = std::env::current_exe()?;
+    probe_in_process(&exe, path, ALLOCATIONS[0], instances, cache)
+}
+
+/// Runs `cameo bench density-probe` (this binary, `exe`) and reads its report.
+fn probe_in_process(
+    exe: &Path,
+    path: &Path,
+    allocation: &str,
+    instances: u64,
+    cache: Option<&Path>,
+) -> Result<Probe, BenchError> {
+    let mut command = Command::new(exe);
+    command
+        .args(["bench", "density-probe", "--allocation", allocation])
+        .args(["--instances", &instances.to_string()]);
+    if let Some(cache) = cache {
+        command.arg("--cache-dir").arg(cache);
+    }
+    let out = command.arg(path).output()?;
+    if !out.status.success() {
+        return Err(BenchError::Density(format!(
+            "the {allocation} probe of {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| BenchError::Density(format!("the probe's report is not readable: {e}")))
 }
 
 /// Runs every guest under every allocation `rounds` times, each in a process of its own.
@@ -154,22 +225,7 @@ pub fn run(operators: &Path, instances: u64, rounds: usize) -> Result<DensityRep
     for _ in 0..rounds {
         for (g, path) in paths.iter().enumerate() {
             for (a, allocation) in ALLOCATIONS.iter().enumerate() {
-                let out = Command::new(&exe)
-                    .args(["bench", "density-probe", "--allocation", allocation])
-                    .args(["--instances", &instances.to_string()])
-                    .arg(path)
-                    .output()?;
-                if !out.status.success() {
-                    return Err(BenchError::Density(format!(
-                        "the {} probe of {} failed: {}",
-                        allocation,
-                        GUESTS[g],
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-                let probe: Probe = serde_json::from_slice(&out.stdout).map_err(|e| {
-                    BenchError::Density(format!("the probe's report is not readable: {e}"))
-                })?;
+                let probe = probe_in_process(&exe, path, allocation, instances, None)?;
                 all.entry((g, a)).or_default().push(probe);
                 progress.inc(1);
             }
@@ -185,12 +241,13 @@ pub fn run(operators: &Path, instances: u64, rounds: usize) -> Result<DensityRep
             p50_us: pick(|p| p.p50_us),
             p99_us: pick(|p| p.p99_us),
             bytes_per_instance: bytes,
-            fit_in_budget: if bytes > 0.0 {
-                (BUDGET_BYTES as f64 / bytes) as u64
-            } else {
-                0
-            },
+            fit_in_budget: fit(
+                bytes,
+                runs.iter().map(|p| p.instances).min().unwrap_or(0),
+                runs.iter().any(|p| p.stopped_by.is_some()),
+            ),
             curve: runs.first().map(|p| p.curve.clone()).unwrap_or_default(),
+            stopped_by: runs.iter().find_map(|p| p.stopped_by.clone()),
         };
         probes
             .entry(GUESTS[g].to_string())
@@ -256,6 +313,18 @@ impl std::fmt::Display for DensityReport {
                     p.bytes_per_instance / 1024.0,
                     p.fit_in_budget
                 )?;
+            }
+        }
+        for (guest, allocations) in &self.probes {
+            for (allocation, p) in allocations {
+                if let Some(reason) = &p.stopped_by {
+                    writeln!(
+                        f,
+                        "{guest}, {allocation}: stopped at {} instances: {}",
+                        p.instances,
+                        reason.lines().next().unwrap_or("")
+                    )?;
+                }
             }
         }
         Ok(())

@@ -7,6 +7,8 @@
 //! - [`flink`]: cameo against Flink on a job both compute exactly.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
+//! - [`languages`]: the same operators in Rust, Python, JavaScript and C: size, compile
+//!   time, instantiation, memory, events/s, time to first output, SDK glue.
 //! - [`latency`]: latency distributions and p99 over time from the host's histograms.
 //! - [`overhead`]: per-event host cost against batch size, the cost of preemptible slices,
 //!   Wasm against native.
@@ -28,6 +30,7 @@ pub mod checkpoint;
 pub mod density;
 pub mod flink;
 pub mod hostile;
+pub mod languages;
 pub mod latency;
 pub mod overhead;
 pub mod paper;
@@ -75,9 +78,21 @@ pub enum BenchError {
     /// An upgrade the benchmark asked for was refused.
     #[error(transparent)]
     Upgrade(#[from] cameo_host::UpgradeError),
+    /// A Python, JavaScript or C example operator could not be built.
+    #[error("building {operator}: {source}")]
+    Language {
+        /// The operator, as `language/name`.
+        operator: String,
+        /// Why.
+        #[source]
+        source: cameo_lang::BuildError,
+    },
     /// An idle instance could not be made, or a density probe failed.
     #[error("density: {0}")]
     Density(String),
+    /// A `cameo` process the benchmark ran failed.
+    #[error("{0}")]
+    Run(String),
 }
 
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`

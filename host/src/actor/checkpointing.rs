@@ -77,6 +77,7 @@ impl Actor {
         if let Some(checkpointer) = &self.links.checkpointer {
             checkpointer.actor_snapshot(&self.label, id, self.snapshot());
         }
+        self.passed_barrier = id;
         self.links.router.barrier(id, activator);
         if let Some(late) = &self.links.late {
             late.barrier(id, activator);

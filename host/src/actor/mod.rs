@@ -142,6 +142,9 @@ pub struct Actor {
     held_channels: Vec<bool>,
     /// The checkpoint being aligned.
     aligning: Option<u64>,
+    /// The newest checkpoint whose barrier this instance passed on: its dead letters from
+    /// then on belong after that checkpoint.
+    passed_barrier: u64,
     /// The priority context of the call in flight, and whether it fires windows or timers.
     in_flight_context: Option<InFlight>,
     /// Fuel already charged to the tenant for the call in flight.
@@ -198,6 +201,7 @@ impl Actor {
             finished: false,
             held_channels,
             aligning: None,
+            passed_barrier: 0,
             in_flight_context: None,
             charged: 0,
             held_charged: HeldCharge::default(),
@@ -331,6 +335,7 @@ impl Actor {
                 format!(" for key {:?}", String::from_utf8_lossy(&k))
             });
             self.links.dead_letters.record(
+                self.passed_barrier,
                 &self.links.operator,
                 None,
                 Some(time),

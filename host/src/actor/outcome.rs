@@ -71,6 +71,7 @@ impl Actor {
                     CallInput::Batch { batch, .. } => {
                         for event in batch.events() {
                             self.links.dead_letters.record(
+                                self.passed_barrier,
                                 &self.links.operator,
                                 Some(event),
                                 None,
@@ -84,6 +85,7 @@ impl Actor {
                             pane.start, pane.end
                         );
                         self.links.dead_letters.record(
+                            self.passed_barrier,
                             &self.links.operator,
                             None,
                             Some(pane.end),
@@ -92,6 +94,7 @@ impl Actor {
                     }
                     CallInput::Timer { time, .. } => {
                         self.links.dead_letters.record(
+                            self.passed_barrier,
                             &self.links.operator,
                             None,
                             Some(time),
@@ -150,6 +153,7 @@ impl Actor {
                         ),
                     };
                     self.links.dead_letters.record(
+                        self.passed_barrier,
                         &self.links.operator,
                         Some(&event),
                         None,

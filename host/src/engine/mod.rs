@@ -169,10 +169,15 @@ impl OperatorEngine {
 struct TickPlan {
     interval: std::time::Duration,
     next_tick: std::time::Instant,
-    /// The timer the last early tick was for: a due timer stays due until a worker takes it,
-    /// and one tick is enough to end the slices running.
-    kicked: Option<std::time::Instant>,
+    /// The timer the last early tick was for, and when it was given: a due timer stays due
+    /// until a worker takes it, and a call that started after the tick (its worker took other
+    /// work first) would not see it, so a timer still due is ticked for again after
+    /// [`REKICK`].
+    kicked: Option<(std::time::Instant, std::time::Instant)>,
 }
+
+/// How long a timer may stay due after its tick before it is ticked for again.
+const REKICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl TickPlan {
     fn new(interval: std::time::Duration, now: std::time::Instant) -> Self {
@@ -183,29 +188,37 @@ impl TickPlan {
         }
     }
 
+    /// When the due `timer` should be ticked for (now, if it never was).
+    fn kick_at(&self, timer: std::time::Instant) -> std::time::Instant {
+        match self.kicked {
+            Some((at, when)) if at == timer => when + REKICK,
+            _ => timer,
+        }
+    }
+
     /// Whether to advance the epoch now, given the earliest timer.
     fn due(&mut self, now: std::time::Instant, timer: Option<std::time::Instant>) -> bool {
-        let for_timer = timer.is_some_and(|at| at <= now && self.kicked != Some(at));
-        if for_timer {
-            self.kicked = timer;
+        let for_timer = timer.filter(|at| *at <= now && self.kick_at(*at) <= now);
+        if let Some(at) = for_timer {
+            self.kicked = Some((at, now));
         }
-        if now >= self.next_tick || for_timer {
+        if now >= self.next_tick || for_timer.is_some() {
             self.next_tick = now + self.interval;
             return true;
         }
         false
     }
 
-    /// How long to sleep: until the next tick, or the earliest timer when that comes first
-    /// (and has not had its tick).
+    /// How long to sleep: until the next tick, or the earliest timer's (next) tick when that
+    /// comes first.
     fn sleep(
         &self,
         now: std::time::Instant,
         timer: Option<std::time::Instant>,
     ) -> std::time::Duration {
         let wake = match timer {
-            Some(at) if self.kicked != Some(at) => at.min(self.next_tick),
-            _ => self.next_tick,
+            Some(at) => self.kick_at(at).min(self.next_tick),
+            None => self.next_tick,
         };
         wake.saturating_duration_since(now)
     }
@@ -344,11 +357,11 @@ impl ResourceLimiter for MemoryCap {
 
 #[cfg(test)]
 mod tests {
-    use super::TickPlan;
+    use super::{REKICK, TickPlan};
     use std::time::{Duration, Instant};
 
     #[test]
-    fn ticks_every_interval_and_once_more_for_each_due_timer() {
+    fn ticks_every_interval_and_again_for_a_timer_that_stays_due() {
         let start = Instant::now();
         let ms = Duration::from_millis;
         let mut plan = TickPlan::new(ms(10), start);
@@ -368,10 +381,17 @@ mod tests {
             "a due timer ticks at once"
         );
         assert!(
-            !plan.due(start + ms(4), Some(timer)),
-            "the same timer, still due, does not tick again"
+            !plan.due(start + ms(3) + REKICK / 2, Some(timer)),
+            "the same timer, still due, does not tick again at once"
         );
-        assert_eq!(plan.sleep(start + ms(4), Some(timer)), ms(9));
+        assert_eq!(
+            plan.sleep(start + ms(3) + REKICK / 2, Some(timer)),
+            REKICK / 2
+        );
+        assert!(
+            plan.due(start + ms(3) + REKICK, Some(timer)),
+            "a timer no worker took is ticked for again: a call may have started since"
+        );
         let later = start + ms(5);
         assert!(
             plan.due(start + ms(5), Some(later)),

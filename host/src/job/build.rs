@@ -79,13 +79,18 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .filter(|r| r.checkpoint.is_some())
         .map(|r| r.sink_position(DEAD_LETTERS))
         .unwrap_or_default();
+    let resumed_from = recovery
+        .as_ref()
+        .and_then(|r| r.checkpoint.as_ref())
+        .map_or(0, |checkpoint| checkpoint.id);
     let dead_letters = Arc::new(DeadLetters::new(
         open_dead_letters(plan, recovery.as_ref())?,
         dead_letter_position,
+        resumed_from,
         Arc::clone(&metrics),
     ));
     if let Some(checkpointer) = &checkpointer {
-        checkpointer.watch_dead_letters(dead_letters.position());
+        checkpointer.watch_dead_letters(Arc::clone(&dead_letters));
     }
     let mut wiring = Wiring {
         host,
@@ -489,13 +494,15 @@ impl Wiring<'_> {
                 .map(|input| (input.first_channel, self.instances(&input.producer))),
         );
         let mut targets: Vec<(TaskId, Arc<Mailbox>)> = Vec::with_capacity(parallelism);
+        let full_peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for instance in (0..parallelism).rev() {
             let label = operator.instance_label(instance);
             let limits = &self.host.options.limits;
             let mailbox = Arc::new(
                 Mailbox::new(limits.mailbox_capacity)
                     .bounded_in_bytes(limits.mailbox_bytes, cx.accounts.budget.clone())
-                    .with_groups(wide.groups().clone()),
+                    .with_groups(wide.groups().clone())
+                    .counting_fullness_in(Arc::clone(&full_peers)),
             );
             let snapshot = self
                 .recovery

@@ -233,6 +233,15 @@ pub struct Host {
     _ticker: Option<EpochTicker>,
 }
 
+/// Room the host keeps back from its budget for lifting call outputs: each worker lifts one
+/// call's outputs at a time, and they take at most [`crate::limits::OUTPUT_LIFT_FACTOR`] host
+/// bytes per byte of the instance's linear memory.
+fn output_lift_reserve(options: &RunOptions) -> u64 {
+    (options.workers.max(1) as u64)
+        .saturating_mul(crate::limits::OUTPUT_LIFT_FACTOR)
+        .saturating_mul(options.limits.memory_bytes)
+}
+
 impl Host {
     /// A host with `options`; its workers start with [`Host::start`].
     pub fn new(options: RunOptions) -> Result<Self, JobError> {
@@ -252,7 +261,7 @@ impl Host {
         };
         Ok(Host {
             _ticker: ticker,
-            budget: MemoryBudget::new(options.budget),
+            budget: MemoryBudget::with_reserve(options.budget, output_lift_reserve(&options)),
             engine,
             ns_per_fuel,
             executor,

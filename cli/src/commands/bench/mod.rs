@@ -43,6 +43,11 @@ pub enum BenchCommand {
     /// Idle operator instances that fit in 2 GiB, instantiation time and memory per instance,
     /// per guest, with on-demand and pooling allocation.
     Density(suite::DensityArgs),
+    /// The same operators written in Rust, Python, JavaScript and C, side by side: component
+    /// size, compile time cold and cached, instantiation time and memory per instance,
+    /// events/s of filter and wordcount at batch 64, time to first output with a warm cache,
+    /// and the SDK's glue against hand-written bindings.
+    Languages(suite::LanguagesArgs),
     /// One density probe, in a process of its own (run by `density`).
     #[command(name = "density-probe", hide = true)]
     DensityProbe(suite::DensityProbeArgs),
@@ -259,6 +264,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Scale(args) => suite::scale(args),
         BenchCommand::Overhead(args) => suite::overhead(args),
         BenchCommand::Density(args) => suite::density(args),
+        BenchCommand::Languages(args) => suite::languages(args),
         BenchCommand::DensityProbe(args) => suite::density_probe(args),
         BenchCommand::Serve {
             events,

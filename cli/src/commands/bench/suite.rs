@@ -1,5 +1,5 @@
-//! The flags and runners of `cameo bench paper|spike|scale|overhead|density`, and the writing
-//! of every scenario's charts and raw data under `--out`.
+//! The flags and runners of `cameo bench paper|spike|scale|overhead|density|languages`, and
+//! the writing of every scenario's charts and raw data under `--out`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,7 @@ use cameo_host::PolicyKind;
 use super::{default_workers, positive, print_report};
 use crate::bench::plot::Chart;
 use crate::bench::scenarios::{ScenarioOptions, ScenarioReport};
-use crate::bench::{density, overhead, paper, scale, spike};
+use crate::bench::{density, languages, overhead, paper, scale, spike};
 
 /// Writes `raw` as `DIR/NAME.json` and every chart as `DIR/STEM.svg` and `.png`, saying
 /// where on stderr; a file that cannot be written is a warning (the figures were printed).
@@ -253,13 +253,64 @@ pub struct DensityProbeArgs {
     /// Idle instances to make.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     instances: u64,
+    /// Load the component's compiled code from this cache (filled when empty).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// The operator component.
     component: PathBuf,
 }
 
 /// Runs one density probe and prints it as JSON.
 pub fn density_probe(args: DensityProbeArgs) -> anyhow::Result<()> {
-    let probe = density::probe(&args.component, &args.allocation, args.instances)?;
+    let probe = density::probe(
+        &args.component,
+        &args.allocation,
+        args.instances,
+        args.cache_dir.as_deref(),
+    )?;
     println!("{}", serde_json::to_string(&probe)?);
+    Ok(())
+}
+
+/// Flags of `cameo bench languages`.
+#[derive(Debug, clap::Args)]
+pub struct LanguagesArgs {
+    /// Events per throughput run.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    events: u64,
+    /// Idle instances per density probe.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    instances: u64,
+    /// Rounds (medians are reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// The example operators' root, holding rust/, python/, js/ and c/.
+    #[arg(long, default_value = "example-operators")]
+    examples: PathBuf,
+    /// Where the Python, JavaScript and C components and the compiled-code cache go.
+    #[arg(long, default_value = "target/bench-languages")]
+    build_dir: PathBuf,
+    /// Where to write the raw data (languages.json).
+    #[arg(long, default_value = "target/cameo-bench")]
+    out: PathBuf,
+    /// Print the report as JSON: {"events", "batch_size", "instances", "rounds", "rows":
+    /// [{"language", "component_bytes", "compile_ms", "cached_ms", "instantiate_us",
+    /// "bytes_per_instance", "filter_eps", "wordcount_eps", "filter_raw_eps",
+    /// "first_output_s", "vs_rust": {figure: ratio, "sdk_vs_raw"}}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `cameo bench languages`.
+pub fn languages(args: LanguagesArgs) -> anyhow::Result<()> {
+    let report = languages::run(&languages::LanguagesOptions {
+        examples: args.examples,
+        build_dir: args.build_dir,
+        events: args.events,
+        instances: args.instances,
+        rounds: args.rounds as usize,
+    })?;
+    print_report(&report, args.json)?;
+    write_out(&args.out, "languages", &report, Vec::new());
     Ok(())
 }

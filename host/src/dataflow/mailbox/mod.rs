@@ -1,8 +1,8 @@
 //! Messages between actors and the bounded mailbox that holds them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::edge_watermarks::ChannelGroups;
 use super::record::{PriorityContext, Record, event_bytes};
@@ -110,6 +110,9 @@ pub struct Mailbox {
     /// Whether the mailbox is full, as of the last change (made under the lock): producers
     /// of a wide edge ask hundreds of mailboxes before every call, most of them not full.
     full: AtomicBool,
+    /// Full mailboxes among this one's peers (the other instances of its operator), counted
+    /// together so that a sender can pass over an edge with none full at once.
+    full_peers: Option<Arc<AtomicUsize>>,
 }
 
 /// What a mailbox holds, or may hold: events and their bytes.
@@ -254,7 +257,22 @@ impl Mailbox {
             budget: None,
             groups: ChannelGroups::default(),
             full: AtomicBool::new(false),
+            full_peers: None,
         }
+    }
+
+    /// This mailbox, counted in `full_peers` while it is full (one count shared by all
+    /// instances of an operator).
+    pub fn counting_fullness_in(mut self, full_peers: Arc<AtomicUsize>) -> Self {
+        self.full_peers = Some(full_peers);
+        self
+    }
+
+    /// How many of this mailbox's peers are full, if they keep count.
+    pub fn full_peers(&self) -> Option<usize> {
+        self.full_peers
+            .as_ref()
+            .map(|count| count.load(Ordering::Acquire))
     }
 
     /// This mailbox, taking the watermarks of `groups`' channels combined on their group
@@ -323,8 +341,17 @@ impl Mailbox {
 
     /// Records whether the mailbox is full now, for [`Mailbox::is_full`].
     fn note_fullness(&self, inner: &Inner) {
-        self.full
-            .store(inner.is_full(self.capacity), Ordering::Release);
+        let full = inner.is_full(self.capacity);
+        let was = self.full.swap(full, Ordering::AcqRel);
+        if let Some(count) = &self.full_peers
+            && was != full
+        {
+            if full {
+                count.fetch_add(1, Ordering::AcqRel);
+            } else {
+                count.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 
     /// True when the mailbox holds its capacity of events or more (not counting held

@@ -151,8 +151,9 @@ pub struct SourceTask<I> {
     input: I,
     /// Its own task id, to be woken when a full mailbox drains.
     task: TaskId,
-    /// When the first item after those skipped was due.
-    started: Instant,
+    /// When the first item after those skipped was due: when the source first ran (a job
+    /// submitted before the host starts does not count the wait as input owed).
+    started: Option<Instant>,
     /// An item taken from the input before it was due.
     held: Option<(u64, Item)>,
     /// Input consumed so far, including what was skipped.
@@ -167,7 +168,7 @@ pub struct SourceTask<I> {
 }
 
 impl<I: Input> SourceTask<I> {
-    /// A source reading `input`, registered as task `task`; pacing starts now.
+    /// A source reading `input`, registered as task `task`; pacing starts when it first runs.
     pub fn new(mut source: Source, input: I, task: TaskId) -> Self {
         source.chunk = source.chunk.max(1);
         let emitter = Emitter::new(source.watermark_delay_ms);
@@ -175,7 +176,7 @@ impl<I: Input> SourceTask<I> {
             source,
             input,
             task,
-            started: Instant::now(),
+            started: None,
             held: None,
             offset: 0,
             before_chunk: 0,
@@ -191,9 +192,10 @@ impl<I: Input> SourceTask<I> {
         // A rate so low that the item is out of reach means: a day from now.
         let wait =
             Duration::try_from_secs_f64(n as f64 / self.source.rate).unwrap_or(Duration::MAX);
-        self.started
+        let started = self.started.unwrap_or_else(Instant::now);
+        started
             .checked_add(wait)
-            .unwrap_or(self.started + Duration::from_secs(86_400))
+            .unwrap_or(started + Duration::from_secs(86_400))
     }
 
     /// Sends the items due by `now`, up to a few chunks' worth of input (skipped items and
@@ -267,6 +269,7 @@ impl<I: Input> SourceTask<I> {
                 }
                 Item::Nothing => {}
                 Item::Bad(event, reason) => self.source.dead_letters.record(
+                    self.injected,
                     &self.source.name,
                     event.as_ref(),
                     None,
@@ -350,6 +353,7 @@ impl<I: Input> TimedTask for SourceTask<I> {
         if self.finished {
             return None;
         }
+        self.started.get_or_insert(now);
         let retry = now + WAIT_STEP;
         // A chunk held back by a full mailbox goes first; no more input is taken meanwhile.
         let stop = match self.flush() {

@@ -59,6 +59,7 @@ fn source_into<I: Input>(
         dead_letters: Arc::new(DeadLetters::new(
             None,
             Default::default(),
+            0,
             Arc::clone(&metrics),
         )),
         metrics,
@@ -106,7 +107,8 @@ fn an_event_past_a_window_end_follows_the_watermark_that_closes_the_window() {
     };
     let input = Times([5, 8, 12, 13].into(), 0);
     let (mut task, mailbox, _executor) = source_into(input, 0.0, 64, 100, vec![tumbling]);
-    assert_eq!(task.run(task.started), None);
+    let started = *task.started.get_or_insert_with(Instant::now);
+    assert_eq!(task.run(started), None);
     let mut seen = Vec::new();
     loop {
         match mailbox.take(100, &[]).0 {
@@ -157,7 +159,7 @@ fn drain(mailbox: &Mailbox) -> (usize, bool) {
 #[test]
 fn a_paced_source_sends_what_is_due_and_asks_to_run_when_more_is() {
     let (mut task, mailbox, _executor) = generator_into(100, 1000.0, 64, 1000);
-    let started = task.started;
+    let started = *task.started.get_or_insert_with(Instant::now);
     let ms = |n: u64| started + Duration::from_millis(n);
     let (start, at_10, at_11) = (ms(0), ms(10), ms(11));
     assert_eq!(
@@ -184,7 +186,7 @@ fn a_barrier_goes_ahead_of_a_chunk_held_back_and_covers_only_what_was_sent() {
     };
     let checkpointer = Checkpointer::new(CheckpointStore::new(dir.path(), "job"), participants, 0);
     task.source.checkpointer = Some(Arc::clone(&checkpointer));
-    let now = task.started;
+    let now = *task.started.get_or_insert_with(Instant::now);
     assert_eq!(
         task.run(now),
         Some(now + WAIT_STEP),
@@ -210,7 +212,7 @@ fn a_barrier_goes_ahead_of_a_chunk_held_back_and_covers_only_what_was_sent() {
 #[test]
 fn a_full_mailbox_holds_the_chunk_back_until_it_drains() {
     let (mut task, mailbox, _executor) = generator_into(10, 0.0, 4, 2);
-    let now = task.started;
+    let now = *task.started.get_or_insert_with(Instant::now);
     // The first chunk fills the mailbox; the second is made, then held back.
     assert_eq!(task.run(now), Some(now + WAIT_STEP));
     assert_eq!(task.emitter.len(), 4);

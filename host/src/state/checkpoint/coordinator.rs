@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{ActorSnapshot, Checkpoint, CheckpointStore, SinkPosition};
+use crate::dataflow::dead_letter::DeadLetters;
 use crate::sync::LockRecovered;
 
 /// Parts of the job a checkpoint waits for.
@@ -60,7 +61,7 @@ pub struct Checkpointer {
     pub(super) complete: Mutex<Option<Sender<(Checkpoint, Instant)>>>,
     stats: Mutex<CheckpointStats>,
     /// Where the dead-letter output stands, read when a checkpoint completes.
-    dead_letters: Mutex<Option<Arc<Mutex<SinkPosition>>>>,
+    dead_letters: Mutex<Option<Arc<DeadLetters>>>,
 }
 
 impl Checkpointer {
@@ -80,11 +81,11 @@ impl Checkpointer {
         })
     }
 
-    /// Records the dead-letter output's position (shared with the output, which moves it) in
-    /// every checkpoint, as it stands when the checkpoint completes: dead letters are at least
-    /// once, numbered by `seq`, and cut back to that position on resume.
-    pub fn watch_dead_letters(&self, position: Arc<Mutex<SinkPosition>>) {
-        *self.dead_letters.lock_recovered() = Some(position);
+    /// Records in every checkpoint where the dead-letter output stands when it completes;
+    /// the output holds back letters of inputs after the barrier until then (see
+    /// [`DeadLetters`]), so the position covers exactly the inputs before it.
+    pub fn watch_dead_letters(&self, dead_letters: Arc<DeadLetters>) {
+        *self.dead_letters.lock_recovered() = Some(dead_letters);
     }
 
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
@@ -222,10 +223,11 @@ impl Checkpointer {
         else {
             return;
         };
-        if let Some(position) = &*self.dead_letters.lock_recovered() {
+        if let Some(dead_letters) = &*self.dead_letters.lock_recovered() {
+            let position = dead_letters.checkpoint_completed(checkpoint.id);
             checkpoint
                 .sinks
-                .insert(super::DEAD_LETTERS.to_string(), *position.lock_recovered());
+                .insert(super::DEAD_LETTERS.to_string(), position);
         }
         let sender = self.complete.lock().ok().and_then(|s| s.clone());
         if let Some(sender) = sender {
