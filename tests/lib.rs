@@ -12,9 +12,9 @@
 /// of the `example-operators/rust` workspace: the crate name upper-cased with hyphens as
 /// underscores (`FILTER`, `JSON_MAP`, `WORDCOUNT`, `TUMBLING_SUM`, `WINDOW_AGG`,
 /// `TIMER_COUNT`, `FILTER_RAW`, `INTERVAL_JOIN`, and the test guests `LOOPER`, `MEMORY_HOG`,
-/// `TRAPPER`, `FLOOD`, `STATE_HOG`, `SPIN_SLICE`, `SPIN_WINDOW`, `HOSTILE`, `HOSTILE_WINDOW`),
-/// plus [`guests::ALL`] listing them all. The `for_each_guest!` macro invokes a macro once per
-/// constant name:
+/// `TRAPPER`, `FLOOD`, `STATE_HOG`, `SPIN_SLICE`, `SPIN_WINDOW`, `HOSTILE`, `HOSTILE_WINDOW`,
+/// `WORDCOUNT_V2`, `WORDCOUNT_V3`), plus [`guests::ALL`] listing them all. The
+/// `for_each_guest!` macro invokes a macro once per constant name:
 ///
 /// ```
 /// macro_rules! exists {

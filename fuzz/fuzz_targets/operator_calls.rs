@@ -374,6 +374,7 @@ fuzz_target!(|input: Input| {
         window: None,
         join: None,
         accounts: accounts.clone(),
+        convert_from: None,
     };
     let mut slot = fresh_slot(&setup.engine, &label, &accounts);
     let mut registered: Vec<(Option<Vec<u8>>, i64)> = Vec::new();

@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
         window: None,
         join: None,
         accounts: accounts.clone(),
+        convert_from: None,
     };
     let mut slot = Some(fresh_slot(&engine, "bench/filter", &accounts));
     let mut group = c.benchmark_group("filter");

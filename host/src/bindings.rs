@@ -29,5 +29,9 @@ pub const HANDLER_INTERFACE: &str = "cameo:operator/handler@0.1.0";
 pub const WINDOWED_INTERFACE: &str = "cameo:operator/windowed@0.1.0";
 /// The interface join operators export.
 pub const JOINER_INTERFACE: &str = "cameo:operator/joiner@0.1.0";
+/// The interface of the contract's version 0.2.0 through which a new version of an operator
+/// converts the state an earlier one wrote (`wit/0.2.0`); looked up by name, since it adds
+/// no types of its own.
+pub const UPGRADER_INTERFACE: &str = "cameo:operator/upgrader@0.2.0";
 /// The world an operator component must target.
 pub const OPERATOR_WORLD: &str = "cameo:operator/operator@0.1.0";

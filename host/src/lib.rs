@@ -98,6 +98,8 @@ pub use engine::log::{LogLine, LogSink};
 pub use engine::{Allocation, EngineSetupError, OperatorEngine};
 pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
+pub use job::replay::{Replay, ReplayError};
+pub use job::upgrade::{UpgradeError, Upgraded};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};
 pub use metrics::{

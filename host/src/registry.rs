@@ -29,6 +29,8 @@ pub struct OperatorModule {
     /// Where `windowed.accumulate` is, called with borrowed arguments.
     accumulate: Option<ComponentExportIndex>,
     joiner: Option<JoinerIndices>,
+    /// Where `upgrader.upgrade-state` is, if the component exports it.
+    upgrader: Option<ComponentExportIndex>,
 }
 
 impl std::fmt::Debug for OperatorModule {
@@ -43,6 +45,13 @@ impl OperatorModule {
     /// The name the module was loaded under (usually its file name).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The same module under the name `name` (e.g. a registry's `name@N`): the name errors,
+    /// checkpoints and upgrades know it by, so two versions must not share one.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// The pre-linked component.
@@ -74,6 +83,38 @@ impl OperatorModule {
     /// Where the `joiner` exports are, if the component has them.
     pub fn joiner(&self) -> Option<&JoinerIndices> {
         self.joiner.as_ref()
+    }
+
+    /// Where `upgrader.upgrade-state` is, if the component exports it.
+    pub(crate) fn upgrader(&self) -> Option<&ComponentExportIndex> {
+        self.upgrader.as_ref()
+    }
+
+    /// True when the component converts the state earlier versions wrote (it exports
+    /// `cameo:operator/upgrader@0.2.0`).
+    pub fn converts_state(&self) -> bool {
+        self.upgrader.is_some()
+    }
+
+    /// Why the module cannot run an operator with a window (`window`) or a join (`join`):
+    /// the export it lacks and what to do. `None` when it has what they need.
+    pub(crate) fn missing_export(&self, window: bool, join: bool) -> Option<String> {
+        if join && self.joiner.is_none() {
+            return Some(format!(
+                "the job declares a join for it, but {} does not export {JOINER_INTERFACE}; \
+                 build it against the join-operator world (cameo_sdk::export_joiner!)",
+                self.name
+            ));
+        }
+        if window && self.windowed.is_none() {
+            return Some(format!(
+                "the job declares a window for it, but {} does not export \
+                 {WINDOWED_INTERFACE}; build it against the windowed-operator world \
+                 (cameo_sdk::export_windowed!)",
+                self.name
+            ));
+        }
+        None
     }
 }
 
@@ -353,5 +394,6 @@ fn from_component(
         windowed,
         accumulate,
         joiner,
+        upgrader: crate::actor::upgrade_state_export(component),
     })
 }

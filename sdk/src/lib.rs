@@ -40,6 +40,8 @@
 //!   accumulator and says what a complete pane emits.
 //! - [`JoinOperator`] and [`export_joiner!`]: operators that turn the pairs of a host-managed
 //!   join into events.
+//! - [`UpgradeState`] and [`export_upgradable!`]: operators that convert the state an earlier
+//!   version wrote when a running job switches to them (the contract's version 0.2.0).
 //! - [`Event`], [`Header`], [`Config`], [`Error`] and [`Result`]: the data the host and the
 //!   operator exchange, with helpers for JSON values and configuration fields.
 //! - [`state`]: the host-held key-value state of the instance, which survives a trap and is
@@ -102,6 +104,28 @@ pub mod bindings {
         });
     }
 
+    /// The `upgrader` export of the contract's version 0.2.0, added to `handler` by
+    /// `export_upgradable!`.
+    pub mod upgrader_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-upgrader;
+
+                world upgrader-export {
+                    export cameo:operator/upgrader@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_upgrader_raw",
+            default_bindings_module: "cameo_sdk::bindings::upgrader_world",
+            additional_derives: [PartialEq, Eq],
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
     /// The `joiner` export, added to `handler` by `export_joiner!`.
     pub mod join_world {
         wit_bindgen::generate!({
@@ -134,6 +158,7 @@ pub mod log;
 mod operator;
 pub mod state;
 pub mod timers;
+mod upgrade;
 mod window;
 
 #[doc(hidden)]
@@ -150,6 +175,7 @@ pub use join::JoinOperator;
 pub use operator::{Operator, Output};
 pub use serde;
 pub use serde_json;
+pub use upgrade::UpgradeState;
 pub use window::{Window, WindowOperator};
 
 /// Why a call failed: the WIT `operator-error`.

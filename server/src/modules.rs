@@ -258,15 +258,17 @@ impl Registry {
         }
     }
 
-    /// Loads version `version` (stored bytes) on `engine`.
+    /// Loads version `version` (stored bytes) on `engine`, named `pinned` (`name@N`).
     pub fn load_version(
         &self,
         engine: &OperatorEngine,
         pinned: &str,
         version: &Version,
     ) -> Result<OperatorModule, String> {
+        // Named by its version, which is how checkpoints and upgrades tell versions apart
+        // (the same bytes may be loaded under another name).
         if let Some(module) = self.lock_loaded().get(&version.sha256) {
-            return Ok(module.clone());
+            return Ok(module.clone().named(pinned));
         }
         let bytes = std::fs::read(self.blob(&version.sha256))
             .map_err(|err| format!("the stored component of {pinned} could not be read: {err}"))?;
@@ -276,6 +278,7 @@ impl Registry {
             ));
         }
         self.load(engine, pinned, &version.sha256, &bytes)
+            .map(|module| module.named(pinned))
             .map_err(|err| err.to_string())
     }
 

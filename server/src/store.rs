@@ -155,6 +155,54 @@ pub struct Job {
     pub submitted_ms: u64,
     /// Its figures when it ended.
     pub summary: Option<serde_json::Value>,
+    /// Operators whose module changed while the job ran (upgraded or rolled back), by
+    /// operator name: the module each runs and how it came to. The others run their entry of
+    /// `modules`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operators: BTreeMap<String, OperatorModules>,
+}
+
+impl Job {
+    /// The module version (`name@N`) operator `operator`, whose spec names `reference`,
+    /// runs.
+    pub fn module_of(&self, operator: &str, reference: &str) -> String {
+        match self.operators.get(operator) {
+            Some(record) => record.module.clone(),
+            None => self
+                .modules
+                .get(reference)
+                .cloned()
+                .unwrap_or_else(|| reference.to_string()),
+        }
+    }
+}
+
+/// The module an operator runs after changes, and its history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OperatorModules {
+    /// The version it runs (`name@N`).
+    pub module: String,
+    /// The version it is switching to, until the checkpoint that carries the switch is
+    /// written; a restart before then decides from the checkpoint it resumes from.
+    #[serde(default)]
+    pub pending: Option<String>,
+    /// Every version it ran, oldest first: the submitted one, then each change.
+    pub history: Vec<ModuleChange>,
+}
+
+/// One change of an operator's module.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ModuleChange {
+    /// The version (`name@N`).
+    pub module: String,
+    /// `submitted`, `upgraded`, `rolled-back`, or `abandoned` (a switch the server stopped
+    /// before its checkpoint was written: the operator went on with the version before).
+    pub change: String,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// The first checkpoint that names the version, when it was switched to while running.
+    #[serde(default)]
+    pub checkpoint: Option<u64>,
 }
 
 /// The database.

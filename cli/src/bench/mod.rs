@@ -24,6 +24,7 @@
 //! - [`spike`]: a latency-sensitive job through a 5x burst of another tenant's input.
 //! - [`stages`]: what each stage of the data path costs per event, from a ladder of
 //!   pipelines that each add one stage.
+//! - [`upgrade`]: how long an upgrade holds up the upgraded operator's input.
 
 pub mod checkpoint;
 pub mod density;
@@ -41,6 +42,7 @@ pub mod serve;
 mod specs;
 pub mod spike;
 pub mod stages;
+pub mod upgrade;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +75,9 @@ pub enum BenchError {
     /// A scratch directory or output file could not be made.
     #[error("benchmark scratch space: {0}")]
     Io(#[from] std::io::Error),
+    /// An upgrade the benchmark asked for was refused.
+    #[error(transparent)]
+    Upgrade(#[from] cameo_host::UpgradeError),
     /// A Python, JavaScript or C example operator could not be built.
     #[error("building {operator}: {source}")]
     Language {

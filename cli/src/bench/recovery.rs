@@ -66,6 +66,8 @@ pub fn run(keys: u64, instances: usize, rounds: usize) -> Result<RecoveryReport,
                 held,
                 timers: TimerQueue::default(),
                 watermarks: InputWatermarks::new(1),
+                module: None,
+                converting_from: None,
             },
         );
     }

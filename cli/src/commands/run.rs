@@ -22,9 +22,35 @@ pub struct RunArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     #[command(flatten)]
+    replay: ReplayArgs,
+    #[command(flatten)]
     cache: super::compiled_cache::CacheArgs,
     #[command(flatten)]
     host: HostArgs,
+}
+
+/// Where the job's rewindable sources (file and http sources) start reading, on this start.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ReplayArgs {
+    /// Replay: file and http sources skip this many lines and read on from there, instead of
+    /// where the checkpoint the job resumes from left them (0: from the start). The job's
+    /// state is the checkpoint's, so replayed input is counted again.
+    #[arg(long, value_name = "LINES")]
+    from_offset: Option<u64>,
+    /// Replay: file and http sources leave out the events before this event time (ms since
+    /// the Unix epoch); they need an event_time_field.
+    #[arg(long, value_name = "MS")]
+    from_time: Option<i64>,
+}
+
+impl ReplayArgs {
+    /// The replay these flags ask for.
+    pub fn replay(self) -> cameo_host::Replay {
+        cameo_host::Replay {
+            from_offset: self.from_offset,
+            from_time: self.from_time,
+        }
+    }
 }
 
 /// The policy and limits of the host, shared by `cameo run` and `cameo serve`.
@@ -132,7 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = JobSpec::from_file(&args.job)?;
     let mut options = args.host.options(args.data_dir.clone())?;
     options.compiled_cache = args.cache.dir();
-    let outcome = run_job(&spec, &options)?;
+    let outcome = run_job(&spec, &options, args.replay.replay())?;
     if args.json {
         println!("{}", serde_json::to_string(&outcome.summary)?);
     } else {
@@ -144,8 +170,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// Runs `spec` on a host of its own, as `cameo_host::run_job` does, except that an operator
 /// whose module is a Python, JavaScript or C project directory is first built into a
 /// component (a Rust crate is built by the host itself).
-fn run_job(spec: &JobSpec, options: &RunOptions) -> anyhow::Result<JobOutcome> {
-    let plan = JobPlan::with_modules(spec, |module| {
+fn run_job(
+    spec: &JobSpec,
+    options: &RunOptions,
+    replay: cameo_host::Replay,
+) -> anyhow::Result<JobOutcome> {
+    let mut plan = JobPlan::with_modules(spec, |module| {
         let path = spec.resolve(module);
         if !path.is_dir() {
             return Ok(ModuleSource::Component(path));
@@ -158,5 +188,8 @@ fn run_job(spec: &JobSpec, options: &RunOptions) -> anyhow::Result<JobOutcome> {
             }
         }
     })?;
+    if !replay.is_none() {
+        plan.replay(replay)?;
+    }
     Ok(cameo_host::run_plan(&plan, options)?)
 }

@@ -153,6 +153,10 @@ pub struct CallContext {
     pub join: Option<JoinDef>,
     /// The job's memory budget and the tenant's state quota.
     pub accounts: Accounts,
+    /// The module version that wrote the instance's state, when the module changed since and
+    /// the state is still to be converted (by the new module's `upgrade-state`, if it has
+    /// one) before the call's input.
+    pub convert_from: Option<Arc<str>>,
 }
 
 /// Starts a call; nothing runs until the returned future is polled.
@@ -212,11 +216,12 @@ impl CallContext {
     }
 }
 
-/// Instantiates the module and calls `init`.
+/// Instantiates the module and calls `init`; returns its exports, and its `upgrade-state`
+/// when it has one.
 async fn instantiate(
     store: &mut Store<HostState>,
     cx: &CallContext,
-) -> Result<Exports, NoInstance> {
+) -> Result<(Exports, Option<wasmtime::component::Func>), NoInstance> {
     let name = cx.name();
     let no_fuel =
         |e: wasmtime::Error| NoInstance::Fatal(format!("{name}: could not set fuel: {e:#}"));
@@ -259,8 +264,12 @@ async fn instantiate(
     prepare(store, &cx.limits).map_err(no_fuel)?;
     let init = bindings.handler.call_init(&mut *store, &cx.config).await;
     let panic = store.data_mut().log.flush();
+    let upgrade_state = cx
+        .module
+        .upgrader()
+        .and_then(|index| instance.get_func(&mut *store, index));
     match init {
-        Ok(Ok(())) => Ok(bindings),
+        Ok(Ok(())) => Ok((bindings, upgrade_state)),
         Ok(Err(err)) => Err(NoInstance::Fatal(format!(
             "{name} refused its config in init: {}",
             CallFailure::from_operator(&err)
@@ -269,11 +278,25 @@ async fn instantiate(
     }
 }
 
+/// Instantiates `cx.module` in `store` and calls `init` with the operator's config, for a
+/// module that must show it can run the operator before it replaces the one running; the
+/// error says why it cannot.
+pub(crate) async fn trial(mut store: Store<HostState>, cx: CallContext) -> Result<(), String> {
+    match instantiate(&mut store, &cx).await {
+        Ok(_) => Ok(()),
+        Err(NoInstance::Fatal(reason)) => Err(reason),
+        Err(NoInstance::Budget(exceeded)) => Err(format!(
+            "{} could not be instantiated: {exceeded}",
+            cx.name()
+        )),
+    }
+}
+
 async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
-    let (mut store, bindings) = match slot {
-        Slot::Live(instance) => (instance.store, instance.exports),
+    let (mut store, bindings, upgrade_state) = match slot {
+        Slot::Live(instance) => (instance.store, instance.exports, None),
         Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
-            Ok(bindings) => (store, bindings),
+            Ok((bindings, upgrade_state)) => (store, bindings, upgrade_state),
             Err(refusal) => {
                 let fuel = fuel_used(&store, &cx.limits);
                 let (result, fatal) = match refusal {
@@ -304,7 +327,25 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             fatal: Some(reason),
         };
     }
-    let outcome = call_guest(&mut store, &bindings, &input).await;
+    let outcome = match (&cx.convert_from, upgrade_state) {
+        (Some(from), Some(func)) => {
+            match super::converting::convert(&mut store, func, from, &cx.limits).await {
+                Ok(()) => {
+                    if let Err(err) = prepare(&mut store, &cx.limits) {
+                        Err(err)
+                    } else {
+                        call_guest(&mut store, &bindings, &input).await
+                    }
+                }
+                Err(trap) => Err(trap.context(format!(
+                    "upgrade-state of {} trapped converting the state of {from}; the state \
+                     stays as {from} wrote it",
+                    cx.module.name()
+                ))),
+            }
+        }
+        _ => call_guest(&mut store, &bindings, &input).await,
+    };
     let fuel = fuel_used(&store, &cx.limits);
     let host = store.data_mut();
     let panic = host.log.flush();

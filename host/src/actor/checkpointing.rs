@@ -16,6 +16,8 @@ impl Actor {
             held: held.clone(),
             timers: self.timers.clone(),
             watermarks: self.watermarks.clone(),
+            module: Some(self.cx.module.name().to_string()),
+            converting_from: self.cx.convert_from.as_deref().map(str::to_string),
         }
     }
 
@@ -28,6 +30,9 @@ impl Actor {
         *self.held_mut() = held;
         self.timers = timers;
         self.watermarks.restore(snapshot.watermarks);
+        if let Some(from) = snapshot.converting_from {
+            self.cx.convert_from = Some(from.into());
+        }
         self.settle();
     }
 
@@ -68,6 +73,7 @@ impl Actor {
         if !aligned {
             return;
         }
+        self.switch_module_at(id);
         if let Some(checkpointer) = &self.links.checkpointer {
             checkpointer.actor_snapshot(&self.label, id, self.snapshot());
         }

@@ -8,16 +8,21 @@
 //! - [`failure`]: why a call failed.
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
+//! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
+//! - `converting`: the state an earlier version wrote, converted by the new one.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
 
 mod accumulate;
 pub(crate) use accumulate::export_index as accumulate_export;
 pub mod call;
 mod checkpointing;
+mod converting;
+pub(crate) use converting::export_index as upgrade_state_export;
 pub mod failure;
 mod instance;
 mod joining;
 mod outcome;
+pub mod upgrade;
 mod windowing;
 mod yielding;
 
@@ -111,6 +116,8 @@ pub struct ActorLinks {
     pub latency_target: Duration,
     /// The operator's cost profile and context converter.
     pub profile: Arc<OperatorProfile>,
+    /// The module the operator's instances run, and the one they switch to.
+    pub switch: Arc<upgrade::ModuleSwitch>,
 }
 
 /// One operator instance.
@@ -148,6 +155,8 @@ pub struct Actor {
     /// What is charged to the accounts for what the instance holds: keyed state (to the
     /// tenant's state quota) and everything held, timers included (to the memory budget).
     held_charged: HeldCharge,
+    /// When the instance last switched module, until the first call after it ends.
+    switched_at: Option<Instant>,
 }
 
 /// Bytes an actor has charged for what it holds.
@@ -177,6 +186,7 @@ impl Actor {
         // Group channels too: a combined watermark waits while a channel of its group is
         // held back for alignment.
         let held_channels = vec![false; links.inputs.total()];
+        links.switch.running(&label, cx.module.name());
         Actor {
             label,
             engine,
@@ -200,6 +210,7 @@ impl Actor {
             call_started: None,
             call_slices: 0,
             held_charged: HeldCharge::default(),
+            switched_at: None,
         }
     }
 
@@ -420,7 +431,10 @@ impl Actor {
             )),
         };
         slot.host_mut().timers_held = self.timers.count();
-        call::start(slot, input, self.cx.clone())
+        let cx = self.cx.clone();
+        // Converting the state is tried once, by the first call of the new module.
+        self.cx.convert_from = None;
+        call::start(slot, input, cx)
     }
 
     /// Polls the call in flight for one slice; returns the fuel the whole call burned when
@@ -439,6 +453,7 @@ impl Actor {
                 let fuel = done.fuel;
                 self.finish(done, activator);
                 self.settle();
+                self.first_call_after_switch_ended();
                 Some(fuel)
             }
         }

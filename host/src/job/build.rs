@@ -18,8 +18,9 @@ use super::recovery::{Recovery, open_file_output};
 use super::sources::{self, SourceSetup};
 use super::{Host, JobError, JobHandle};
 use crate::actor::call::CallContext;
+use crate::actor::upgrade::ModuleSwitch;
 use crate::actor::{Actor, ActorLinks};
-use crate::bindings::{Event, JOINER_INTERFACE, WINDOWED_INTERFACE};
+use crate::bindings::Event;
 use crate::budget::Accounts;
 use crate::builder;
 use crate::dataflow::dead_letter::DeadLetters;
@@ -58,11 +59,14 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         .iter()
         .map(|operator| operator_limits(&host.options.limits, operator))
         .collect::<Result<Vec<Limits>, JobError>>()?;
-    let modules = load_modules(plan, host)?;
+    let mut modules = load_modules(plan, host)?;
     let recovery = match &host.options.data_dir {
         Some(dir) => Some(Recovery::find(&plan.name, dir)?),
         None => None,
     };
+    if let Some(recovery) = &recovery {
+        recovery.resume_modules(plan, &mut modules)?;
+    }
     let endpoints = endpoints::open(
         plan,
         host.options.data_dir.as_deref(),
@@ -126,6 +130,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         budget: host.budget.for_job(&plan.tenant, &plan.name),
         state: host.tenant_state(&plan.tenant),
     };
+    let mut switches = BTreeMap::new();
     for (index, operator) in plan.operators.iter().enumerate().rev() {
         let (Some(module), Some(profile), Some(limits)) = (
             modules.get(&operator.name),
@@ -142,8 +147,11 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
             window: operator.window,
             join: operator.join,
             accounts: accounts.clone(),
+            convert_from: None,
         };
-        wiring.add_actors(operator, cx, profile, &dead_letters);
+        let switch = ModuleSwitch::new(cx.clone(), host.engine.clone());
+        switches.insert(operator.name.clone(), Arc::clone(&switch));
+        wiring.add_actors(operator, cx, profile, &dead_letters, switch);
     }
     let started = Instant::now();
     let activator = host.executor.activator();
@@ -194,6 +202,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         checkpoint_interval: host.options.checkpoint_interval,
         recovery: wiring.recovery,
         profiles,
+        switches,
         inlets: endpoints.inlets.clone(),
         outlets: endpoints.outlets.clone(),
     })
@@ -267,25 +276,13 @@ fn operator_limits(limits: &Limits, operator: &OperatorPlan) -> Result<Limits, J
 
 /// Refuses a module that lacks the export a window or join of the job needs.
 fn check_exports(operator: &OperatorPlan, module: &OperatorModule) -> Result<(), JobError> {
-    let mismatch = |reason: String| JobError::Mismatch {
-        operator: operator.name.clone(),
-        reason,
-    };
-    if operator.join.is_some() && module.joiner().is_none() {
-        return Err(mismatch(format!(
-            "the job declares a join for it, but {} does not export {JOINER_INTERFACE}; \
-             build it against the join-operator world (cameo_sdk::export_joiner!)",
-            module.name()
-        )));
+    match module.missing_export(operator.window.is_some(), operator.join.is_some()) {
+        Some(reason) => Err(JobError::Mismatch {
+            operator: operator.name.clone(),
+            reason,
+        }),
+        None => Ok(()),
     }
-    if operator.window.is_some() && module.windowed().is_none() {
-        return Err(mismatch(format!(
-            "the job declares a window for it, but {} does not export {WINDOWED_INTERFACE}; \
-             build it against the windowed-operator world (cameo_sdk::export_windowed!)",
-            module.name()
-        )));
-    }
-    Ok(())
 }
 
 /// The job's checkpoint coordinator, after checking that the checkpoint it resumes from (if
@@ -509,6 +506,7 @@ impl Wiring<'_> {
         cx: CallContext,
         profile: &Arc<OperatorProfile>,
         dead_letters: &Arc<DeadLetters>,
+        switch: Arc<ModuleSwitch>,
     ) {
         let parallelism = operator.parallelism;
         let mut edges = self
@@ -576,6 +574,7 @@ impl Wiring<'_> {
                     left_channels: operator.left_channels,
                     latency_target: self.plan.latency_target,
                     profile: Arc::clone(profile),
+                    switch: Arc::clone(&switch),
                 };
                 let mut actor = Actor::new(
                     label.as_str().into(),

@@ -12,19 +12,24 @@
 //! - `endpoints`: where http sources and sinks keep their data.
 //! - [`monitor`]: watching and steering a job from another thread while it runs.
 //! - [`recovery`]: finding the checkpoint to resume from.
+//! - [`upgrade`]: changing an operator's module while the job runs, and going back.
+//! - [`replay`]: starting rewindable sources from an earlier line or event time.
 
 mod build;
 mod endpoints;
 pub mod monitor;
 pub mod plan;
 pub mod recovery;
+pub mod replay;
 mod sources;
+pub mod upgrade;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::actor::upgrade::ModuleSwitch;
 use crate::bindings::Event;
 use crate::budget::{Accounts, BudgetConfig, MemoryBudget};
 use crate::builder::BuildError;
@@ -404,6 +409,8 @@ pub struct JobHandle {
     checkpoint_interval: Duration,
     recovery: Option<Recovery>,
     profiles: Vec<Arc<OperatorProfile>>,
+    /// The module switch of every operator, by operator name.
+    switches: BTreeMap<String, Arc<ModuleSwitch>>,
     /// The inlets of http sources, by source name.
     inlets: BTreeMap<String, Inlet>,
     /// The output files of http sinks, by sink name.
@@ -451,6 +458,7 @@ impl JobHandle {
             accounts: self.accounts.clone(),
             checkpointer: self.checkpointer.clone(),
             profiles: self.profiles.clone(),
+            switches: self.switches.clone(),
             inlets: self.inlets.clone(),
         }
     }

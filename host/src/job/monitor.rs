@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::actor::upgrade::ModuleSwitch;
 use crate::budget::Accounts;
 use crate::dataflow::profile::OperatorProfile;
 use crate::dataflow::sink::Completion;
@@ -44,6 +45,7 @@ pub struct JobMonitor {
     pub(super) accounts: Accounts,
     pub(super) checkpointer: Option<Arc<Checkpointer>>,
     pub(super) profiles: Vec<Arc<OperatorProfile>>,
+    pub(super) switches: BTreeMap<String, Arc<ModuleSwitch>>,
     pub(super) inlets: BTreeMap<String, Inlet>,
 }
 

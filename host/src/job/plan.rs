@@ -109,6 +109,8 @@ pub(crate) struct SourcePlan {
     pub rate: f64,
     pub idle_timeout: Option<Duration>,
     pub watermark_delay_ms: i64,
+    /// Where it starts on this start of the job, when it replays its input.
+    pub replay: super::replay::Replay,
 }
 
 /// One operator.
@@ -133,6 +135,9 @@ pub(crate) struct OperatorPlan {
     pub fuel_per_call: Option<u64>,
     /// Indices (into the plan's operators) of the operators this one feeds.
     pub successors: Vec<usize>,
+    /// Other modules the operator may have run when its last checkpoint was taken (it was
+    /// upgraded or rolled back): a job resumed from a checkpoint that names one runs it.
+    pub versions: Vec<OperatorModule>,
 }
 
 /// Where a sink writes.
@@ -302,6 +307,21 @@ impl JobPlan {
         self.dead_letter_kept = true;
     }
 
+    /// Offers `modules` (loaded with the host's engine) as the other versions operator
+    /// `operator` may have run when the checkpoint the job resumes from was taken, because it
+    /// was upgraded or rolled back while it ran: the job resumes on the module that checkpoint
+    /// names, found among these by [`OperatorModule::name`], so a crash during an upgrade
+    /// comes back on one version. False when the job has no such operator.
+    pub fn offer_versions(&mut self, operator: &str, modules: Vec<OperatorModule>) -> bool {
+        match self.operators.iter_mut().find(|o| o.name == operator) {
+            Some(plan) => {
+                plan.versions = modules;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The windows of the job's operators.
     pub(crate) fn windows(&self) -> Vec<WindowDef> {
         self.operators.iter().filter_map(|o| o.window).collect()
@@ -396,6 +416,7 @@ fn source_plan(spec: &JobSpec, source: &SourceSpec) -> SourcePlan {
             .as_ref()
             .map(|ms| Duration::from_millis(*ms.get_ref())),
         watermark_delay_ms: i64::try_from(source.watermark_delay_ms).unwrap_or(i64::MAX),
+        replay: super::replay::Replay::default(),
     }
 }
 
@@ -423,6 +444,7 @@ fn operator_plan(
         join: operator.join.as_ref().map(|j| j.to_def()),
         fuel_per_call: operator.fuel_per_call.as_ref().map(|fuel| *fuel.get_ref()),
         successors: Vec::new(),
+        versions: Vec::new(),
     }
 }
 

@@ -1,11 +1,14 @@
 //! Resuming a job from its newest intact checkpoint, and opening outputs at the positions
 //! that checkpoint recorded.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use super::JobError;
+use super::plan::JobPlan;
+use crate::registry::OperatorModule;
 use crate::state::checkpoint::{Checkpoint, CheckpointStore, SinkPosition};
 
 /// Where a run starts: the checkpoint it resumes from, if any.
@@ -44,6 +47,66 @@ impl Recovery {
             checkpoint,
             last_id,
         })
+    }
+
+    /// Puts in `modules` (by operator name) the module each operator ran when the checkpoint
+    /// was taken, when it is not the plan's own: one of the versions the plan offers for it
+    /// (it was upgraded or rolled back while it ran). A checkpoint that names a module the
+    /// plan does not offer, or two modules for one operator, is refused.
+    pub(super) fn resume_modules(
+        &self,
+        plan: &JobPlan,
+        modules: &mut HashMap<String, OperatorModule>,
+    ) -> Result<(), JobError> {
+        let Some(checkpoint) = &self.checkpoint else {
+            return Ok(());
+        };
+        let refuse = |reason: String| JobError::Restore {
+            id: checkpoint.id,
+            reason,
+            dir: self.store.dir().display().to_string(),
+        };
+        for operator in &plan.operators {
+            let ran: BTreeSet<&str> = (0..operator.parallelism)
+                .filter_map(|i| checkpoint.actors.get(&operator.instance_label(i)))
+                .filter_map(|snapshot| snapshot.module.as_deref())
+                .collect();
+            let name = match ran.len() {
+                // Taken before modules were recorded: the plan's own module.
+                0 => continue,
+                1 => ran.first().copied().unwrap_or_default(),
+                _ => {
+                    return Err(refuse(format!(
+                        "the instances of operator \"{}\" ran different modules in it ({})",
+                        operator.name,
+                        ran.into_iter().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            };
+            if modules
+                .get(&operator.name)
+                .is_some_and(|m| m.name() == name)
+            {
+                continue;
+            }
+            let Some(version) = operator.versions.iter().find(|m| m.name() == name) else {
+                let current = modules
+                    .get(&operator.name)
+                    .map_or("another module", |m| m.name());
+                return Err(refuse(format!(
+                    "operator \"{}\" ran {name} when it was taken, and the job was given \
+                     {current} and no {name} to resume it on",
+                    operator.name
+                )));
+            };
+            if let Some(reason) =
+                version.missing_export(operator.window.is_some(), operator.join.is_some())
+            {
+                return Err(refuse(reason));
+            }
+            modules.insert(operator.name.clone(), version.clone());
+        }
+        Ok(())
     }
 
     /// Input `source` had consumed at the checkpoint.

@@ -70,7 +70,10 @@ pub(super) fn register(
     for source_plan in &plan.sources {
         let name = source_plan.name.clone();
         let edges = take_edges(&name);
-        let skip = setup.recovery.map(|r| r.source_offset(&name)).unwrap_or(0);
+        let skip = match source_plan.replay.from_offset {
+            Some(offset) => offset,
+            None => setup.recovery.map(|r| r.source_offset(&name)).unwrap_or(0),
+        };
         if skip > 0 && matches!(source_plan.input, SourceInput::Stdin { .. }) {
             tracing::warn!(
                 source = %name,
@@ -88,6 +91,7 @@ pub(super) fn register(
             activator: setup.activator.clone(),
             checkpointer: setup.checkpointer.cloned(),
             skip,
+            from_time: source_plan.replay.from_time,
             latency_target: setup.latency_target,
             idle_timeout: source_plan.idle_timeout,
             rate: source_plan.rate,

@@ -7,8 +7,9 @@
 //! - this file: the running jobs, submitting, starting, resuming after a restart, sending.
 //! - [`spec`]: job specs as a server takes them.
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
+//! - [`upgrade`]: changing a running operator's module version, and rolling it back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,6 +28,7 @@ use crate::store::{Job, JobState, now_ms};
 
 mod pause;
 mod spec;
+pub mod upgrade;
 
 pub use pause::{cancel_paused, resume};
 pub use spec::{parse_spec, spec_text};
@@ -71,6 +73,8 @@ pub struct Jobs {
     stopping: AtomicBool,
     /// Held from a quota check to the job's start, so two jobs cannot both pass it.
     admission: Mutex<()>,
+    /// Jobs one of whose operators is changing module now.
+    changing: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,6 +91,7 @@ impl Jobs {
             running: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             admission: Mutex::new(()),
+            changing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -274,6 +279,7 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
         error: None,
         submitted_ms: now_ms(),
         summary: None,
+        operators: BTreeMap::new(),
     };
     state.store.put_job(&job)?;
     if let Err(reason) = start(state, &job) {
@@ -286,6 +292,16 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
 
 /// Starts (or resumes) recorded job `job` on the host.
 pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
+    start_with(state, job, cameo_host::Replay::default())
+}
+
+/// Starts (or resumes) recorded job `job` on the host, its rewindable sources replaying from
+/// `replay` when it asks for something.
+pub(crate) fn start_with(
+    state: &AppState,
+    job: &Job,
+    replay: cameo_host::Replay,
+) -> Result<(), String> {
     let host = state.jobs.host().map_err(|err| err.message)?;
     let mut spec = parse_spec(&job.spec).map_err(|err| err.message)?;
     spec.name = toml::Spanned::new(0..0, job.id.clone());
@@ -315,7 +331,12 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             .map_err(|err| format!("could not make {}: {err}", dir.display()))?;
     }
     plan.set_dead_letter(letters);
+    let pins = upgrade::apply_records(state, &host, job, &mut plan)?;
+    if !replay.is_none() {
+        plan.replay(replay).map_err(|err| err.to_string())?;
+    }
     let handle = host.submit_plan(&plan).map_err(|err| err.to_string())?;
+    let job = &upgrade::reconcile(state, job.clone(), &handle.monitor(), &pins);
     let inlets: BTreeMap<String, Inlet> = spec
         .sources
         .iter()
@@ -331,9 +352,8 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
         .operators
         .iter()
         .map(|o| {
-            let reference = o.module.get_ref();
-            let pinned = job.modules.get(reference).unwrap_or(reference);
-            (o.name.get_ref().clone(), pinned.clone())
+            let name = o.name.get_ref();
+            (name.clone(), job.module_of(name, o.module.get_ref()))
         })
         .collect();
     let cancelled = Arc::new(AtomicBool::new(false));
@@ -370,7 +390,7 @@ pub(crate) fn start(state: &AppState, job: &Job) -> Result<(), String> {
             tenant: job.tenant.clone(),
             monitor,
             inlets,
-            modules: job.modules.values().cloned().collect(),
+            modules: job.modules.values().chain(pins.values()).cloned().collect(),
             operators,
             instances,
             cancelled,

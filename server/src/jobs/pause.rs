@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Jobs, lock, start, state_name, tenant_job};
+use super::{Jobs, lock, start_with, state_name, tenant_job};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -41,8 +41,14 @@ impl Jobs {
     }
 }
 
-/// Resumes paused job `id` of `who`'s tenant from the checkpoint it was paused at.
-pub fn resume(state: &AppState, who: &Principal, id: &str) -> Result<Job, ApiError> {
+/// Resumes paused job `id` of `who`'s tenant from the checkpoint it was paused at, its
+/// rewindable sources replaying from `replay` when it asks for something.
+pub fn resume(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    replay: cameo_host::Replay,
+) -> Result<Job, ApiError> {
     let mut job = tenant_job(state, who, id)?;
     if job.state != JobState::Paused {
         return Err(ApiError::conflict(format!(
@@ -64,9 +70,21 @@ pub fn resume(state: &AppState, who: &Principal, id: &str) -> Result<Job, ApiErr
         instances,
         crate::quota::instances_of(&spec),
     )?;
+    if !replay.is_none() {
+        // Refused before the job's state changes: a replay the job cannot do.
+        let spec = super::parse_spec(&job.spec)?;
+        let mut plan = cameo_host::JobPlan::with_modules(&spec, |_| {
+            Ok(cameo_host::ModuleSource::Component(
+                std::path::PathBuf::new(),
+            ))
+        })
+        .map_err(|err| ApiError::unprocessable(err.to_string()))?;
+        plan.replay(replay)
+            .map_err(|err| ApiError::unprocessable(err.to_string()))?;
+    }
     job.state = JobState::Running;
     state.store.put_job(&job)?;
-    if let Err(reason) = start(state, &job) {
+    if let Err(reason) = start_with(state, &job, replay) {
         job.state = JobState::Failed;
         job.error = Some(format!("could not be resumed: {reason}"));
         state.store.put_job(&job)?;

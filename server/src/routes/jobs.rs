@@ -92,6 +92,8 @@ pub async fn status(
         }
         _ => body["summary"] = job.summary.clone().unwrap_or_default(),
     }
+    let live = state.jobs.live_modules(&id);
+    body["operators"] = jobs::upgrade::operators_status(&job, live.as_ref());
     Ok(Json(body))
 }
 
@@ -147,14 +149,30 @@ pub async fn pause(
     Ok(Json(listed(&job)))
 }
 
-/// `POST /v1/jobs/{id}/resume`: a paused job goes on from the checkpoint it paused at.
+/// The query of `POST /v1/jobs/{id}/resume`.
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    /// Replay: http sources read on from this line instead of where the checkpoint left them.
+    pub from_offset: Option<u64>,
+    /// Replay: http sources leave out the events before this event time (ms).
+    pub from_time: Option<i64>,
+}
+
+/// `POST /v1/jobs/{id}/resume[?from_offset=N][&from_time=MS]`: a paused job goes on from the
+/// checkpoint it paused at, its http sources replaying from an earlier line or event time
+/// when asked.
 pub async fn resume(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
+    Query(query): Query<ResumeQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     who.require(Role::Operate, "resume jobs")?;
-    let job = blocking(move || jobs::resume(&state, &who, &id)).await?;
+    let replay = cameo_host::Replay {
+        from_offset: query.from_offset,
+        from_time: query.from_time,
+    };
+    let job = blocking(move || jobs::resume(&state, &who, &id, replay)).await?;
     Ok(Json(listed(&job)))
 }
 

@@ -8,6 +8,7 @@
 //! - [`tenants`]: tenants and their tokens.
 //! - [`modules`]: the module registry.
 //! - [`jobs`]: jobs, and events in and out of them.
+//! - [`operators`]: upgrading and rolling back a running job's operators.
 //! - [`logs`]: the logs of a job's operators.
 //! - [`tail`]: reading sinks' outputs and dead letters by `seq`.
 //! - [`table`]: every route in one table, which the router and the OpenAPI document are
@@ -21,6 +22,7 @@ pub mod logs;
 pub mod metrics;
 pub mod modules;
 pub mod openapi;
+pub mod operators;
 pub mod table;
 pub mod tail;
 pub mod tenants;

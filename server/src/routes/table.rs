@@ -4,7 +4,7 @@
 
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::{console, health, jobs, logs, metrics, modules, openapi, tenants};
+use super::{console, health, jobs, logs, metrics, modules, openapi, operators, tenants};
 use crate::AppState;
 
 /// Who may call a route.
@@ -260,7 +260,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         json(
             "GET",
             "/v1/jobs/{id}",
-            "A job: state, error, figures (live while it runs), http sources",
+            "A job: state, error, figures (live while it runs), http sources, the module \
+             version each operator runs and its history",
             Role("read"),
             get(jobs::status),
         ),
@@ -285,13 +286,77 @@ pub fn endpoints() -> Vec<Endpoint> {
             )
         },
         Endpoint {
-            statuses: &[(409, "the job is not paused")],
+            query: &[
+                (
+                    "from_offset",
+                    "replay: http sources read on from this line instead of the checkpoint's",
+                ),
+                (
+                    "from_time",
+                    "replay: http sources leave out events before this event time (ms)",
+                ),
+            ],
+            statuses: &[
+                (409, "the job is not paused"),
+                (422, "the job has no source that can replay as asked"),
+            ],
             ..json(
                 "POST",
                 "/v1/jobs/{id}/resume",
                 "Resume a paused job from its checkpoint",
                 Role("operate"),
                 post(jobs::resume),
+            )
+        },
+        Endpoint {
+            query: &[(
+                "module",
+                "the version to run: `name@N`, or `name` for the newest",
+            )],
+            statuses: &[
+                (404, "the job has no such operator"),
+                (
+                    409,
+                    "the job is not running, or the operator already runs that version",
+                ),
+                (
+                    422,
+                    "the version cannot run the operator (it does not load, lacks an export, \
+                     or its init refuses the config): nothing changed",
+                ),
+                (
+                    503,
+                    "the switch is set but its checkpoint was not written in time; it takes \
+                     effect when it is",
+                ),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/operators/{name}/upgrade",
+                "Switch a running operator to another module version, keeping its state; \
+                 answered once the checkpoint that carries the switch is written",
+                Role("deploy"),
+                post(operators::upgrade),
+            )
+        },
+        Endpoint {
+            statuses: &[
+                (404, "the job has no such operator"),
+                (
+                    409,
+                    "the job is not running, or the operator never changed version",
+                ),
+                (
+                    422,
+                    "the previous version cannot run the operator: nothing changed",
+                ),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/operators/{name}/rollback",
+                "Switch a running operator back to the version it ran before, keeping its state",
+                Role("deploy"),
+                post(operators::rollback),
             )
         },
         Endpoint {

@@ -16,4 +16,6 @@ mod modules;
 mod openapi;
 mod pause;
 mod quota;
+mod replay;
 mod restart;
+mod upgrade;

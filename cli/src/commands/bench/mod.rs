@@ -14,7 +14,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, flink, hostile, recovery, stages};
+use crate::bench::{checkpoint, flink, hostile, recovery, stages, upgrade};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -179,6 +179,22 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How long upgrading a running operator holds up its input, with many keys of state.
+    Upgrade {
+        /// Keys of state the operator holds.
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        /// Upgrades between two versions (then one to a version that converts every key).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON: {"keys", "rounds", "pause_ms": {"p50", "p99", "max"},
+        /// "converting_pause_ms", "events_before"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to read back and restore a checkpoint holding many keys of state.
     Recovery {
         /// Keys of state.
@@ -337,6 +353,15 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                     pin: !no_pin,
                 }),
             })?;
+            print_report(&report, json)
+        }
+        BenchCommand::Upgrade {
+            keys,
+            rounds,
+            operators,
+            json,
+        } => {
+            let report = upgrade::run(&operators, keys, rounds)?;
             print_report(&report, json)
         }
         BenchCommand::Recovery {

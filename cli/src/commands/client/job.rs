@@ -1,4 +1,4 @@
-//! `cameo job submit|list|status|pause|resume|cancel|dead-letters`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel|dead-letters|upgrade|rollback`: the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -41,6 +41,14 @@ pub enum JobCommand {
     Resume {
         /// The job's id.
         id: String,
+        /// Replay: its http sources read on from this line (0: the first) instead of where
+        /// the checkpoint left them; the job's state is the checkpoint's.
+        #[arg(long, value_name = "LINES")]
+        from_offset: Option<u64>,
+        /// Replay: its http sources leave out the events before this event time (ms since
+        /// the Unix epoch); they need an event_time_field.
+        #[arg(long, value_name = "MS")]
+        from_time: Option<i64>,
     },
     /// Cancel a running or paused job.
     Cancel {
@@ -59,6 +67,48 @@ pub enum JobCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Switch a running job's operator to another module version, keeping its keyed state,
+    /// windows, join buffers and timers: the version is tried first (it must load and its
+    /// init accept the operator's config; otherwise nothing changes), then the operator
+    /// switches at the next checkpoint barrier. Returns once that checkpoint is written.
+    Upgrade {
+        /// The job's id.
+        id: String,
+        /// The operator, as the job spec names it.
+        operator: String,
+        /// The module version: NAME@N, or NAME for its newest version.
+        module: String,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a running job's operator back to the version it ran before its current one,
+    /// the way `upgrade` does.
+    Rollback {
+        /// The job's id.
+        id: String,
+        /// The operator, as the job spec names it.
+        operator: String,
+        /// Print the change as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints a module change the API answered.
+fn print_change(change: &serde_json::Value, json: bool) {
+    if json {
+        println!("{change}");
+    } else {
+        println!(
+            "operator {} of job {}: {} -> {} (from checkpoint {})",
+            text(&change["operator"]),
+            text(&change["job"]),
+            text(&change["from"]),
+            text(&change["to"]),
+            text(&change["checkpoint"]),
+        );
+    }
 }
 
 /// Flags of `cameo job`.
@@ -150,6 +200,29 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                     text(&summary["latency_ms"]["p50"]),
                     text(&summary["latency_ms"]["p99"])
                 );
+                if let Some(operators) = job["operators"].as_object() {
+                    for (name, versions) in operators {
+                        let history: Vec<String> = versions["history"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|c| format!("{} {}", text(&c["change"]), text(&c["module"])))
+                            .collect();
+                        let pending = match &versions["pending"] {
+                            serde_json::Value::Null => String::new(),
+                            to => format!(", switching to {}", text(to)),
+                        };
+                        println!(
+                            "  operator {name} runs {}{pending}{}",
+                            text(&versions["module"]),
+                            if history.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", history.join(", "))
+                            }
+                        );
+                    }
+                }
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
@@ -181,10 +254,24 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             api.send("POST", &format!("/v1/jobs/{id}/pause"), None)?;
             println!("job {id} paused");
         }
-        JobCommand::Resume { id } => {
-            let job = api
-                .send("POST", &format!("/v1/jobs/{id}/resume"), None)?
-                .json()?;
+        JobCommand::Resume {
+            id,
+            from_offset,
+            from_time,
+        } => {
+            let query: Vec<String> = [
+                from_offset.map(|n| format!("from_offset={n}")),
+                from_time.map(|t| format!("from_time={t}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let path = if query.is_empty() {
+                format!("/v1/jobs/{id}/resume")
+            } else {
+                format!("/v1/jobs/{id}/resume?{}", query.join("&"))
+            };
+            let job = api.send("POST", &path, None)?.json()?;
             if job["state"] == "failed" {
                 anyhow::bail!("job {id} could not resume: {}", text(&job["error"]));
             }
@@ -195,6 +282,19 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             println!("job {id} cancelled");
         }
         JobCommand::DeadLetters { id, after, json } => dead_letters(&api, &id, after, json)?,
+        JobCommand::Upgrade {
+            id,
+            operator,
+            module,
+            json,
+        } => {
+            let path = format!("/v1/jobs/{id}/operators/{operator}/upgrade?module={module}");
+            print_change(&api.send("POST", &path, None)?.json()?, json);
+        }
+        JobCommand::Rollback { id, operator, json } => {
+            let path = format!("/v1/jobs/{id}/operators/{operator}/rollback");
+            print_change(&api.send("POST", &path, None)?.json()?, json);
+        }
     }
     Ok(())
 }

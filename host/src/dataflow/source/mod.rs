@@ -130,6 +130,8 @@ pub struct Source {
     pub checkpointer: Option<Arc<Checkpointer>>,
     /// Input already consumed before a restart (lines or generated events) to skip.
     pub skip: u64,
+    /// Leave out events whose event time is before this (a replay from an event time).
+    pub from_time: Option<i64>,
     /// Declare the source idle after this long without input.
     pub idle_timeout: Option<Duration>,
     /// The job's latency target: each event's deadline is its ingest plus this.
@@ -218,7 +220,11 @@ impl<I: Input> SourceTask<I> {
                     Next::Ended => return Stop::InputEnded,
                 },
             };
-            if number <= self.source.skip {
+            let before_replay = match (&item, self.source.from_time) {
+                (Item::Event(event), Some(from)) => event.event_time < from,
+                _ => false,
+            };
+            if number <= self.source.skip || before_replay {
                 self.offset = number;
                 continue;
             }

@@ -67,6 +67,7 @@ fn source_into<I: Input>(
         activator: executor.activator(),
         checkpointer: None,
         skip: 0,
+        from_time: None,
         idle_timeout: None,
         latency_target: Duration::from_millis(100),
         rate,

@@ -47,6 +47,8 @@ pub struct CheckpointStats {
     pub last_duration_ms: f64,
     /// Bytes of the last checkpoint file.
     pub last_bytes: u64,
+    /// The id of the last checkpoint written (0: none yet).
+    pub last_id: u64,
 }
 
 /// Coordinates checkpoints of one running job: triggers them, collects the parts, and hands
@@ -129,6 +131,14 @@ impl Checkpointer {
     /// Statistics so far.
     pub fn stats(&self) -> CheckpointStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Calls `set` with the id the next checkpoint triggered will have, while no checkpoint can
+    /// be triggered: what `set` arranges for barriers from that id on is in place before the
+    /// first of them is injected, and no barrier already on its way has that id.
+    pub fn before_next(&self, set: impl FnOnce(u64)) {
+        let progress = self.progress();
+        set(progress.next_id);
     }
 
     /// Starts the next checkpoint unless one is still in progress; returns its id.
@@ -299,6 +309,7 @@ impl Checkpointer {
                 if let Ok(mut stats) = self.stats.lock() {
                     stats.completed += 1;
                     stats.last_bytes = bytes;
+                    stats.last_id = stats.last_id.max(checkpoint.id);
                     stats.last_duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 }
                 tracing::debug!(id = checkpoint.id, bytes, "checkpoint written");

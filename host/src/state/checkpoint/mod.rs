@@ -28,6 +28,15 @@ pub struct ActorSnapshot {
     pub timers: TimerQueue,
     /// Watermarks of its inputs.
     pub watermarks: InputWatermarks,
+    /// The module the instance ran at the barrier (its name, e.g. `wordcount@2`), when known:
+    /// a job resumed from this checkpoint runs that module. Kept in a table of its own, so
+    /// that checkpoints written before it was recorded still read back.
+    #[serde(skip)]
+    pub module: Option<String>,
+    /// The module version that wrote the state, when the instance switched module and its
+    /// state is still to be converted by the new one: a recovery converts it then.
+    #[serde(skip)]
+    pub converting_from: Option<String>,
 }
 
 /// The name the dead-letter output's position is kept under among the sinks' (no sink can
@@ -108,6 +117,8 @@ mod tests {
                     held,
                     timers: TimerQueue::default(),
                     watermarks: InputWatermarks::new(1),
+                    module: Some("op@1".to_string()),
+                    converting_from: None,
                 },
             )]
             .into(),

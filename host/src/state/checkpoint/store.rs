@@ -14,6 +14,10 @@ pub(crate) const KEPT_CHECKPOINTS: usize = 3;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("actors");
+/// The module each actor ran at the barrier, by actor label (absent from older files).
+const MODULES: TableDefinition<&str, &str> = TableDefinition::new("modules");
+/// The module version whose state each actor still had to convert, by actor label.
+const CONVERTING: TableDefinition<&str, &str> = TableDefinition::new("converting");
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CheckpointMeta {
@@ -135,11 +139,27 @@ impl CheckpointStore {
                 let mut actors = txn
                     .open_table(ACTORS)
                     .map_err(|e| db_error(e.to_string()))?;
+                let mut modules = txn
+                    .open_table(MODULES)
+                    .map_err(|e| db_error(e.to_string()))?;
+                let mut converting = txn
+                    .open_table(CONVERTING)
+                    .map_err(|e| db_error(e.to_string()))?;
                 for (label, snapshot) in &checkpoint.actors {
                     let record = encode(snapshot).map_err(db_error)?;
                     actors
                         .insert(label.as_str(), record.as_slice())
                         .map_err(|e| db_error(e.to_string()))?;
+                    if let Some(module) = &snapshot.module {
+                        modules
+                            .insert(label.as_str(), module.as_str())
+                            .map_err(|e| db_error(e.to_string()))?;
+                    }
+                    if let Some(from) = &snapshot.converting_from {
+                        converting
+                            .insert(label.as_str(), from.as_str())
+                            .map_err(|e| db_error(e.to_string()))?;
+                    }
                 }
             }
             txn.commit().map_err(|e| db_error(e.to_string()))?;
@@ -180,6 +200,31 @@ impl CheckpointStore {
             let (label, record) = entry.map_err(|e| damaged(e.to_string()))?;
             let snapshot: ActorSnapshot = decode(record.value()).map_err(&damaged)?;
             actors.insert(label.value().to_string(), snapshot);
+        }
+        match txn.open_table(MODULES) {
+            Ok(modules) => {
+                for entry in modules.iter().map_err(|e| damaged(e.to_string()))? {
+                    let (label, module) = entry.map_err(|e| damaged(e.to_string()))?;
+                    if let Some(snapshot) = actors.get_mut(label.value()) {
+                        snapshot.module = Some(module.value().to_string());
+                    }
+                }
+            }
+            // Written before modules were recorded: the job's own modules apply.
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(err) => return Err(damaged(err.to_string())),
+        }
+        match txn.open_table(CONVERTING) {
+            Ok(converting) => {
+                for entry in converting.iter().map_err(|e| damaged(e.to_string()))? {
+                    let (label, from) = entry.map_err(|e| damaged(e.to_string()))?;
+                    if let Some(snapshot) = actors.get_mut(label.value()) {
+                        snapshot.converting_from = Some(from.value().to_string());
+                    }
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(err) => return Err(damaged(err.to_string())),
         }
         if actors.len() != meta.actors {
             return Err(damaged(format!(
