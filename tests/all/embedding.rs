@@ -162,3 +162,23 @@ fn a_running_job_reports_live_figures_and_ends_when_cancelled() {
     assert!(matches!(err, JobError::Cancelled { .. }), "{err:?}");
     assert_eq!(err.to_string(), "job \"embedded\" was cancelled");
 }
+
+#[test]
+fn instances_taken_from_a_pool_of_slots_run_a_job() {
+    let run_with = |instances: u32| {
+        let mut options = options();
+        options.allocation = cameo_host::Allocation::Pooling { instances };
+        let mut host = Host::new(options).unwrap();
+        let module = filter_module(&host);
+        let spec = generated_job(200, 0, "filter@1");
+        let plan =
+            JobPlan::with_modules(&spec, |_| Ok(ModuleSource::Loaded(module.clone()))).unwrap();
+        let job = host.submit_plan(&plan).unwrap();
+        host.start().unwrap();
+        let outcome = job.wait().unwrap();
+        host.shutdown();
+        outcome
+    };
+    let pooled = run_with(4);
+    assert_eq!(pooled.outputs["out"].len(), 200, "{:?}", pooled.summary);
+}

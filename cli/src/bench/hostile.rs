@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use cameo_host::{BudgetConfig, Host, JobSpec, LatencySummary, PolicyKind, RunOptions};
+use cameo_host::{Allocation, BudgetConfig, Host, JobSpec, LatencySummary, PolicyKind, RunOptions};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -34,6 +34,8 @@ pub struct HostileOptions {
     pub victim_rate: f64,
     /// Wall time a slice may take, µs (0: fuel only).
     pub slice_micros: u64,
+    /// Slots of the instance pool (0: memory mapped on demand).
+    pub pooling: u32,
 }
 
 /// What the hostile scenario measured.
@@ -198,6 +200,10 @@ fn run_victim(
         policy: PolicyKind::Edf,
         workers: options.workers,
         budget: BudgetConfig::for_host(options.budget_bytes),
+        allocation: match options.pooling {
+            0 => Allocation::OnDemand,
+            instances => Allocation::Pooling { instances },
+        },
         ..RunOptions::default()
     };
     run_options.limits.fuel_per_call = 2_000_000_000;

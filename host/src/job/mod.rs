@@ -83,6 +83,9 @@ pub struct RunOptions {
     /// Where operator components loaded from files keep their compiled code, so the next job
     /// (or the next run) loads it instead of compiling again; none: compile every time.
     pub compiled_cache: Option<PathBuf>,
+    /// How instances get their memory: on demand (the default), or from a pool of slots
+    /// reserved up front, which spares the kernel a mapping and an unmapping per instance.
+    pub allocation: crate::Allocation,
 }
 
 impl Default for RunOptions {
@@ -100,6 +103,7 @@ impl Default for RunOptions {
             inlet_segment_bytes: crate::dataflow::source::http::SEGMENT_BYTES,
             outlet_keep_bytes: 64 << 20,
             compiled_cache: None,
+            allocation: crate::Allocation::OnDemand,
         }
     }
 }
@@ -253,7 +257,7 @@ fn output_lift_reserve(options: &RunOptions) -> u64 {
 impl Host {
     /// A host with `options`; its workers start with [`Host::start`].
     pub fn new(options: RunOptions) -> Result<Self, JobError> {
-        let engine = OperatorEngine::new(options.limits.clone())?;
+        let engine = OperatorEngine::with_allocation(options.limits.clone(), options.allocation)?;
         let ns_per_fuel = calibrate::ns_per_fuel(engine.engine());
         let executor = Executor::new(options.policy.build(), TenantShares::new(options.workers));
         if options.trace_slices {

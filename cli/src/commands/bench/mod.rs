@@ -71,6 +71,10 @@ pub enum BenchCommand {
         /// Wall time a slice may take, µs, besides its fuel (0: fuel only).
         #[arg(long, default_value_t = 200)]
         slice_us: u64,
+        /// Take instances from a pool of this many slots reserved up front instead of
+        /// mapping each one's memory on demand (0: on demand).
+        #[arg(long, default_value_t = 0)]
+        pooling: u32,
         /// The example operators' directory.
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
@@ -314,6 +318,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             workers,
             victim_rate,
             slice_us,
+            pooling,
             operators,
             json,
         } => {
@@ -324,6 +329,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 workers: workers.unwrap_or_else(default_workers),
                 victim_rate,
                 slice_micros: slice_us,
+                pooling,
             })?;
             print_report(&report, json)
         }
