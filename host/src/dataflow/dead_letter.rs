@@ -24,9 +24,10 @@ fn bounded_text(bytes: &[u8]) -> String {
     text
 }
 
-/// Most dead letters held back for a checkpoint in progress; past it, letters are written at
-/// once (a resume may then write those again).
-const MAX_HELD: usize = 100_000;
+/// Most bytes of dead letters held back for a checkpoint in progress (about: their values,
+/// keys and reasons); past it, letters are written at once (a resume may then write those
+/// again), so a flood of failures cannot grow the host while a checkpoint waits.
+const MAX_HELD_BYTES: usize = 16 << 20;
 
 /// Where failed inputs go: a file of NDJSON records if the job names one, else the log.
 ///
@@ -49,6 +50,8 @@ struct Output {
     completed: u64,
     /// Letters of inputs after the barrier of the checkpoint in progress, with its id.
     held: Vec<(u64, serde_json::Value)>,
+    /// What the held letters take, about.
+    held_bytes: usize,
 }
 
 impl DeadLetters {
@@ -68,6 +71,7 @@ impl DeadLetters {
                 position,
                 completed,
                 held: Vec::new(),
+                held_bytes: 0,
             }),
         }
     }
@@ -91,9 +95,18 @@ impl DeadLetters {
             "event_time": event.map(|e| e.event_time),
             "timer": timer,
         });
+        let size = reason.len()
+            + event.map_or(0, |e| {
+                e.value.len().min(MAX_DEAD_LETTER_VALUE_BYTES)
+                    + e.key
+                        .as_ref()
+                        .map_or(0, |k| k.len().min(MAX_DEAD_LETTER_VALUE_BYTES))
+            })
+            + 128;
         let mut output = self.output.lock_recovered();
-        if barrier > output.completed && output.held.len() < MAX_HELD {
+        if barrier > output.completed && output.held_bytes + size <= MAX_HELD_BYTES {
             output.held.push((barrier, record));
+            output.held_bytes += size;
             return;
         }
         self.write(&mut output.position, record);
@@ -109,6 +122,13 @@ impl DeadLetters {
         let (ready, later): (Vec<_>, Vec<_>) =
             held.into_iter().partition(|(barrier, _)| *barrier <= id);
         output.held = later;
+        // Letters of a later checkpoint (none while checkpoints go one at a time) keep the
+        // count as it was, which overstates what they hold until they go out too.
+        output.held_bytes = if output.held.is_empty() {
+            0
+        } else {
+            output.held_bytes
+        };
         for (_, record) in ready {
             self.write(&mut output.position, record);
         }
