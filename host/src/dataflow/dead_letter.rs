@@ -48,9 +48,10 @@ struct Output {
     position: SinkPosition,
     /// The newest checkpoint that completed (or was resumed from).
     completed: u64,
-    /// Letters of inputs after the barrier of the checkpoint in progress, with its id.
-    held: Vec<(u64, serde_json::Value)>,
-    /// What the held letters take, about.
+    /// Letters of inputs after the barrier of the checkpoint in progress, with its id and
+    /// what the letter takes, about.
+    held: Vec<(u64, usize, serde_json::Value)>,
+    /// What the held letters take together.
     held_bytes: usize,
 }
 
@@ -105,7 +106,7 @@ impl DeadLetters {
             + 128;
         let mut output = self.output.lock_recovered();
         if barrier > output.completed && output.held_bytes + size <= MAX_HELD_BYTES {
-            output.held.push((barrier, record));
+            output.held.push((barrier, size, record));
             output.held_bytes += size;
             return;
         }
@@ -120,16 +121,10 @@ impl DeadLetters {
         output.completed = output.completed.max(id);
         let held = std::mem::take(&mut output.held);
         let (ready, later): (Vec<_>, Vec<_>) =
-            held.into_iter().partition(|(barrier, _)| *barrier <= id);
+            held.into_iter().partition(|(barrier, _, _)| *barrier <= id);
+        output.held_bytes = later.iter().map(|(_, size, _)| size).sum();
         output.held = later;
-        // Letters of a later checkpoint (none while checkpoints go one at a time) keep the
-        // count as it was, which overstates what they hold until they go out too.
-        output.held_bytes = if output.held.is_empty() {
-            0
-        } else {
-            output.held_bytes
-        };
-        for (_, record) in ready {
+        for (_, _, record) in ready {
             self.write(&mut output.position, record);
         }
         position
@@ -174,7 +169,7 @@ impl Drop for DeadLetters {
             let output = self.output.get_mut().unwrap_or_else(|e| e.into_inner());
             (std::mem::take(&mut output.held), output.position)
         };
-        for (_, record) in held {
+        for (_, _, record) in held {
             self.write(&mut position, record);
         }
     }

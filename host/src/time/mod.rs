@@ -105,8 +105,7 @@ impl InputWatermarks {
     pub fn end(&mut self, channel: usize) -> Option<i64> {
         // A channel left out of the minimum (grouped or idle), or above it, cannot move it:
         // the ends of hundreds of senders on a wide edge cost no scan each.
-        let left_out = self.grouped.get(channel).copied().unwrap_or(false)
-            || self.idle.get(channel).copied().unwrap_or(false);
+        let left_out = !self.counts_in_minimum(channel);
         let slot = self.channels.get_mut(channel)?;
         let before = std::mem::replace(slot, i64::MAX);
         if before != i64::MAX {
@@ -128,15 +127,19 @@ impl InputWatermarks {
         self.ended == self.channels.len() - self.groups
     }
 
+    /// False for a channel left out of the minimum: idle, or grouped (its watermarks arrive
+    /// on its group's channel).
+    fn counts_in_minimum(&self, channel: usize) -> bool {
+        !self.idle.get(channel).copied().unwrap_or(false)
+            && !self.grouped.get(channel).copied().unwrap_or(false)
+    }
+
     fn recompute(&mut self) -> Option<i64> {
         let active = self
             .channels
             .iter()
             .enumerate()
-            .filter(|(channel, _)| {
-                !self.idle.get(*channel).copied().unwrap_or(false)
-                    && !self.grouped.get(*channel).copied().unwrap_or(false)
-            })
+            .filter(|(channel, _)| self.counts_in_minimum(*channel))
             .map(|(_, watermark)| *watermark);
         // With every input idle nothing moves the watermark.
         let min = active.min()?;
