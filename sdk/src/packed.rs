@@ -3,7 +3,7 @@
 //! [`WindowOperator::add`] one after another in one reused [`Event`], so a batch costs the
 //! guest no allocation per event.
 
-use crate::acc_codec::{decode, encode};
+use crate::acc_codec::{decode, encode_into};
 use crate::bindings::packed_world::exports::cameo::operator0_2_0::packed;
 use crate::export::with_instance;
 use crate::window::{WindowAdapter, describe};
@@ -124,9 +124,12 @@ impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
             let mut out = Vec::with_capacity(4 + accs.len() * 24);
             out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
             for acc in &accs {
-                let bytes = encode(acc)?;
-                out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                out.extend_from_slice(&bytes);
+                // The length goes before the bytes: written once they are.
+                let at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_into(acc, &mut out)?;
+                let len = (out.len() - at - 4) as u32;
+                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
             }
             Ok(out)
         })
