@@ -197,14 +197,23 @@ impl JobMonitor {
     ) -> Result<Upgraded, ShadowError> {
         let run = self.running_shadow(operator)?;
         let upgraded = self.upgrade(operator, run.module(), timeout)?;
-        run.stop(
-            &format!(
-                "promoted: the operator runs {} from checkpoint {}",
-                upgraded.to, upgraded.checkpoint
-            ),
-            Some(&self.spawner.activator()),
-        );
+        self.shadow_promoted(operator, &upgraded);
         Ok(upgraded)
+    }
+
+    /// Stops the shadow run beside operator `operator`, if one runs, as promoted by
+    /// `upgraded` (for embedders that record the upgrade themselves around
+    /// [`JobMonitor::upgrade`]).
+    pub fn shadow_promoted(&self, operator: &str, upgraded: &Upgraded) {
+        if let Ok(run) = self.running_shadow(operator) {
+            run.stop(
+                &format!(
+                    "promoted: the operator runs {} from checkpoint {}",
+                    upgraded.to, upgraded.checkpoint
+                ),
+                Some(&self.spawner.activator()),
+            );
+        }
     }
 
     fn running_shadow(

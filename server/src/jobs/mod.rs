@@ -8,6 +8,7 @@
 //! - [`spec`]: job specs as a server takes them.
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
 //! - [`upgrade`]: changing a running operator's module version, and rolling it back.
+//! - [`shadow`]: another version run beside a running operator, reported, promoted, stopped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
 mod pause;
+pub mod shadow;
 mod spec;
 pub mod upgrade;
 

@@ -18,4 +18,5 @@ mod pause;
 mod quota;
 mod replay;
 mod restart;
+mod shadow;
 mod upgrade;

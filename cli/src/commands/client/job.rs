@@ -1,4 +1,5 @@
-//! `cameo job submit|list|status|pause|resume|cancel|dead-letters|upgrade|rollback`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel|dead-letters|upgrade|rollback|shadow`:
+//! the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -93,10 +94,15 @@ pub enum JobCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run another module version beside a running job's operator on a copy of its input,
+    /// from a copy of its state taken at the next checkpoint barrier; its output is compared
+    /// with the operator's per key and never sent on. The version is tried as an upgrade's
+    /// is. `cameo job shadow report|promote|stop JOB OPERATOR` follow it.
+    Shadow(super::shadow::ShadowArgs),
 }
 
 /// Prints a module change the API answered.
-fn print_change(change: &serde_json::Value, json: bool) {
+pub(super) fn print_change(change: &serde_json::Value, json: bool) {
     if json {
         println!("{change}");
     } else {
@@ -120,7 +126,8 @@ pub struct JobArgs {
     command: JobCommand,
 }
 
-fn text(value: &serde_json::Value) -> String {
+/// A JSON value as text: strings bare, null empty.
+pub(super) fn text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),
@@ -295,6 +302,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             let path = format!("/v1/jobs/{id}/operators/{operator}/rollback");
             print_change(&api.send("POST", &path, None)?.json()?, json);
         }
+        JobCommand::Shadow(args) => super::shadow::run(&api, args)?,
     }
     Ok(())
 }
