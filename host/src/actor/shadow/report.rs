@@ -190,6 +190,9 @@ pub(crate) struct Tally {
     first_failures: Vec<String>,
 }
 
+/// What each version made for one key of one input, in order.
+type Pair = (Vec<Event>, Vec<Event>);
+
 /// One finished call, for the cost figures.
 pub(crate) struct CallCost {
     /// Events it took in.
@@ -232,7 +235,7 @@ impl Tally {
     /// Compares what the two versions made for one input: per key, the n-th output of one
     /// with the n-th of the other.
     pub(crate) fn compare(&mut self, primary: Vec<Event>, shadow: Vec<Event>) {
-        let mut by_key: BTreeMap<Option<Vec<u8>>, (Vec<Event>, Vec<Event>)> = BTreeMap::new();
+        let mut by_key: BTreeMap<Option<Vec<u8>>, Pair> = BTreeMap::new();
         for event in primary {
             by_key.entry(event.key.clone()).or_default().0.push(event);
         }
