@@ -287,3 +287,48 @@ fn a_module_that_cannot_run_the_operator_starts_no_shadow() {
     waiter.join().unwrap().unwrap();
     host.shutdown();
 }
+
+#[test]
+fn a_shadow_that_traps_reports_its_failures_and_the_job_has_no_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<String> = (0..4000)
+        .map(|i| {
+            if i % 10 == 9 {
+                "boom".to_string()
+            } else {
+                format!("w{}", i % 5)
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("input.txt"), input.join("\n")).unwrap();
+    let mut host = Host::new(RunOptions {
+        data_dir: Some(dir.path().join("data")),
+        checkpoint_interval: Duration::from_millis(50),
+        ..options()
+    })
+    .unwrap();
+    let job = host.submit_plan(&counts_job(dir.path(), 2000)).unwrap();
+    host.start().unwrap();
+    let monitor = job.monitor();
+    let waiter = std::thread::spawn(move || job.wait());
+    wait_for("some output", || monitor.summary().events_out >= 200);
+    // `trapper` passes events through and traps on the value `boom`.
+    let trapper = load(&host, guests::TRAPPER);
+    monitor.shadow("count", &trapper, WAIT).unwrap();
+    wait_for("the shadow trapping", || {
+        monitor.shadow_report("count").unwrap().failures >= 5
+    });
+    let report = monitor.stop_shadow("count").unwrap();
+    assert!(
+        report.first_failures[0].contains("trapper: trapping on event value \"boom\""),
+        "{report:#?}"
+    );
+    assert!(report.differing > 0 && report.matched == 0, "{report:#?}");
+    let outcome = waiter.join().unwrap().unwrap();
+    host.shutdown();
+    assert_eq!(
+        outcome.summary.errors, 0,
+        "the shadow's traps are no dead letters"
+    );
+    assert_eq!(outcome.outputs["out"].len(), input.len());
+}
