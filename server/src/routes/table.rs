@@ -237,10 +237,25 @@ pub fn endpoints() -> Vec<Endpoint> {
             )
         },
         Endpoint {
+            query: &[
+                (
+                    "from_offset",
+                    "its http sources start reading from this line (0: the first)",
+                ),
+                (
+                    "from_time",
+                    "its http sources leave out the events before this event time (ms; they \
+                     need an event_time_field)",
+                ),
+            ],
             input: Input::Body("application/toml", "a job spec, TOML or the same as JSON"),
             statuses: &[
                 (201, "the job"),
-                (422, "the spec does not validate, with the reason"),
+                (
+                    422,
+                    "the spec does not validate, or its sources cannot replay as asked, with \
+                     the reason: no job is made",
+                ),
             ],
             ..json(
                 "POST",
