@@ -88,7 +88,6 @@ mod state;
 mod sync;
 mod time;
 
-pub use actor::shadow::BEHIND_BYTES as SHADOW_BEHIND_BYTES;
 pub use actor::shadow::report::{
     Cost, Costs, Difference, KeyCounts, OutputView, Percentiles, ShadowReport,
 };

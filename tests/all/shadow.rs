@@ -332,3 +332,54 @@ fn a_shadow_that_traps_reports_its_failures_and_the_job_has_no_dead_letters() {
     );
     assert_eq!(outcome.outputs["out"].len(), input.len());
 }
+
+#[test]
+fn a_shadow_that_falls_behind_stops_and_the_job_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // `looper` spins on the value `loop` until its fuel runs out: the shadow stalls there
+    // while the operator goes on.
+    let input: Vec<String> = (0..5000)
+        .map(|i| {
+            if i % 50 == 49 {
+                "loop".to_string()
+            } else {
+                format!("w{}", i % 5)
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("input.txt"), input.join("\n")).unwrap();
+    let mut base = options();
+    base.limits.shadow_behind_bytes = 64 << 10;
+    base.limits.fuel_per_call = 50_000_000;
+    let mut host = Host::new(RunOptions {
+        data_dir: Some(dir.path().join("data")),
+        checkpoint_interval: Duration::from_millis(50),
+        ..base
+    })
+    .unwrap();
+    let job = host.submit_plan(&counts_job(dir.path(), 5000)).unwrap();
+    host.start().unwrap();
+    let monitor = job.monitor();
+    let waiter = std::thread::spawn(move || job.wait());
+    wait_for("some output", || monitor.summary().events_out >= 100);
+    let looper = load(&host, guests::LOOPER);
+    monitor.shadow("count", &looper, WAIT).unwrap();
+    let outcome = waiter.join().unwrap().unwrap();
+    let report = monitor.shadow_report("count").unwrap();
+    host.shutdown();
+    assert_eq!(
+        report.stopped.as_deref(),
+        Some(
+            "the shadow fell more than 65536 bytes of input and output behind the operator \
+             (shadow_behind_bytes); start it again when the job is less loaded, or give the \
+             tenant a larger share"
+        ),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.behind_bytes, 0,
+        "a stopped run lets go of what it held"
+    );
+    assert_eq!(outcome.outputs["out"].len(), input.len());
+    assert_eq!(outcome.summary.errors, 0);
+}

@@ -530,6 +530,11 @@ impl Task for Actor {
         };
         let fuel = fuel.saturating_sub(std::mem::take(&mut self.charged));
         self.in_flight_context = None;
+        // A shadow whose call stopped its run (it fell behind, or could not run) lets go of
+        // what it holds now.
+        if self.shadow_dropped() {
+            return idle(fuel);
+        }
         if self.has_work() {
             SliceReport {
                 outcome: SliceOutcome::Busy,

@@ -11,8 +11,8 @@
 //! moved past it ([`report`]).
 //!
 //! The shadow never holds its primary up: its input and the outputs waiting for comparison
-//! are bounded in bytes ([`BEHIND_BYTES`] per instance), and a shadow that falls further
-//! behind stops, saying so in its report. Its work is ranked behind every other task of its
+//! are bounded in bytes (`Limits::shadow_behind_bytes` per instance), and a shadow that falls
+//! further behind stops, saying so in its report. Its work is ranked behind every other task of its
 //! tenant (demoted), so it runs on its tenant's share, after the tenant's own work. Its
 //! failures (traps, fuel, refused input) go to its report, never to the job's dead letters,
 //! metrics or completion.
@@ -47,10 +47,6 @@ use crate::sched::executor::Activator;
 use crate::state::checkpoint::ActorSnapshot;
 use crate::sync::LockRecovered;
 
-/// Bytes of input and of outputs awaiting comparison a shadow instance may be behind its
-/// primary by; past that the run stops rather than hold the primary up or grow.
-pub const BEHIND_BYTES: u64 = 16 << 20;
-
 /// What the instances of an operator share that a shadow instance needs besides its module:
 /// recorded when the job is wired.
 pub(crate) struct ShadowLinks {
@@ -84,6 +80,8 @@ pub struct ShadowRun {
     from: AtomicU64,
     /// By primary instance label.
     feeds: BTreeMap<String, Arc<ShadowFeed>>,
+    /// Bytes a shadow instance may be behind its primary by.
+    behind_bytes: u64,
     inner: Mutex<RunState>,
 }
 
@@ -96,14 +94,17 @@ struct RunState {
 
 impl ShadowRun {
     /// A run of `module` beside operator `operator`, which runs `primary`, over instances
-    /// `instances`; not started until [`ShadowRun::publish_at`].
+    /// `instances`, each at most `behind_bytes` behind its primary; not started until
+    /// [`ShadowRun::publish_at`].
     pub(crate) fn new(
         operator: &str,
         module: OperatorModule,
         primary: String,
         instances: &[String],
+        behind_bytes: u64,
     ) -> Arc<Self> {
         Arc::new(ShadowRun {
+            behind_bytes,
             operator: operator.to_string(),
             module,
             primary,
@@ -284,9 +285,9 @@ impl ShadowSide {
     fn output(&self, events: &[Event]) {
         let bytes: u64 = events.iter().map(event_bytes).sum();
         let mut state = self.feed.state.lock_recovered();
-        if state.item_bytes + state.output_bytes + bytes > BEHIND_BYTES {
+        if state.item_bytes + state.output_bytes + bytes > self.run.behind_bytes {
             drop(state);
-            self.run.stop(&behind(), None);
+            self.run.stop(&behind(self.run.behind_bytes), None);
             return;
         }
         state.output_bytes += bytes;
@@ -309,11 +310,12 @@ impl ShadowSide {
     }
 }
 
-fn behind() -> String {
+/// Why a run stopped when a shadow fell `bytes` behind.
+fn behind(bytes: u64) -> String {
     format!(
-        "the shadow fell more than {} MiB of input and output behind the operator; start it \
-         again when the job is less loaded, or give the tenant a larger share",
-        BEHIND_BYTES >> 20
+        "the shadow fell more than {bytes} bytes of input and output behind the operator \
+         (shadow_behind_bytes); start it again when the job is less loaded, or give the \
+         tenant a larger share"
     )
 }
 
@@ -367,6 +369,10 @@ impl Actor {
             return;
         };
         if side.run.is_stopped() {
+            // The shadow drops what it holds at its next slice: make sure it has one.
+            if let Some(task) = side.feed.task.get() {
+                activator.wake(*task);
+            }
             self.shadow = None;
             return;
         }
@@ -391,9 +397,10 @@ impl Actor {
         };
         side.step += 1;
         let mut state = side.feed.state.lock_recovered();
-        if state.item_bytes + state.output_bytes + bytes > BEHIND_BYTES {
+        if state.item_bytes + state.output_bytes + bytes > side.run.behind_bytes {
             drop(state);
-            side.run.stop(&behind(), Some(activator));
+            side.run
+                .stop(&behind(side.run.behind_bytes), Some(activator));
             self.shadow = None;
             return;
         }

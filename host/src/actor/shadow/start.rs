@@ -29,6 +29,7 @@ impl ModuleSwitch {
             module.clone(),
             self.modules().join(", "),
             &links.instances,
+            self.template.limits.shadow_behind_bytes,
         );
         for primary in &links.instances {
             let Some(feed) = run.feed(primary) else {
