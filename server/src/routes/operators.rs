@@ -81,6 +81,7 @@ pub async fn shadow_report(
     who: Principal,
     Path((id, operator)): Path<(String, String)>,
 ) -> Result<Json<cameo_host::ShadowReport>, ApiError> {
+    who.require(Role::Read, "read shadow reports")?;
     blocking(move || shadow::report(&state, &who, &id, &operator)).await
 }
 
