@@ -14,7 +14,8 @@
 //! - [`shadow`]: running another version beside the instance, on a copy of its input.
 
 mod accumulate;
-pub(crate) use accumulate::export_index as accumulate_export;
+mod packed;
+pub(crate) use accumulate::{AccumulateIndex, export_index as accumulate_export};
 pub mod call;
 mod checkpointing;
 mod converting;
