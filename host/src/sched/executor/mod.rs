@@ -18,7 +18,7 @@
 
 //!
 //! # Layout
-//! - this module: the [`Task`] trait, [`Activator`] and [`Executor`].
+//! - this module: the [`Task`] trait, [`Activator`], [`Spawner`] and [`Executor`].
 //! - `shared`: what workers and activators share (tasks, run queue, timers).
 //! - `worker`: the worker loop.
 
