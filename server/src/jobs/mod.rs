@@ -8,6 +8,7 @@
 //! - [`spec`]: job specs as a server takes them.
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
 //! - [`upgrade`]: changing a running operator's module version, and rolling it back.
+//! - [`graph`]: a job's operator graph, for the console.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use crate::error::ApiError;
 use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
+pub mod graph;
 mod pause;
 mod spec;
 pub mod upgrade;
