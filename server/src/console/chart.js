@@ -13,7 +13,8 @@ cameo.drawChart = (svg, points) => {
   };
   const values = points.flatMap((p) => [p.p50, p.p99]).filter((v) => v !== null);
   const maxMs = Math.max(0.001, ...values);
-  const maxMiss = Math.max(1, ...points.map((p) => p.misses));
+  const mostMissed = Math.max(0, ...points.map((p) => p.misses));
+  const maxMiss = Math.max(1, mostMissed);
   const n = points.length;
   const x = (i) => (n < 2 ? W / 2 : 30 + (i * (W - 60)) / (n - 1));
   const y = (v, max) => bottom - (v / max) * (bottom - top);
@@ -49,7 +50,7 @@ cameo.drawChart = (svg, points) => {
   parts.push(el("text", { x: 2, y: 11, class: "axis" }, fmt(maxMs) + " ms"));
   parts.push(el("text", { x: 2, y: bottom + 12, class: "axis" }, "0"));
   parts.push(el("text", { x: W - 2, y: 11, class: "axis miss-axis", "text-anchor": "end" },
-    maxMiss + " missed/s"));
+    mostMissed + " missed/s (most)"));
   if (n === 0) {
     parts.push(el("text", { x: W / 2, y: H / 2, class: "axis", "text-anchor": "middle" },
       "waiting for the first samples (one a second while the job runs)"));
