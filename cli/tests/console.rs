@@ -1,6 +1,7 @@
 //! The web console in a real headless browser (Debian's chromium and chromedriver, over
 //! WebDriver) against a real `cameo serve`: signing in with a token, the tenant's job list,
-//! a latency chart that grows, actions hidden from a read token (and refused by the server),
+//! a latency chart that grows, upgrade and rollback from the page, a log tail, actions
+//! hidden from a read token (and refused by the server),
 //! and nothing of another tenant. Screenshots of the main pages go to
 //! `target/console-screenshots/`.
 //!
@@ -112,7 +113,8 @@ fn chart_points(browser: &Browser) -> u64 {
 }
 
 #[test]
-fn the_console_shows_a_tenants_jobs_and_live_chart_and_hides_actions_from_a_read_token() {
+fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actions_from_a_read_token()
+ {
     let browser = match Browser::start() {
         Ok(browser) => browser,
         Err(reason) => {
@@ -255,6 +257,43 @@ fn the_console_shows_a_tenants_jobs_and_live_chart_and_hides_actions_from_a_read
          return row.cells[1].textContent === 'filter@1' && row.cells[9].textContent.includes('filter@1 rolled-back')",
     );
     browser.screenshot(&shots.join("job-after-rollback.png"));
+
+    // A job whose operator logs: its page tails the log.
+    ok(cameo(
+        &acme,
+        &["module", "push", "talker", cameo_tests::guests::HOSTILE],
+        None,
+    ));
+    let talking = acme.join("talk.toml");
+    let spec = SPEC
+        .replace("module = \"filter\"", "module = \"talker\"")
+        .replace(
+            "{ field = \"value\", min = 50 }",
+            "{ attack = \"log\", bytes = 8 }",
+        );
+    std::fs::write(&talking, spec).unwrap();
+    let talks = ok(cameo(
+        &acme,
+        &["job", "submit", talking.to_str().unwrap()],
+        None,
+    ));
+    let talks = talks.trim();
+    ok(cameo(
+        &acme,
+        &["send", talks, "in", "-"],
+        Some(&events(0, 3)),
+    ));
+    open_job(&browser, talks);
+    let logs = browser.wait_for(
+        "three log lines",
+        "const t = document.getElementById('logs').textContent; \
+         return t.split('\\n').filter(l => l).length >= 3 ? t : null",
+    );
+    assert!(
+        logs.as_str().unwrap().starts_with("big#0 info xxxxxxxx\n"),
+        "{logs}"
+    );
+    open_job(&browser, &mine);
 
     // A read token sees the same job, and no button that changes anything.
     browser.click("#signout");
