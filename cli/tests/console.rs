@@ -1,9 +1,8 @@
 //! The web console in a real headless browser (Debian's chromium and chromedriver, over
 //! WebDriver) against a real `cameo serve`: signing in with a token, the tenant's job list,
 //! a latency chart that grows, upgrade and rollback from the page, a log tail, actions
-//! hidden from a read token (and refused by the server),
-//! and nothing of another tenant. Screenshots of the main pages go to
-//! `target/console-screenshots/`.
+//! hidden from a read token (and refused by the server), and nothing of another tenant.
+//! Screenshots of the main pages go to `target/console-screenshots/`.
 //!
 //! Without chromium and chromedriver the test says why and passes, unless
 //! `CAMEO_BROWSER_TEST=required` (set by `.ci/run`, which installs them) makes it fail.

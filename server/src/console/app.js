@@ -20,6 +20,7 @@ const cameo = {
   timer: null,
   ticks: 0,
   modules: [],
+  refreshing: false,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -114,6 +115,9 @@ async function refreshJobs() {
 }
 
 async function refresh() {
+  // One refresh at a time: two at once would read the same new samples and log lines twice.
+  if (cameo.refreshing) return;
+  cameo.refreshing = true;
   try {
     // Modules change rarely: every fifth refresh, and at once after a change.
     if (cameo.ticks % 5 === 0) await refreshModules();
@@ -123,6 +127,8 @@ async function refresh() {
     if (cameo.jobId) await cameo.refreshJob();
   } catch (err) {
     $("app-error").textContent = err.message;
+  } finally {
+    cameo.refreshing = false;
   }
 }
 cameo.refresh = refresh;
