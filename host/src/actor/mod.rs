@@ -13,7 +13,8 @@
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
 
 mod accumulate;
-pub(crate) use accumulate::export_index as accumulate_export;
+mod packed;
+pub(crate) use accumulate::{AccumulateIndex, export_index as accumulate_export};
 pub mod call;
 mod checkpointing;
 mod converting;
