@@ -53,6 +53,8 @@ pub struct CallFigures {
     pub slices: u64,
     /// Wall-clock time from its start to its end, parked time included.
     pub wall: Duration,
+    /// Events it took in (each event of a batch; 0 for a window firing or a timer).
+    pub events: u64,
 }
 
 /// An operator's counters and the wall-clock times of its calls.
@@ -67,8 +69,13 @@ struct OperatorTally {
 pub struct OperatorStats {
     /// Calls made.
     pub calls: u64,
+    /// Events its calls took in (each event of a batch; firings and timers take none).
+    pub events: u64,
     /// Fuel burned.
     pub fuel: u64,
+    /// Times one of its instances failed so that it could not be entered again and was
+    /// thrown away, to be made afresh (state kept by the host) for its next call.
+    pub restarts: u64,
     /// Inputs sent to the dead-letter output.
     pub errors: u64,
     /// Average fuel per call.
@@ -126,6 +133,7 @@ impl JobMetrics {
         self.with_operator(operator, |tally| {
             let stats = &mut tally.stats;
             stats.calls += 1;
+            stats.events += call.events;
             stats.fuel += call.fuel;
             stats.slices += call.slices;
             stats.preemptions += call.slices.saturating_sub(1);
@@ -138,6 +146,11 @@ impl JobMetrics {
         self.with_operator(operator, |tally| {
             with_entry(&mut tally.stats.failures, kind, |count| *count += 1);
         });
+    }
+
+    /// Counts an instance of `operator` thrown away after a failure, to be made afresh.
+    pub fn add_restart(&self, operator: &str) {
+        self.with_operator(operator, |tally| tally.stats.restarts += 1);
     }
 
     /// Watches the mailbox of instance `label` through `probe`.
@@ -546,12 +559,15 @@ mod tests {
                 fuel: 10,
                 slices: 3,
                 wall: ms(2),
+                events: 7,
             },
         );
         metrics.add_failure("job/op", "out_of_fuel");
         metrics.add_failure("job/op", "out_of_fuel");
+        metrics.add_restart("job/op");
         let op = &metrics.summary(Duration::from_secs(1)).operators["job/op"];
         assert_eq!((op.calls, op.slices, op.preemptions), (1, 3, 2));
+        assert_eq!((op.events, op.restarts), (7, 1));
         assert_eq!(op.failures["out_of_fuel"], 2);
         assert!((1.9..2.1).contains(&op.call_ms.p99), "{op:?}");
         let calls = &metrics.call_buckets(&[1_000, 5_000])["job/op"];

@@ -33,6 +33,8 @@
 //! - [`quota`]: the quotas checked while jobs run: running jobs and instances, ingest rate.
 //! - [`logs`]: the operators' log lines, in a bounded on-disk ring per job.
 //! - [`metrics`]: the Prometheus text format of the jobs' and the host's figures.
+//! - [`series`]: each running job's figures over time, sampled once a second, for the
+//!   console's charts.
 //! - [`routes`]: the HTTP API, one module per resource.
 
 #![deny(missing_docs)]
@@ -45,6 +47,7 @@ pub mod metrics;
 pub mod modules;
 pub mod quota;
 pub mod routes;
+pub mod series;
 pub mod store;
 
 use std::future::Future;
@@ -192,6 +195,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// The tenants' ingest-rate buckets.
     pub ingest: quota::IngestLimiter,
+    /// The running jobs' figures over time.
+    pub series: series::Series,
 }
 
 /// The state handlers receive.
@@ -230,20 +235,40 @@ pub async fn run(
         config,
         ready: AtomicBool::new(false),
         ingest: quota::IngestLimiter::default(),
+        series: series::Series::default(),
     });
     let resume = Arc::clone(&state);
     tokio::task::spawn_blocking(move || {
         jobs::resume_all(&resume);
         resume.ready.store(true, Ordering::Release);
     });
+    let sampler = tokio::spawn(sample_series(Arc::clone(&state)));
     let app = routes::router(Arc::clone(&state));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    sampler.abort();
     let stopping = Arc::clone(&state);
     tokio::task::spawn_blocking(move || stopping.jobs.shutdown())
         .await
         .map_err(|err| std::io::Error::other(format!("stopping the jobs panicked: {err}")))?;
     served?;
     Ok(())
+}
+
+/// Samples the running jobs' figures into [`Shared::series`] once a [`series::INTERVAL`],
+/// until aborted.
+async fn sample_series(state: AppState) {
+    let mut tick = tokio::time::interval(series::INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let running: Vec<_> = state
+            .jobs
+            .live_jobs(None)
+            .into_iter()
+            .map(|job| (job.id, job.monitor))
+            .collect();
+        state.series.sample(&running, store::now_ms());
+    }
 }

@@ -20,6 +20,10 @@ impl Actor {
                 .take()
                 .map(|started| started.elapsed())
                 .unwrap_or_default(),
+            events: match &done.input {
+                CallInput::Batch { batch, .. } => batch.len() as u64,
+                _ => 0,
+            },
         };
         let events = match &done.input {
             CallInput::Batch { batch, .. } if !batch.is_empty() => batch.len(),
@@ -37,6 +41,8 @@ impl Actor {
         }
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
+            // The call left its instance unusable: the next call makes a fresh one.
+            self.links.metrics.add_restart(&self.links.operator);
             self.held = held;
         }
         if let Some(reason) = done.fatal {

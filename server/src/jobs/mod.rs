@@ -9,6 +9,7 @@
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
 //! - [`upgrade`]: changing a running operator's module version, and rolling it back.
 //! - [`shadow`]: another version run beside a running operator, reported, promoted, stopped.
+//! - [`graph`]: a job's operator graph, for the console.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use crate::error::ApiError;
 use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
+pub mod graph;
 mod pause;
 pub mod shadow;
 mod spec;

@@ -81,7 +81,8 @@ pub async fn list(
     Ok(Json(jobs.iter().map(listed).collect()))
 }
 
-/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources, instances.
+/// `GET /v1/jobs/{id}`: state, error, figures (live while it runs), sources, instances,
+/// each operator's module version and history, and the operator graph.
 pub async fn status(
     State(state): State<AppState>,
     who: Principal,
@@ -100,6 +101,7 @@ pub async fn status(
     }
     let live = state.jobs.live_modules(&id);
     body["operators"] = jobs::upgrade::operators_status(&job, live.as_ref());
+    body["graph"] = jobs::graph::graph(&job.spec);
     Ok(Json(body))
 }
 

@@ -10,6 +10,7 @@
 //! - [`jobs`]: jobs, and events in and out of them.
 //! - [`operators`]: upgrading and rolling back a running job's operators; shadow runs.
 //! - [`logs`]: the logs of a job's operators.
+//! - [`series`]: a running job's figures over time, for the console's charts.
 //! - [`tail`]: reading sinks' outputs and dead letters by `seq`.
 //! - [`table`]: every route in one table, which the router and the OpenAPI document are
 //!   made from.
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod modules;
 pub mod openapi;
 pub mod operators;
+pub mod series;
 pub mod table;
 pub mod tail;
 pub mod tenants;

@@ -4,7 +4,7 @@
 
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::{console, health, jobs, logs, metrics, modules, openapi, operators, tenants};
+use super::{console, health, jobs, logs, metrics, modules, openapi, operators, series, tenants};
 use crate::AppState;
 
 /// Who may call a route.
@@ -116,22 +116,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             output: "text/javascript",
+            statuses: &[(404, "the console has no such file")],
             ..json(
                 "GET",
-                "/console/app.js",
-                "The web console's script",
+                "/console/{file}",
+                "The web console's scripts (`app.js`, `job.js`, `chart.js`, `graph.js`) and \
+                 style (`style.css`)",
                 Public,
-                get(console::script),
-            )
-        },
-        Endpoint {
-            output: "text/css",
-            ..json(
-                "GET",
-                "/console/style.css",
-                "The web console's style",
-                Public,
-                get(console::style),
+                get(console::file),
             )
         },
         json(
@@ -280,6 +272,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             Role("read"),
             get(jobs::status),
         ),
+        Endpoint {
+            query: &[(
+                "after",
+                "only samples taken after this time, ms since the Unix epoch",
+            )],
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/series",
+                "A running job's figures over time, one sample a second (ten minutes kept): \
+                 per interval, events in and out, deadline misses, latency p50/p99, and per \
+                 operator calls, events, fuel per event, failures, restarts and call time \
+                 p50/p99",
+                Role("read"),
+                get(series::series),
+            )
+        },
         Endpoint {
             statuses: &[(409, "the job is not running or paused")],
             ..json(
