@@ -261,6 +261,13 @@ fn languages_measures_every_language_against_rust() {
                 "{language} {ratio}"
             );
         }
+        // C has no wordcount-raw; the others do.
+        let wordcount_glue = row["vs_rust"]["sdk_vs_raw_wordcount"].as_f64();
+        if language == "c" {
+            assert_eq!(wordcount_glue, None);
+        } else {
+            assert!(wordcount_glue.unwrap() > 0.0, "{language} wordcount glue");
+        }
     }
     assert_eq!(rows[0]["vs_rust"]["filter_eps"].as_f64(), Some(1.0));
     assert!(out.path().join("languages.json").is_file());
