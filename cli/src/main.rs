@@ -12,6 +12,12 @@ mod commands;
 
 use clap::{Parser, Subcommand};
 
+/// Events are allocated by the worker that reads or makes them and freed by the one that
+/// consumes them: mimalloc keeps that cross-thread traffic cheap where the system allocator
+/// contends and consolidates.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run stream operators as sandboxed WebAssembly components, scheduled by deadline.
 #[derive(Debug, Parser)]
 #[command(name = "cameo", version, about, long_about = None)]

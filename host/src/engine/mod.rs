@@ -95,7 +95,10 @@ impl OperatorEngine {
                         engine.increment_epoch();
                     }
                     let now = std::time::Instant::now();
-                    std::thread::park_timeout(ticks.sleep(now, timers.next_due()));
+                    let sleep = ticks.sleep(now, timers.next_due());
+                    let timer = timers.sleeping_until(now + sleep);
+                    let sleep = sleep.min(ticks.sleep(now, timer));
+                    std::thread::park_timeout(sleep);
                 }
             })?;
         Ok(EpochTicker {

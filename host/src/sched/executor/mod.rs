@@ -150,9 +150,23 @@ impl TimerWatch {
     }
 
     /// Makes the calling thread the watcher: it is unparked (`std::thread::park_timeout`
-    /// returns) whenever the earliest timer changes. One thread only.
+    /// returns) when a timer is armed that falls due before the time it last gave to
+    /// [`TimerWatch::sleeping_until`]. One thread only.
     pub fn watch_from_this_thread(&self) {
         let _ = self.shared.timer_watcher.set(std::thread::current());
+    }
+
+    /// The watcher is about to sleep until `wake`: timers armed from now on that fall due
+    /// later need not unpark it. Returns when the earliest timer falls due, read after that
+    /// was said, so a timer armed meanwhile is not missed (sleep until it instead).
+    pub fn sleeping_until(&self, wake: Instant) -> Option<Instant> {
+        self.shared
+            .watcher_wakes
+            .store(self.shared.nanos(wake), Ordering::SeqCst);
+        match self.shared.next_timer.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            nanos => Some(self.shared.origin + std::time::Duration::from_nanos(nanos)),
+        }
     }
 }
 
@@ -176,6 +190,7 @@ impl Executor {
             next_timer: AtomicU64::new(u64::MAX),
             origin: Instant::now(),
             timer_watcher: std::sync::OnceLock::new(),
+            watcher_wakes: AtomicU64::new(u64::MAX),
             shutdown: AtomicBool::new(false),
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),

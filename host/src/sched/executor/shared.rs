@@ -30,6 +30,10 @@ pub(super) struct TaskSlot {
 /// busy worker runs it between two slices.
 const TIMER_OVERDUE: Duration = Duration::from_micros(200);
 
+/// How long the watcher may sleep on past a timer that was already due when armed before it
+/// is woken for it (see [`Shared::publish_timer`]), in nanoseconds.
+const DUE_TIMER_SLACK_NANOS: u64 = 1_000_000;
+
 /// Most timed tasks a busy worker runs between two slices.
 const TIMERS_PER_PAUSE: usize = 16;
 
@@ -50,8 +54,10 @@ pub(super) struct Shared {
     pub(super) next_timer: AtomicU64,
     pub(super) origin: Instant,
     /// A thread outside the workers that waits for the earliest timer (the epoch ticker),
-    /// unparked when the earliest timer changes.
+    /// unparked when a timer falls due before it would wake anyway.
     pub(super) timer_watcher: std::sync::OnceLock<std::thread::Thread>,
+    /// When the watcher wakes next, in nanoseconds since `origin` (`u64::MAX` until it says).
+    pub(super) watcher_wakes: AtomicU64,
     pub(super) shutdown: AtomicBool,
     pub(super) tracing: AtomicBool,
     pub(super) trace: Mutex<Vec<TaskId>>,
@@ -89,10 +95,22 @@ impl Shared {
             .timers()
             .earliest()
             .map_or(u64::MAX, |at| self.nanos(at));
-        let previous = self.next_timer.swap(next, Ordering::AcqRel);
-        // The watcher sleeps until the earliest timer it knows of, or for its next tick if it
-        // has already acted on that timer: any other earliest time is news to it.
-        if next != previous
+        let previous = self.next_timer.swap(next, Ordering::SeqCst);
+        // The watcher reads the earliest timer again after saying when it wakes next, before
+        // it sleeps: only a timer earlier than that wake is news to it. A later one is not (it
+        // wakes, finds nothing due and sleeps again). A timer already due when armed (a source
+        // that stopped at its run budget, or woken by a mailbox that drained) is news only if
+        // the watcher would sleep past [`DUE_TIMER_SLACK`]: busy workers see it at their next
+        // slice end anyway, and waking the watcher for each would cost a system call per
+        // source run and cut every slice short.
+        let now = self.nanos(Instant::now());
+        let news_before = if next > now {
+            next
+        } else {
+            now.saturating_add(DUE_TIMER_SLACK_NANOS)
+        };
+        if next < previous
+            && news_before < self.watcher_wakes.load(Ordering::SeqCst)
             && let Some(watcher) = self.timer_watcher.get()
         {
             watcher.unpark();
