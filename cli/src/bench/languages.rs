@@ -343,7 +343,11 @@ fn row(
         // The SDK's glue: the SDK operator's speed over the hand-written one's, same round.
         for (name, sdk, raw) in [
             ("sdk_vs_raw", mine.filter_eps, mine.filter_raw_eps),
-            ("sdk_vs_raw_wordcount", mine.wordcount_eps, mine.wordcount_raw_eps),
+            (
+                "sdk_vs_raw_wordcount",
+                mine.wordcount_eps,
+                mine.wordcount_raw_eps,
+            ),
         ] {
             if let Some(raw) = raw.filter(|raw| *raw > 0.0) {
                 ratios.entry(name.to_string()).or_default().push(sdk / raw);
