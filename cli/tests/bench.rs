@@ -272,3 +272,31 @@ fn languages_measures_every_language_against_rust() {
     assert_eq!(rows[0]["vs_rust"]["filter_eps"].as_f64(), Some(1.0));
     assert!(out.path().join("languages.json").is_file());
 }
+
+#[test]
+fn shadow_measures_latency_without_and_with_a_shadow_and_both_costs() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["bench", "shadow", "--seconds", "1", "--keys", "100"])
+        .args(["--rate", "2000", "--json", "--operators", &operators()])
+        .output()
+        .expect("the cameo binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["compared"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["differing"], 0, "the same version: {report}");
+    for phase in ["without_ms", "with_ms"] {
+        assert!(report[phase]["p99"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    assert!(report["p99_ratio"].as_f64().unwrap() > 0.0, "{report}");
+    for version in ["primary", "shadow"] {
+        assert!(report[version]["events"].as_u64().unwrap() > 0, "{report}");
+        assert!(
+            report[version]["fuel_per_event"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+}

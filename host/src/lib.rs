@@ -88,6 +88,9 @@ mod state;
 mod sync;
 mod time;
 
+pub use actor::shadow::report::{
+    Cost, Costs, Difference, KeyCounts, OutputView, Percentiles, ShadowReport,
+};
 pub use bindings::{Event, Header};
 pub use budget::{BudgetConfig, BudgetExceeded, Resource};
 pub use builder::{BuildError, build_rust};
@@ -99,6 +102,7 @@ pub use engine::{Allocation, EngineSetupError, OperatorEngine};
 pub use job::monitor::JobMonitor;
 pub use job::plan::{JobPlan, ModuleSource, PlanError};
 pub use job::replay::{Replay, ReplayError};
+pub use job::shadow::{ShadowError, ShadowStarted};
 pub use job::upgrade::{UpgradeError, Upgraded};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};

@@ -36,6 +36,10 @@ pub struct Limits {
     pub mailbox_capacity: usize,
     /// Bytes of events an actor's mailbox holds before its producers are held back.
     pub mailbox_bytes: u64,
+    /// Bytes of input, and of outputs awaiting comparison, a shadow instance may be behind
+    /// the instance it shadows by; past that its shadow run stops rather than hold the
+    /// instance up or grow.
+    pub shadow_behind_bytes: u64,
     /// Wall time a slice may take, in microseconds, besides its fuel: work fuel does not
     /// meter (host imports, page faults of fresh memory) cannot hold a worker longer. 0 bounds
     /// slices in fuel only, which makes them deterministic (tests).
@@ -182,6 +186,7 @@ impl Default for Limits {
             max_output_bytes: 16 << 20,
             mailbox_capacity: 4096,
             mailbox_bytes: 16 << 20,
+            shadow_behind_bytes: 16 << 20,
             slice_micros: 0,
         }
     }

@@ -26,8 +26,8 @@ pub struct OperatorModule {
     pre: InstancePre<HostState>,
     handler: HandlerIndices,
     windowed: Option<WindowedIndices>,
-    /// Where `windowed.accumulate` is, called with borrowed arguments.
-    accumulate: Option<ComponentExportIndex>,
+    /// Where `accumulate` is (`packed` or `windowed`), called with borrowed arguments.
+    accumulate: Option<crate::actor::AccumulateIndex>,
     joiner: Option<JoinerIndices>,
     /// Where `upgrader.upgrade-state` is, if the component exports it.
     upgrader: Option<ComponentExportIndex>,
@@ -75,8 +75,8 @@ impl OperatorModule {
         self.windowed.as_ref()
     }
 
-    /// Where `windowed.accumulate` is, if the component has it.
-    pub(crate) fn accumulate(&self) -> Option<&ComponentExportIndex> {
+    /// Where `accumulate` is (`packed` or `windowed`), if the component has it.
+    pub(crate) fn accumulate(&self) -> Option<&crate::actor::AccumulateIndex> {
         self.accumulate.as_ref()
     }
 

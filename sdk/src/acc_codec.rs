@@ -70,6 +70,22 @@ pub(crate) fn encode<A: Serialize + DeserializeOwned>(acc: &A) -> Result<Vec<u8>
     }
 }
 
+/// Appends an accumulator's encoding to `out` (as [`encode`] writes it, without a buffer of
+/// its own once the encoding is chosen).
+pub(crate) fn encode_into<A: Serialize + DeserializeOwned>(
+    acc: &A,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if FORMAT.with(Cell::get) != Format::Postcard {
+        out.extend_from_slice(&encode(acc)?);
+        return Ok(());
+    }
+    out.push(POSTCARD_TAG);
+    *out = postcard::to_extend(acc, std::mem::take(out))
+        .map_err(|err| Error::failed(format!("cannot serialise a window accumulator: {err}")))?;
+    Ok(())
+}
+
 /// Decodes an accumulator the host handed back; `what` names it in the error.
 pub(crate) fn decode<A: DeserializeOwned>(
     bytes: &[u8],

@@ -126,6 +126,27 @@ pub mod bindings {
         });
     }
 
+    /// The `packed` export of the contract's version 0.2.0 (batches in one buffer), added to
+    /// `handler` and `windowed` by `export_windowed!`.
+    pub mod packed_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-packed;
+
+                world packed-export {
+                    export cameo:operator/packed@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_packed_raw",
+            default_bindings_module: "cameo_sdk::bindings::packed_world",
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
     /// The `joiner` export, added to `handler` by `export_joiner!`.
     pub mod join_world {
         wit_bindgen::generate!({
@@ -156,6 +177,7 @@ mod export;
 mod join;
 pub mod log;
 mod operator;
+mod packed;
 pub mod state;
 pub mod timers;
 mod upgrade;

@@ -234,8 +234,8 @@ impl<T: WindowOperator> windowed::Guest for WindowAdapter<T> {
     }
 }
 
-/// The accumulator's bytes: its JSON encoding.
-fn describe(key: Option<&[u8]>, window: &Window) -> String {
+/// How an error names a pane: its key and window.
+pub(crate) fn describe(key: Option<&[u8]>, window: &Window) -> String {
     format!(
         "{}, window [{}, {})",
         describe_key(&key),
@@ -270,6 +270,9 @@ macro_rules! export_windowed {
             );
             $crate::bindings::windowed_world::__export_windowed_raw!(
                 __CameoWindowedOperator with_types_in $crate::bindings::windowed_world
+            );
+            $crate::bindings::packed_world::__export_packed_raw!(
+                __CameoWindowedOperator with_types_in $crate::bindings::packed_world
             );
         };
     };

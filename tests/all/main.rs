@@ -16,6 +16,7 @@ mod policies;
 mod recovery;
 mod replay;
 mod sched;
+mod shadow;
 mod slices;
 mod support;
 mod upgrade;

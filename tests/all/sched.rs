@@ -98,7 +98,7 @@ fn looper_beside(dir: &Path, a: (&str, u64), b: (&str, u64)) -> LooperBeside {
             latency_target_ms: b.1,
             input: fifo.to_str().unwrap(),
             module: guests::SPIN_SLICE,
-            config: "{ iterations = 30000 }",
+            config: "{ iterations = 60000 }",
         },
     );
     let job_b = host.submit(&spec_b).unwrap();

@@ -25,6 +25,7 @@
 //! - [`stages`]: what each stage of the data path costs per event, from a ladder of
 //!   pipelines that each add one stage.
 //! - [`upgrade`]: how long an upgrade holds up the upgraded operator's input.
+//! - [`shadow`]: what a shadow run costs the operator it shadows.
 
 pub mod checkpoint;
 pub mod density;
@@ -39,6 +40,7 @@ pub mod recovery;
 pub mod scale;
 pub mod scenarios;
 pub mod serve;
+pub mod shadow;
 mod specs;
 pub mod spike;
 pub mod stages;
@@ -78,6 +80,9 @@ pub enum BenchError {
     /// An upgrade the benchmark asked for was refused.
     #[error(transparent)]
     Upgrade(#[from] cameo_host::UpgradeError),
+    /// A shadow run the benchmark asked for was refused.
+    #[error(transparent)]
+    Shadow(#[from] cameo_host::ShadowError),
     /// A Python, JavaScript or C example operator could not be built.
     #[error("building {operator}: {source}")]
     Language {

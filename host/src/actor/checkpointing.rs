@@ -74,6 +74,7 @@ impl Actor {
             return;
         }
         self.switch_module_at(id);
+        self.start_shadow_at(id, activator);
         if let Some(checkpointer) = &self.links.checkpointer {
             checkpointer.actor_snapshot(&self.label, id, self.snapshot());
         }

@@ -28,7 +28,7 @@ impl Instance {
 pub(super) struct Exports {
     pub(super) handler: Handler,
     pub(super) windowed: Option<Windowed>,
-    /// `windowed.accumulate`, called with borrowed arguments.
-    pub(super) accumulate: Option<wasmtime::component::Func>,
+    /// `accumulate` (`packed` or `windowed`), called with borrowed arguments.
+    pub(super) accumulate: Option<super::accumulate::Accumulate>,
     pub(super) joiner: Option<Joiner>,
 }

@@ -11,9 +11,11 @@
 //! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
 //! - `converting`: the state an earlier version wrote, converted by the new one.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
+//! - [`shadow`]: running another version beside the instance, on a copy of its input.
 
 mod accumulate;
-pub(crate) use accumulate::export_index as accumulate_export;
+mod packed;
+pub(crate) use accumulate::{AccumulateIndex, export_index as accumulate_export};
 pub mod call;
 mod checkpointing;
 mod converting;
@@ -22,6 +24,7 @@ pub mod failure;
 mod instance;
 mod joining;
 mod outcome;
+pub mod shadow;
 pub mod upgrade;
 mod windowing;
 mod yielding;
@@ -157,6 +160,8 @@ pub struct Actor {
     held_charged: HeldCharge,
     /// When the instance last switched module, until the first call after it ends.
     switched_at: Option<Instant>,
+    /// Its part in a shadow run: feeding one, or being one.
+    shadow: Option<shadow::ShadowSide>,
 }
 
 /// Bytes an actor has charged for what it holds.
@@ -211,7 +216,23 @@ impl Actor {
             call_slices: 0,
             held_charged: HeldCharge::default(),
             switched_at: None,
+            shadow: None,
         }
+    }
+
+    /// The shadow of primary instance `primary` in `run`: an actor named `label` running
+    /// `cx.module`, fed by the primary, its output compared instead of sent on.
+    pub(crate) fn new_shadow(
+        label: Arc<str>,
+        engine: OperatorEngine,
+        cx: CallContext,
+        links: ActorLinks,
+        run: &Arc<shadow::ShadowRun>,
+        primary: &str,
+    ) -> Self {
+        let mut actor = Actor::new(label, engine, cx, links);
+        actor.shadow = shadow::ShadowSide::shadow(run, primary);
+        actor
     }
 
     /// What the host holds for this instance, wherever it is now.
@@ -271,6 +292,7 @@ impl Actor {
                     }
                     Forward::End => {
                         self.drop_unfireable_timers();
+                        self.shadow_finished();
                         if let Some(checkpointer) = &self.links.checkpointer {
                             checkpointer.actor_finished(&self.label, self.snapshot());
                         }
@@ -289,13 +311,19 @@ impl Actor {
                 }
                 room_checked = true;
             }
-            let (taken, wake) = self
-                .links
-                .mailbox
-                .take(self.cx.limits.batch_size, &self.held_channels);
-            for producer in wake {
-                activator.wake(producer);
-            }
+            let taken = if self.is_shadow() {
+                self.take_fed()
+            } else {
+                let (taken, wake) = self
+                    .links
+                    .mailbox
+                    .take(self.cx.limits.batch_size, &self.held_channels);
+                for producer in wake {
+                    activator.wake(producer);
+                }
+                self.feed_shadow(&taken, activator);
+                taken
+            };
             match taken {
                 Taken::Nothing => return None,
                 Taken::Records(records) => return Some(self.batch_input(Batch::new(records))),
@@ -339,9 +367,7 @@ impl Actor {
             let key = key.map_or_else(String::new, |k| {
                 format!(" for key {:?}", String::from_utf8_lossy(&k))
             });
-            self.links.dead_letters.record(
-                self.passed_barrier,
-                &self.links.operator,
+            self.dead_letter(
                 None,
                 Some(time),
                 &format!(
@@ -444,7 +470,10 @@ impl Actor {
             return Some(0);
         };
         let mut cx = Context::from_waker(Waker::noop());
-        match future.as_mut().poll(&mut cx) {
+        let started = self.shadow.is_some().then(Instant::now);
+        let poll = future.as_mut().poll(&mut cx);
+        self.shadow_ran(started);
+        match poll {
             Poll::Pending => {
                 self.in_flight = Some(future);
                 None
@@ -470,6 +499,9 @@ impl Task for Actor {
             // The job failed: drop everything instead of working for nothing.
             self.in_flight = None;
             while !matches!(self.links.mailbox.take(usize::MAX, &[]).0, Taken::Nothing) {}
+            return idle(0);
+        }
+        if self.shadow_dropped() {
             return idle(0);
         }
         self.blocked = false;
@@ -499,6 +531,11 @@ impl Task for Actor {
         };
         let fuel = fuel.saturating_sub(std::mem::take(&mut self.charged));
         self.in_flight_context = None;
+        // A shadow whose call stopped its run (it fell behind, or could not run) lets go of
+        // what it holds now.
+        if self.shadow_dropped() {
+            return idle(fuel);
+        }
         if self.has_work() {
             SliceReport {
                 outcome: SliceOutcome::Busy,
@@ -523,17 +560,23 @@ impl Task for Actor {
         let waiting = self.links.mailbox.waiting_contexts(|time| {
             profile.watermark_fires(current, time) || next_timer.is_some_and(|at| at <= time)
         });
+        let shadow = self.is_shadow();
         let pending = Pending {
             in_flight: self.in_flight_context,
             retry: self.retry.front().map(|record| record.context),
             due: self.due.front().map(Due::context),
-            head: waiting.head,
+            head: if shadow {
+                self.fed_head()
+            } else {
+                waiting.head
+            },
             watermark: waiting.watermark,
         };
         let mut priority = profile
             .best(&pending)
             .unwrap_or_else(|| profile.priority(&self.context_now()));
-        priority.demoted = self.in_flight.is_some() && self.charged >= LONG_CALL_FUEL;
+        // A shadow's work goes after every other task of its tenant.
+        priority.demoted = shadow || (self.in_flight.is_some() && self.charged >= LONG_CALL_FUEL);
         priority
     }
 
@@ -550,6 +593,9 @@ impl Task for Actor {
         }
         if self.blocked {
             return !self.links.router.any_full();
+        }
+        if self.is_shadow() {
+            return self.fed_waiting();
         }
         self.links.mailbox.has_work(&self.held_channels)
     }

@@ -21,20 +21,30 @@ impl Actor {
                 .map(|started| started.elapsed())
                 .unwrap_or_default(),
         };
-        self.links.metrics.add_call(&self.links.operator, figures);
+        let events = match &done.input {
+            CallInput::Batch { batch, .. } if !batch.is_empty() => batch.len(),
+            _ => 0,
+        };
+        self.shadow_call(events as u64, done.fuel, figures.wall);
+        let shadow = self.is_shadow();
+        if !shadow {
+            self.links.metrics.add_call(&self.links.operator, figures);
+        }
         // The profile is a cost per event: firings and timers (one call per pane or timer,
-        // usually cheap) would drag it towards their own cost.
-        if let CallInput::Batch { batch, .. } = &done.input
-            && !batch.is_empty()
-        {
-            self.links.profile.record(done.fuel, batch.len());
+        // usually cheap) would drag it towards their own cost. A shadow's cost is its own.
+        if events > 0 && !shadow {
+            self.links.profile.record(done.fuel, events);
         }
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
             self.held = held;
         }
         if let Some(reason) = done.fatal {
-            self.links.completion.fail(reason);
+            if shadow {
+                self.shadow_fatal(&reason);
+            } else {
+                self.links.completion.fail(reason);
+            }
             return;
         }
         let context = done.input.output_context();
@@ -52,7 +62,9 @@ impl Actor {
                         self.timers.register(key, time);
                     }
                 }
-                if let Some(context) = context {
+                if let Some(context) = context
+                    && !self.shadow_output(&output.events)
+                {
                     let records = output
                         .events
                         .into_iter()
@@ -66,9 +78,11 @@ impl Actor {
                 }
             }
             Err(failure) => {
-                self.links
-                    .metrics
-                    .add_failure(&self.links.operator, failure.kind());
+                if !shadow {
+                    self.links
+                        .metrics
+                        .add_failure(&self.links.operator, failure.kind());
+                }
                 let reason = failure.to_string();
                 match done.input {
                     CallInput::Batch { batch, .. } if batch.len() > 1 => {
@@ -83,13 +97,7 @@ impl Actor {
                     }
                     CallInput::Batch { batch, .. } => {
                         for event in batch.events() {
-                            self.links.dead_letters.record(
-                                self.passed_barrier,
-                                &self.links.operator,
-                                Some(event),
-                                None,
-                                &reason,
-                            );
+                            self.dead_letter(Some(event), None, &reason);
                         }
                     }
                     CallInput::Fire { pane, .. } => {
@@ -97,25 +105,33 @@ impl Actor {
                             "window [{}, {}) failed to fire: {reason}",
                             pane.start, pane.end
                         );
-                        self.links.dead_letters.record(
-                            self.passed_barrier,
-                            &self.links.operator,
-                            None,
-                            Some(pane.end),
-                            &reason,
-                        );
+                        self.dead_letter(None, Some(pane.end), &reason);
                     }
                     CallInput::Timer { time, .. } => {
-                        self.links.dead_letters.record(
-                            self.passed_barrier,
-                            &self.links.operator,
-                            None,
-                            Some(time),
-                            &reason,
-                        );
+                        self.dead_letter(None, Some(time), &reason);
                     }
                 }
             }
+        }
+    }
+
+    /// Records a dead letter: the job's, or for a shadow a failure in its report.
+    pub(super) fn dead_letter(
+        &self,
+        event: Option<&crate::bindings::Event>,
+        time: Option<i64>,
+        reason: &str,
+    ) {
+        if self.is_shadow() {
+            self.shadow_failure(reason);
+        } else {
+            self.links.dead_letters.record(
+                self.passed_barrier,
+                &self.links.operator,
+                event,
+                time,
+                reason,
+            );
         }
     }
 
@@ -165,13 +181,7 @@ impl Actor {
                              joined that session (its own window: {missed})"
                         ),
                     };
-                    self.links.dead_letters.record(
-                        self.passed_barrier,
-                        &self.links.operator,
-                        Some(&event),
-                        None,
-                        &reason,
-                    );
+                    self.dead_letter(Some(&event), None, &reason);
                 }
             }
         }

@@ -10,12 +10,13 @@
 //! version, whichever checkpoint it resumes from.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::Actor;
 use super::call::{self, CallContext};
+use super::shadow::{ShadowLinks, ShadowRun};
 use crate::engine::OperatorEngine;
 use crate::registry::OperatorModule;
 use crate::sync::LockRecovered;
@@ -24,9 +25,11 @@ use crate::sync::LockRecovered;
 pub struct ModuleSwitch {
     /// What a call of the operator needs besides its input (its module is the one it
     /// started with), for the trial of a new module.
-    template: CallContext,
-    engine: OperatorEngine,
+    pub(super) template: CallContext,
+    pub(super) engine: OperatorEngine,
     state: Mutex<SwitchState>,
+    /// What a shadow instance of the operator needs, recorded when the job is wired.
+    pub(super) shadow_links: OnceLock<ShadowLinks>,
 }
 
 #[derive(Default)]
@@ -38,6 +41,8 @@ struct SwitchState {
     /// Per switch of an instance: from the switch to the end of the first call of the new
     /// module (instantiation, `init`, conversion and the call's own input).
     pauses: Vec<Duration>,
+    /// The shadow run beside the operator, if one runs.
+    shadow: Option<Arc<ShadowRun>>,
 }
 
 impl ModuleSwitch {
@@ -47,7 +52,24 @@ impl ModuleSwitch {
             template,
             engine,
             state: Mutex::new(SwitchState::default()),
+            shadow_links: OnceLock::new(),
         })
+    }
+
+    /// Records what a shadow instance of the operator needs (once, when the job is wired).
+    pub(crate) fn set_shadow_links(&self, links: ShadowLinks) {
+        let _ = self.shadow_links.set(links);
+    }
+
+    /// The shadow run beside the operator, if one runs.
+    pub(crate) fn shadow_run(&self) -> Option<Arc<ShadowRun>> {
+        self.state.lock_recovered().shadow.clone()
+    }
+
+    /// Sets (or with `None` clears) the shadow run beside the operator; returns the one it
+    /// replaces.
+    pub(crate) fn set_shadow_run(&self, run: Option<Arc<ShadowRun>>) -> Option<Arc<ShadowRun>> {
+        std::mem::replace(&mut self.state.lock_recovered().shadow, run)
     }
 
     /// Records that instance `label` runs `module`.

@@ -18,6 +18,7 @@ use super::recovery::{Recovery, open_file_output};
 use super::sources::{self, SourceSetup};
 use super::{Host, JobError, JobHandle};
 use crate::actor::call::CallContext;
+use crate::actor::shadow::ShadowLinks;
 use crate::actor::upgrade::ModuleSwitch;
 use crate::actor::{Actor, ActorLinks};
 use crate::bindings::Event;
@@ -205,6 +206,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         switches,
         inlets: endpoints.inlets.clone(),
         outlets: endpoints.outlets.clone(),
+        spawner: host.executor.spawner(),
     })
 }
 
@@ -526,6 +528,19 @@ impl Wiring<'_> {
                 .iter()
                 .map(|input| (input.first_channel, self.instances(&input.producer))),
         );
+        switch.set_shadow_links(ShadowLinks {
+            instances: (0..parallelism)
+                .map(|instance| operator.instance_label(instance))
+                .collect(),
+            operator: Arc::clone(&operator_label),
+            inputs: wide.groups().clone(),
+            metrics: Arc::clone(&self.metrics),
+            dead_letters: Arc::clone(dead_letters),
+            completion: Arc::clone(&self.completion),
+            left_channels: operator.left_channels,
+            latency_target: self.plan.latency_target,
+            profile: Arc::clone(profile),
+        });
         let mut targets: Vec<(TaskId, Arc<Mailbox>)> = Vec::with_capacity(parallelism);
         let full_peers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for instance in (0..parallelism).rev() {

@@ -14,6 +14,8 @@
 //! - [`recovery`]: finding the checkpoint to resume from.
 //! - [`upgrade`]: changing an operator's module while the job runs, and going back.
 //! - [`replay`]: starting rewindable sources from an earlier line or event time.
+//! - [`shadow`]: running another version of an operator beside it, then promoting or
+//!   stopping it.
 
 mod build;
 mod endpoints;
@@ -21,6 +23,7 @@ pub mod monitor;
 pub mod plan;
 pub mod recovery;
 pub mod replay;
+pub mod shadow;
 mod sources;
 pub mod upgrade;
 
@@ -419,6 +422,8 @@ pub struct JobHandle {
     inlets: BTreeMap<String, Inlet>,
     /// The output files of http sinks, by sink name.
     outlets: BTreeMap<String, PathBuf>,
+    /// Registers tasks (shadow instances) on the host's executor.
+    spawner: crate::sched::executor::Spawner,
 }
 
 impl JobHandle {
@@ -464,6 +469,7 @@ impl JobHandle {
             profiles: self.profiles.clone(),
             switches: self.switches.clone(),
             inlets: self.inlets.clone(),
+            spawner: self.spawner.clone(),
         }
     }
 

@@ -47,6 +47,8 @@ pub struct JobMonitor {
     pub(super) profiles: Vec<Arc<OperatorProfile>>,
     pub(super) switches: BTreeMap<String, Arc<ModuleSwitch>>,
     pub(super) inlets: BTreeMap<String, Inlet>,
+    /// Registers shadow instances on the host's executor.
+    pub(super) spawner: crate::sched::executor::Spawner,
 }
 
 impl JobMonitor {

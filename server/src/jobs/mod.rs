@@ -8,6 +8,7 @@
 //! - [`spec`]: job specs as a server takes them.
 //! - [`pause`]: pausing at a checkpoint barrier, resuming, cancelling a paused job.
 //! - [`upgrade`]: changing a running operator's module version, and rolling it back.
+//! - [`shadow`]: another version run beside a running operator, reported, promoted, stopped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
 mod pause;
+pub mod shadow;
 mod spec;
 pub mod upgrade;
 
@@ -239,8 +241,14 @@ impl Jobs {
 
 /// Submits a job from spec `text` for `who`: recorded, then started; a job that cannot start
 /// is recorded as failed with the reason.
-pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, ApiError> {
+pub fn submit(
+    state: &AppState,
+    who: &Principal,
+    text: String,
+    replay: cameo_host::Replay,
+) -> Result<Job, ApiError> {
     let spec = parse_spec(&text)?;
+    check_replay(&spec, replay)?;
     let tenant = state
         .store
         .tenant(&who.tenant)?
@@ -282,12 +290,30 @@ pub fn submit(state: &AppState, who: &Principal, text: String) -> Result<Job, Ap
         operators: BTreeMap::new(),
     };
     state.store.put_job(&job)?;
-    if let Err(reason) = start(state, &job) {
+    if let Err(reason) = start_with(state, &job, replay) {
         job.state = JobState::Failed;
         job.error = Some(reason);
         state.store.put_job(&job)?;
     }
     Ok(job)
+}
+
+/// Refuses a replay `spec`'s sources cannot do (a source that cannot rewind, an event time
+/// without an `event_time_field`), before anything is recorded or changed.
+pub(crate) fn check_replay(
+    spec: &cameo_host::JobSpec,
+    replay: cameo_host::Replay,
+) -> Result<(), ApiError> {
+    if replay.is_none() {
+        return Ok(());
+    }
+    let mut plan = JobPlan::with_modules(spec, |_| {
+        Ok(ModuleSource::Component(std::path::PathBuf::new()))
+    })
+    .map_err(|err| ApiError::unprocessable(err.to_string()))?;
+    plan.replay(replay)
+        .map(|_| ())
+        .map_err(|err| ApiError::unprocessable(err.to_string()))
 }
 
 /// Starts (or resumes) recorded job `job` on the host.

@@ -70,18 +70,8 @@ pub fn resume(
         instances,
         crate::quota::instances_of(&spec),
     )?;
-    if !replay.is_none() {
-        // Refused before the job's state changes: a replay the job cannot do.
-        let spec = super::parse_spec(&job.spec)?;
-        let mut plan = cameo_host::JobPlan::with_modules(&spec, |_| {
-            Ok(cameo_host::ModuleSource::Component(
-                std::path::PathBuf::new(),
-            ))
-        })
-        .map_err(|err| ApiError::unprocessable(err.to_string()))?;
-        plan.replay(replay)
-            .map_err(|err| ApiError::unprocessable(err.to_string()))?;
-    }
+    // Refused before the job's state changes: a replay the job cannot do.
+    super::check_replay(&spec, replay)?;
     job.state = JobState::Running;
     state.store.put_job(&job)?;
     if let Err(reason) = start_with(state, &job, replay) {

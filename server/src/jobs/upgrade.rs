@@ -27,6 +27,8 @@ pub enum Change {
     Upgrade,
     /// Back to the version the operator ran before its current one.
     Rollback,
+    /// To the version a shadow run beside the operator runs; the shadow stops.
+    Promote,
 }
 
 impl Change {
@@ -34,6 +36,7 @@ impl Change {
         match self {
             Change::Upgrade => "upgraded",
             Change::Rollback => "rolled-back",
+            Change::Promote => "promoted",
         }
     }
 }
@@ -88,20 +91,7 @@ pub fn change(
 ) -> Result<Changed, ApiError> {
     let _changing = state.jobs.changing(id)?;
     let job = tenant_job(state, who, id)?;
-    let monitor = match state.jobs.monitor_of(id) {
-        Some(monitor) if job.state == JobState::Running => monitor,
-        _ => {
-            return Err(ApiError::conflict(format!(
-                "job {id} is {}, not running; only a running job's operators can be changed{}",
-                state_name(job.state),
-                if job.state == JobState::Paused {
-                    format!(" (resume it with `cameo job resume {id}` first)")
-                } else {
-                    String::new()
-                }
-            )));
-        }
-    };
+    let monitor = running_monitor(state, &job)?;
     let spec = parse_spec(&job.spec)?;
     let Some(spec_operator) = spec.operators.iter().find(|o| o.name.get_ref() == operator) else {
         let known: Vec<&str> = spec
@@ -116,8 +106,8 @@ pub fn change(
     };
     let current = job.module_of(operator, spec_operator.module.get_ref());
     let target = match (how, reference) {
-        (Change::Upgrade, Some(reference)) => reference.to_string(),
-        (Change::Upgrade, None) => {
+        (Change::Upgrade | Change::Promote, Some(reference)) => reference.to_string(),
+        (Change::Upgrade | Change::Promote, None) => {
             return Err(ApiError::bad_request(
                 "name the module version to upgrade to: `module=NAME@N`",
             ));
@@ -171,6 +161,9 @@ pub fn change(
             });
             save(state, id, operator, record)?;
             state.jobs.note_module(id, operator, &pinned, true);
+            if how == Change::Promote {
+                monitor.shadow_promoted(operator, &upgraded);
+            }
             Ok(Changed {
                 job: id.to_string(),
                 operator: operator.to_string(),
@@ -191,6 +184,23 @@ pub fn change(
                 _ => ApiError::conflict(message),
             })
         }
+    }
+}
+
+/// The monitor of `job`, which must be running; the error says why it is not.
+pub(super) fn running_monitor(state: &AppState, job: &Job) -> Result<JobMonitor, ApiError> {
+    let id = &job.id;
+    match state.jobs.monitor_of(id) {
+        Some(monitor) if job.state == JobState::Running => Ok(monitor),
+        _ => Err(ApiError::conflict(format!(
+            "job {id} is {}, not running; only a running job's operators can be changed{}",
+            state_name(job.state),
+            if job.state == JobState::Paused {
+                format!(" (resume it with `cameo job resume {id}` first)")
+            } else {
+                String::new()
+            }
+        ))),
     }
 }
 
@@ -351,7 +361,7 @@ impl Drop for Changing<'_> {
 
 impl Jobs {
     /// Claims job `id` for a change of module; refused while another is under way.
-    fn changing(&self, id: &str) -> Result<Changing<'_>, ApiError> {
+    pub(super) fn changing(&self, id: &str) -> Result<Changing<'_>, ApiError> {
         if !lock(&self.changing).insert(id.to_string()) {
             return Err(ApiError::conflict(format!(
                 "an operator of job {id} is changing module now; retry when it is done"

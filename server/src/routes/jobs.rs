@@ -44,18 +44,24 @@ async fn blocking<T: Send + 'static>(
         .map_err(|err| ApiError::internal(format!("the request's work failed: {err}")))?
 }
 
-/// `POST /v1/jobs`: the body is a job spec (TOML, or JSON); 201 with the job, whose state
-/// is `failed` with the reason if it could not start.
+/// `POST /v1/jobs[?from_offset=N][&from_time=MS]`: the body is a job spec (TOML, or JSON);
+/// 201 with the job, whose state is `failed` with the reason if it could not start. Its http
+/// sources start from line N, or leave out the events before event time MS, when asked.
 pub async fn submit(
     State(state): State<AppState>,
     who: Principal,
+    Query(query): Query<ReplayQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     who.require(Role::Operate, "submit jobs")?;
     let bytes = super::read_body(&headers, body, MAX_SPEC_BYTES, "job spec").await?;
     let text = jobs::spec_text(&bytes)?;
-    let job = blocking(move || jobs::submit(&state, &who, text)).await?;
+    let replay = cameo_host::Replay {
+        from_offset: query.from_offset,
+        from_time: query.from_time,
+    };
+    let job = blocking(move || jobs::submit(&state, &who, text, replay)).await?;
     Ok((StatusCode::CREATED, Json(listed(&job))))
 }
 
@@ -149,10 +155,11 @@ pub async fn pause(
     Ok(Json(listed(&job)))
 }
 
-/// The query of `POST /v1/jobs/{id}/resume`.
+/// The query of `POST /v1/jobs` and `POST /v1/jobs/{id}/resume`.
 #[derive(Debug, Deserialize)]
-pub struct ResumeQuery {
-    /// Replay: http sources read on from this line instead of where the checkpoint left them.
+pub struct ReplayQuery {
+    /// Replay: http sources read from this line instead of where the checkpoint (if any)
+    /// left them.
     pub from_offset: Option<u64>,
     /// Replay: http sources leave out the events before this event time (ms).
     pub from_time: Option<i64>,
@@ -165,7 +172,7 @@ pub async fn resume(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Query(query): Query<ResumeQuery>,
+    Query(query): Query<ReplayQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     who.require(Role::Operate, "resume jobs")?;
     let replay = cameo_host::Replay {

@@ -8,7 +8,7 @@
 //! - [`tenants`]: tenants and their tokens.
 //! - [`modules`]: the module registry.
 //! - [`jobs`]: jobs, and events in and out of them.
-//! - [`operators`]: upgrading and rolling back a running job's operators.
+//! - [`operators`]: upgrading and rolling back a running job's operators; shadow runs.
 //! - [`logs`]: the logs of a job's operators.
 //! - [`tail`]: reading sinks' outputs and dead letters by `seq`.
 //! - [`table`]: every route in one table, which the router and the OpenAPI document are

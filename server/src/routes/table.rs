@@ -237,10 +237,25 @@ pub fn endpoints() -> Vec<Endpoint> {
             )
         },
         Endpoint {
+            query: &[
+                (
+                    "from_offset",
+                    "its http sources start reading from this line (0: the first)",
+                ),
+                (
+                    "from_time",
+                    "its http sources leave out the events before this event time (ms; they \
+                     need an event_time_field)",
+                ),
+            ],
             input: Input::Body("application/toml", "a job spec, TOML or the same as JSON"),
             statuses: &[
                 (201, "the job"),
-                (422, "the spec does not validate, with the reason"),
+                (
+                    422,
+                    "the spec does not validate, or its sources cannot replay as asked, with \
+                     the reason: no job is made",
+                ),
             ],
             ..json(
                 "POST",
@@ -357,6 +372,90 @@ pub fn endpoints() -> Vec<Endpoint> {
                 "Switch a running operator back to the version it ran before, keeping its state",
                 Role("deploy"),
                 post(operators::rollback),
+            )
+        },
+        Endpoint {
+            query: &[(
+                "module",
+                "the version the shadow runs: `NAME@N`, or `NAME` for its newest",
+            )],
+            statuses: &[
+                (404, "the job has no such operator"),
+                (
+                    409,
+                    "the job is not running, or a shadow already runs beside the operator",
+                ),
+                (
+                    422,
+                    "the version cannot run the operator (does not load, lacks an export, \
+                     or its init refuses the config): nothing started",
+                ),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/operators/{name}/shadow",
+                "Run another version beside a running operator on a copy of its input and \
+                 state (taken at the next checkpoint barrier), its output compared and never \
+                 sent on",
+                Role("deploy"),
+                post(operators::shadow_start),
+            )
+        },
+        Endpoint {
+            statuses: &[
+                (
+                    404,
+                    "the job has no such operator, or it never had a shadow",
+                ),
+                (409, "the job is not running here"),
+            ],
+            ..json(
+                "GET",
+                "/v1/jobs/{id}/operators/{name}/shadow",
+                "The shadow run's report: outputs matched and differing per key, the first \
+                 differing pairs, both versions' cost per event and call latency",
+                Role("read"),
+                get(operators::shadow_report),
+            )
+        },
+        Endpoint {
+            statuses: &[
+                (
+                    404,
+                    "the job has no such operator, or no shadow runs beside it",
+                ),
+                (
+                    409,
+                    "the job is not running, or the operator already runs that version",
+                ),
+                (
+                    422,
+                    "the shadow's version cannot run the operator: nothing changed",
+                ),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/operators/{name}/shadow/promote",
+                "Upgrade the operator to the version its shadow runs (as `upgrade` does); the \
+                 shadow stops",
+                Role("deploy"),
+                post(operators::shadow_promote),
+            )
+        },
+        Endpoint {
+            statuses: &[
+                (
+                    404,
+                    "the job has no such operator, or no shadow runs beside it",
+                ),
+                (409, "the job is not running"),
+            ],
+            ..json(
+                "POST",
+                "/v1/jobs/{id}/operators/{name}/shadow/stop",
+                "Drop the shadow run beside the operator; answers its final report",
+                Role("deploy"),
+                post(operators::shadow_stop),
             )
         },
         Endpoint {

@@ -18,4 +18,6 @@ mod pause;
 mod quota;
 mod replay;
 mod restart;
+#[cfg(test)]
+mod shadow;
 mod upgrade;

@@ -102,3 +102,61 @@ fn a_resumed_job_replays_its_http_input_from_the_line_asked_for() {
         assert_eq!(line["value"]["count"], *count, "{line}");
     }
 }
+
+#[test]
+fn a_job_submitted_with_a_replay_starts_its_http_input_from_the_line_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.tenant("acme", "deploy");
+    assert_eq!(server.push(&token, "wc", guests::WORDCOUNT).status, 201);
+
+    let by_time = server.call(
+        "POST",
+        "/v1/jobs?from_time=5",
+        Some(&token),
+        counts_job().as_bytes(),
+    );
+    assert_eq!(by_time.status, 422, "{}", by_time.text);
+    assert!(
+        by_time
+            .error()
+            .starts_with("source \"in\" has no event_time_field"),
+        "{}",
+        by_time.error()
+    );
+    let listed = server.call("GET", "/v1/jobs", Some(&token), b"").json();
+    assert_eq!(
+        listed,
+        serde_json::json!([]),
+        "a refused replay makes no job"
+    );
+
+    let submitted = server.call(
+        "POST",
+        "/v1/jobs?from_offset=40",
+        Some(&token),
+        counts_job().as_bytes(),
+    );
+    assert_eq!(submitted.status, 201, "{}", submitted.text);
+    let id = submitted.json()["id"].as_str().unwrap().to_string();
+    let sent = server.call(
+        "POST",
+        &format!("/v1/jobs/{id}/sources/in?end=true"),
+        Some(&token),
+        words(0, 100).as_bytes(),
+    );
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let done = server.wait_done(&token, &id);
+    assert_eq!(done["state"], "finished", "{done}");
+    // Lines 40 to 99, counted from nothing: the first 40 were left out.
+    let out = server.tail(&token, &id, "out");
+    assert_eq!(out.len(), 60);
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for (line, i) in out.iter().zip(40..) {
+        let w = word(i);
+        let count = counts.entry(w.clone()).or_default();
+        *count += 1;
+        assert_eq!(line["value"]["word"], w.as_str(), "{line}");
+        assert_eq!(line["value"]["count"], *count, "{line}");
+    }
+}

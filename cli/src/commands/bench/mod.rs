@@ -14,7 +14,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, flink, hostile, recovery, stages, upgrade};
+use crate::bench::{checkpoint, flink, hostile, recovery, shadow, stages, upgrade};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -180,6 +180,28 @@ pub enum BenchCommand {
         /// Print the report as JSON: {"events", "keys", "event_rate", "rounds", "rows":
         /// [{"cores", "cameo_eps", "cameo_seconds", "flink_eps", "flink_seconds",
         /// "flink_overhead_seconds", "flink_pinned", "ratio"}], "flink_setup"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a shadow run costs the operator it shadows: end-to-end latency without and with
+    /// a shadow of the same version beside it, in one run, and both versions' cost per event.
+    Shadow {
+        /// Keys the word count holds.
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        /// Events per second the source streams.
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// Seconds of each phase (without, then with the shadow).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON: {"rate", "keys", "seconds", "without_ms": {"p50",
+        /// "p99"}, "with_ms", "p99_ratio", "compared", "differing", "primary": {"calls",
+        /// "events", "fuel_per_event", "us_per_event", "call_us": {"p50", "p99", "max"}},
+        /// "shadow"}.
         #[arg(long)]
         json: bool,
     },
@@ -359,6 +381,16 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                     pin: !no_pin,
                 }),
             })?;
+            print_report(&report, json)
+        }
+        BenchCommand::Shadow {
+            keys,
+            rate,
+            seconds,
+            operators,
+            json,
+        } => {
+            let report = shadow::run(&operators, keys, rate, seconds)?;
             print_report(&report, json)
         }
         BenchCommand::Upgrade {

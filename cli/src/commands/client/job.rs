@@ -1,4 +1,5 @@
-//! `cameo job submit|list|status|pause|resume|cancel|dead-letters|upgrade|rollback`: the tenant's jobs.
+//! `cameo job submit|list|status|pause|resume|cancel|dead-letters|upgrade|rollback|shadow`:
+//! the tenant's jobs.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,13 @@ pub enum JobCommand {
     Submit {
         /// The job spec.
         file: PathBuf,
+        /// Replay: its http sources start reading from this line (0: the first).
+        #[arg(long, value_name = "LINES")]
+        from_offset: Option<u64>,
+        /// Replay: its http sources leave out the events before this event time (ms since
+        /// the Unix epoch); they need an event_time_field.
+        #[arg(long, value_name = "MS")]
+        from_time: Option<i64>,
         /// Print the job as JSON.
         #[arg(long)]
         json: bool,
@@ -93,10 +101,15 @@ pub enum JobCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run another module version beside a running job's operator on a copy of its input,
+    /// from a copy of its state taken at the next checkpoint barrier; its output is compared
+    /// with the operator's per key and never sent on. The version is tried as an upgrade's
+    /// is. `cameo job shadow report|promote|stop JOB OPERATOR` follow it.
+    Shadow(super::shadow::ShadowArgs),
 }
 
 /// Prints a module change the API answered.
-fn print_change(change: &serde_json::Value, json: bool) {
+pub(super) fn print_change(change: &serde_json::Value, json: bool) {
     if json {
         println!("{change}");
     } else {
@@ -120,7 +133,8 @@ pub struct JobArgs {
     command: JobCommand,
 }
 
-fn text(value: &serde_json::Value) -> String {
+/// A JSON value as text: strings bare, null empty.
+pub(super) fn text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),
@@ -128,14 +142,36 @@ fn text(value: &serde_json::Value) -> String {
     }
 }
 
+/// `path` with the replay asked for as its query.
+fn with_replay(path: &str, from_offset: Option<u64>, from_time: Option<i64>) -> String {
+    let query: Vec<String> = [
+        from_offset.map(|n| format!("from_offset={n}")),
+        from_time.map(|t| format!("from_time={t}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
 /// Runs a `cameo job` verb.
 pub fn run(args: JobArgs) -> anyhow::Result<()> {
     let api = args.connection.api()?;
     match args.command {
-        JobCommand::Submit { file, json } => {
+        JobCommand::Submit {
+            file,
+            from_offset,
+            from_time,
+            json,
+        } => {
             let spec = std::fs::read(&file)
                 .with_context(|| format!("could not read {}", file.display()))?;
-            let job = api.send("POST", "/v1/jobs", Some(spec))?.json()?;
+            let path = with_replay("/v1/jobs", from_offset, from_time);
+            let job = api.send("POST", &path, Some(spec))?.json()?;
             if json {
                 println!("{job}");
             } else if job["state"] == "failed" {
@@ -259,18 +295,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             from_offset,
             from_time,
         } => {
-            let query: Vec<String> = [
-                from_offset.map(|n| format!("from_offset={n}")),
-                from_time.map(|t| format!("from_time={t}")),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let path = if query.is_empty() {
-                format!("/v1/jobs/{id}/resume")
-            } else {
-                format!("/v1/jobs/{id}/resume?{}", query.join("&"))
-            };
+            let path = with_replay(&format!("/v1/jobs/{id}/resume"), from_offset, from_time);
             let job = api.send("POST", &path, None)?.json()?;
             if job["state"] == "failed" {
                 anyhow::bail!("job {id} could not resume: {}", text(&job["error"]));
@@ -295,6 +320,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             let path = format!("/v1/jobs/{id}/operators/{operator}/rollback");
             print_change(&api.send("POST", &path, None)?.json()?, json);
         }
+        JobCommand::Shadow(args) => super::shadow::run(&api, args)?,
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! - [`api`]: the connection: where, which token, requests and their errors.
 //! - [`config`]: the config file.
 //! - [`login`], [`tenant`], [`module`], [`job`], [`events`], [`logs`], [`top`]: one module
-//!   per verb.
+//!   per verb; [`shadow`]: `cameo job shadow`.
 
 pub mod api;
 pub mod config;
@@ -17,6 +17,7 @@ pub mod job;
 pub mod login;
 pub mod logs;
 pub mod module;
+pub mod shadow;
 pub mod tenant;
 pub mod top;
 

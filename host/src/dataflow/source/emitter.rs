@@ -57,12 +57,18 @@ impl Emitter {
         (watermark > self.sent_watermark && closes).then_some(watermark)
     }
 
-    /// Adds `event` to the chunk, stamped with its ingest now; first sends `closing` (see
+    /// Adds `event` to the chunk, stamped as ingested at `now` (the start of the source's
+    /// run: one clock read a run, not one an event); first sends `closing` (see
     /// [`Emitter::closing_watermark`]; the chunk is then empty) with that stamp.
-    pub(super) fn push(&mut self, source: &mut Source, event: Event, closing: Option<i64>) {
+    pub(super) fn push(
+        &mut self,
+        source: &mut Source,
+        event: Event,
+        closing: Option<i64>,
+        now: Instant,
+    ) {
         self.max_event_time = self.max_event_time.max(event.event_time);
-        let context =
-            PriorityContext::at_source(Instant::now(), event.event_time, source.latency_target);
+        let context = PriorityContext::at_source(now, event.event_time, source.latency_target);
         if let Some(watermark) = closing {
             self.sent_watermark = watermark;
             self.idle = false;

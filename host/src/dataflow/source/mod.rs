@@ -258,7 +258,7 @@ impl<I: Input> SourceTask<I> {
             self.offset = number;
             match item {
                 Item::Event(event) => {
-                    self.emitter.push(&mut self.source, event, closing);
+                    self.emitter.push(&mut self.source, event, closing, now);
                     if self.emitter.len() >= self.source.chunk {
                         match self.flush() {
                             Flushed::Sent => {}

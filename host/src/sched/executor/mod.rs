@@ -18,7 +18,7 @@
 
 //!
 //! # Layout
-//! - this module: the [`Task`] trait, [`Activator`] and [`Executor`].
+//! - this module: the [`Task`] trait, [`Activator`], [`Spawner`] and [`Executor`].
 //! - `shared`: what workers and activators share (tasks, run queue, timers).
 //! - `worker`: the worker loop.
 
@@ -170,6 +170,33 @@ impl TimerWatch {
     }
 }
 
+/// Registers tasks on a running executor from any thread; cheap to clone.
+#[derive(Clone)]
+pub struct Spawner {
+    shared: Arc<Shared>,
+}
+
+impl Spawner {
+    /// Registers the task `make` builds from its own id (not yet runnable) and returns the
+    /// id. The task list stays locked meanwhile, so the id is the task's own.
+    pub fn add(&self, make: impl FnOnce(TaskId) -> Box<dyn Task>) -> TaskId {
+        let mut tasks = self.shared.tasks.write_recovered();
+        let id = tasks.len();
+        tasks.push(Arc::new(TaskSlot {
+            scheduled: AtomicBool::new(false),
+            body: Body::Task(Mutex::new(make(id))),
+        }));
+        id
+    }
+
+    /// A handle that makes tasks runnable.
+    pub fn activator(&self) -> Activator {
+        Activator {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
 /// Worker threads plus the run queue.
 pub struct Executor {
     shared: Arc<Shared>,
@@ -266,6 +293,13 @@ impl Executor {
             body,
         }));
         Ok(id)
+    }
+
+    /// A handle that registers tasks while the executor runs.
+    pub fn spawner(&self) -> Spawner {
+        Spawner {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// A handle that makes tasks runnable.

@@ -1,0 +1,204 @@
+//! The layout of the contract's 0.2.0 `packed` interface (`wit/0.2.0/packed.wit`): a window
+//! batch written into one buffer, and the accumulators read back from one.
+
+use super::accumulate::{EventRef, PaneRef};
+
+/// The length that stands for "none" in an optional byte string.
+const NONE: u32 = u32::MAX;
+
+/// Why a packed result could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PackedError {
+    /// The buffer ended inside an item.
+    #[error("it ends after {at} bytes, inside {what}")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// Where the buffer ended.
+        at: usize,
+    },
+    /// Bytes were left after the last item.
+    #[error("{0} bytes are left after the last accumulator")]
+    Trailing(usize),
+}
+
+/// Appends a `u32` length (or count).
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    // Lengths of what the host holds fit in a u32: batches are bounded far below 4 GiB.
+    let len = u32::try_from(len).unwrap_or(NONE - 1);
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_len(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+fn put_opt_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(bytes) => put_bytes(out, bytes),
+        None => out.extend_from_slice(&NONE.to_le_bytes()),
+    }
+}
+
+/// The batch of `packed.accumulate`: its panes, then its events with their panes' indices.
+pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]) -> Vec<u8> {
+    let size = 8
+        + panes
+            .iter()
+            .map(|p| 24 + p.key.map_or(0, <[u8]>::len) + p.acc.map_or(0, <[u8]>::len))
+            .sum::<usize>()
+        + events
+            .iter()
+            .map(|(_, e)| {
+                24 + e.key.map_or(0, <[u8]>::len)
+                    + e.value.len()
+                    + e.headers
+                        .iter()
+                        .map(|h| 8 + h.name.len() + h.value.len())
+                        .sum::<usize>()
+            })
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    put_len(&mut out, panes.len());
+    for pane in panes {
+        put_opt_bytes(&mut out, pane.key);
+        out.extend_from_slice(&pane.window.start.to_le_bytes());
+        out.extend_from_slice(&pane.window.end.to_le_bytes());
+        put_opt_bytes(&mut out, pane.acc);
+    }
+    put_len(&mut out, events.len());
+    for (pane, event) in events {
+        out.extend_from_slice(&pane.to_le_bytes());
+        put_opt_bytes(&mut out, event.key);
+        put_bytes(&mut out, event.value);
+        out.extend_from_slice(&event.event_time.to_le_bytes());
+        put_len(&mut out, event.headers.len());
+        for header in event.headers {
+            put_bytes(&mut out, header.name.as_bytes());
+            put_bytes(&mut out, &header.value);
+        }
+    }
+    out
+}
+
+/// The `u32` at `*at`, moving past it.
+fn read_len(bytes: &[u8], at: &mut usize, what: &'static str) -> Result<usize, PackedError> {
+    let part = bytes
+        .get(*at..at.saturating_add(4))
+        .ok_or(PackedError::Truncated {
+            what,
+            at: bytes.len(),
+        })?;
+    *at += 4;
+    Ok(u32::from_le_bytes([part[0], part[1], part[2], part[3]]) as usize)
+}
+
+/// Reads the result of `packed.accumulate`: one accumulator per pane.
+pub(super) fn decode_accumulators(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PackedError> {
+    let mut at = 0;
+    let count = read_len(bytes, &mut at, "the accumulator count")?;
+    // Each accumulator takes at least its 4-byte length: a larger count is cut short below.
+    let mut accs = Vec::with_capacity(count.min(bytes.len() / 4));
+    for _ in 0..count {
+        let len = read_len(bytes, &mut at, "an accumulator's length")?;
+        let acc = bytes
+            .get(at..at.saturating_add(len))
+            .ok_or(PackedError::Truncated {
+                what: "an accumulator",
+                at: bytes.len(),
+            })?;
+        at += len;
+        accs.push(acc.to_vec());
+    }
+    if at != bytes.len() {
+        return Err(PackedError::Trailing(bytes.len() - at));
+    }
+    Ok(accs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accs(items: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_len(&mut out, items.len());
+        for item in items {
+            put_bytes(&mut out, item);
+        }
+        out
+    }
+
+    #[test]
+    fn accumulators_read_back_as_written() {
+        let bytes = accs(&[b"abc", b"", b"\x00\xff"]);
+        assert_eq!(
+            decode_accumulators(&bytes).unwrap(),
+            vec![b"abc".to_vec(), Vec::new(), b"\x00\xff".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_short_or_long_result_is_an_error_not_a_panic() {
+        let bytes = accs(&[b"abc"]);
+        assert_eq!(
+            decode_accumulators(&bytes[..bytes.len() - 1]),
+            Err(PackedError::Truncated {
+                what: "an accumulator",
+                at: bytes.len() - 1
+            })
+        );
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(decode_accumulators(&long), Err(PackedError::Trailing(1)));
+        assert!(decode_accumulators(&[1, 0]).is_err());
+        // A count far past what the bytes could hold allocates nothing for it.
+        assert!(decode_accumulators(&u32::MAX.to_le_bytes()).is_err());
+        let huge_len = [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe];
+        assert!(decode_accumulators(&huge_len).is_err());
+    }
+
+    #[test]
+    fn a_batch_lays_out_panes_then_events() {
+        let header = crate::bindings::Header {
+            name: "h".into(),
+            value: b"v".to_vec(),
+        };
+        let headers = [header];
+        let panes = [PaneRef {
+            key: Some(b"k"),
+            window: crate::bindings::Window { start: 0, end: 10 },
+            acc: None,
+        }];
+        let events = [(
+            0,
+            EventRef {
+                key: None,
+                value: b"{}",
+                event_time: 5,
+                headers: &headers,
+            },
+        )];
+        let bytes = encode_batch(&panes, &events);
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.push(b'k');
+        expected.extend_from_slice(&0i64.to_le_bytes());
+        expected.extend_from_slice(&10i64.to_le_bytes());
+        expected.extend_from_slice(&u32::MAX.to_le_bytes());
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&0u32.to_le_bytes());
+        expected.extend_from_slice(&u32::MAX.to_le_bytes());
+        expected.extend_from_slice(&2u32.to_le_bytes());
+        expected.extend_from_slice(b"{}");
+        expected.extend_from_slice(&5i64.to_le_bytes());
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.push(b'h');
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.push(b'v');
+        assert_eq!(bytes, expected);
+    }
+}

@@ -1,0 +1,287 @@
+//! Shadow runs over HTTP: a planted difference is reported per key with its first pairs, and
+//! stopping the shadow leaves the job's output as it would have been; promoting it upgrades
+//! the operator with nothing lost or doubled (checked by `seq`); a version that cannot run
+//! the operator is refused with nothing started; a read token may read the report but not
+//! start, promote or stop, and another tenant sees no such job.
+
+use std::time::Duration;
+
+use cameo_tests::guests;
+
+use crate::support::{Reply, Server};
+
+/// A job counting the words of its http input with module `module`.
+fn counts_job(module: &str) -> String {
+    format!(
+        r#"
+name = "counts"
+[[source]]
+name = "in"
+kind = "http"
+format = "ndjson"
+[[operator]]
+name = "count"
+module = "{module}"
+inputs = ["in"]
+[[sink]]
+name = "out"
+kind = "http"
+inputs = ["count"]
+"#
+    )
+}
+
+/// The word of input `i`: five keys, `w0` to `w4`.
+fn word(i: u64) -> String {
+    format!("w{}", i % 5)
+}
+
+/// `count` events `{"text": word}` from `first`.
+fn words(first: u64, count: u64) -> String {
+    (first..first + count)
+        .map(|i| format!("{{\"text\":\"{}\"}}\n", word(i)))
+        .collect()
+}
+
+/// Sends `body` to job `id`'s source, retrying while the job is behind.
+fn send(server: &Server, token: &str, id: &str, body: &str, end: bool) {
+    let path = format!(
+        "/v1/jobs/{id}/sources/in{}",
+        if end { "?end=true" } else { "" }
+    );
+    let mut reply = server.call("POST", &path, Some(token), body.as_bytes());
+    for _ in 0..1000 {
+        if reply.status != 429 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        reply = server.call("POST", &path, Some(token), body.as_bytes());
+    }
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+fn shadow(server: &Server, token: &str, id: &str, method: &str, what: &str) -> Reply {
+    server.call(
+        method,
+        &format!("/v1/jobs/{id}/operators/count/shadow{what}"),
+        Some(token),
+        b"",
+    )
+}
+
+/// Polls the report until `ready` holds.
+fn report_until(
+    server: &Server,
+    token: &str,
+    id: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..6000 {
+        let reply = shadow(server, token, id, "GET", "");
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let report = reply.json();
+        if ready(&report) {
+            return report;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the shadow report never got there");
+}
+
+/// Checks the job's output: `n` lines, `seq` without gap or duplicate, one per input word in
+/// order, each count the one before plus the weight of the version that made it (version 2
+/// adds 2); returns how often the version changed.
+fn check_output(server: &Server, token: &str, id: &str, n: usize) -> usize {
+    let out = server.tail(token, id, "out");
+    assert_eq!(
+        out.len(),
+        n,
+        "an output lost, doubled or leaked from the shadow"
+    );
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    let mut versions = Vec::new();
+    for (i, line) in out.iter().enumerate() {
+        assert_eq!(line["seq"], i as u64, "a gap or a duplicate");
+        let value = &line["value"];
+        let version = value["version"].as_u64().unwrap_or(1);
+        let w = word(i as u64);
+        assert_eq!(value["word"], w.as_str(), "output {i}");
+        let count = counts.entry(w).or_default();
+        *count += version;
+        assert_eq!(value["count"], *count, "output {i}: {line}");
+        versions.push(version);
+    }
+    versions.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+/// The counts of `key` in `report`.
+fn key(report: &serde_json::Value, key: &str) -> (u64, u64) {
+    let entry = report["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == key)
+        .unwrap_or_else(|| panic!("no key {key} in {report}"));
+    (
+        entry["matched"].as_u64().unwrap(),
+        entry["differing"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_planted_difference_is_reported_over_http_and_stopping_leaves_the_output_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.tenant("acme", "deploy");
+    let reader = server.token("acme", "read");
+    let stranger = server.tenant("other", "admin");
+    for path in [guests::WORDCOUNT, guests::WORDCOUNT_SKEW, guests::FILTER] {
+        assert_eq!(server.push(&token, "wc", path).status, 201);
+    }
+    let id = server.submit(&token, &counts_job("wc@1"));
+    send(&server, &token, &id, &words(0, 1000), false);
+
+    let none = shadow(&server, &reader, &id, "GET", "");
+    assert_eq!(none.status, 404);
+    assert_eq!(
+        none.error(),
+        "operator \"count\" has no shadow run; start one with `cameo job shadow JOB count \
+         MODULE@N`"
+    );
+    let forbidden = shadow(&server, &reader, &id, "POST", "?module=wc@2");
+    assert_eq!(forbidden.status, 403);
+    assert!(
+        forbidden.error().contains("may not start shadow runs"),
+        "{}",
+        forbidden.error()
+    );
+    let hidden = shadow(&server, &stranger, &id, "POST", "?module=wc@2");
+    assert_eq!(hidden.status, 404);
+    assert_eq!(
+        hidden.error(),
+        format!("there is no job {id}; `cameo job list` shows your jobs")
+    );
+    // wc@3 is `filter`, whose init needs a `field` the operator's config has not.
+    let refused = shadow(&server, &token, &id, "POST", "?module=wc@3");
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let error = refused.error();
+    assert!(
+        error.starts_with("operator \"count\" cannot run wc@3: ")
+            && error.contains("refused its config in init")
+            && error.ends_with("No shadow was started; the operator still runs wc@1"),
+        "{error}"
+    );
+    assert_eq!(shadow(&server, &reader, &id, "GET", "").status, 404);
+
+    let started = shadow(&server, &token, &id, "POST", "?module=wc@2");
+    assert_eq!(started.status, 200, "{}", started.text);
+    let started = started.json();
+    assert_eq!(
+        (started["primary"].as_str(), started["shadow"].as_str()),
+        (Some("wc@1"), Some("wc@2"))
+    );
+    assert_eq!(started["instances_started"], 1, "{started}");
+    let twice = shadow(&server, &token, &id, "POST", "?module=wc@2");
+    assert_eq!(twice.status, 409);
+    send(&server, &token, &id, &words(1000, 2000), false);
+
+    // A read token reads the report.
+    let report = report_until(&server, &reader, &id, |r| {
+        r["differing"].as_u64() >= Some(100) && r["matched"].as_u64() >= Some(400)
+    });
+    assert_eq!(shadow(&server, &stranger, &id, "GET", "").status, 404);
+    assert_eq!(shadow(&server, &reader, &id, "POST", "/stop").status, 403);
+    assert_eq!(
+        shadow(&server, &reader, &id, "POST", "/promote").status,
+        403
+    );
+    assert_eq!(key(&report, "w3").0, 0, "{report}");
+    for other in ["w0", "w1", "w2", "w4"] {
+        let (matched, differing) = key(&report, other);
+        assert!(matched > 0 && differing == 0, "{other}: {report}");
+    }
+    let first = &report["differences"][0];
+    assert_eq!(first["key"], "w3", "{report}");
+    let value = |side: &str| -> serde_json::Value {
+        serde_json::from_str(first[side]["value"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        value("shadow")["count"].as_u64().unwrap(),
+        value("primary")["count"].as_u64().unwrap() * 10
+    );
+    for version in ["primary", "shadow"] {
+        let cost = &report["cost"][version];
+        assert!(cost["fuel_per_event"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(cost["us_per_event"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(cost["call_us"]["p99"].as_u64().is_some(), "{report}");
+    }
+
+    let stopped = shadow(&server, &token, &id, "POST", "/stop");
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(stopped.json()["stopped"], "stopped by the user");
+    let again = shadow(&server, &token, &id, "POST", "/stop");
+    assert_eq!(again.status, 404);
+    assert_eq!(
+        again.error(),
+        "operator \"count\" has no shadow running; start one with `cameo job shadow JOB count \
+         MODULE@N`"
+    );
+    send(&server, &token, &id, &words(3000, 1000), true);
+    let done = server.wait_done(&token, &id);
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!(check_output(&server, &token, &id, 4000), 0);
+}
+
+#[test]
+fn a_promoted_shadow_upgrades_the_operator_over_http_with_nothing_lost_or_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.tenant("acme", "deploy");
+    for path in [guests::WORDCOUNT, guests::WORDCOUNT_V2] {
+        assert_eq!(server.push(&token, "wc", path).status, 201);
+    }
+    let id = server.submit(&token, &counts_job("wc@1"));
+    send(&server, &token, &id, &words(0, 1000), false);
+    let started = shadow(&server, &token, &id, "POST", "?module=wc@2");
+    assert_eq!(started.status, 200, "{}", started.text);
+    send(&server, &token, &id, &words(1000, 2000), false);
+    report_until(&server, &token, &id, |r| {
+        r["differing"].as_u64() >= Some(100)
+    });
+
+    let promoted = shadow(&server, &token, &id, "POST", "/promote");
+    assert_eq!(promoted.status, 200, "{}", promoted.text);
+    let promoted = promoted.json();
+    assert_eq!(
+        (promoted["from"].as_str(), promoted["to"].as_str()),
+        (Some("wc@1"), Some("wc@2"))
+    );
+    let report = shadow(&server, &token, &id, "GET", "").json();
+    assert_eq!(
+        report["stopped"],
+        format!(
+            "promoted: the operator runs wc@2 from checkpoint {}",
+            promoted["checkpoint"]
+        )
+    );
+    let status = server
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&token), b"")
+        .json();
+    let changes: Vec<&str> = status["operators"]["count"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["submitted", "promoted"], "{status}");
+    assert_eq!(shadow(&server, &token, &id, "POST", "/promote").status, 404);
+
+    send(&server, &token, &id, &words(3000, 1000), true);
+    let done = server.wait_done(&token, &id);
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!(
+        check_output(&server, &token, &id, 4000),
+        1,
+        "one switch, to wc@2"
+    );
+}
