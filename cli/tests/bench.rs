@@ -251,11 +251,18 @@ fn languages_measures_every_language_against_rust() {
             "filter_eps",
             "wordcount_eps",
             "filter_raw_eps",
+            "wordcount_raw_eps",
             "first_output_s",
         ] {
             assert!(row[figure].as_f64().unwrap() > 0.0, "{language} {figure}");
         }
-        for ratio in ["filter_eps", "wordcount_eps", "compile_ms", "sdk_vs_raw"] {
+        for ratio in [
+            "filter_eps",
+            "wordcount_eps",
+            "compile_ms",
+            "sdk_vs_raw",
+            "sdk_vs_raw_wordcount",
+        ] {
             assert!(
                 row["vs_rust"][ratio].as_f64().unwrap() > 0.0,
                 "{language} {ratio}"

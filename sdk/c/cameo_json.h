@@ -348,7 +348,7 @@ static bool cameo_json_parse(const uint8_t *bytes, size_t len, cameo_json **doc,
 }
 
 /* Parses like cameo_json_parse but lets through what only a lenient read accepts: a number
- * past the f64 range (read as an infinity, so `1e999` gives back an infinite sum), a lone
+ * past the f64 range (read as an infinity), a lone
  * surrogate escape, deeper nesting. For reading back what the operator itself wrote, such as
  * a window accumulator. */
 static bool cameo_json_parse_lax(const uint8_t *bytes, size_t len, cameo_json **doc, char *why, size_t why_len) {

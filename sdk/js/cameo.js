@@ -49,6 +49,17 @@ function witError(error) {
 
 /** The UTF-8 bytes of a string (lone surrogates become U+FFFD). */
 export function utf8Encode(text) {
+    const length = text.length;
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) return utf8EncodeAny(text);
+        out[i] = c;
+    }
+    return out;
+}
+
+function utf8EncodeAny(text) {
     const out = [];
     for (let i = 0; i < text.length; i++) {
         let c = text.charCodeAt(i);
@@ -67,8 +78,40 @@ export function utf8Encode(text) {
     return new Uint8Array(out);
 }
 
+// Native calls take at most this many arguments at a time.
+const CHUNK = 4096;
+
 /** The text of UTF-8 bytes; null when they are not valid UTF-8 (strict, as Rust). */
 export function utf8Decode(bytes) {
+    // Loops in QuickJS cost far more than native calls: the bytes' maximum and their text as
+    // one character each (which is the text when they are all ASCII) are native.
+    if (bytes.length <= CHUNK) {
+        if (bytes.length === 0) return "";
+        const latin1 = String.fromCharCode.apply(null, bytes);
+        return Math.max.apply(null, bytes) < 0x80 ? latin1 : utf8DecodeLatin1(latin1, bytes);
+    }
+    let latin1 = "";
+    let ascii = true;
+    for (let k = 0; k < bytes.length; k += CHUNK) {
+        const chunk = bytes.subarray(k, k + CHUNK);
+        latin1 += String.fromCharCode.apply(null, chunk);
+        if (ascii && Math.max.apply(null, chunk) >= 0x80) ascii = false;
+    }
+    return ascii ? latin1 : utf8DecodeLatin1(latin1, bytes);
+}
+
+/** The text of UTF-8 `bytes` that are not all ASCII (`latin1`: one character per byte). */
+function utf8DecodeLatin1(latin1, bytes) {
+    // decodeURIComponent decodes UTF-8 natively and refuses what is not UTF-8 (overlong
+    // forms, surrogates, code points past U+10FFFF); the strict decoder has the last word.
+    try {
+        return decodeURIComponent(escape(latin1));
+    } catch (_) {
+        return utf8DecodeStrict(bytes);
+    }
+}
+
+function utf8DecodeStrict(bytes) {
     let text = "";
     let chunk = [];
     for (let i = 0; i < bytes.length; ) {
@@ -112,10 +155,76 @@ class JsonSyntax extends Error {}
 /** Parses JSON text as serde_json would; throws `InvalidInput` saying "<what> is not valid
  * JSON: ..." when it would refuse it. */
 export function parseJson(text, options = {}) {
-    const what = options.what ?? "JSON";
-    const exact = options.exact ?? false;
-    // Lenient: only the syntax is checked (see jsonField).
-    const lenient = options.lenient ?? false;
+    const exact = options.exact === true;
+    if (options.lenient !== true) {
+        const value = parsePlain(text, exact);
+        if (value !== DOUBTFUL) return value;
+    }
+    return parseStrict(text, options.what ?? "JSON", exact, options.lenient === true);
+}
+
+// The engine's JSON.parse (native) reads most text as serde_json does. It may not where the
+// text has a `\u` escape (the only way to a lone surrogate), an integer past 2^53, a number
+// out of the f64 range or -0 (seen on the parsed numbers), more than 127 levels of nesting,
+// or, for exact numbers, a number with a fraction or an exponent (JSON.parse reads 2.0 as 2).
+// Such text, and any text JSON.parse refuses, is read by the strict reader, whose results and
+// errors are serde_json's.
+const DOUBTFUL = Symbol("doubtful");
+const FRACTION_OR_EXPONENT = /[0-9][.eE]/;
+
+/** `text` read by JSON.parse (numbers as `JsonNumber`s when `exact`), or DOUBTFUL. */
+function parsePlain(text, exact) {
+    if (text.indexOf("\\u") >= 0 || (exact && FRACTION_OR_EXPONENT.test(text))) return DOUBTFUL;
+    let value;
+    try {
+        value = JSON.parse(text);
+    } catch (_) {
+        return DOUBTFUL;
+    }
+    if (!plainExact(value, 0)) return DOUBTFUL;
+    return exact ? exactNumbers(value) : value;
+}
+
+/** Whether `value`, from JSON.parse of text without `\u` escapes, is what the strict reader
+ * gives: numbers finite, integers safe and not -0, containers at most 127 deep (`depth` of
+ * them enclose `value`). */
+function plainExact(value, depth) {
+    if (typeof value === "number") return plainNumber(value);
+    if (value === null || typeof value !== "object") return true;
+    if (depth >= 127) return false;
+    if (Array.isArray(value)) {
+        for (let k = 0; k < value.length; k++) if (!plainExact(value[k], depth + 1)) return false;
+        return true;
+    }
+    for (const key in value) if (!plainExact(value[key], depth + 1)) return false;
+    return true;
+}
+
+/** Whether JSON.parse's number `x` is the strict reader's: finite, an integer only when safe
+ * (any number past 2^53 is a whole number), not -0 (the strict reader reads `-0` as 0). */
+function plainNumber(x) {
+    return x > -9007199254740992 && x < 9007199254740992 && (x !== 0 || 1 / x > 0);
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** `value` with its numbers, all written as integers, made `JsonNumber`s (in place). */
+function exactNumbers(value) {
+    if (typeof value === "number") return new JsonNumber(value < 0 ? "i" : "u", BigInt(value));
+    if (value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) {
+        for (let k = 0; k < value.length; k++) value[k] = exactNumbers(value[k]);
+        return value;
+    }
+    for (const key of Object.keys(value)) {
+        const item = exactNumbers(value[key]);
+        if (key === "__proto__") Object.defineProperty(value, key, { value: item, enumerable: true, writable: true, configurable: true });
+        else value[key] = item;
+    }
+    return value;
+}
+
+function parseStrict(text, what, exact, lenient) {
     let i = 0;
     const fail = (why) => { throw new JsonSyntax(why); };
     const ws = () => {
@@ -275,27 +384,56 @@ function checkStrict(value, depth) {
  * `InvalidInput` saying "cannot read field `name` of the event value: ..." otherwise.
  * `options.exact` as for `parseJson`. */
 export function jsonField(event, name, options = {}) {
-    const fail = (why) => new InvalidInput(`cannot read field \`${name}\` of the event value: ${why}`);
-    const text = utf8Decode(event.value);
-    if (text === null) throw fail("invalid unicode code point");
-    let value;
+    const bytes = event.value;
+    // utf8Decode's ASCII case, inline: this is most events' path.
+    const text = bytes.length > 0 && bytes.length <= CHUNK && Math.max.apply(null, bytes) < 0x80
+        ? String.fromCharCode.apply(null, bytes)
+        : utf8Decode(bytes);
+    if (text === null) throw fieldError(name, "invalid unicode code point");
+    const exact = options.exact === true;
+    let value = DOUBTFUL;
     try {
-        value = parseJson(text, { ...options, lenient: true });
+        value = JSON.parse(text);
+    } catch (_) {
+        // The strict reader words the error.
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        // The other fields were only scanned, as the strict reader scans them; the field is
+        // checked as `parsePlain` checks a whole value.
+        const found = value[name];
+        // JSON.parse makes no undefined or functions: those are absent or inherited.
+        if (found === undefined || typeof found === "function") return undefined;
+        if (typeof found === "number" && !exact) {
+            // plainNumber, inline.
+            if (found > -9007199254740992 && found < 9007199254740992 && (found !== 0 || 1 / found > 0)) return found;
+        } else if (typeof found === "boolean" || found === null) {
+            if (name !== "__proto__" || hasOwn.call(value, name)) return found;
+        } else if (name !== "__proto__" && (typeof found === "number" || text.indexOf("\\u") < 0)
+            && plainExact(found, 1) && !(exact && typeof found !== "string" && FRACTION_OR_EXPONENT.test(text))) {
+            return exact ? exactNumbers(found) : found;
+        }
+    }
+    try {
+        value = parseStrict(text, "JSON", exact, true);
     } catch (error) {
-        if (error instanceof InvalidInput) throw fail(error.message.replace("JSON is not valid JSON: ", ""));
+        if (error instanceof InvalidInput) throw fieldError(name, error.message.replace("JSON is not valid JSON: ", ""));
         throw error;
     }
     if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof JsonNumber) {
-        throw fail(`invalid type: ${kind(value)}, expected a JSON object`);
+        throw fieldError(name, `invalid type: ${kind(value)}, expected a JSON object`);
     }
     if (!Object.prototype.hasOwnProperty.call(value, name)) return undefined;
     try {
         checkStrict(value[name], 1);
     } catch (error) {
-        if (error instanceof JsonSyntax) throw fail(error.message);
+        if (error instanceof JsonSyntax) throw fieldError(name, error.message);
         throw error;
     }
     return value[name];
+}
+
+function fieldError(name, why) {
+    return new InvalidInput(`cannot read field \`${name}\` of the event value: ${why}`);
 }
 
 /** A JSON value's type in words, as the Rust SDK's messages name it. */
@@ -313,6 +451,12 @@ export function kind(value) {
 /** Whether a parsed value is a JSON number (Number, BigInt or JsonNumber). */
 export function isNumber(value) {
     return typeof value === "number" || typeof value === "bigint" || value instanceof JsonNumber;
+}
+
+/** A parsed JSON number (Number, BigInt or JsonNumber) as the nearest Number, as Rust's
+ * `as_f64` gives it. */
+export function toNumber(value) {
+    return typeof value === "number" ? value : value instanceof JsonNumber ? value.toNumber() : Number(value);
 }
 
 /** serde_json's equality on values parsed with `{ exact: true }`: 2 is not 2.0. */
@@ -368,13 +512,18 @@ export function valueStr(event) {
 export function valueJson(event, options = {}) {
     const text = utf8Decode(event.value);
     if (text === null) throw new InvalidInput("event value is not valid JSON: invalid unicode code point");
-    return parseJson(text, { ...options, what: "event value" });
+    const exact = options.exact === true;
+    const value = parsePlain(text, exact);
+    return value !== DOUBTFUL ? value : parseStrict(text, "event value", exact, false);
 }
 
 /** The events a call sends downstream, in the order they are emitted. */
 export class Output {
-    constructor() { this.events = []; }
-    emit(event) { this.events.push(event); }
+    constructor() {
+        this.events = [];
+        // The list's own push: no JavaScript frame per emitted event.
+        this.emit = this.events.push.bind(this.events);
+    }
 }
 
 /** The operator's `config` table from the job spec, with typed getters whose errors name the
@@ -458,10 +607,13 @@ export function lowerWord(word) {
     return out;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_WORD = /[a-z0-9]+/g;
+
 /** The lower-cased words of `text`, split on every character that is not alphanumeric (Rust's
  * `char::is_alphanumeric`). */
 export function words(text) {
-    if (/^[\x00-\x7f]*$/.test(text)) return (text.match(/[A-Za-z0-9]+/g) ?? []).map((w) => w.toLowerCase());
+    if (ASCII.test(text)) return text.toLowerCase().match(ASCII_WORD) ?? [];
     const found = [];
     let word = "";
     for (const ch of text) {
@@ -522,7 +674,7 @@ export class Operator {
     /** Processes one event, emitting results with `out.emit`. */
     process(event, out) { throw new Failed(`${this.constructor.name} does not implement process`); }
     /** Processes a batch in arrival order; the default calls `process` for each event. */
-    processBatch(batch, out) { for (const e of batch) this.process(e, out); }
+    processBatch(batch, out) { for (let k = 0; k < batch.length; k++) this.process(batch[k], out); }
     /** Called when the watermark reaches a timer registered with `registerTimer`. */
     onTimer(key, time, out) {}
 }

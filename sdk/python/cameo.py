@@ -118,9 +118,73 @@ def _check(value, depth):
             _check(item, depth)
 
 
+# The engine's own `json` (no hooks) reads most text exactly as serde_json does; where it
+# may not, the strict path below reads the text again and gives serde_json's result or error.
+_PLAIN = _json.JSONDecoder(parse_constant=_parse_constant)
+_DOUBTFUL = object()
+
+
+def _plain(text):
+    """`text` parsed by the engine's `json` without hooks, `_DOUBTFUL` on any error (whose
+    message the strict path words)."""
+    try:
+        return _PLAIN.decode(text)
+    except (ValueError, RecursionError):
+        return _DOUBTFUL
+
+
+def _exact(value, depth):
+    """Whether `value`, parsed by `_plain` from text without `\\u` escapes (the only way to a
+    lone surrogate), is what serde_json reads: every integer fits an i64 or a u64, every float
+    is finite, and containers nest at most 127 deep (`depth` of them enclose `value`)."""
+    kind_ = type(value)
+    if kind_ is int:
+        return _I64_MIN <= value <= _U64_MAX
+    if kind_ is float:
+        return value - value == 0.0
+    if kind_ is dict:
+        value = value.values()
+    elif kind_ is not list:
+        return True
+    if depth >= 127:
+        return False
+    for item in value:
+        kind_ = type(item)
+        if kind_ is str or item is None or kind_ is bool:
+            continue
+        if kind_ is int:
+            if not _I64_MIN <= item <= _U64_MAX:
+                return False
+        elif not _exact(item, depth + 1):
+            return False
+    return True
+
+
+def _text(data):
+    """The text of `data` (str, or bytes that must be UTF-8); `ValueError` when the bytes are
+    not UTF-8 or the str holds a lone surrogate (which only a str can)."""
+    if isinstance(data, str):
+        if not data.isascii():
+            data.encode("utf-8")
+        return data
+    return data.decode("utf-8")
+
+
 def loads(data, what="JSON"):
     """Parses JSON text (str, or bytes that must be UTF-8) as serde_json would; raises
     `InvalidInput` saying "<what> is not valid JSON: ..." when it would refuse it."""
+    if isinstance(data, (str, bytes, bytearray)):
+        try:
+            text = _text(data)
+        except ValueError:
+            text = "\\u"
+        if "\\u" not in text:
+            try:
+                value = _PLAIN.decode(text)
+                if _exact(value, 0):
+                    return value
+            except (ValueError, RecursionError):
+                pass
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         value = _json.loads(
@@ -147,22 +211,38 @@ def json_field(event, name):
     let through); None when there is no such field (the last of repeated ones wins).
     `InvalidInput` saying "cannot read field `name` of the event value: ..." otherwise."""
 
-    def fail(why):
-        return InvalidInput(f"cannot read field `{name}` of the event value: {why}")
-
     try:
         text = bytes(event.value).decode("utf-8")
+    except ValueError as err:
+        raise _field_error(name, err) from None
+    value = _plain(text)
+    if type(value) is dict:
+        found = value.get(name)
+        kind_ = type(found)
+        if found is None or kind_ is bool:
+            return found
+        if kind_ is str:
+            # Text from UTF-8 holds a lone surrogate only through an escape.
+            if found.isascii() or "\\u" not in text:
+                return found
+        elif (kind_ is int or kind_ is float or "\\u" not in text) and _exact(found, 1):
+            return found
+    try:
         value = _json.loads(text, parse_constant=_parse_constant, parse_int=_lenient_int)
     except (ValueError, RecursionError) as err:
-        raise fail(err) from None
+        raise _field_error(name, err) from None
     if not isinstance(value, dict):
-        raise fail(f"invalid type: {kind(value)}, expected a JSON object")
+        raise _field_error(name, f"invalid type: {kind(value)}, expected a JSON object")
     found = value.get(name)
     try:
         _check(found, 1)
     except ValueError as err:
-        raise fail(err) from None
+        raise _field_error(name, err) from None
     return found
+
+
+def _field_error(name, why):
+    return InvalidInput(f"cannot read field `{name}` of the event value: {why}")
 
 
 def dumps(value):
@@ -302,11 +382,13 @@ def json_same(a, b):
 
 def event(value, key=None, event_time=0, headers=()):
     """A new event; str values and keys are encoded as UTF-8."""
-    if isinstance(value, str):
+    if type(value) is str:
         value = value.encode("utf-8")
-    if isinstance(key, str):
+    elif type(value) is not bytes:
+        value = bytes(value)
+    if type(key) is str:
         key = key.encode("utf-8")
-    return Event(key=key, value=bytes(value), event_time=event_time, headers=list(headers))
+    return Event(key, value, event_time, list(headers) if headers else [])
 
 
 def value_str(event):
@@ -327,8 +409,11 @@ class Output:
 
     def __init__(self):
         self.events = []
+        # The list's own append: no Python frame per emitted event.
+        self.emit = self.events.append
 
     def emit(self, event):
+        """Sends `event` downstream after the events emitted before it."""
         self.events.append(event)
 
 
@@ -420,7 +505,7 @@ def words(text):
     """The lower-cased words of `text`, split on every character that is not alphanumeric
     (Rust's `char::is_alphanumeric`)."""
     if text.isascii():
-        return [word.lower() for word in _ASCII_WORD.findall(text)]
+        return _ASCII_WORD.findall(text.lower())
     found, start = [], None
     for i, char in enumerate(text):
         if _is_alnum(char):
@@ -459,7 +544,7 @@ def state_scan(prefix, start_after=None, limit=10_000):
 def state_get_u64(key):
     """A count stored by `state_put_u64` (8 bytes little-endian), 0 if none; `Failed` when
     the stored value is not 8 bytes."""
-    stored = state_get(key)
+    stored = _state.get(key.encode("utf-8") if type(key) is str else bytes(key))
     if stored is None:
         return 0
     if len(stored) != 8:
@@ -469,7 +554,8 @@ def state_get_u64(key):
 
 
 def state_put_u64(key, count):
-    state_put(key, count.to_bytes(8, "little"))
+    """Stores a count as 8 bytes little-endian under `key` (bytes or str)."""
+    _state.put(key.encode("utf-8") if type(key) is str else bytes(key), count.to_bytes(8, "little"))
 
 
 def register_timer(key, time):

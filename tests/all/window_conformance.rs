@@ -2,8 +2,9 @@
 //! that has it, through the real host with host-managed windows (tumbling, sliding and
 //! session, with late events merging sessions). Every language must emit what the Rust
 //! operator emits, byte for byte: integers stay exact while they fit an i64 and become floats
-//! after, floats are written the way serde_json writes them, and an event without a numeric
-//! field is a dead letter with the same reason.
+//! after, floats are written the way serde_json writes them, a sum past the f64 range is
+//! `null` for the rest of its pane, and an event without a numeric field is a dead letter
+//! with the same reason.
 
 use crate::support::conformance::{
     CaseJob, LANGUAGES, assert_all_conform, difference, host_with, run,
@@ -72,6 +73,41 @@ fn cases() -> Vec<Case> {
             outputs: &[
                 r#"x {"count":2,"key":"x","max":9223372036854775807,"min":1,"sum":9.223372036854776e+18,"window_end":10,"window_start":0} @9"#,
                 r#"y {"count":1,"key":"y","max":1.8446744073709552e+19,"min":1.8446744073709552e+19,"sum":1.8446744073709552e+19,"window_end":10,"window_start":0} @9"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "a sum past the f64 range is null and stays null",
+            window: r#"{ kind = "tumbling", size_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"a","t":1,"value":1e308}"#,
+                r#"{"k":"a","t":2,"value":1e308}"#,
+                r#"{"k":"a","t":3,"value":-1e308}"#,
+                r#"{"k":"b","t":4,"value":-1e308}"#,
+                r#"{"k":"b","t":5,"value":-1.5e308}"#,
+                r#"{"k":"c","t":6,"value":1.5e308}"#,
+            ],
+            outputs: &[
+                r#"a {"count":3,"key":"a","max":1e+308,"min":-1e+308,"sum":null,"window_end":10,"window_start":0} @9"#,
+                r#"b {"count":2,"key":"b","max":-1e+308,"min":-1.5e+308,"sum":null,"window_end":10,"window_start":0} @9"#,
+                r#"c {"count":1,"key":"c","max":1.5e+308,"min":1.5e+308,"sum":1.5e+308,"window_end":10,"window_start":0} @9"#,
+            ],
+            dead: &[],
+        },
+        Case {
+            name: "sessions whose sums overflow both ways merge into no sum",
+            window: r#"{ kind = "session", gap_ms = 10 }"#,
+            config: "{}",
+            input: &[
+                r#"{"k":"m","t":1,"value":1e308}"#,
+                r#"{"k":"m","t":2,"value":1e308}"#,
+                r#"{"k":"m","t":18,"value":-1e308}"#,
+                r#"{"k":"m","t":19,"value":-1e308}"#,
+                r#"{"k":"m","t":9,"value":0}"#,
+            ],
+            outputs: &[
+                r#"m {"count":5,"key":"m","max":1e+308,"min":-1e+308,"sum":null,"window_end":29,"window_start":1} @28"#,
             ],
             dead: &[],
         },

@@ -9,8 +9,9 @@
 //!   discard);
 //! - the wall time of a small `cameo run` (two events through `filter` to stdout) with a warm
 //!   cache: the time to first output, bounded above;
-//! - the SDK's glue against hand-written bindings: events/s of `filter-raw`, the same filter
-//!   written against the generated bindings alone, where a language has one.
+//! - the SDK's glue against hand-written bindings: events/s of `filter-raw` and
+//!   `wordcount-raw`, the same operators written against the generated bindings alone, where
+//!   a language has them.
 //!
 //! Rounds alternate languages, so load on the (shared) machine spreads over all of them.
 
@@ -70,6 +71,8 @@ pub struct LanguageRow {
     pub wordcount_eps: f64,
     /// `filter-raw` (hand-written bindings) events/s, where the language has one.
     pub filter_raw_eps: Option<f64>,
+    /// `wordcount-raw` (hand-written bindings) events/s, where the language has one.
+    pub wordcount_raw_eps: Option<f64>,
     /// Wall time of a two-event `cameo run` with a warm cache, s.
     pub first_output_s: f64,
     /// Per figure, this language's over Rust's, medians of the per-round ratios.
@@ -96,6 +99,7 @@ struct Components {
     filter: PathBuf,
     wordcount: PathBuf,
     filter_raw: Option<PathBuf>,
+    wordcount_raw: Option<PathBuf>,
 }
 
 /// Builds `name` in `language`: Rust with cargo, the others with cameo-lang.
@@ -112,15 +116,18 @@ fn build(options: &LanguagesOptions, language: &str, name: &str) -> Result<PathB
 }
 
 fn components(options: &LanguagesOptions, language: &str) -> Result<Components, BenchError> {
-    let raw_dir = options.examples.join(language).join("filter-raw");
+    let optional = |name: &str| -> Result<Option<PathBuf>, BenchError> {
+        if options.examples.join(language).join(name).is_dir() {
+            Ok(Some(build(options, language, name)?))
+        } else {
+            Ok(None)
+        }
+    };
     Ok(Components {
         filter: build(options, language, "filter")?,
         wordcount: build(options, language, "wordcount")?,
-        filter_raw: if raw_dir.is_dir() {
-            Some(build(options, language, "filter-raw")?)
-        } else {
-            None
-        },
+        filter_raw: optional("filter-raw")?,
+        wordcount_raw: optional("wordcount-raw")?,
     })
 }
 
@@ -219,6 +226,7 @@ struct Round {
     filter_eps: f64,
     wordcount_eps: f64,
     filter_raw_eps: Option<f64>,
+    wordcount_raw_eps: Option<f64>,
     first_output_s: f64,
 }
 
@@ -236,6 +244,9 @@ impl Round {
         ];
         if let Some(raw) = self.filter_raw_eps {
             figures.push(("filter_raw_eps", raw));
+        }
+        if let Some(raw) = self.wordcount_raw_eps {
+            figures.push(("wordcount_raw_eps", raw));
         }
         figures
     }
@@ -255,6 +266,10 @@ fn measure(
         Some(raw) => Some(events_per_s(raw, FILTER_CONFIG, options.events, cache)?),
         None => None,
     };
+    let wordcount_raw_eps = match &parts.wordcount_raw {
+        Some(raw) => Some(events_per_s(raw, "{}", options.events, cache)?),
+        None => None,
+    };
     let scratch = options.build_dir.join("first-output").join(language);
     let first_output_s = first_output_s(&parts.filter, cache, &scratch)?;
     Ok(Round {
@@ -264,6 +279,7 @@ fn measure(
         filter_eps,
         wordcount_eps,
         filter_raw_eps,
+        wordcount_raw_eps,
         first_output_s,
     })
 }
@@ -315,23 +331,31 @@ fn row(
     let pick = |f: &dyn Fn(&Round) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
     let mut ratios: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (mine, reference) in runs.iter().zip(rust) {
-        for ((name, value), (_, base)) in mine.figures().into_iter().zip(reference.figures()) {
-            if base > 0.0 {
+        let base: BTreeMap<&str, f64> = reference.figures().into_iter().collect();
+        for (name, value) in mine.figures() {
+            if let Some(base) = base.get(name).filter(|base| **base > 0.0) {
                 ratios
                     .entry(name.to_string())
                     .or_default()
                     .push(value / base);
             }
         }
-        // The SDK's glue: the SDK filter's speed over the hand-written one's, same round.
-        if let Some(raw) = mine.filter_raw_eps.filter(|raw| *raw > 0.0) {
-            ratios
-                .entry("sdk_vs_raw".to_string())
-                .or_default()
-                .push(mine.filter_eps / raw);
+        // The SDK's glue: the SDK operator's speed over the hand-written one's, same round.
+        for (name, sdk, raw) in [
+            ("sdk_vs_raw", mine.filter_eps, mine.filter_raw_eps),
+            (
+                "sdk_vs_raw_wordcount",
+                mine.wordcount_eps,
+                mine.wordcount_raw_eps,
+            ),
+        ] {
+            if let Some(raw) = raw.filter(|raw| *raw > 0.0) {
+                ratios.entry(name.to_string()).or_default().push(sdk / raw);
+            }
         }
     }
     let raws: Vec<f64> = runs.iter().filter_map(|r| r.filter_raw_eps).collect();
+    let wordcount_raws: Vec<f64> = runs.iter().filter_map(|r| r.wordcount_raw_eps).collect();
     Ok(LanguageRow {
         language: language.to_string(),
         component_bytes: std::fs::metadata(&parts.filter)?.len(),
@@ -342,6 +366,8 @@ fn row(
         filter_eps: pick(&|r| r.filter_eps),
         wordcount_eps: pick(&|r| r.wordcount_eps),
         filter_raw_eps: (!raws.is_empty()).then(|| median(&mut raws.clone())),
+        wordcount_raw_eps: (!wordcount_raws.is_empty())
+            .then(|| median(&mut wordcount_raws.clone())),
         first_output_s: pick(&|r| r.first_output_s),
         vs_rust: ratios
             .into_iter()
@@ -360,7 +386,7 @@ impl std::fmt::Display for LanguagesReport {
         )?;
         writeln!(
             f,
-            "{:<7} {:>9} {:>11} {:>10} {:>9} {:>9} {:>16} {:>18} {:>13} {:>10}",
+            "{:<7} {:>9} {:>11} {:>10} {:>9} {:>9} {:>16} {:>18} {:>13} {:>10} {:>10}",
             "lang",
             "size KiB",
             "compile ms",
@@ -370,17 +396,19 @@ impl std::fmt::Display for LanguagesReport {
             "filter ev/s",
             "wordcount ev/s",
             "SDK/raw",
+            "SDK/raw wc",
             "1st out s"
         )?;
         for row in &self.rows {
             let ratio = |name: &str| row.vs_rust.get(name).copied().unwrap_or(0.0);
-            let glue = row
-                .vs_rust
-                .get("sdk_vs_raw")
-                .map_or("-".to_string(), |r| format!("{r:.2}"));
+            let glue = |name: &str| {
+                row.vs_rust
+                    .get(name)
+                    .map_or("-".to_string(), |r| format!("{r:.2}"))
+            };
             writeln!(
                 f,
-                "{:<7} {:>9.0} {:>11.0} {:>10.1} {:>9.0} {:>9.0} {:>9.0} ({:>4.2}x) {:>10.0} ({:>5.2}x) {:>13} {:>10.2}",
+                "{:<7} {:>9.0} {:>11.0} {:>10.1} {:>9.0} {:>9.0} {:>9.0} ({:>4.2}x) {:>10.0} ({:>5.2}x) {:>13} {:>10} {:>10.2}",
                 row.language,
                 row.component_bytes as f64 / 1024.0,
                 row.compile_ms,
@@ -391,7 +419,8 @@ impl std::fmt::Display for LanguagesReport {
                 ratio("filter_eps"),
                 row.wordcount_eps,
                 ratio("wordcount_eps"),
-                glue,
+                glue("sdk_vs_raw"),
+                glue("sdk_vs_raw_wordcount"),
                 row.first_output_s,
             )?;
         }

@@ -6,10 +6,12 @@
  *
  * keyed by the pane's key, at event time `window_end - 1`. Sums, minima and maxima are
  * integers while every value is an integer that fits in 64 bits (and the sum does), floats
- * otherwise. Config: `field` (default "value"), the numeric field of the JSON event value.
+ * otherwise; a sum past the f64 range is null, and stays null for the rest of its pane (an
+ * infinite f64 sum stays infinite, or NaN once infinities of both signs meet). Config: `field`
+ * (default "value"), the numeric field of the JSON event value.
  *
  * The accumulator is kept as {"sum":..,"count":..,"min":..,"max":..}, as the Python and
- * JavaScript operators keep theirs; an infinite float sum is written `1e999` and read back. */
+ * JavaScript operators keep theirs, with a sum past the f64 range written `null`. */
 #include "cameo.h"
 
 /* The aggregate of one pane. */
@@ -82,9 +84,9 @@ static bool merge(void *into, const void *later, cameo_error *err) {
     return true;
 }
 
-/* A number in the accumulator: as JSON writes it, except that an infinity is kept. */
+/* A number as JSON writes it: `null` for a float sum past the f64 range (infinite or NaN). */
 static void encode_num(cameo_buf *out, cameo_num n) {
-    if (n.is_float && isinf(n.f)) cameo_buf_str(out, n.f > 0 ? "1e999" : "-1e999");
+    if (n.is_float && !isfinite(n.f)) cameo_buf_str(out, "null");
     else cameo_buf_num(out, n);
 }
 
@@ -108,7 +110,15 @@ static bool decode(cameo_str bytes, void *a, char *why, size_t why_len) {
     cameo_json *doc = NULL;
     if (!cameo_json_parse_lax(bytes.ptr, bytes.len, &doc, why, why_len)) return false;
     const cameo_json *count = cameo_json_get(doc, "count"), *min = cameo_json_get(doc, "min"), *max = cameo_json_get(doc, "max");
-    bool ok = cameo_num_from_json(cameo_json_get(doc, "sum"), &pane->sum) && count && count->kind == CAMEO_JSON_UINT && min && max;
+    const cameo_json *sum = cameo_json_get(doc, "sum");
+    bool ok = sum && count && count->kind == CAMEO_JSON_UINT && min && max;
+    if (ok && sum->kind == CAMEO_JSON_NULL) {
+        /* The sum left the f64 range: NaN keeps it out for the rest of the pane. */
+        pane->sum.is_float = true;
+        pane->sum.f = NAN;
+    } else {
+        ok = ok && cameo_num_from_json(sum, &pane->sum);
+    }
     if (ok) {
         pane->count = count->u;
         pane->has_extremes = min->kind != CAMEO_JSON_NULL;
@@ -117,11 +127,6 @@ static bool decode(cameo_str bytes, void *a, char *why, size_t why_len) {
     cameo_json_free(doc);
     if (!ok) snprintf(why, why_len, "expected {\"sum\", \"count\", \"min\", \"max\"}");
     return ok;
-}
-
-/* The number as the result shows it: a float JSON cannot hold (infinity) becomes 0. */
-static void result_num(cameo_buf *out, cameo_num n) {
-    cameo_buf_num(out, n.is_float && !isfinite(n.f) ? cameo_num_int(0) : n);
 }
 
 static bool fire(const cameo_str *key, cameo_window window, const void *a, cameo_output *out, cameo_error *err) {
@@ -134,13 +139,13 @@ static bool fire(const cameo_str *key, cameo_window window, const void *a, cameo
     if (key) cameo_buf_json_str(&value, key->ptr, key->len);
     else cameo_buf_str(&value, "null");
     cameo_buf_str(&value, ",\"max\":");
-    if (pane->has_extremes) result_num(&value, pane->max);
+    if (pane->has_extremes) encode_num(&value, pane->max);
     else cameo_buf_str(&value, "null");
     cameo_buf_str(&value, ",\"min\":");
-    if (pane->has_extremes) result_num(&value, pane->min);
+    if (pane->has_extremes) encode_num(&value, pane->min);
     else cameo_buf_str(&value, "null");
     cameo_buf_str(&value, ",\"sum\":");
-    result_num(&value, pane->sum);
+    encode_num(&value, pane->sum);
     cameo_buf_str(&value, ",\"window_end\":");
     cameo_buf_i64(&value, window.end);
     cameo_buf_str(&value, ",\"window_start\":");

@@ -23,27 +23,31 @@ function isObject(value) {
 class Filter extends cameo.Operator {
     init(config) {
         this.field = config.requireStr("field");
+        this.pointer = this.field.startsWith("/");
         this.equals = config.value("equals");
         this.min = config.getF64("min");
         if (this.equals === undefined && this.min === undefined) {
             throw new cameo.InvalidInput("config needs `equals` or `min` (or both) besides `field`");
         }
+        // Equality needs numbers exact (2 is not 2.0 in nested values, integers past 2^53);
+        // `min` compares as f64, which plain Numbers (and BigInts) give.
+        this.read = { exact: this.equals !== undefined };
     }
 
-    process(event, out) {
-        if (this.keeps(event)) out.emit(event);
+    processBatch(batch, out) {
+        for (const event of batch) if (this.keeps(event)) out.emit(event);
     }
 
     keeps(event) {
         let found;
-        if (this.field.startsWith("/")) {
+        if (this.pointer) {
             const value = cameo.valueJson(event, { exact: true });
             if (!isObject(value)) throw new cameo.InvalidInput("event value is not a JSON object");
             found = cameo.jsonPointer(value, this.field);
         } else {
             // One field read strictly, the rest only scanned, as the Rust filter does.
             try {
-                found = cameo.jsonField(event, this.field, { exact: true });
+                found = cameo.jsonField(event, this.field, this.read);
             } catch (error) {
                 if (!(error instanceof cameo.InvalidInput)) throw error;
                 let notObject = false;
@@ -59,7 +63,10 @@ class Filter extends cameo.Operator {
         // A missing field drops the event; so does a null one, which no test can pass.
         if (found === undefined || found === null) return false;
         if (this.equals !== undefined && !jsonEqual(found, this.equals)) return false;
-        if (this.min !== undefined && !(found instanceof cameo.JsonNumber && found.toNumber() >= this.min)) return false;
+        if (this.min !== undefined) {
+            const number = typeof found === "number" ? found : cameo.isNumber(found) ? cameo.toNumber(found) : NaN;
+            if (!(number >= this.min)) return false;
+        }
         return true;
     }
 }

@@ -6,7 +6,8 @@
 //
 // keyed by the pane's key, at event time `window_end - 1`. Sums, minima and maxima are
 // integers while every value is an integer that fits in 64 bits (and the sum does), floats
-// otherwise. Numbers are `JsonNumber`s: "i"/"u" hold exact BigInts, "f" a Number. Config:
+// otherwise; a sum past the f64 range is null, and stays null for the rest of its pane.
+// Numbers are `JsonNumber`s: "i"/"u" hold exact BigInts, "f" a Number. Config:
 // `field` (default "value"), the numeric field of the JSON event value.
 import * as cameo from "./cameo.js";
 
@@ -17,13 +18,17 @@ const isInt = (n) => n.kind !== "f";
 const int = (big) => new cameo.JsonNumber(big < 0n ? "i" : "u", big);
 const float = (x) => new cameo.JsonNumber("f", x);
 
-/** a + b, exact while both are integers and the sum fits an i64. */
+/** a + b, exact while both are integers and the sum fits an i64. null for a sum past the
+ * f64 range, which stays null: no later value brings it back, as an infinite f64 sum stays
+ * infinite. */
 function add(a, b) {
+    if (a === null || b === null) return null;
     if (isInt(a) && isInt(b)) {
         const sum = a.value + b.value;
         if (sum >= I64_MIN && sum <= I64_MAX) return int(sum);
     }
-    return float(a.toNumber() + b.toNumber());
+    const sum = a.toNumber() + b.toNumber();
+    return Number.isFinite(sum) ? float(sum) : null;
 }
 
 /** `candidate` if it is more extreme than `current` (or there is none), else `current`. */
@@ -34,9 +39,6 @@ function extreme(current, candidate, smaller) {
         : [current.toNumber(), candidate.toNumber()];
     return (smaller ? d < c : d > c) ? candidate : current;
 }
-
-/** The number as the result shows it: a float JSON cannot hold becomes 0. */
-const toJson = (n) => (n.kind === "f" && !Number.isFinite(n.value) ? int(0n) : n);
 
 class WindowAgg extends cameo.WindowOperator {
     init(config) {
@@ -79,10 +81,10 @@ class WindowAgg extends cameo.WindowOperator {
             key: key === undefined || key === null ? null : cameo.utf8Decode(key),
             window_start: window.start,
             window_end: window.end,
-            sum: toJson(acc.sum),
+            sum: acc.sum,
             count: acc.count,
-            min: acc.min === null ? null : toJson(acc.min),
-            max: acc.max === null ? null : toJson(acc.max),
+            min: acc.min,
+            max: acc.max,
         };
         const end = window.end;
         const time = typeof end === "bigint" ? end - 1n : end - 1;

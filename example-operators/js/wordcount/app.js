@@ -7,9 +7,10 @@
 import * as cameo from "./cameo.js";
 
 function textOf(event) {
+    const text = cameo.valueStr(event);
     let value = null;
     try {
-        value = cameo.valueJson(event);
+        value = cameo.parseJson(text);
     } catch (error) {
         if (!(error instanceof cameo.InvalidInput)) throw error;
     }
@@ -17,20 +18,27 @@ function textOf(event) {
         && Object.prototype.hasOwnProperty.call(value, "text")) {
         return value.text;
     }
-    return cameo.valueStr(event);
+    return text;
 }
 
 class WordCount extends cameo.Operator {
     processBatch(batch, out) {
+        // Per word of this batch: its UTF-8 bytes (the state key and the key of its events)
+        // and its count.
         const counts = new Map();
         for (const event of batch) {
             for (const word of cameo.words(textOf(event))) {
-                const count = (counts.has(word) ? counts.get(word) : cameo.stateGetU64(word)) + 1;
-                counts.set(word, count);
-                out.emit(cameo.event(`{"count":${count},"word":"${word}"}`, word, event.eventTime));
+                let entry = counts.get(word);
+                if (entry === undefined) {
+                    const key = cameo.utf8Encode(word);
+                    entry = { key, count: cameo.stateGetU64(key) };
+                    counts.set(word, entry);
+                }
+                entry.count += 1;
+                out.emit(cameo.event(`{"count":${entry.count},"word":"${word}"}`, entry.key, event.eventTime));
             }
         }
-        for (const [word, count] of counts) cameo.statePutU64(word, count);
+        for (const { key, count } of counts.values()) cameo.statePutU64(key, count);
     }
 }
 

@@ -5,8 +5,10 @@ operator as example-operators/rust/window-agg. A fired pane emits
     {"count":3,"key":"sensor-1","max":30,"min":2,"sum":42,"window_end":60000,"window_start":0}
 
 keyed by the pane's key, at event time `window_end - 1`. Sums, minima and maxima are integers
-while every value is an integer that fits in 64 bits (and the sum does), floats otherwise.
-Config: `field` (default "value"), the numeric field of the JSON event value."""
+while every value is an integer that fits in 64 bits (and the sum does), floats otherwise; a
+sum past the f64 range is null, and stays null for the rest of its pane. Config: `field` (default "value"), the numeric field of the JSON event value."""
+
+import math
 
 import cameo
 
@@ -14,10 +16,15 @@ _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
 def add(a, b):
-    """a + b, exact while both are integers and the sum fits an i64."""
+    """a + b, exact while both are integers and the sum fits an i64. None (written `null`) for
+    a sum past the f64 range, which stays None: no later value brings it back, as an infinite
+    f64 sum stays infinite."""
+    if a is None or b is None:
+        return None
     if isinstance(a, int) and isinstance(b, int) and _I64_MIN <= a + b <= _I64_MAX:
         return a + b
-    return float(a) + float(b)
+    total = float(a) + float(b)
+    return total if math.isfinite(total) else None
 
 
 def extreme(current, candidate, smaller):
@@ -29,13 +36,6 @@ def extreme(current, candidate, smaller):
     else:
         better = float(candidate) < float(current) if smaller else float(candidate) > float(current)
     return candidate if better else current
-
-
-def to_json(number):
-    """The number as the result shows it: a float JSON cannot hold becomes 0."""
-    if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))):
-        return 0
-    return number
 
 
 class WindowAgg(cameo.WindowOperator):
@@ -73,10 +73,10 @@ class WindowAgg(cameo.WindowOperator):
             "key": None if key is None else bytes(key).decode("utf-8", "replace"),
             "window_start": window.start,
             "window_end": window.end,
-            "sum": to_json(acc["sum"]),
+            "sum": acc["sum"],
             "count": acc["count"],
-            "min": None if acc["min"] is None else to_json(acc["min"]),
-            "max": None if acc["max"] is None else to_json(acc["max"]),
+            "min": acc["min"],
+            "max": acc["max"],
         }
         out.emit(cameo.event(cameo.dumps(result), key=key, event_time=max(window.end - 1, -(2**63))))
 

@@ -9,13 +9,14 @@ import cameo
 
 
 def text_of(event):
+    text = cameo.value_str(event)
     try:
-        value = cameo.value_json(event)
+        value = cameo.loads(text, "event value")
     except cameo.InvalidInput:
-        value = None
+        return text
     if isinstance(value, dict) and isinstance(value.get("text"), str):
         return value["text"]
-    return cameo.value_str(event)
+    return text
 
 
 class WordCount(cameo.Operator):
@@ -29,7 +30,7 @@ class WordCount(cameo.Operator):
                 count += 1
                 counts[word] = count
                 value = '{"count":%d,"word":"%s"}' % (count, word)
-                out.emit(cameo.event(value, key=word, event_time=event.event_time))
+                out.emit(cameo.event(value, word, event.event_time))
         for word, count in counts.items():
             cameo.state_put_u64(word, count)
 

@@ -296,7 +296,8 @@ pub struct LanguagesArgs {
     /// Print the report as JSON: {"events", "batch_size", "instances", "rounds", "rows":
     /// [{"language", "component_bytes", "compile_ms", "cached_ms", "instantiate_us",
     /// "bytes_per_instance", "filter_eps", "wordcount_eps", "filter_raw_eps",
-    /// "first_output_s", "vs_rust": {figure: ratio, "sdk_vs_raw"}}]}.
+    /// "wordcount_raw_eps", "first_output_s", "vs_rust": {figure: ratio, "sdk_vs_raw",
+    /// "sdk_vs_raw_wordcount"}}]}.
     #[arg(long)]
     json: bool,
 }

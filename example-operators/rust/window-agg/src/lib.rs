@@ -13,7 +13,9 @@
 //! time `window_end - 1`. A pane that a late event (within the allowed lateness) updates
 //! fires again with the new totals, so the last result per key and window is the final one.
 //! Sums, minima and maxima are integers while every value is an integer that fits in 64 bits
-//! (and the sum does), and floating-point numbers otherwise.
+//! (and the sum does), and floating-point numbers otherwise. A sum that leaves the f64 range
+//! is `null`, and stays `null` for the rest of its pane: no later value brings it back (the
+//! count still says how many values went in).
 //!
 //! # Config
 //!
@@ -122,8 +124,8 @@ impl WindowOperator for WindowAgg {
             "window_end": window.end,
             "sum": acc.sum.to_json(),
             "count": acc.count,
-            "min": acc.min.map(Num::to_json),
-            "max": acc.max.map(Num::to_json),
+            "min": acc.min.and_then(Num::to_json),
+            "max": acc.max.and_then(Num::to_json),
         });
         out.emit(
             Event::json(&result)?
@@ -163,11 +165,13 @@ impl Num {
         }
     }
 
-    /// The JSON number (a float that JSON cannot hold, such as infinity, becomes 0).
-    fn to_json(self) -> Number {
+    /// The JSON number; `None` (written `null`) for a float JSON cannot hold: a sum that left
+    /// the f64 range, which stays infinite (or NaN, when infinities of both signs met) for
+    /// the rest of its pane.
+    fn to_json(self) -> Option<Number> {
         match self {
-            Num::Int(n) => Number::from(n),
-            Num::Float(x) => Number::from_f64(x).unwrap_or_else(|| Number::from(0)),
+            Num::Int(n) => Some(Number::from(n)),
+            Num::Float(x) => Number::from_f64(x),
         }
     }
 }
@@ -288,6 +292,24 @@ mod tests {
             .unwrap();
         let value: Value = out.events()[0].value_json().unwrap();
         assert_eq!(value["key"], Value::Null);
+    }
+
+    #[test]
+    fn a_sum_past_the_f64_range_is_null_and_stays_null() {
+        let mut op = WindowAgg::init(&Config::new()).unwrap();
+        let acc = agg(&[r#"{"v": 1e308}"#, r#"{"v": 1e308}"#, r#"{"v": -1e308}"#]).unwrap();
+        let other = agg(&[r#"{"v": -1e308}"#, r#"{"v": -1e308}"#]).unwrap();
+        // Infinities of both signs meet in a merge: still no sum.
+        let merged = op.merge(acc.clone(), other).unwrap();
+        for (acc, count) in [(acc, 3), (merged, 5)] {
+            let mut out = Output::new();
+            op.fire(Some(b"k"), Window::new(0, 10), acc, &mut out)
+                .unwrap();
+            let value: Value = out.events()[0].value_json().unwrap();
+            assert_eq!(value["sum"], Value::Null);
+            assert_eq!(value["count"], count);
+            assert_eq!(value["max"], 1e308);
+        }
     }
 
     #[test]
