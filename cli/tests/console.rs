@@ -257,6 +257,43 @@ fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actio
     );
     browser.screenshot(&shots.join("job-after-rollback.png"));
 
+    // A shadow of the module's other version, started from the page: its panel reports the
+    // outputs it compared, and stops from the page.
+    browser.wait_for(
+        "the shadow's start button",
+        "return document.querySelector('[data-shadow=big]') !== null",
+    );
+    browser.script("const s = document.querySelector('[data-shadow-operator=big] select'); s.value = 'filter@2'; s.dispatchEvent(new Event('change')); return s.value");
+    browser.click("[data-shadow=big]");
+    browser.wait_for(
+        "the shadow's report",
+        "return document.querySelector('[data-shadow-operator=big] .shadow-summary') !== null",
+    );
+    ok(cameo(
+        &acme,
+        &["send", &mine, "in", "-"],
+        Some(&events(500, 200)),
+    ));
+    let compared = browser.wait_for(
+        "outputs compared",
+        "const s = document.querySelector('[data-shadow-operator=big] .shadow-summary'); \
+         return s && Number(s.dataset.matched) + Number(s.dataset.differing) > 0 ? s.textContent : null",
+    );
+    assert!(
+        compared
+            .as_str()
+            .unwrap()
+            .starts_with("big: filter@2 beside filter@1"),
+        "{compared}"
+    );
+    browser.screenshot(&shots.join("job-shadow.png"));
+    browser.click("[data-stop-shadow=big]");
+    browser.wait_for(
+        "the stopped shadow",
+        "const s = document.querySelector('[data-shadow-operator=big] .shadow-summary'); \
+         return s && s.textContent.includes('stopped')",
+    );
+
     // A job whose operator logs: its page tails the log.
     ok(cameo(
         &acme,
@@ -311,6 +348,8 @@ fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actio
         "[data-action=cancel]",
         "[data-upgrade=big]",
         "[data-rollback=big]",
+        "[data-shadow=big]",
+        "[data-stop-shadow=big]",
     ] {
         assert!(!browser.shown(hidden), "a read token does not see {hidden}");
     }

@@ -33,6 +33,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../console/job.js"),
     ),
     (
+        "shadow.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/shadow.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),
