@@ -370,8 +370,11 @@ fn a_shadow_that_falls_behind_stops_and_the_job_goes_on() {
     wait_for("some output", || monitor.summary().events_out >= 100);
     let looper = load(&host, guests::LOOPER);
     monitor.shadow("count", &looper, WAIT).unwrap();
-    wait_for("the shadow to stop", || {
-        monitor.shadow_report("count").unwrap().stopped.is_some()
+    // A stopped run lets go of what it held once its instances see the stop: the report says
+    // it stopped first.
+    wait_for("the shadow to stop and let go of what it held", || {
+        let report = monitor.shadow_report("count").unwrap();
+        report.stopped.is_some() && report.behind_bytes == 0
     });
     let report = monitor.shadow_report("count").unwrap();
     let at_stop = monitor.summary().events_out;
