@@ -21,3 +21,5 @@ mod restart;
 #[cfg(test)]
 mod shadow;
 mod upgrade;
+#[cfg(test)]
+mod word_counts;
