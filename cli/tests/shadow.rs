@@ -6,40 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use support::{Serve, cameo, ok, wait_done};
-
-fn spec(dir: &Path) -> PathBuf {
-    let path = dir.join("counts.toml");
-    std::fs::write(
-        &path,
-        r#"
-name = "counts"
-[[source]]
-name = "in"
-kind = "http"
-format = "ndjson"
-[[operator]]
-name = "count"
-module = "wc@1"
-inputs = ["in"]
-[[sink]]
-name = "out"
-kind = "http"
-inputs = ["count"]
-"#,
-    )
-    .unwrap();
-    path
-}
-
-fn words(first: u64, count: u64) -> String {
-    (first..first + count)
-        .map(|i| format!("{{\"text\":\"w{}\"}}\n", i % 5))
-        .collect()
-}
+use support::{Serve, cameo, counts_spec, ok, wait_done, words};
 
 fn report(home: &Path, id: &str) -> serde_json::Value {
     serde_json::from_str(&ok(cameo(
@@ -78,7 +48,7 @@ fn a_shadow_run_from_the_command_line() {
     }
     let id = ok(cameo(
         home,
-        &["job", "submit", spec(home).to_str().unwrap()],
+        &["job", "submit", counts_spec(home).to_str().unwrap()],
         None,
     ));
     let id = id.trim();

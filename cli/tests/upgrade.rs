@@ -7,46 +7,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Serve, cameo, ok, wait_done};
-
-fn spec(dir: &Path) -> PathBuf {
-    let path = dir.join("counts.toml");
-    std::fs::write(
-        &path,
-        r#"
-name = "counts"
-[[source]]
-name = "in"
-kind = "http"
-format = "ndjson"
-[[operator]]
-name = "count"
-module = "wc@1"
-inputs = ["in"]
-[[sink]]
-name = "out"
-kind = "http"
-inputs = ["count"]
-"#,
-    )
-    .unwrap();
-    path
-}
-
-/// The word of input `i`.
-fn word(i: u64) -> String {
-    format!("w{}", i % 5)
-}
-
-fn words(first: u64, count: u64) -> String {
-    (first..first + count)
-        .map(|i| format!("{{\"text\":\"{}\"}}\n", word(i)))
-        .collect()
-}
+use support::{Serve, cameo, counts_spec, ok, wait_done, word, words};
 
 fn login(home: &Path, serve: &Serve, data: &Path) {
     let admin = data.join("admin.token");
@@ -111,7 +76,7 @@ fn upgrade_and_rollback_from_the_command_line() {
     ));
     let id = ok(cameo(
         home,
-        &["job", "submit", spec(home).to_str().unwrap()],
+        &["job", "submit", counts_spec(home).to_str().unwrap()],
         None,
     ));
     let id = id.trim();
@@ -187,7 +152,7 @@ fn killed_around_an_upgrade(after: bool) -> String {
     ));
     let id = ok(cameo(
         home,
-        &["job", "submit", spec(home).to_str().unwrap()],
+        &["job", "submit", counts_spec(home).to_str().unwrap()],
         None,
     ));
     let id = id.trim().to_string();

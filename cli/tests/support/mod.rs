@@ -108,3 +108,41 @@ pub fn wait_done(home: &Path, id: &str) -> serde_json::Value {
     }
     panic!("job {id} did not end");
 }
+
+/// Writes into `dir` the word-count job the upgrade and shadow tests run (module `wc@1`,
+/// http in and out), and returns its path.
+pub fn counts_spec(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("counts.toml");
+    std::fs::write(
+        &path,
+        r#"
+name = "counts"
+[[source]]
+name = "in"
+kind = "http"
+format = "ndjson"
+[[operator]]
+name = "count"
+module = "wc@1"
+inputs = ["in"]
+[[sink]]
+name = "out"
+kind = "http"
+inputs = ["count"]
+"#,
+    )
+    .unwrap();
+    path
+}
+
+/// The word of input `i`.
+pub fn word(i: u64) -> String {
+    format!("w{}", i % 5)
+}
+
+/// `count` events `{"text": word}` from `first`.
+pub fn words(first: u64, count: u64) -> String {
+    (first..first + count)
+        .map(|i| format!("{{\"text\":\"{}\"}}\n", word(i)))
+        .collect()
+}
