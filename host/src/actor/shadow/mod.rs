@@ -153,6 +153,7 @@ impl ShadowRun {
         }
         for feed in self.feeds.values() {
             let mut state = feed.state.lock_recovered();
+            state.stopped = true;
             state.items.clear();
             state.outputs.clear();
             state.item_bytes = 0;
@@ -219,6 +220,9 @@ struct FeedState {
     /// Steps below these are done by the primary and by the shadow.
     primary_at: u64,
     shadow_at: u64,
+    /// The run stopped: nothing more is filed or handed over (checked under this lock, so
+    /// a side that has not yet seen the stop cannot leave anything behind).
+    stopped: bool,
 }
 
 /// One thing the primary handed over.

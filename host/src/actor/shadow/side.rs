@@ -48,6 +48,9 @@ impl ShadowSide {
     fn output(&self, events: &[Event]) {
         let bytes: u64 = events.iter().map(event_bytes).sum();
         let mut state = self.feed.state.lock_recovered();
+        if state.stopped {
+            return;
+        }
         if state.item_bytes + state.output_bytes + bytes > self.run.behind_bytes {
             drop(state);
             self.run.stop(&behind(self.run.behind_bytes), None);
@@ -103,6 +106,9 @@ impl Actor {
         let snapshot = self.snapshot();
         {
             let mut state = feed.state.lock_recovered();
+            if state.stopped {
+                return;
+            }
             state.items.push_back(Fed::Start(Box::new(snapshot)));
         }
         run.inner
@@ -131,14 +137,6 @@ impl Actor {
         let Some(side) = &mut self.shadow else {
             return;
         };
-        if side.run.is_stopped() {
-            // The shadow drops what it holds at its next slice: make sure it has one.
-            if let Some(task) = side.feed.task.get() {
-                activator.wake(*task);
-            }
-            self.shadow = None;
-            return;
-        }
         let (fed, bytes, context) = match taken {
             Taken::Nothing | Taken::Control(Control::Barrier { .. }) => return,
             Taken::Records(records) => (
@@ -160,6 +158,15 @@ impl Actor {
         };
         side.step += 1;
         let mut state = side.feed.state.lock_recovered();
+        if state.stopped {
+            drop(state);
+            // The shadow drops what it holds at its next slice: make sure it has one.
+            if let Some(task) = side.feed.task.get() {
+                activator.wake(*task);
+            }
+            self.shadow = None;
+            return;
+        }
         if state.item_bytes + state.output_bytes + bytes > side.run.behind_bytes {
             drop(state);
             side.run
