@@ -103,7 +103,7 @@ impl<'a> Scan<'a> {
     fn plain_key(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
         loop {
-            match self.to_string_stop()? {
+            match self.skip_plain_text()? {
                 b'"' => {
                     self.at += 1;
                     return Some(&self.doc[start..self.at - 1]);
@@ -120,7 +120,7 @@ impl<'a> Scan<'a> {
     /// Skips a string whose opening quote was read.
     fn string(&mut self) -> Option<()> {
         loop {
-            let stop = self.to_string_stop()?;
+            let stop = self.skip_plain_text()?;
             self.at += 1;
             match stop {
                 b'"' => return Some(()),
@@ -136,7 +136,7 @@ impl<'a> Scan<'a> {
 
     /// Moves to the next byte inside a string that is not plain ASCII text (a quote, a
     /// backslash, a control character or a byte past ASCII) and returns it.
-    fn to_string_stop(&mut self) -> Option<u8> {
+    fn skip_plain_text(&mut self) -> Option<u8> {
         let rest = self.doc.get(self.at..)?;
         let plain = rest
             .iter()
