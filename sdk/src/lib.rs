@@ -149,6 +149,27 @@ pub mod bindings {
         });
     }
 
+    /// The `packed-process` export of the contract's version 0.2.0 (`process` batches in one
+    /// buffer), added to `handler` by `export_operator!`.
+    pub mod packed_process_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-packed-process;
+
+                world packed-process-export {
+                    export cameo:operator/packed-process@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_packed_process_raw",
+            default_bindings_module: "cameo_sdk::bindings::packed_process_world",
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
     /// The `joiner` export, added to `handler` by `export_joiner!`.
     pub mod join_world {
         wit_bindgen::generate!({
@@ -181,6 +202,8 @@ mod json_scan;
 pub mod log;
 mod operator;
 mod packed;
+mod packed_codec;
+mod packed_process;
 pub mod state;
 pub mod timers;
 mod upgrade;

@@ -1,9 +1,11 @@
-//! The layout of the contract's 0.2.0 `packed` interface (`wit/0.2.0/packed.wit`): a window
-//! batch written into one buffer, and the accumulators read back from one.
+//! The layouts of the contract's 0.2.0 `packed` and `packed-process` interfaces
+//! (`wit/0.2.0/packed.wit`): a window batch, or a batch of events, written into one buffer,
+//! and the accumulators read back from one.
 
 use std::ops::Range;
 
 use super::accumulate::{EventRef, PaneRef};
+use crate::bindings::Event;
 
 /// The length that stands for "none" in an optional byte string.
 const NONE: u32 = u32::MAX;
@@ -50,17 +52,7 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
             .iter()
             .map(|p| 24 + p.key.map_or(0, <[u8]>::len) + p.acc.map_or(0, <[u8]>::len))
             .sum::<usize>()
-        + events
-            .iter()
-            .map(|(_, e)| {
-                24 + e.key.map_or(0, <[u8]>::len)
-                    + e.value.len()
-                    + e.headers
-                        .iter()
-                        .map(|h| 8 + h.name.len() + h.value.len())
-                        .sum::<usize>()
-            })
-            .sum::<usize>();
+        + events.iter().map(|(_, e)| 4 + event_size(e)).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     put_len(&mut out, panes.len());
     for pane in panes {
@@ -72,14 +64,40 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
     put_len(&mut out, events.len());
     for (pane, event) in events {
         out.extend_from_slice(&pane.to_le_bytes());
-        put_opt_bytes(&mut out, event.key);
-        put_bytes(&mut out, event.value);
-        out.extend_from_slice(&event.event_time.to_le_bytes());
-        put_len(&mut out, event.headers.len());
-        for header in event.headers {
-            put_bytes(&mut out, header.name.as_bytes());
-            put_bytes(&mut out, &header.value);
-        }
+        put_event(&mut out, event);
+    }
+    out
+}
+
+/// Bytes an event takes in a packed buffer.
+fn event_size(event: &EventRef<'_>) -> usize {
+    20 + event.key.map_or(0, <[u8]>::len)
+        + event.value.len()
+        + event
+            .headers
+            .iter()
+            .map(|h| 8 + h.name.len() + h.value.len())
+            .sum::<usize>()
+}
+
+fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
+    put_opt_bytes(out, event.key);
+    put_bytes(out, event.value);
+    out.extend_from_slice(&event.event_time.to_le_bytes());
+    put_len(out, event.headers.len());
+    for header in event.headers {
+        put_bytes(out, header.name.as_bytes());
+        put_bytes(out, &header.value);
+    }
+}
+
+/// The batch of `packed-process.process`: its events.
+pub(super) fn encode_events(events: &[Event]) -> Vec<u8> {
+    let refs: Vec<EventRef<'_>> = events.iter().map(EventRef::from).collect();
+    let mut out = Vec::with_capacity(4 + refs.iter().map(event_size).sum::<usize>());
+    put_len(&mut out, refs.len());
+    for event in &refs {
+        put_event(&mut out, event);
     }
     out
 }
@@ -205,5 +223,46 @@ mod tests {
         expected.extend_from_slice(&1u32.to_le_bytes());
         expected.push(b'v');
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn events_are_laid_out_count_first() {
+        let events = [
+            Event {
+                key: Some(b"k".to_vec()),
+                value: b"v".to_vec(),
+                event_time: -5,
+                headers: vec![crate::bindings::Header {
+                    name: "h".into(),
+                    value: vec![9],
+                }],
+            },
+            Event {
+                key: None,
+                value: Vec::new(),
+                event_time: 7,
+                headers: Vec::new(),
+            },
+        ];
+        let mut expected = 2u32.to_le_bytes().to_vec();
+        for part in [
+            &1u32.to_le_bytes()[..],
+            b"k",
+            &1u32.to_le_bytes(),
+            b"v",
+            &(-5i64).to_le_bytes(),
+            &1u32.to_le_bytes(),
+            &1u32.to_le_bytes(),
+            b"h",
+            &1u32.to_le_bytes(),
+            &[9],
+            &u32::MAX.to_le_bytes(),
+            &0u32.to_le_bytes(),
+            &7i64.to_le_bytes(),
+            &0u32.to_le_bytes(),
+        ] {
+            expected.extend_from_slice(part);
+        }
+        assert_eq!(encode_events(&events), expected);
     }
 }
