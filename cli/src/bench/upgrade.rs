@@ -30,8 +30,8 @@ pub struct UpgradeReport {
     pub pause_ms: Percentiles,
     /// Pause of the switch to the version that converts every key, ms.
     pub converting_pause_ms: f64,
-    /// End-to-end latency of the operator that is never upgraded, during the upgrades
-    /// against between them.
+    /// End-to-end latency of the operator that is never upgraded, during the upgrades that
+    /// hand the state over as it is against between them.
     pub others_ms: Spike,
     /// The same for the upgraded operator's own output (its pause shows here).
     pub upgraded_ms: Spike,
@@ -171,10 +171,10 @@ impl Windows {
     }
 
     /// Ends the current stretch now: what the sink recorded since the last edge goes to the
-    /// upgrade windows (`during`) or between them.
-    fn edge(&mut self, monitor: &JobMonitor, during: bool) {
+    /// upgrade windows (`Some(true)`), between them (`Some(false)`), or nowhere (`None`).
+    fn edge(&mut self, monitor: &JobMonitor, during: Option<bool>) {
         let now = monitor.latency_histogram(Some(self.sink));
-        if let Some(now) = &now {
+        if let (Some(now), Some(during)) = (&now, during) {
             let mut delta = now.clone();
             if let Some(last) = &self.last {
                 // Counts only grow, so the difference of two copies is always valid.
@@ -274,10 +274,11 @@ pub fn run(operators: &Path, keys: u64, rounds: usize) -> Result<UpgradeReport, 
     std::thread::sleep(BETWEEN);
     let mut others = Windows::new("side_out", &monitor);
     let mut upgraded = Windows::new("out", &monitor);
-    let mut upgrade = |module: &OperatorModule| -> Result<(), BenchError> {
+    // The conversion's window is left out of the figures: its pause is reported on its own.
+    let mut upgrade = |module: &OperatorModule, counted: bool| -> Result<(), BenchError> {
         std::thread::sleep(BETWEEN);
-        others.edge(&monitor, false);
-        upgraded.edge(&monitor, false);
+        others.edge(&monitor, Some(false));
+        upgraded.edge(&monitor, Some(false));
         let before = monitor.switch_pauses("count").len();
         monitor
             .upgrade("count", module, Duration::from_secs(30))
@@ -291,15 +292,15 @@ pub fn run(operators: &Path, keys: u64, rounds: usize) -> Result<UpgradeReport, 
             std::thread::sleep(Duration::from_millis(1));
         }
         std::thread::sleep(DRAIN);
-        others.edge(&monitor, true);
-        upgraded.edge(&monitor, true);
+        others.edge(&monitor, counted.then_some(true));
+        upgraded.edge(&monitor, counted.then_some(true));
         Ok(())
     };
     for round in 0..rounds {
-        upgrade(&versions[round % 2])?;
+        upgrade(&versions[round % 2], true)?;
     }
     let before = monitor.switch_pauses("count").len();
-    upgrade(&converting)?;
+    upgrade(&converting, false)?;
     let pauses = monitor.switch_pauses("count");
     monitor.cancel();
     let _ = waiter.join();
