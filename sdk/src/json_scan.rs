@@ -22,6 +22,19 @@ static STRING_STOPS: [bool; 256] = {
     stops
 };
 
+/// The high bit of each byte of `word` (little-endian) that is a quote, a backslash, a control
+/// character or past ASCII. Only the lowest one is exact (a borrow can mark bytes above it),
+/// which is the one the caller uses.
+fn string_stops(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero(word ^ (ONES * u64::from(b'"')))
+        | zero(word ^ (ONES * u64::from(b'\\')))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+        | (word & HIGH)
+}
+
 /// The raw bytes of top-level field `name` of `doc` (`Some(None)` when the object has no such
 /// field), or `None` when the scan is unsure and the caller must parse the slow way.
 pub(crate) fn top_level_field<'a>(doc: &'a [u8], name: &str) -> Option<Option<&'a [u8]>> {
@@ -135,9 +148,21 @@ impl<'a> Scan<'a> {
     }
 
     /// Moves to the next byte inside a string that is not plain ASCII text (a quote, a
-    /// backslash, a control character or a byte past ASCII) and returns it.
+    /// backslash, a control character or a byte past ASCII) and returns it. Eight bytes are
+    /// looked at a time while eight are left.
     fn skip_plain_text(&mut self) -> Option<u8> {
-        let rest = self.doc.get(self.at..)?;
+        let doc = self.doc;
+        while let Some(chunk) = doc.get(self.at..self.at.saturating_add(8)) {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            let stops = string_stops(u64::from_le_bytes(word));
+            if stops != 0 {
+                self.at += (stops.trailing_zeros() / 8) as usize;
+                return Some(doc[self.at]);
+            }
+            self.at += 8;
+        }
+        let rest = doc.get(self.at..)?;
         let plain = rest
             .iter()
             .position(|&byte| STRING_STOPS[usize::from(byte)])?;
@@ -304,6 +329,25 @@ mod tests {
         assert_eq!(field(&deep, "n"), None);
         let fine = format!("{{\"n\": {}1{}}}", "[".repeat(60), "]".repeat(60));
         assert!(field(&fine, "n").is_some());
+    }
+
+    #[test]
+    fn the_lowest_string_stop_in_a_word_is_the_first_stop_byte() {
+        let is_stop = |byte: u8| !(0x20..0x80).contains(&byte) || byte == b'"' || byte == b'\\';
+        for first in 0..8 {
+            for byte in 0..=255u8 {
+                // Plain bytes before, the byte under test, then every kind of byte after.
+                let mut word = [b'a'; 8];
+                word[first] = byte;
+                for (at, after) in word.iter_mut().enumerate().skip(first + 1) {
+                    *after = [0u8, b'"', 0xff, b'\\', b'z', 0x1f, b' '][at % 7];
+                }
+                let stops = super::string_stops(u64::from_le_bytes(word));
+                let expected = word.iter().position(|&b| is_stop(b));
+                let found = (stops != 0).then(|| (stops.trailing_zeros() / 8) as usize);
+                assert_eq!(found, expected, "{word:?}");
+            }
+        }
     }
 
     /// A small deterministic generator of bytes (xorshift).
