@@ -20,6 +20,7 @@ mod replay;
 mod restart;
 #[cfg(test)]
 mod shadow;
+mod status;
 mod upgrade;
 #[cfg(test)]
 mod word_counts;

@@ -73,6 +73,24 @@ pub enum ApiError {
     },
 }
 
+/// The refusal a status of 400 or more with `body` means.
+fn refusal(status: u16, body: &[u8], retry_after: Option<u64>) -> ApiError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    ApiError::Refused {
+        status,
+        message,
+        retry_after,
+    }
+}
+
+/// Why a request to `server` failed, in words.
+fn describe(_server: &str, err: &ureq::Error) -> String {
+    err.to_string()
+}
+
 /// A client of one server.
 pub struct Api {
     agent: ureq::Agent,
@@ -150,7 +168,13 @@ impl Api {
         reply
     }
 
-    fn run(&self, method: &str, path: &str, body: impl AsSendBody) -> Result<Reply, ApiError> {
+    /// Sends a request and returns the response, whatever its status.
+    fn start(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl AsSendBody,
+    ) -> Result<ureq::http::Response<ureq::Body>, ApiError> {
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.server));
@@ -158,19 +182,25 @@ impl Api {
             Some(token) => request.header("Authorization", format!("Bearer {token}")),
             None => request,
         };
-        let unreachable = |reason: String| ApiError::Unreachable {
-            server: self.server.clone(),
-            reason,
-        };
-        let sent = request
+        request
             .body(body)
-            .map_err(|err| unreachable(err.to_string()))
+            .map_err(|err| self.unreachable(err.to_string()))
             .and_then(|r| {
                 self.agent
                     .run(r)
-                    .map_err(|err| unreachable(err.to_string()))
-            });
-        let mut response = sent?;
+                    .map_err(|err| self.unreachable(describe(&self.server, &err)))
+            })
+    }
+
+    fn unreachable(&self, reason: String) -> ApiError {
+        ApiError::Unreachable {
+            server: self.server.clone(),
+            reason,
+        }
+    }
+
+    fn run(&self, method: &str, path: &str, body: impl AsSendBody) -> Result<Reply, ApiError> {
+        let mut response = self.start(method, path, body)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -182,19 +212,39 @@ impl Api {
             .with_config()
             .limit(1 << 30)
             .read_to_vec()
-            .map_err(|err| unreachable(format!("the answer was cut off: {err}")))?;
+            .map_err(|err| self.unreachable(format!("the answer was cut off: {err}")))?;
         if status >= 400 {
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(ApiError::Refused {
-                status,
-                message,
-                retry_after,
-            });
+            return Err(refusal(status, &body, retry_after));
         }
         Ok(Reply { body })
+    }
+
+    /// GETs `path` and hands each line of the answer to `each` as it arrives, until the
+    /// answer ends. An answer cut off in the middle is [`ApiError::Unreachable`].
+    pub fn stream_lines(&self, path: &str, mut each: impl FnMut(&str)) -> Result<(), ApiError> {
+        use std::io::BufRead as _;
+        let mut response = self.start("GET", path, ())?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_vec()
+                .unwrap_or_default();
+            return Err(refusal(status, &body, None));
+        }
+        let reader = response
+            .into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader();
+        for line in std::io::BufReader::new(reader).lines() {
+            let line =
+                line.map_err(|err| self.unreachable(format!("the answer was cut off: {err}")))?;
+            each(&line);
+        }
+        Ok(())
     }
 
     /// `call`, with the error as an `anyhow::Error`.

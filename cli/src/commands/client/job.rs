@@ -214,76 +214,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             if json {
                 println!("{job}");
             } else {
-                let summary = &job["summary"];
-                println!(
-                    "job {} ({}): {}",
-                    text(&job["id"]),
-                    text(&job["name"]),
-                    text(&job["state"])
-                );
-                if !job["error"].is_null() {
-                    println!("  error: {}", text(&job["error"]));
-                }
-                println!(
-                    "  events in {}, out {}, errors {}, deadline misses {}",
-                    text(&summary["events_in"]),
-                    text(&summary["events_out"]),
-                    text(&summary["errors"]),
-                    text(&summary["deadline_misses"]),
-                );
-                println!(
-                    "  latency ms p50 {} p99 {}",
-                    text(&summary["latency_ms"]["p50"]),
-                    text(&summary["latency_ms"]["p99"])
-                );
-                if let Some(operators) = job["operators"].as_object() {
-                    for (name, versions) in operators {
-                        let history: Vec<String> = versions["history"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|c| format!("{} {}", text(&c["change"]), text(&c["module"])))
-                            .collect();
-                        let pending = match &versions["pending"] {
-                            serde_json::Value::Null => String::new(),
-                            to => format!(", switching to {}", text(to)),
-                        };
-                        println!(
-                            "  operator {name} runs {}{pending}{}",
-                            text(&versions["module"]),
-                            if history.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({})", history.join(", "))
-                            }
-                        );
-                    }
-                }
-                if let Some(operators) = summary["operators"].as_object() {
-                    for (name, stats) in operators {
-                        println!(
-                            "  operator {name}: calls {}, call ms p50 {} p99 {}, errors {}, \
-                             fuel {}, slices {}, preemptions {}, failures {}",
-                            text(&stats["calls"]),
-                            text(&stats["call_ms"]["p50"]),
-                            text(&stats["call_ms"]["p99"]),
-                            text(&stats["errors"]),
-                            text(&stats["fuel"]),
-                            text(&stats["slices"]),
-                            text(&stats["preemptions"]),
-                            text(&stats["failures"])
-                        );
-                    }
-                }
-                for instance in job["instances"].as_array().into_iter().flatten() {
-                    println!(
-                        "  instance {}#{}: mailbox {} events, {} bytes",
-                        text(&instance["operator"]),
-                        text(&instance["instance"]),
-                        text(&instance["mailbox_events"]),
-                        text(&instance["mailbox_bytes"])
-                    );
-                }
+                super::status::print(&job);
             }
         }
         JobCommand::Pause { id } => {
