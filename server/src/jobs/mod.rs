@@ -558,7 +558,15 @@ pub fn send(
             let job = tenant_job(state, who, id)?;
             return Err(match job.state {
                 JobState::Paused => paused(),
-                JobState::Running => no_source(),
+                // Recorded as running but not (yet) running here: resuming after a restart.
+                JobState::Running => {
+                    let mut starting = ApiError::unavailable(format!(
+                        "job {id} is starting again (the server resumes it after a restart); \
+                         send again in a moment (nothing of this request was taken)"
+                    ));
+                    starting.retry_after = Some(1);
+                    starting
+                }
                 other => ApiError::conflict(format!(
                     "job {id} is {}; it takes no more events",
                     state_name(other)

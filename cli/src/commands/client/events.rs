@@ -95,7 +95,8 @@ pub fn send(args: SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Posts one batch, waiting as the server asks while the job is behind.
+/// Posts one batch, waiting as the server asks while the job is behind (429) or starting
+/// again after a restart (503 with Retry-After).
 fn post(api: &super::api::Api, path: &str, batch: Vec<u8>) -> anyhow::Result<u64> {
     loop {
         match api.call("POST", path, Some(batch.clone())) {
@@ -105,6 +106,11 @@ fn post(api: &super::api::Api, path: &str, batch: Vec<u8>) -> anyhow::Result<u64
                 retry_after,
                 ..
             }) => std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1).min(10))),
+            Err(ApiError::Refused {
+                status: 503,
+                retry_after: Some(seconds),
+                ..
+            }) => std::thread::sleep(Duration::from_secs(seconds.min(10))),
             Err(err) => return Err(err.into()),
         }
     }
