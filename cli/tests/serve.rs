@@ -450,3 +450,103 @@ fn tail_follow_goes_on_across_a_sigkill_restart_without_gap_or_duplicate() {
     assert!(lines.try_recv().is_err(), "no line after the last");
     drop(serve);
 }
+
+#[test]
+fn serve_over_tls_and_a_client_that_trusts_its_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let path = |name: &str| home.join(name).to_str().unwrap().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+
+    // A certificate file that is not there stops the start with the reason.
+    let out = cameo(
+        home,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &path("unused"),
+            "--tls-cert",
+            &path("nothere.pem"),
+            "--tls-key",
+            &path("key.pem"),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.starts_with(&format!(
+            "error: the TLS certificate {} could not be used: ",
+            path("nothere.pem")
+        )),
+        "{text}"
+    );
+
+    let data = home.join("data");
+    let serve = Serve::start_with(
+        &data,
+        &[
+            "--tls-cert",
+            &path("cert.pem"),
+            "--tls-key",
+            &path("key.pem"),
+        ],
+    );
+    assert!(serve.url.starts_with("https://127.0.0.1:"), "{}", serve.url);
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let token = token.trim();
+    let listed = ok(cameo(
+        home,
+        &[
+            "tenant",
+            "list",
+            "--server",
+            &serve.url,
+            "--token",
+            token,
+            "--ca-cert",
+            &path("ca.pem"),
+        ],
+        None,
+    ));
+    assert!(listed.contains("system"), "{listed}");
+
+    // Without the CA, or over plain HTTP: one line saying what to do.
+    let out = cameo(
+        home,
+        &["tenant", "list", "--server", &serve.url, "--token", token],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("give the CA that signed it with --ca-cert or CAMEO_CA_CERT"),
+        "{text}"
+    );
+    let plain = serve.url.replace("https://", "http://");
+    let out = cameo(
+        home,
+        &["tenant", "list", "--server", &plain, "--token", token],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: this server speaks TLS: use https:// in the server's URL (and --ca-cert or \
+         CAMEO_CA_CERT for a certificate of your own CA) (HTTP 400)\n"
+    );
+    assert!(serve.terminate().success());
+}

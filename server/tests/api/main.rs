@@ -21,6 +21,7 @@ mod restart;
 #[cfg(test)]
 mod shadow;
 mod status;
+mod tls;
 mod upgrade;
 #[cfg(test)]
 mod word_counts;

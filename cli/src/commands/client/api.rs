@@ -1,5 +1,7 @@
 //! The connection to a server: where, which token, requests and their errors.
 
+use std::path::Path;
+
 use anyhow::{Context as _, anyhow};
 use ureq::{AsSendBody, SendBody};
 
@@ -32,6 +34,10 @@ pub struct Connection {
     /// The token [default: $CAMEO_TOKEN, or the config file].
     #[arg(long, global = true)]
     token: Option<String>,
+    /// Trust the server's certificate if this CA (PEM) signed it, for an https:// server
+    /// [default: $CAMEO_CA_CERT; else the system's usual roots].
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_cert: Option<std::path::PathBuf>,
 }
 
 /// A reply that was not an error.
@@ -86,9 +92,18 @@ fn refusal(status: u16, body: &[u8], retry_after: Option<u64>) -> ApiError {
     }
 }
 
-/// Why a request to `server` failed, in words.
-fn describe(_server: &str, err: &ureq::Error) -> String {
-    err.to_string()
+/// Why a request to `server` failed, in words, with what to do for TLS trouble.
+fn describe(server: &str, err: &ureq::Error) -> String {
+    let text = err.to_string();
+    let tls = matches!(err, ureq::Error::Rustls(_)) || text.contains("certificate");
+    if tls && server.starts_with("https://") {
+        format!(
+            "{text} (the server's certificate is not trusted: give the CA that signed it with \
+             --ca-cert or CAMEO_CA_CERT)"
+        )
+    } else {
+        text
+    }
 }
 
 /// A client of one server.
@@ -123,7 +138,14 @@ impl Connection {
     /// A client for the server these flags name.
     pub fn api(&self) -> anyhow::Result<Api> {
         let (server, token) = self.resolve()?;
-        Ok(Api::new(server, token))
+        let ca = self
+            .ca_cert
+            .clone()
+            .or_else(|| env("CAMEO_CA_CERT").map(std::path::PathBuf::from));
+        match ca {
+            Some(path) => Api::with_ca(server, token, &path),
+            None => Ok(Api::new(server, token)),
+        }
     }
 }
 
@@ -134,6 +156,41 @@ impl Api {
             .http_status_as_error(false)
             .build()
             .into();
+        Self::with_agent(agent, server, token)
+    }
+
+    /// A client of `server` sending `token` that trusts the certificates the CA in PEM file
+    /// `ca` signed (and no other).
+    pub fn with_ca(server: String, token: Option<String>, ca: &Path) -> anyhow::Result<Self> {
+        let pem = std::fs::read(ca)
+            .with_context(|| format!("could not read the CA certificate {}", ca.display()))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                Ok(_) => None,
+                Err(err) => Some(Err(err)),
+            })
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("the CA certificate {} is not valid PEM", ca.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!(
+                "{} holds no CERTIFICATE; give the PEM file of the CA that signed the \
+                 server's certificate",
+                ca.display()
+            );
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build()
+            .into();
+        Ok(Self::with_agent(agent, server, token))
+    }
+
+    fn with_agent(agent: ureq::Agent, server: String, token: Option<String>) -> Self {
         Api {
             agent,
             server: server.trim_end_matches('/').to_string(),
