@@ -2,6 +2,8 @@
 //! each operator, deadline misses, fuel, failures, restarts and mailboxes; and a sink
 //! followed over one streamed answer.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::io::BufRead as _;
 
 use cameo_tests::guests;

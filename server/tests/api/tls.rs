@@ -1,6 +1,8 @@
 //! `cameo serve` over HTTPS: a CA and a server certificate made in the test, a client that
 //! trusts that CA, a plain-HTTP client told to use https, and unusable certificate files.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::path::Path;
 use std::time::Duration;
 
