@@ -43,7 +43,9 @@
 //! - [`UpgradeState`] and [`export_upgradable!`]: operators that convert the state an earlier
 //!   version wrote when a running job switches to them (the contract's version 0.2.0).
 //! - [`Event`], [`Header`], [`Config`], [`Error`] and [`Result`]: the data the host and the
-//!   operator exchange, with helpers for JSON values and configuration fields.
+//!   operator exchange, with helpers for JSON values and configuration fields
+//!   ([`Event::json_field`] reads one field in a single checking pass over the bytes, the
+//!   private `json_scan` module, and leaves anything unusual to `serde_json`).
 //! - [`state`]: the host-held key-value state of the instance, which survives a trap and is
 //!   transactional per call.
 //! - [`timers`]: event-time timers that call [`Operator::on_timer`] once the watermark reaches
@@ -175,6 +177,7 @@ mod error;
 mod event;
 mod export;
 mod join;
+mod json_scan;
 pub mod log;
 mod operator;
 mod packed;

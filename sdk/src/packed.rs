@@ -19,25 +19,32 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
-        let part = self
-            .bytes
-            .get(self.at..self.at.saturating_add(len))
-            .ok_or_else(|| {
-                Error::failed(format!(
-                    "the packed batch ends after {} bytes, inside {what}",
-                    self.bytes.len()
-                ))
-            })?;
-        self.at += len;
-        Ok(part)
+        match self.bytes.get(self.at..self.at.saturating_add(len)) {
+            Some(part) => {
+                self.at += len;
+                Ok(part)
+            }
+            None => Err(self.ended(what)),
+        }
     }
 
+    #[cold]
+    fn ended(&self, what: &str) -> Error {
+        Error::failed(format!(
+            "the packed batch ends after {} bytes, inside {what}",
+            self.bytes.len()
+        ))
+    }
+
+    #[inline]
     fn u32(&mut self, what: &str) -> Result<u32> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     fn i64(&mut self, what: &str) -> Result<i64> {
         let b = self.take(8, what)?;
         let mut array = [0; 8];
@@ -45,11 +52,13 @@ impl<'a> Reader<'a> {
         Ok(i64::from_le_bytes(array))
     }
 
+    #[inline]
     fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
         let len = self.u32(what)?;
         self.take(len as usize, what)
     }
 
+    #[inline]
     fn opt_bytes(&mut self, what: &str) -> Result<Option<&'a [u8]>> {
         match self.u32(what)? {
             NONE => Ok(None),

@@ -1,6 +1,8 @@
 //! The layout of the contract's 0.2.0 `packed` interface (`wit/0.2.0/packed.wit`): a window
 //! batch written into one buffer, and the accumulators read back from one.
 
+use std::ops::Range;
+
 use super::accumulate::{EventRef, PaneRef};
 
 /// The length that stands for "none" in an optional byte string.
@@ -95,21 +97,22 @@ fn read_len(bytes: &[u8], at: &mut usize, what: &'static str) -> Result<usize, P
 }
 
 /// Reads the result of `packed.accumulate`: one accumulator per pane.
-pub(super) fn decode_accumulators(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PackedError> {
+pub(super) fn decode_accumulators(bytes: &[u8]) -> Result<Vec<Range<usize>>, PackedError> {
     let mut at = 0;
     let count = read_len(bytes, &mut at, "the accumulator count")?;
     // Each accumulator takes at least its 4-byte length: a larger count is cut short below.
     let mut accs = Vec::with_capacity(count.min(bytes.len() / 4));
     for _ in 0..count {
         let len = read_len(bytes, &mut at, "an accumulator's length")?;
-        let acc = bytes
-            .get(at..at.saturating_add(len))
-            .ok_or(PackedError::Truncated {
+        let end = at.saturating_add(len);
+        if end > bytes.len() {
+            return Err(PackedError::Truncated {
                 what: "an accumulator",
                 at: bytes.len(),
-            })?;
-        at += len;
-        accs.push(acc.to_vec());
+            });
+        }
+        accs.push(at..end);
+        at = end;
     }
     if at != bytes.len() {
         return Err(PackedError::Trailing(bytes.len() - at));
@@ -133,10 +136,12 @@ mod tests {
     #[test]
     fn accumulators_read_back_as_written() {
         let bytes = accs(&[b"abc", b"", b"\x00\xff"]);
-        assert_eq!(
-            decode_accumulators(&bytes).unwrap(),
-            vec![b"abc".to_vec(), Vec::new(), b"\x00\xff".to_vec()]
-        );
+        let read: Vec<&[u8]> = decode_accumulators(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(|range| &bytes[range])
+            .collect();
+        assert_eq!(read, [&b"abc"[..], b"", b"\x00\xff"]);
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! `seq * 1000 / event_rate` ms (integer division) from 0.
 
 use serde::Deserialize;
-use std::fmt::Write as _;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -92,16 +91,21 @@ impl Generator {
     /// Event `seq` of the exact mode: the same fields, in the same order, as the hashed mode
     /// writes them.
     fn make_exact(&self, seq: u64) -> Event {
-        let key = format!("k{}", seq % self.spec.keys.max(1));
+        let mut digits = itoa::Buffer::new();
+        let mut key = String::with_capacity(21);
+        key.push('k');
+        key.push_str(digits.format(seq % self.spec.keys.max(1)));
         // Sized once: the fixed text, the key, the payload and two numbers of up to 20 digits.
         let mut value = String::with_capacity(64 + key.len() + self.payload.len());
-        // Writing into a String cannot fail.
-        let _ = write!(
-            value,
-            r#"{{"key":"{key}","payload":"{}","seq":{seq},"value":{}}}"#,
-            self.payload,
-            seq % 101
-        );
+        value.push_str(r#"{"key":""#);
+        value.push_str(&key);
+        value.push_str(r#"","payload":""#);
+        value.push_str(&self.payload);
+        value.push_str(r#"","seq":"#);
+        value.push_str(digits.format(seq));
+        value.push_str(r#","value":"#);
+        value.push_str(digits.format(seq % 101));
+        value.push('}');
         Event {
             key: Some(key.into_bytes()),
             value: value.into_bytes(),
@@ -154,6 +158,10 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"key": "k1", "seq": 4, "value": 4, "payload": "xx"})
+        );
+        assert_eq!(
+            events[4].value, br#"{"key":"k1","payload":"xx","seq":4,"value":4}"#,
+            "the fields in the order the hashed mode writes them"
         );
         assert!(matches!(generator.next(0), Next::Ended));
     }
