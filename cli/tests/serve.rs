@@ -360,3 +360,193 @@ fn pause_resume_logs_top_completions_and_an_oversized_push_from_the_command_line
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'tcsh'"));
     drop(serve);
 }
+
+#[test]
+fn tail_follow_goes_on_across_a_sigkill_restart_without_gap_or_duplicate() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let home = dir.path();
+    let serve = Serve::start(&data);
+    let admin_file = data.join("admin.token");
+    let login = |url: &str| {
+        ok(cameo(
+            home,
+            &[
+                "login",
+                "--server",
+                url,
+                "--token-file",
+                admin_file.to_str().unwrap(),
+            ],
+            None,
+        ))
+    };
+    login(&serve.url);
+    ok(cameo(
+        home,
+        &["module", "push", "filter", cameo_tests::guests::FILTER],
+        None,
+    ));
+    let spec = spec(dir.path());
+    let id = ok(cameo(
+        home,
+        &["job", "submit", spec.to_str().unwrap()],
+        None,
+    ));
+    let id = id.trim().to_string();
+    ok(cameo(home, &["send", &id, "in"], Some(&events(0, 1000))));
+
+    // `cameo tail --follow` in its own process, as a user runs it.
+    let mut follower = std::process::Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["tail", &id, "out", "--follow"])
+        .env("CAMEO_CONFIG", home.join("config.toml"))
+        .env_remove("CAMEO_SERVER")
+        .env_remove("CAMEO_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let hang_guard = Duration::from_secs(120);
+    let mut seqs: Vec<u64> = Vec::new();
+    let take = |until: usize, seqs: &mut Vec<u64>| {
+        while seqs.len() < until {
+            let line = lines
+                .recv_timeout(hang_guard)
+                .expect("the follower printed the next line");
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            seqs.push(value["seq"].as_u64().unwrap());
+        }
+    };
+    // Half of the first 1000 pass the filter.
+    take(500, &mut seqs);
+
+    // The server dies; a new one on the same address resumes the job from its checkpoint.
+    let addr = serve.url.trim_start_matches("http://").to_string();
+    serve.kill();
+    let serve = Serve::start_at(&data, &addr, &[]);
+    ok(cameo(
+        home,
+        &["send", &id, "in", "--end"],
+        Some(&events(1000, 1000)),
+    ));
+    take(1000, &mut seqs);
+    // The job finished: the follower ends by itself, with nothing more.
+    let status = follower.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut follower.stderr.take().unwrap(), &mut rest).unwrap();
+    assert_eq!(rest, "", "nothing on stderr");
+    assert_eq!(seqs, (0..1000).collect::<Vec<u64>>());
+    assert!(lines.try_recv().is_err(), "no line after the last");
+    drop(serve);
+}
+
+#[test]
+fn serve_over_tls_and_a_client_that_trusts_its_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let path = |name: &str| home.join(name).to_str().unwrap().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+
+    // A certificate file that is not there stops the start with the reason.
+    let out = cameo(
+        home,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &path("unused"),
+            "--tls-cert",
+            &path("nothere.pem"),
+            "--tls-key",
+            &path("key.pem"),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.starts_with(&format!(
+            "error: the TLS certificate {} could not be used: ",
+            path("nothere.pem")
+        )),
+        "{text}"
+    );
+
+    let data = home.join("data");
+    let serve = Serve::start_with(
+        &data,
+        &[
+            "--tls-cert",
+            &path("cert.pem"),
+            "--tls-key",
+            &path("key.pem"),
+        ],
+    );
+    assert!(serve.url.starts_with("https://127.0.0.1:"), "{}", serve.url);
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let token = token.trim();
+    let listed = ok(cameo(
+        home,
+        &[
+            "tenant",
+            "list",
+            "--server",
+            &serve.url,
+            "--token",
+            token,
+            "--ca-cert",
+            &path("ca.pem"),
+        ],
+        None,
+    ));
+    assert!(listed.contains("system"), "{listed}");
+
+    // Without the CA, or over plain HTTP: one line saying what to do.
+    let out = cameo(
+        home,
+        &["tenant", "list", "--server", &serve.url, "--token", token],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("give the CA that signed it with --ca-cert or CAMEO_CA_CERT"),
+        "{text}"
+    );
+    let plain = serve.url.replace("https://", "http://");
+    let out = cameo(
+        home,
+        &["tenant", "list", "--server", &plain, "--token", token],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: this server speaks TLS: use https:// in the server's URL (and --ca-cert or \
+         CAMEO_CA_CERT for a certificate of your own CA) (HTTP 400)\n"
+    );
+    assert!(serve.terminate().success());
+}

@@ -107,7 +107,8 @@ pub use job::upgrade::{UpgradeError, Upgraded};
 pub use job::{Host, JobError, JobHandle, JobOutcome, RunOptions, run_job, run_plan};
 pub use limits::{FIXED_LIMITS, Limits};
 pub use metrics::{
-    JobSummary, LatencyBuckets, LatencySummary, MailboxDepth, OperatorStats, SinkStats,
+    InstanceStats, JobSummary, LatencyBuckets, LatencySummary, MailboxDepth, OperatorStats,
+    SinkStats,
 };
 pub use registry::{LoadError, OperatorModule};
 pub use sched::executor::TenantSchedStats;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::dataflow::record::PriorityContext;
 use crate::state::checkpoint::CheckpointStats;
 use serde::Serialize;
 
@@ -57,13 +58,55 @@ pub struct CallFigures {
     pub wall: Duration,
     /// Events it took in (each event of a batch; 0 for a window firing or a timer).
     pub events: u64,
+    /// Events it sent downstream.
+    pub outputs: u64,
+    /// When it ended: the end-to-end latency of each event it took in is measured to here.
+    pub ended: Option<Instant>,
 }
 
-/// An operator's counters and the wall-clock times of its calls.
+/// An operator's figures of one of its instances.
+#[derive(Default)]
+struct InstanceTally {
+    stats: InstanceStats,
+    calls: LatencyTally,
+    reached: LatencyTally,
+}
+
+/// What one operator instance did: the figures of [`OperatorStats`] that are counted per
+/// instance.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct InstanceStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Events its calls took in.
+    pub events: u64,
+    /// Events its calls sent downstream.
+    pub events_out: u64,
+    /// Fuel burned.
+    pub fuel: u64,
+    /// Fuel per event taken in (0 before the first event).
+    pub fuel_per_event: u64,
+    /// Failed calls, of every kind.
+    pub failures: u64,
+    /// Times it was thrown away after a failure and made afresh (state kept).
+    pub restarts: u64,
+    /// Events whose deadline had passed when its call on them ended.
+    pub late_after_call: u64,
+    /// End-to-end latency of the events it took in: from the source's ingest to the end of
+    /// the call that took the event in, ms.
+    pub latency_ms: LatencySummary,
+    /// Wall-clock time of its calls, start to end with parked time, ms.
+    pub call_ms: LatencySummary,
+}
+
+/// An operator's counters, the wall-clock times of its calls, the end-to-end latency of
+/// the events it took in, and the same per instance.
 #[derive(Default)]
 struct OperatorTally {
     stats: OperatorStats,
     calls: LatencyTally,
+    reached: LatencyTally,
+    instances: BTreeMap<String, InstanceTally>,
 }
 
 /// Calls, fuel and failures of one operator (all its instances).
@@ -99,6 +142,20 @@ pub struct OperatorStats {
     pub failures: BTreeMap<String, u64>,
     /// Wall-clock time of its calls, start to end with parked time, in milliseconds.
     pub call_ms: LatencySummary,
+    /// Events its calls sent downstream.
+    pub events_out: u64,
+    /// Events whose deadline had already passed when the call that took them in ended
+    /// (their output could no longer reach its sink in time; [`OperatorStats::deadline_misses`]
+    /// counts the misses at sinks downstream instead).
+    pub late_after_call: u64,
+    /// End-to-end latency of the events it took in: from the source's ingest to the end of
+    /// the call that took the event in, ms.
+    pub latency_ms: LatencySummary,
+    /// Fuel per event taken in (0 before the first event).
+    pub fuel_per_event: u64,
+    /// The same figures per instance, by instance label (`job/operator`, or
+    /// `job/operator#N` when it has several).
+    pub instances: BTreeMap<String, InstanceStats>,
 }
 
 impl Default for JobMetrics {
@@ -121,6 +178,11 @@ impl Default for JobMetrics {
 }
 
 impl JobMetrics {
+    /// Events delivered to the job's sinks so far.
+    pub fn events_out(&self) -> u64 {
+        self.events_out.load(Ordering::Relaxed)
+    }
+
     /// Counts events taken in by sources.
     pub fn add_in(&self, n: u64) {
         self.events_in.fetch_add(n, Ordering::Relaxed);
@@ -132,31 +194,69 @@ impl JobMetrics {
         }
     }
 
-    /// Counts a finished call of `operator`: its fuel, slices and wall-clock time.
-    pub fn add_call(&self, operator: &str, call: CallFigures) {
+    /// Counts a finished call of `instance` of `operator`: its fuel, slices, wall-clock
+    /// time, outputs, and for each event it took in (`inputs`, the events' priority
+    /// contexts) the end-to-end latency to the call's end and whether its deadline had passed.
+    pub fn add_call(
+        &self,
+        operator: &str,
+        instance: &str,
+        call: CallFigures,
+        inputs: impl Iterator<Item = PriorityContext>,
+    ) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.fuel.fetch_add(call.fuel, Ordering::Relaxed);
+        let ended = call.ended.unwrap_or_else(Instant::now);
+        let reached: Vec<(Duration, bool)> = inputs
+            .map(|context| {
+                (
+                    ended.saturating_duration_since(context.ingest),
+                    ended > context.deadline,
+                )
+            })
+            .collect();
         self.with_operator(operator, |tally| {
             let stats = &mut tally.stats;
             stats.calls += 1;
             stats.events += call.events;
+            stats.events_out += call.outputs;
             stats.fuel += call.fuel;
             stats.slices += call.slices;
             stats.preemptions += call.slices.saturating_sub(1);
             tally.calls.record_all(&[(call.wall, false)]);
+            let (_, missed) = tally.reached.record_all(&reached);
+            stats.late_after_call += missed;
+            with_entry(&mut tally.instances, instance, |own| {
+                let stats = &mut own.stats;
+                stats.calls += 1;
+                stats.events += call.events;
+                stats.events_out += call.outputs;
+                stats.fuel += call.fuel;
+                stats.late_after_call += missed;
+                own.calls.record_all(&[(call.wall, false)]);
+                own.reached.record_all(&reached);
+            });
         });
     }
 
-    /// Counts a failed call of `operator` by the kind of its failure.
-    pub fn add_failure(&self, operator: &str, kind: &str) {
+    /// Counts a failed call of `instance` of `operator` by the kind of its failure.
+    pub fn add_failure(&self, operator: &str, instance: &str, kind: &str) {
         self.with_operator(operator, |tally| {
             with_entry(&mut tally.stats.failures, kind, |count| *count += 1);
+            with_entry(&mut tally.instances, instance, |own| {
+                own.stats.failures += 1
+            });
         });
     }
 
-    /// Counts an instance of `operator` thrown away after a failure, to be made afresh.
-    pub fn add_restart(&self, operator: &str) {
-        self.with_operator(operator, |tally| tally.stats.restarts += 1);
+    /// Counts `instance` of `operator` thrown away after a failure, to be made afresh.
+    pub fn add_restart(&self, operator: &str, instance: &str) {
+        self.with_operator(operator, |tally| {
+            tally.stats.restarts += 1;
+            with_entry(&mut tally.instances, instance, |own| {
+                own.stats.restarts += 1
+            });
+        });
     }
 
     /// Watches the mailbox of instance `label` through `probe`.
@@ -314,7 +414,20 @@ impl JobMetrics {
             .map(|(name, tally)| {
                 let mut stats = tally.stats.clone();
                 stats.fuel_per_call = stats.fuel.checked_div(stats.calls).unwrap_or(0);
+                stats.fuel_per_event = stats.fuel.checked_div(stats.events).unwrap_or(0);
                 stats.call_ms = tally.calls.latency();
+                stats.latency_ms = tally.reached.latency();
+                stats.instances = tally
+                    .instances
+                    .iter()
+                    .map(|(label, own)| {
+                        let mut stats = own.stats.clone();
+                        stats.fuel_per_event = stats.fuel.checked_div(stats.events).unwrap_or(0);
+                        stats.call_ms = own.calls.latency();
+                        stats.latency_ms = own.reached.latency();
+                        (label.clone(), stats)
+                    })
+                    .collect();
                 (name.clone(), stats)
             })
             .collect()
@@ -579,23 +692,47 @@ mod tests {
         let buckets = metrics.latency_buckets(&[500, 5_000, 100_000]);
         assert_eq!(buckets.cumulative, vec![0, 2, 3]);
         assert_eq!(buckets.count, 3);
+        let ended = Instant::now() + ms(100);
+        let ingested = |ago: u64, due: u64| PriorityContext {
+            ingest: ended - ms(ago),
+            deadline: ended - ms(ago) + ms(due),
+            event_time: 0,
+        };
         metrics.add_call(
             "job/op",
+            "job/op#1",
             CallFigures {
-                fuel: 10,
+                fuel: 14,
                 slices: 3,
                 wall: ms(2),
                 events: 7,
+                outputs: 5,
+                ended: Some(ended),
             },
+            // 10 ms after ingest, due after 20 (in time); 30 ms after, due after 20 (missed).
+            [ingested(10, 20), ingested(30, 20)].into_iter(),
         );
-        metrics.add_failure("job/op", "out_of_fuel");
-        metrics.add_failure("job/op", "out_of_fuel");
-        metrics.add_restart("job/op");
+        metrics.add_failure("job/op", "job/op#0", "out_of_fuel");
+        metrics.add_failure("job/op", "job/op#1", "out_of_fuel");
+        metrics.add_restart("job/op", "job/op#1");
         let op = &metrics.summary(Duration::from_secs(1)).operators["job/op"];
         assert_eq!((op.calls, op.slices, op.preemptions), (1, 3, 2));
-        assert_eq!((op.events, op.restarts), (7, 1));
+        assert_eq!((op.events, op.events_out, op.restarts), (7, 5, 1));
+        assert_eq!((op.fuel_per_event, op.late_after_call), (2, 1));
         assert_eq!(op.failures["out_of_fuel"], 2);
         assert!((1.9..2.1).contains(&op.call_ms.p99), "{op:?}");
+        assert!((29.0..31.0).contains(&op.latency_ms.max), "{op:?}");
+        assert!((9.0..11.0).contains(&op.latency_ms.p50), "{op:?}");
+        let first = &op.instances["job/op#1"];
+        assert_eq!((first.calls, first.events, first.events_out), (1, 7, 5));
+        assert_eq!(
+            (first.failures, first.restarts, first.late_after_call),
+            (1, 1, 1)
+        );
+        assert_eq!((first.fuel, first.fuel_per_event), (14, 2));
+        assert!((29.0..31.0).contains(&first.latency_ms.p99), "{first:?}");
+        let other = &op.instances["job/op#0"];
+        assert_eq!((other.calls, other.failures, other.restarts), (0, 1, 0));
         let calls = &metrics.call_buckets(&[1_000, 5_000])["job/op"];
         assert_eq!(calls.cumulative, vec![0, 1]);
         metrics.watch_mailbox(

@@ -12,7 +12,7 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What is wrong and what to do.
     pub message: String,
-    /// Seconds after which to retry (429).
+    /// Seconds after which to retry (429, or 503 while a job starts again).
     pub retry_after: Option<u64>,
 }
 

@@ -36,6 +36,7 @@
 //! - [`series`]: each running job's figures over time, sampled once a second, for the
 //!   console's charts.
 //! - [`routes`]: the HTTP API, one module per resource.
+//! - [`tls`]: HTTPS: the certificate and key, and a listener that hands over TLS connections.
 
 #![deny(missing_docs)]
 
@@ -49,6 +50,7 @@ pub mod quota;
 pub mod routes;
 pub mod series;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -78,6 +80,8 @@ pub struct Config {
     /// Bytes of one segment of a job's log ring; a job keeps one to two segments of its
     /// newest lines.
     pub log_segment_bytes: u64,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Config {
@@ -90,6 +94,7 @@ impl Config {
             max_batch_bytes: 16 << 20,
             default_quotas: Quotas::default(),
             log_segment_bytes: logs::SEGMENT_BYTES,
+            tls: None,
         }
     }
 
@@ -124,6 +129,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Creates the data directory and, on first start, the system tenant and an admin token in
@@ -209,6 +217,8 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    // A bad certificate or key stops the start before anything else.
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     prepare(&config)?;
     let store = Store::open(&config.database())?;
     let mut options = config.run_options.clone();
@@ -244,9 +254,19 @@ pub async fn run(
     });
     let sampler = tokio::spawn(sample_series(Arc::clone(&state)));
     let app = routes::router(Arc::clone(&state));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = match acceptor {
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     sampler.abort();
     let stopping = Arc::clone(&state);
     tokio::task::spawn_blocking(move || stopping.jobs.shutdown())

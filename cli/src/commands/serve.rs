@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// The largest module upload, e.g. 64MiB.
     #[arg(long, value_parser = super::parse_bytes, default_value = "64MiB")]
     max_module_size: u64,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -47,6 +53,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = cameo_server::Config::new(data_dir);
     config.run_options = args.host.options(None)?;
     config.max_module_bytes = args.max_module_size;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        let files = cameo_server::tls::TlsFiles { cert, key };
+        // Checked before anything starts, so a bad file is the one error printed.
+        cameo_server::tls::acceptor(&files)?;
+        config.tls = Some(files);
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if let Some(path) = cameo_server::prepare(&config)? {
         eprintln!(
             "first start: the admin token is in {} (readable only by you); \
@@ -64,7 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("could not listen on {}", args.listen))?;
         eprintln!(
-            "cameo serve: listening on http://{}",
+            "cameo serve: listening on {scheme}://{}",
             listener.local_addr()?
         );
         cameo_server::run(listener, config, stop_signal()).await?;

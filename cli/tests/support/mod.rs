@@ -20,8 +20,13 @@ impl Serve {
     }
 
     pub fn start_with(data_dir: &Path, flags: &[&str]) -> Serve {
+        Self::start_at(data_dir, "127.0.0.1:0", flags)
+    }
+
+    /// Starts a server listening on `listen` (an address, or port 0 for any).
+    pub fn start_at(data_dir: &Path, listen: &str, flags: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cameo"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
+            .args(["serve", "--listen", listen, "--workers", "2"])
             .args(["--checkpoint-interval-ms", "100"])
             .args(flags)
             .arg("--data-dir")

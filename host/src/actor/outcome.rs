@@ -12,6 +12,7 @@ use crate::time::window::{LateEvent, Lateness};
 impl Actor {
     /// Applies a finished call: outputs downstream, timers registered, failures handled.
     pub(super) fn finish(&mut self, done: CallDone, activator: &Activator) {
+        let ended = std::time::Instant::now();
         let figures = CallFigures {
             fuel: done.fuel,
             slices: std::mem::take(&mut self.call_slices),
@@ -24,6 +25,11 @@ impl Actor {
                 CallInput::Batch { batch, .. } => batch.len() as u64,
                 _ => 0,
             },
+            outputs: done
+                .result
+                .as_ref()
+                .map_or(0, |out| out.events.len() as u64),
+            ended: Some(ended),
         };
         let events = match &done.input {
             CallInput::Batch { batch, .. } if !batch.is_empty() => batch.len(),
@@ -32,7 +38,16 @@ impl Actor {
         self.shadow_call(events as u64, done.fuel, figures.wall);
         let shadow = self.is_shadow();
         if !shadow {
-            self.links.metrics.add_call(&self.links.operator, figures);
+            let inputs = match &done.input {
+                CallInput::Batch { batch, .. } => Some(batch),
+                _ => None,
+            };
+            self.links.metrics.add_call(
+                &self.links.operator,
+                &self.label,
+                figures,
+                inputs.into_iter().flat_map(|batch| batch.contexts()),
+            );
         }
         // The profile is a cost per event: firings and timers (one call per pane or timer,
         // usually cheap) would drag it towards their own cost. A shadow's cost is its own.
@@ -42,7 +57,9 @@ impl Actor {
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
             // The call left its instance unusable: the next call makes a fresh one.
-            self.links.metrics.add_restart(&self.links.operator);
+            self.links
+                .metrics
+                .add_restart(&self.links.operator, &self.label);
             self.held = held;
         }
         if let Some(reason) = done.fatal {
@@ -85,9 +102,11 @@ impl Actor {
             }
             Err(failure) => {
                 if !shadow {
-                    self.links
-                        .metrics
-                        .add_failure(&self.links.operator, failure.kind());
+                    self.links.metrics.add_failure(
+                        &self.links.operator,
+                        &self.label,
+                        failure.kind(),
+                    );
                 }
                 let reason = failure.to_string();
                 match done.input {

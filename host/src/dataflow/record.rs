@@ -129,6 +129,11 @@ impl Batch {
         self.origins.iter().map(|origin| origin.channel)
     }
 
+    /// The priority context of each record, in order.
+    pub fn contexts(&self) -> impl Iterator<Item = PriorityContext> + '_ {
+        self.origins.iter().map(|origin| origin.context)
+    }
+
     /// The context outputs of the batch inherit: the earliest ingest, so the latency measured
     /// is that of the event that waited longest.
     pub fn earliest(&self) -> Option<PriorityContext> {

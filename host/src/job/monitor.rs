@@ -63,6 +63,11 @@ impl JobMonitor {
         )
     }
 
+    /// Events delivered to the job's sinks so far: cheap enough to watch for new output.
+    pub fn events_out(&self) -> u64 {
+        self.metrics.events_out()
+    }
+
     /// The end-to-end latencies of the job's outputs so far, in microseconds, as a histogram
     /// (of `sink` alone, or of every output for `None`): for benchmarks that draw latency
     /// distributions, or latency over time from the difference of two copies.

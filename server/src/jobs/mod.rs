@@ -10,6 +10,7 @@
 //! - [`upgrade`]: changing a running operator's module version, and rolling it back.
 //! - [`shadow`]: another version run beside a running operator, reported, promoted, stopped.
 //! - [`graph`]: a job's operator graph, for the console.
+//! - [`instances`]: a job's operator instances with their figures and mailboxes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use crate::quota::{check_running, instances_of, lines_in};
 use crate::store::{Job, JobState, now_ms};
 
 pub mod graph;
+pub mod instances;
 mod pause;
 pub mod shadow;
 mod spec;
@@ -143,27 +145,22 @@ impl Jobs {
                 )
             })
             .collect();
-        let prefix = format!("{id}/");
-        let instances: Vec<serde_json::Value> = job
-            .monitor
-            .mailbox_depths()
-            .into_iter()
-            .map(|(label, depth)| {
-                let name = label.strip_prefix(&prefix).unwrap_or(&label);
-                let (operator, instance) = name.split_once('#').unwrap_or((name, "0"));
-                serde_json::json!({
-                    "operator": operator,
-                    "instance": instance.parse::<u64>().unwrap_or(0),
-                    "mailbox_events": depth.events,
-                    "mailbox_bytes": depth.bytes,
-                })
-            })
-            .collect();
+        let summary = serde_json::to_value(job.monitor.summary()).unwrap_or_default();
+        let depths = job.monitor.mailbox_depths();
+        let instances = instances::instances(id, &summary, Some(&depths));
         Some(serde_json::json!({
-            "summary": job.monitor.summary(),
+            "summary": summary,
             "sources": sources,
             "instances": instances,
         }))
+    }
+
+    /// Events job `id` has delivered to its sinks since it (re)started here; `None` once it
+    /// does not run here.
+    pub fn events_out(&self, id: &str) -> Option<u64> {
+        lock(&self.running)
+            .get(id)
+            .map(|job| job.monitor.events_out())
     }
 
     /// True while job `id` runs here.
@@ -566,7 +563,15 @@ pub fn send(
             let job = tenant_job(state, who, id)?;
             return Err(match job.state {
                 JobState::Paused => paused(),
-                JobState::Running => no_source(),
+                // Recorded as running but not (yet) running here: resuming after a restart.
+                JobState::Running => {
+                    let mut starting = ApiError::unavailable(format!(
+                        "job {id} is starting again (the server resumes it after a restart); \
+                         send again in a moment (nothing of this request was taken)"
+                    ));
+                    starting.retry_after = Some(1);
+                    starting
+                }
                 other => ApiError::conflict(format!(
                     "job {id} is {}; it takes no more events",
                     state_name(other)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
@@ -21,8 +21,7 @@ use crate::store::{Job, JobState};
 /// Longest job spec accepted.
 const MAX_SPEC_BYTES: u64 = 1 << 20;
 
-/// Most lines one read of a sink returns.
-const MAX_TAIL_LINES: usize = 10_000;
+use super::sinks::MAX_TAIL_LINES;
 
 /// A job as listed.
 fn listed(job: &Job) -> serde_json::Value {
@@ -97,7 +96,11 @@ pub async fn status(
             body["sources"] = live["sources"].clone();
             body["instances"] = live["instances"].clone();
         }
-        _ => body["summary"] = job.summary.clone().unwrap_or_default(),
+        _ => {
+            let summary = job.summary.clone().unwrap_or_default();
+            body["instances"] = jobs::instances::instances(&id, &summary, None);
+            body["summary"] = summary;
+        }
     }
     let live = state.jobs.live_modules(&id);
     body["operators"] = jobs::upgrade::operators_status(&job, live.as_ref());
@@ -217,69 +220,6 @@ pub async fn send(
     Ok(Json(serde_json::json!({"accepted": accepted})))
 }
 
-/// The query of `GET /v1/jobs/{id}/sinks/{name}`.
-#[derive(Debug, Deserialize)]
-pub struct TailQuery {
-    /// Only events whose `seq` is above this.
-    pub after: Option<u64>,
-    /// At most this many lines (and at most 10 000).
-    pub limit: Option<usize>,
-}
-
-/// `GET /v1/jobs/{id}/sinks/{name}[?after=SEQ][&limit=N]`: the sink's output as NDJSON, one
-/// event per line with its `seq`.
-pub async fn tail(
-    State(state): State<AppState>,
-    who: Principal,
-    Path((id, sink)): Path<(String, String)>,
-    Query(query): Query<TailQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    who.require(Role::Read, "read sinks")?;
-    let job = jobs::tenant_job(&state, &who, &id)?;
-    let path = jobs::outlet_path(&state, &id, &sink);
-    // Only an http sink has an output file; without one, the spec says whether the sink is
-    // one that has written nothing yet (read often while a job runs: the file is checked
-    // first).
-    if !path.exists() {
-        let spec = jobs::parse_spec(&job.spec)?;
-        let is_http = spec
-            .sinks
-            .iter()
-            .any(|s| s.name.get_ref() == &sink && *s.kind.get_ref() == cameo_host::SinkKind::Http);
-        if !is_http {
-            return Err(ApiError::not_found(format!(
-                "job {id} has no http sink \"{sink}\"; only sinks of kind \"http\" can be read"
-            )));
-        }
-    }
-    let limit = query.limit.unwrap_or(MAX_TAIL_LINES).min(MAX_TAIL_LINES);
-    let after = query.after;
-    let (text, first) = blocking(move || {
-        let segments: Vec<PathBuf> = cameo_host::outlet_segments(&path)
-            .map_err(|err| {
-                ApiError::internal(format!("the sink's output could not be listed: {err}"))
-            })?
-            .into_iter()
-            .map(|(_, file)| file)
-            .collect();
-        let first = segments.first().and_then(|file| tail::first_seq(file));
-        Ok((tail::read_after(&segments, after, limit)?, first))
-    })
-    .await?;
-    let first = first.map_or(String::new(), |seq| seq.to_string());
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
-            (HeaderName::from_static(FIRST_SEQ_HEADER), first),
-        ],
-        text,
-    ))
-}
-
-/// The header of a sink's answer naming the oldest `seq` still kept (empty while there is
-/// none): a reader that asked for output before it lost what was in between.
-pub const FIRST_SEQ_HEADER: &str = "x-cameo-first-seq";
-
 /// `GET /v1/jobs/{id}/dead-letters[?after=SEQ][&limit=N]`: the inputs whose call failed
 /// (and input lines that could not become events), NDJSON with `seq`, `operator`, `reason`,
 /// `key`, `value`, `event_time`, `timer`.
@@ -287,7 +227,7 @@ pub async fn dead_letters(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Query(query): Query<TailQuery>,
+    Query(query): Query<super::sinks::TailQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     who.require(Role::Read, "read dead letters")?;
     jobs::tenant_job(&state, &who, &id)?;

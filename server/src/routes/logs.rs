@@ -61,7 +61,7 @@ impl<'de> Deserialize<'de> for FollowFlag {
 }
 
 /// A body fed line batches from a channel.
-struct Streamed(tokio::sync::mpsc::Receiver<Bytes>);
+pub struct Streamed(pub tokio::sync::mpsc::Receiver<Bytes>);
 
 impl http_body::Body for Streamed {
     type Data = Bytes;

@@ -7,7 +7,8 @@
 //! - [`metrics`]: the Prometheus scrape route, `/metrics`.
 //! - [`tenants`]: tenants and their tokens.
 //! - [`modules`]: the module registry.
-//! - [`jobs`]: jobs, and events in and out of them.
+//! - [`jobs`]: jobs, events into them and their dead letters.
+//! - [`sinks`]: their http sinks' output, read once or followed.
 //! - [`operators`]: upgrading and rolling back a running job's operators; shadow runs.
 //! - [`logs`]: the logs of a job's operators.
 //! - [`series`]: a running job's figures over time, for the console's charts.
@@ -25,6 +26,7 @@ pub mod modules;
 pub mod openapi;
 pub mod operators;
 pub mod series;
+pub mod sinks;
 pub mod table;
 pub mod tail;
 pub mod tenants;

@@ -4,7 +4,9 @@
 
 use axum::routing::{MethodRouter, delete, get, post, put};
 
-use super::{console, health, jobs, logs, metrics, modules, openapi, operators, series, tenants};
+use super::{
+    console, health, jobs, logs, metrics, modules, openapi, operators, series, sinks, tenants,
+};
 use crate::AppState;
 
 /// Who may call a route.
@@ -492,16 +494,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             query: &[
                 ("after", "only events whose seq is above this"),
-                ("limit", "at most this many lines (and 10 000)"),
+                (
+                    "limit",
+                    "at most this many lines (and 10 000), per step when following",
+                ),
+                (
+                    "follow",
+                    "1: keep the answer open and stream new output until the job stops here",
+                ),
             ],
             output: NDJSON,
             ..json(
                 "GET",
                 "/v1/jobs/{id}/sinks/{name}",
                 "An http sink's output, one event per line with its seq, from the tail it \
-                 keeps; the header `x-cameo-first-seq` names the oldest seq kept",
+                 keeps; the header `x-cameo-first-seq` names the oldest seq kept; with \
+                 `follow=1` the answer streams new output as it is written",
                 Role("read"),
-                get(jobs::tail),
+                get(sinks::tail),
             )
         },
         Endpoint {

@@ -20,6 +20,8 @@ mod replay;
 mod restart;
 #[cfg(test)]
 mod shadow;
+mod status;
+mod tls;
 mod upgrade;
 #[cfg(test)]
 mod word_counts;

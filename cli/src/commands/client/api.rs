@@ -1,5 +1,7 @@
 //! The connection to a server: where, which token, requests and their errors.
 
+use std::path::Path;
+
 use anyhow::{Context as _, anyhow};
 use ureq::{AsSendBody, SendBody};
 
@@ -32,6 +34,10 @@ pub struct Connection {
     /// The token [default: $CAMEO_TOKEN, or the config file].
     #[arg(long, global = true)]
     token: Option<String>,
+    /// Trust the server's certificate if this CA (PEM) signed it, for an https:// server
+    /// [default: $CAMEO_CA_CERT; else the system's usual roots].
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_cert: Option<std::path::PathBuf>,
 }
 
 /// A reply that was not an error.
@@ -73,6 +79,33 @@ pub enum ApiError {
     },
 }
 
+/// The refusal a status of 400 or more with `body` means.
+fn refusal(status: u16, body: &[u8], retry_after: Option<u64>) -> ApiError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    ApiError::Refused {
+        status,
+        message,
+        retry_after,
+    }
+}
+
+/// Why a request to `server` failed, in words, with what to do for TLS trouble.
+fn describe(server: &str, err: &ureq::Error) -> String {
+    let text = err.to_string();
+    let tls = matches!(err, ureq::Error::Rustls(_)) || text.contains("certificate");
+    if tls && server.starts_with("https://") {
+        format!(
+            "{text} (the server's certificate is not trusted: give the CA that signed it with \
+             --ca-cert or CAMEO_CA_CERT)"
+        )
+    } else {
+        text
+    }
+}
+
 /// A client of one server.
 pub struct Api {
     agent: ureq::Agent,
@@ -105,7 +138,14 @@ impl Connection {
     /// A client for the server these flags name.
     pub fn api(&self) -> anyhow::Result<Api> {
         let (server, token) = self.resolve()?;
-        Ok(Api::new(server, token))
+        let ca = self
+            .ca_cert
+            .clone()
+            .or_else(|| env("CAMEO_CA_CERT").map(std::path::PathBuf::from));
+        match ca {
+            Some(path) => Api::with_ca(server, token, &path),
+            None => Ok(Api::new(server, token)),
+        }
     }
 }
 
@@ -116,6 +156,41 @@ impl Api {
             .http_status_as_error(false)
             .build()
             .into();
+        Self::with_agent(agent, server, token)
+    }
+
+    /// A client of `server` sending `token` that trusts the certificates the CA in PEM file
+    /// `ca` signed (and no other).
+    pub fn with_ca(server: String, token: Option<String>, ca: &Path) -> anyhow::Result<Self> {
+        let pem = std::fs::read(ca)
+            .with_context(|| format!("could not read the CA certificate {}", ca.display()))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                Ok(_) => None,
+                Err(err) => Some(Err(err)),
+            })
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("the CA certificate {} is not valid PEM", ca.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!(
+                "{} holds no CERTIFICATE; give the PEM file of the CA that signed the \
+                 server's certificate",
+                ca.display()
+            );
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .build()
+            .into();
+        Ok(Self::with_agent(agent, server, token))
+    }
+
+    fn with_agent(agent: ureq::Agent, server: String, token: Option<String>) -> Self {
         Api {
             agent,
             server: server.trim_end_matches('/').to_string(),
@@ -150,7 +225,13 @@ impl Api {
         reply
     }
 
-    fn run(&self, method: &str, path: &str, body: impl AsSendBody) -> Result<Reply, ApiError> {
+    /// Sends a request and returns the response, whatever its status.
+    fn start(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl AsSendBody,
+    ) -> Result<ureq::http::Response<ureq::Body>, ApiError> {
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.server));
@@ -158,19 +239,25 @@ impl Api {
             Some(token) => request.header("Authorization", format!("Bearer {token}")),
             None => request,
         };
-        let unreachable = |reason: String| ApiError::Unreachable {
-            server: self.server.clone(),
-            reason,
-        };
-        let sent = request
+        request
             .body(body)
-            .map_err(|err| unreachable(err.to_string()))
+            .map_err(|err| self.unreachable(err.to_string()))
             .and_then(|r| {
                 self.agent
                     .run(r)
-                    .map_err(|err| unreachable(err.to_string()))
-            });
-        let mut response = sent?;
+                    .map_err(|err| self.unreachable(describe(&self.server, &err)))
+            })
+    }
+
+    fn unreachable(&self, reason: String) -> ApiError {
+        ApiError::Unreachable {
+            server: self.server.clone(),
+            reason,
+        }
+    }
+
+    fn run(&self, method: &str, path: &str, body: impl AsSendBody) -> Result<Reply, ApiError> {
+        let mut response = self.start(method, path, body)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -182,19 +269,39 @@ impl Api {
             .with_config()
             .limit(1 << 30)
             .read_to_vec()
-            .map_err(|err| unreachable(format!("the answer was cut off: {err}")))?;
+            .map_err(|err| self.unreachable(format!("the answer was cut off: {err}")))?;
         if status >= 400 {
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(ApiError::Refused {
-                status,
-                message,
-                retry_after,
-            });
+            return Err(refusal(status, &body, retry_after));
         }
         Ok(Reply { body })
+    }
+
+    /// GETs `path` and hands each line of the answer to `each` as it arrives, until the
+    /// answer ends. An answer cut off in the middle is [`ApiError::Unreachable`].
+    pub fn stream_lines(&self, path: &str, mut each: impl FnMut(&str)) -> Result<(), ApiError> {
+        use std::io::BufRead as _;
+        let mut response = self.start("GET", path, ())?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_vec()
+                .unwrap_or_default();
+            return Err(refusal(status, &body, None));
+        }
+        let reader = response
+            .into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader();
+        for line in std::io::BufReader::new(reader).lines() {
+            let line =
+                line.map_err(|err| self.unreachable(format!("the answer was cut off: {err}")))?;
+            each(&line);
+        }
+        Ok(())
     }
 
     /// `call`, with the error as an `anyhow::Error`.

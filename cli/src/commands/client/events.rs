@@ -95,7 +95,8 @@ pub fn send(args: SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Posts one batch, waiting as the server asks while the job is behind.
+/// Posts one batch, waiting as the server asks while the job is behind (429) or starting
+/// again after a restart (503 with Retry-After).
 fn post(api: &super::api::Api, path: &str, batch: Vec<u8>) -> anyhow::Result<u64> {
     loop {
         match api.call("POST", path, Some(batch.clone())) {
@@ -105,6 +106,11 @@ fn post(api: &super::api::Api, path: &str, batch: Vec<u8>) -> anyhow::Result<u64
                 retry_after,
                 ..
             }) => std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1).min(10))),
+            Err(ApiError::Refused {
+                status: 503,
+                retry_after: Some(seconds),
+                ..
+            }) => std::thread::sleep(Duration::from_secs(seconds.min(10))),
             Err(err) => return Err(err.into()),
         }
     }
@@ -127,20 +133,29 @@ pub struct TailArgs {
     follow: bool,
 }
 
-/// Prints the sink's events as NDJSON, with their `seq`.
+/// Prints the sink's events as NDJSON, with their `seq`; with --follow, what comes next
+/// as it is written, until the job is over.
 pub fn tail(args: TailArgs) -> anyhow::Result<()> {
     let api = args.connection.api()?;
+    let path = |after: Option<u64>| {
+        let after = after.map_or(String::new(), |seq| format!("&after={seq}"));
+        format!(
+            "/v1/jobs/{}/sinks/{}?follow={}{after}",
+            args.job,
+            args.sink,
+            u8::from(args.follow)
+        )
+    };
+    if args.follow {
+        return super::follow::follow(&api, &args.job, path, args.after, |line, _| {
+            println!("{line}");
+        });
+    }
+    // Page by page until a page comes back empty.
     let mut after = args.after;
     loop {
-        let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
-        let reply = api.send(
-            "GET",
-            &format!("/v1/jobs/{}/sinks/{}{query}", args.job, args.sink),
-            None,
-        )?;
-        let text = String::from_utf8_lossy(&reply.body);
         let mut got = false;
-        for line in text.lines() {
+        api.stream_lines(&path(after), |line| {
             println!("{line}");
             got = true;
             if let Some(seq) = serde_json::from_str::<serde_json::Value>(line)
@@ -149,24 +164,9 @@ pub fn tail(args: TailArgs) -> anyhow::Result<()> {
             {
                 after = Some(seq);
             }
-        }
-        if !args.follow {
-            return Ok(());
-        }
+        })?;
         if !got {
-            let job = api.get_json(&format!("/v1/jobs/{}", args.job))?;
-            if job["state"] != "running" {
-                // One more read: output written just before the job ended.
-                let query = after.map_or(String::new(), |seq| format!("?after={seq}"));
-                let reply = api.send(
-                    "GET",
-                    &format!("/v1/jobs/{}/sinks/{}{query}", args.job, args.sink),
-                    None,
-                )?;
-                print!("{}", String::from_utf8_lossy(&reply.body));
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            return Ok(());
         }
     }
 }

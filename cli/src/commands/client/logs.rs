@@ -1,9 +1,7 @@
 //! `cameo logs JOB [--follow]`: what a job's operators logged or printed, from the server's
 //! log ring.
 
-use std::time::Duration;
-
-use super::api::{Api, Connection};
+use super::api::Connection;
 
 /// Flags of `cameo logs`.
 #[derive(Debug, clap::Args)]
@@ -41,48 +39,32 @@ fn human(line: &serde_json::Value) -> String {
     )
 }
 
-/// Prints the lines after `since`; returns the last seq printed, if any.
-fn print_after(api: &Api, args: &LogsArgs, since: u64) -> anyhow::Result<Option<u64>> {
-    let reply = api.send(
-        "GET",
-        &format!("/v1/jobs/{}/logs?since={since}", args.job),
-        None,
-    )?;
-    let mut last = None;
-    for line in String::from_utf8_lossy(&reply.body).lines() {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        last = value["seq"].as_u64().or(last);
+/// Prints the job's log, and with --follow what comes next until the job is over.
+pub fn run(args: LogsArgs) -> anyhow::Result<()> {
+    let api = args.connection.api()?;
+    let path = |since: Option<u64>| {
+        format!(
+            "/v1/jobs/{}/logs?since={}&follow={}",
+            args.job,
+            since.unwrap_or(0),
+            u8::from(args.follow)
+        )
+    };
+    let print = |line: &str, value: &serde_json::Value| {
         if args.json {
             println!("{line}");
         } else {
-            println!("{}", human(&value));
+            println!("{}", human(value));
         }
+    };
+    let since = Some(args.since).filter(|&since| since > 0);
+    if args.follow {
+        return super::follow::follow(&api, &args.job, path, since, print);
     }
-    Ok(last)
-}
-
-/// Prints the job's log, and with --follow what comes next until the job ends.
-pub fn run(args: LogsArgs) -> anyhow::Result<()> {
-    let api = args.connection.api()?;
-    let mut since = args.since;
-    loop {
-        let last = print_after(&api, &args, since)?;
-        if let Some(last) = last {
-            since = last;
+    api.stream_lines(&path(since), |line| {
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
+            print(line, &value);
         }
-        if !args.follow {
-            return Ok(());
-        }
-        if last.is_none() {
-            let job = api.get_json(&format!("/v1/jobs/{}", args.job))?;
-            if job["state"] != "running" {
-                // Lines written just before the job ended.
-                print_after(&api, &args, since)?;
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    })?;
+    Ok(())
 }

@@ -7,17 +7,20 @@
 //! # Layout
 //! - [`api`]: the connection: where, which token, requests and their errors.
 //! - [`config`]: the config file.
+//! - [`follow`]: following a job's output or log across restarts.
 //! - [`login`], [`tenant`], [`module`], [`job`], [`events`], [`logs`], [`top`]: one module
-//!   per verb; [`shadow`]: `cameo job shadow`.
+//!   per verb; [`shadow`]: `cameo job shadow`; [`status`]: `cameo job status` as tables.
 
 pub mod api;
 pub mod config;
 pub mod events;
+pub mod follow;
 pub mod job;
 pub mod login;
 pub mod logs;
 pub mod module;
 pub mod shadow;
+pub mod status;
 pub mod tenant;
 pub mod top;
 
