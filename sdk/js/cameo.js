@@ -78,34 +78,37 @@ function utf8EncodeAny(text) {
     return new Uint8Array(out);
 }
 
-// Native calls take at most this many arguments at a time.
+// Loops in QuickJS cost far more fuel than native calls, so the decoder is made of native
+// calls: Math.max over the bytes says whether they are all ASCII (a native call takes at most
+// CHUNK arguments at a time), and `atob(bytes.toBase64())` (QuickJS-ng's native base64 codec)
+// reads them as Latin-1, one character per byte, which is their text when they are ASCII.
 const CHUNK = 4096;
+const max = Math.max;
+
+/** Whether every byte is below 0x80. */
+function isAscii(bytes) {
+    if (bytes.length <= CHUNK) return max.apply(null, bytes) < 0x80;
+    for (let k = 0; k < bytes.length; k += CHUNK) if (max.apply(null, bytes.subarray(k, k + CHUNK)) >= 0x80) return false;
+    return true;
+}
+
+/** The bytes (a Uint8Array, or an array of byte values) read as Latin-1: one character per
+ * byte. */
+function latin1(bytes) {
+    return atob((bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes)).toBase64());
+}
 
 /** The text of UTF-8 bytes; null when they are not valid UTF-8 (strict, as Rust). */
 export function utf8Decode(bytes) {
-    // Loops in QuickJS cost far more than native calls: the bytes' maximum and their text as
-    // one character each (which is the text when they are all ASCII) are native.
-    if (bytes.length <= CHUNK) {
-        if (bytes.length === 0) return "";
-        const latin1 = String.fromCharCode.apply(null, bytes);
-        return Math.max.apply(null, bytes) < 0x80 ? latin1 : utf8DecodeLatin1(latin1, bytes);
-    }
-    let latin1 = "";
-    let ascii = true;
-    for (let k = 0; k < bytes.length; k += CHUNK) {
-        const chunk = bytes.subarray(k, k + CHUNK);
-        latin1 += String.fromCharCode.apply(null, chunk);
-        if (ascii && Math.max.apply(null, chunk) >= 0x80) ascii = false;
-    }
-    return ascii ? latin1 : utf8DecodeLatin1(latin1, bytes);
+    return isAscii(bytes) ? latin1(bytes) : utf8DecodeLatin1(latin1(bytes), bytes);
 }
 
-/** The text of UTF-8 `bytes` that are not all ASCII (`latin1`: one character per byte). */
-function utf8DecodeLatin1(latin1, bytes) {
+/** The text of UTF-8 `bytes` that are not all ASCII (`read`: one character per byte). */
+function utf8DecodeLatin1(read, bytes) {
     // decodeURIComponent decodes UTF-8 natively and refuses what is not UTF-8 (overlong
     // forms, surrogates, code points past U+10FFFF); the strict decoder has the last word.
     try {
-        return decodeURIComponent(escape(latin1));
+        return decodeURIComponent(escape(read));
     } catch (_) {
         return utf8DecodeStrict(bytes);
     }
@@ -151,6 +154,10 @@ const U64_MAX = 18446744073709551615n;
 const I64_MIN = -9223372036854775808n;
 
 class JsonSyntax extends Error {}
+
+const NO_OPTIONS = {};
+const parseNative = JSON.parse;
+const isArray = Array.isArray;
 
 /** Parses JSON text as serde_json would; throws `InvalidInput` saying "<what> is not valid
  * JSON: ..." when it would refuse it. */
@@ -383,36 +390,48 @@ function checkStrict(value, depth) {
  * undefined when there is no such field (the last of repeated ones wins). Throws
  * `InvalidInput` saying "cannot read field `name` of the event value: ..." otherwise.
  * `options.exact` as for `parseJson`. */
-export function jsonField(event, name, options = {}) {
+export function jsonField(event, name, options = NO_OPTIONS) {
+    // Most events' path, with every check inline (a call costs fuel too): the value is ASCII
+    // (utf8Decode's test), so its text is its bytes read as Latin-1; JSON.parse reads it, and
+    // the field is checked as `parsePlain` checks a whole value. The other fields were only
+    // scanned, as the strict reader scans them.
     const bytes = event.value;
-    // utf8Decode's ASCII case, inline: this is most events' path.
-    const text = bytes.length > 0 && bytes.length <= CHUNK && Math.max.apply(null, bytes) < 0x80
-        ? String.fromCharCode.apply(null, bytes)
-        : utf8Decode(bytes);
-    if (text === null) throw fieldError(name, "invalid unicode code point");
-    const exact = options.exact === true;
-    let value = DOUBTFUL;
+    let text = null;
+    let object = null;
     try {
-        value = JSON.parse(text);
+        // (A value too long for a native call's arguments throws here: utf8Decode reads it.)
+        if (max.apply(null, bytes) < 0x80) {
+            text = atob(bytes.toBase64());
+            const value = parseNative(text);
+            // Text that JSON.parse reads and that starts with `{` is an object.
+            if (bytes[0] === 0x7b || (value !== null && typeof value === "object" && !isArray(value))) object = value;
+        }
     } catch (_) {
         // The strict reader words the error.
     }
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        // The other fields were only scanned, as the strict reader scans them; the field is
-        // checked as `parsePlain` checks a whole value.
-        const found = value[name];
-        // JSON.parse makes no undefined or functions: those are absent or inherited.
-        if (found === undefined || typeof found === "function") return undefined;
-        if (typeof found === "number" && !exact) {
-            // plainNumber, inline.
-            if (found > -9007199254740992 && found < 9007199254740992 && (found !== 0 || 1 / found > 0)) return found;
+    const exact = options.exact === true;
+    if (object !== null) {
+        const found = object[name];
+        if (typeof found === "number") {
+            // plainNumber, inline, int32s first.
+            if (((found | 0) === found || (found > -9007199254740992 && found < 9007199254740992))
+                && (found !== 0 || 1 / found > 0)) {
+                if (!exact) return found;
+                if (!FRACTION_OR_EXPONENT.test(text)) return exactNumbers(found);
+            }
+        } else if (found === undefined || typeof found === "function") {
+            // JSON.parse makes no undefined or functions: those are absent or inherited.
+            return undefined;
         } else if (typeof found === "boolean" || found === null) {
-            if (name !== "__proto__" || hasOwn.call(value, name)) return found;
-        } else if (name !== "__proto__" && (typeof found === "number" || text.indexOf("\\u") < 0)
-            && plainExact(found, 1) && !(exact && typeof found !== "string" && FRACTION_OR_EXPONENT.test(text))) {
+            if (name !== "__proto__" || hasOwn.call(object, name)) return found;
+        } else if (name !== "__proto__" && text.indexOf("\\u") < 0 && plainExact(found, 1)
+            && !(exact && typeof found !== "string" && FRACTION_OR_EXPONENT.test(text))) {
             return exact ? exactNumbers(found) : found;
         }
     }
+    if (text === null) text = utf8Decode(bytes);
+    if (text === null) throw fieldError(name, "invalid unicode code point");
+    let value;
     try {
         value = parseStrict(text, "JSON", exact, true);
     } catch (error) {
