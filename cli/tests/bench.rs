@@ -300,3 +300,44 @@ fn shadow_measures_latency_without_and_with_a_shadow_and_both_costs() {
         );
     }
 }
+
+#[test]
+fn upgrade_measures_the_pause_and_the_other_operators_latency_during_and_between() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args(["bench", "upgrade", "--keys", "500", "--rounds", "2"])
+        .args(["--json", "--operators", &operators()])
+        .output()
+        .expect("the cameo binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["rounds"], 2, "{report}");
+    assert!(report["events_before"].as_u64().unwrap() >= 500, "{report}");
+    assert!(
+        report["pause_ms"]["max"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["converting_pause_ms"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    for sink in ["others_ms", "upgraded_ms"] {
+        let outputs = &report[sink]["outputs"];
+        assert!(outputs[0].as_u64().unwrap() > 0, "between: {report}");
+        assert!(outputs[1].as_u64().unwrap() > 0, "during: {report}");
+        assert!(
+            report[sink]["outside_p99"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+        assert!(
+            report[sink]["during_p99"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+    for goal in ["pause_under_50ms", "others_within_2x"] {
+        assert!(report["goal"][goal].is_boolean(), "{report}");
+    }
+}

@@ -243,7 +243,7 @@ fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actio
     browser.wait_for(
         "the upgrade",
         "const row = document.querySelector('#operators tr[data-operator=big]'); \
-         return row.cells[1].textContent === 'filter@2' && row.cells[9].textContent.includes('filter@2 upgraded')",
+         return row.cells[1].textContent === 'filter@2' && row.cells[10].textContent.includes('filter@2 upgraded') && /^[0-9]+$/.test(row.cells[8].textContent)",
     );
     browser.wait_for(
         "the rollback button",
@@ -253,7 +253,7 @@ fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actio
     browser.wait_for(
         "the rollback",
         "const row = document.querySelector('#operators tr[data-operator=big]'); \
-         return row.cells[1].textContent === 'filter@1' && row.cells[9].textContent.includes('filter@1 rolled-back')",
+         return row.cells[1].textContent === 'filter@1' && row.cells[10].textContent.includes('filter@1 rolled-back')",
     );
     browser.screenshot(&shots.join("job-after-rollback.png"));
 

@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
                     Ok(output) => output.events.len(),
                     Err(err) => panic!("filter failed: {err}"),
                 };
-                slot = done.instance.map(Slot::Live);
+                slot = done.instance.map(|instance| Slot::Live(Box::new(instance)));
                 kept
             })
         });

@@ -30,6 +30,8 @@ pub struct JobMetrics {
     operators: Mutex<BTreeMap<String, OperatorTally>>,
     /// How deep each instance's mailbox is, by instance label.
     mailboxes: Mutex<Vec<(String, DepthProbe)>>,
+    /// Per sink: the operators upstream of it, which its deadline misses count against.
+    sink_paths: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 /// Reads how deep one mailbox is now.
@@ -78,6 +80,9 @@ pub struct OperatorStats {
     pub restarts: u64,
     /// Inputs sent to the dead-letter output.
     pub errors: u64,
+    /// Outputs that reached a sink downstream of it (directly or through other operators)
+    /// after their deadline: counted against every operator upstream of that sink.
+    pub deadline_misses: u64,
     /// Average fuel per call.
     pub fuel_per_call: u64,
     /// Profiled cost of one message here, µs (fuel per message times the calibration).
@@ -110,6 +115,7 @@ impl Default for JobMetrics {
             error_samples: Mutex::new(Vec::new()),
             operators: Mutex::new(BTreeMap::new()),
             mailboxes: Mutex::new(Vec::new()),
+            sink_paths: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -211,6 +217,22 @@ impl JobMetrics {
         }
         self.events_out.fetch_add(count, Ordering::Relaxed);
         self.deadline_misses.fetch_add(missed, Ordering::Relaxed);
+        if missed > 0
+            && let Ok(paths) = self.sink_paths.lock()
+            && let Some(operators) = paths.get(sink)
+        {
+            for operator in operators {
+                self.with_operator(operator, |tally| tally.stats.deadline_misses += missed);
+            }
+        }
+    }
+
+    /// Names, per sink, the operators upstream of it (by label), which the outputs that miss
+    /// their deadline there are counted against.
+    pub fn set_sink_paths(&self, paths: BTreeMap<String, Vec<String>>) {
+        if let Ok(mut sink_paths) = self.sink_paths.lock() {
+            *sink_paths = paths;
+        }
     }
 
     /// A snapshot for the summary.
@@ -389,6 +411,7 @@ impl LatencyTally {
     fn stats(&self) -> SinkStats {
         SinkStats {
             events_out: self.events,
+            deadline_misses: self.misses,
             deadline_miss_rate: if self.events > 0 {
                 self.misses as f64 / self.events as f64
             } else {
@@ -417,6 +440,8 @@ pub struct LatencyBuckets {
 pub struct SinkStats {
     /// Events delivered.
     pub events_out: u64,
+    /// How many of them arrived after their deadline.
+    pub deadline_misses: u64,
     /// Share of them that arrived after their deadline.
     pub deadline_miss_rate: f64,
     /// Their end-to-end latency.
@@ -505,13 +530,14 @@ impl std::fmt::Display for JobSummary {
         for (name, stats) in &self.operators {
             writeln!(
                 f,
-                "  {name}: {} calls, {} fuel ({} per call), {:.1} µs per message, {:.1} µs downstream, {} errors",
+                "  {name}: {} calls, {} fuel ({} per call), {:.1} µs per message, {:.1} µs downstream, {} errors, {} deadlines missed downstream",
                 stats.calls,
                 stats.fuel,
                 stats.fuel_per_call,
                 stats.cost_us,
                 stats.downstream_us,
-                stats.errors
+                stats.errors,
+                stats.deadline_misses
             )?;
         }
         if let Some(checkpoints) = &self.checkpoints {
@@ -584,5 +610,33 @@ mod tests {
         assert_eq!(rollup.events_out, 1);
         assert_eq!(rollup.deadline_miss_rate, 1.0);
         assert!(summary.to_string().contains("sink rollup: 1 out"));
+    }
+
+    #[test]
+    fn a_missed_deadline_counts_against_every_operator_upstream_of_its_sink() {
+        let metrics = JobMetrics::default();
+        let ms = Duration::from_millis;
+        metrics.set_sink_paths(BTreeMap::from([
+            ("fast".to_string(), vec!["j/parse".to_string()]),
+            (
+                "slow".to_string(),
+                vec!["j/parse".to_string(), "j/count".to_string()],
+            ),
+        ]));
+        metrics.add_out("fast", &[(ms(1), false), (ms(90), true)]);
+        metrics.add_out("slow", &[(ms(90), true), (ms(95), true), (ms(1), false)]);
+        metrics.add_out("raw", &[(ms(90), true)]);
+        let summary = metrics.summary(Duration::from_secs(1));
+        assert_eq!(summary.operators["j/parse"].deadline_misses, 3);
+        assert_eq!(summary.operators["j/count"].deadline_misses, 2);
+        assert_eq!(summary.sinks["slow"].deadline_misses, 2);
+        assert_eq!(summary.sinks["raw"].deadline_misses, 1);
+        assert_eq!(summary.deadline_misses, 4);
+        assert!(
+            summary
+                .to_string()
+                .contains("j/count: 0 calls, 0 fuel (0 per call), 0.0 µs per message, 0.0 µs downstream, 0 errors, 2 deadlines missed downstream"),
+            "{summary}"
+        );
     }
 }

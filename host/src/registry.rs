@@ -31,6 +31,8 @@ pub struct OperatorModule {
     joiner: Option<JoinerIndices>,
     /// Where `upgrader.upgrade-state` is, if the component exports it.
     upgrader: Option<ComponentExportIndex>,
+    /// Where `packed-process.process` is, if the component exports it.
+    packed_process: Option<ComponentExportIndex>,
 }
 
 impl std::fmt::Debug for OperatorModule {
@@ -73,6 +75,11 @@ impl OperatorModule {
     /// Where the `windowed` exports are, if the component has them.
     pub fn windowed(&self) -> Option<&WindowedIndices> {
         self.windowed.as_ref()
+    }
+
+    /// Where `packed-process.process` is, if the component exports it.
+    pub(crate) fn packed_process(&self) -> Option<&ComponentExportIndex> {
+        self.packed_process.as_ref()
     }
 
     /// Where `accumulate` is (`packed` or `windowed`), if the component has it.
@@ -395,5 +402,6 @@ fn from_component(
         accumulate,
         joiner,
         upgrader: crate::actor::upgrade_state_export(component),
+        packed_process: crate::actor::packed_process_export(component),
     })
 }

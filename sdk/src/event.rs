@@ -153,18 +153,18 @@ impl Event {
     /// assert!(event.json_field::<f64>("sensor").is_err());
     /// ```
     pub fn json_field<'a, T: Deserialize<'a>>(&'a self, name: &str) -> Result<Option<T>> {
-        let mut parser = serde_json::Deserializer::from_slice(&self.value);
-        let field = FieldSeed::<T> {
-            name,
-            found: PhantomData,
+        // One pass over the bytes finds the field of a plainly valid object; anything else,
+        // and a field that is not a `T`, is parsed again by serde_json for its exact answer.
+        match crate::json_scan::top_level_field(&self.value, name) {
+            Some(None) => return Ok(None),
+            Some(Some(raw)) => {
+                if let Ok(field) = serde_json::from_slice(raw) {
+                    return Ok(Some(field));
+                }
+            }
+            None => {}
         }
-        .deserialize(&mut parser)
-        .and_then(|field| parser.end().map(|()| field));
-        field.map_err(|err| {
-            Error::invalid_input(format!(
-                "cannot read field `{name}` of the event value: {err}"
-            ))
-        })
+        parse_field(&self.value, name)
     }
 
     /// The key as UTF-8 text, `None` if the event has no key; [`Error::InvalidInput`] if the
@@ -195,6 +195,26 @@ impl Header {
             value: value.into(),
         }
     }
+}
+
+/// Top-level field `name` of JSON object `value` parsed into `T` by serde_json: the exact
+/// answer and error message.
+pub(crate) fn parse_field<'a, T: Deserialize<'a>>(
+    value: &'a [u8],
+    name: &str,
+) -> Result<Option<T>> {
+    let mut parser = serde_json::Deserializer::from_slice(value);
+    let field = FieldSeed::<T> {
+        name,
+        found: PhantomData,
+    }
+    .deserialize(&mut parser)
+    .and_then(|field| parser.end().map(|()| field));
+    field.map_err(|err| {
+        Error::invalid_input(format!(
+            "cannot read field `{name}` of the event value: {err}"
+        ))
+    })
 }
 
 /// Finds one field of a JSON object, skipping the others.

@@ -120,6 +120,9 @@ macro_rules! export_operator {
             $crate::bindings::__export_operator_raw!(
                 __CameoExportedOperator with_types_in $crate::bindings
             );
+            $crate::bindings::packed_process_world::__export_packed_process_raw!(
+                __CameoExportedOperator with_types_in $crate::bindings::packed_process_world
+            );
         };
     };
 }

@@ -43,7 +43,9 @@
 //! - [`UpgradeState`] and [`export_upgradable!`]: operators that convert the state an earlier
 //!   version wrote when a running job switches to them (the contract's version 0.2.0).
 //! - [`Event`], [`Header`], [`Config`], [`Error`] and [`Result`]: the data the host and the
-//!   operator exchange, with helpers for JSON values and configuration fields.
+//!   operator exchange, with helpers for JSON values and configuration fields
+//!   ([`Event::json_field`] reads one field in a single checking pass over the bytes, the
+//!   private `json_scan` module, and leaves anything unusual to `serde_json`).
 //! - [`state`]: the host-held key-value state of the instance, which survives a trap and is
 //!   transactional per call.
 //! - [`timers`]: event-time timers that call [`Operator::on_timer`] once the watermark reaches
@@ -147,6 +149,27 @@ pub mod bindings {
         });
     }
 
+    /// The `packed-process` export of the contract's version 0.2.0 (`process` batches in one
+    /// buffer), added to `handler` by `export_operator!`.
+    pub mod packed_process_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-packed-process;
+
+                world packed-process-export {
+                    export cameo:operator/packed-process@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_packed_process_raw",
+            default_bindings_module: "cameo_sdk::bindings::packed_process_world",
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
     /// The `joiner` export, added to `handler` by `export_joiner!`.
     pub mod join_world {
         wit_bindgen::generate!({
@@ -175,9 +198,12 @@ mod error;
 mod event;
 mod export;
 mod join;
+mod json_scan;
 pub mod log;
 mod operator;
 mod packed;
+mod packed_codec;
+mod packed_process;
 pub mod state;
 pub mod timers;
 mod upgrade;

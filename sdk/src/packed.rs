@@ -6,71 +6,14 @@
 use crate::acc_codec::{decode, encode_into};
 use crate::bindings::packed_world::exports::cameo::operator0_2_0::packed;
 use crate::export::with_instance;
+use crate::packed_codec::{Reader, blank_event};
 use crate::window::{WindowAdapter, describe};
-use crate::{Error, Event, Header, Result, Window, WindowOperator};
-
-/// The length that stands for "none" in an optional byte string.
-const NONE: u32 = u32::MAX;
-
-/// Reads a packed batch front to back.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize, what: &str) -> Result<&'a [u8]> {
-        let part = self
-            .bytes
-            .get(self.at..self.at.saturating_add(len))
-            .ok_or_else(|| {
-                Error::failed(format!(
-                    "the packed batch ends after {} bytes, inside {what}",
-                    self.bytes.len()
-                ))
-            })?;
-        self.at += len;
-        Ok(part)
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn i64(&mut self, what: &str) -> Result<i64> {
-        let b = self.take(8, what)?;
-        let mut array = [0; 8];
-        array.copy_from_slice(b);
-        Ok(i64::from_le_bytes(array))
-    }
-
-    fn bytes(&mut self, what: &str) -> Result<&'a [u8]> {
-        let len = self.u32(what)?;
-        self.take(len as usize, what)
-    }
-
-    fn opt_bytes(&mut self, what: &str) -> Result<Option<&'a [u8]>> {
-        match self.u32(what)? {
-            NONE => Ok(None),
-            len => self.take(len as usize, what).map(Some),
-        }
-    }
-}
-
-/// Sets `buffer` to `bytes`, keeping its allocation.
-fn refill(buffer: &mut Vec<u8>, bytes: &[u8]) {
-    buffer.clear();
-    buffer.extend_from_slice(bytes);
-}
+use crate::{Error, Result, Window, WindowOperator};
 
 impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
     fn accumulate(batch: Vec<u8>) -> Result<Vec<u8>> {
         with_instance(|instance: &mut T| {
-            let mut reader = Reader {
-                bytes: &batch,
-                at: 0,
-            };
+            let mut reader = Reader::new(&batch);
             let panes = reader.u32("the pane count")? as usize;
             // Each pane takes at least 24 bytes: a larger count fails below, unallocated.
             let mut accs = Vec::with_capacity(panes.min(batch.len() / 24));
@@ -84,29 +27,10 @@ impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
                 });
             }
             let events = reader.u32("the event count")?;
-            let mut event = Event {
-                key: None,
-                value: Vec::new(),
-                event_time: 0,
-                headers: Vec::new(),
-            };
+            let mut event = blank_event();
             for position in 0..events {
                 let index = reader.u32("an event's pane")?;
-                match reader.opt_bytes("an event's key")? {
-                    Some(key) => refill(event.key.get_or_insert_with(Vec::new), key),
-                    None => event.key = None,
-                }
-                refill(&mut event.value, reader.bytes("an event's value")?);
-                event.event_time = reader.i64("an event's time")?;
-                event.headers.clear();
-                for _ in 0..reader.u32("an event's header count")? {
-                    let name = reader.bytes("a header's name")?;
-                    let name = String::from_utf8(name.to_vec()).map_err(|_| {
-                        Error::failed(format!("header name of event {position} is not UTF-8"))
-                    })?;
-                    let value = reader.bytes("a header's value")?.to_vec();
-                    event.headers.push(Header { name, value });
-                }
+                reader.event_into(&mut event, position)?;
                 let acc = accs.get_mut(index as usize).ok_or_else(|| {
                     Error::failed(format!(
                         "event {position} of the batch names pane {index}, but the batch has \
@@ -115,12 +39,7 @@ impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
                 })?;
                 instance.add(acc, &event)?;
             }
-            if reader.at != batch.len() {
-                return Err(Error::failed(format!(
-                    "{} bytes are left after the last event of the packed batch",
-                    batch.len() - reader.at
-                )));
-            }
+            reader.finish()?;
             let mut out = Vec::with_capacity(4 + accs.len() * 24);
             out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
             for acc in &accs {
@@ -139,6 +58,7 @@ impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
     use crate::Output;
     use crate::bindings::exports::cameo::operator::handler::Guest as _;
     use crate::bindings::windowed_world::exports::cameo::operator::windowed;
@@ -180,7 +100,7 @@ mod tests {
                 out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                 out.extend_from_slice(bytes);
             }
-            None => out.extend_from_slice(&NONE.to_le_bytes()),
+            None => out.extend_from_slice(&crate::packed_codec::NONE.to_le_bytes()),
         }
     }
 
@@ -209,7 +129,7 @@ mod tests {
     }
 
     fn unpack(bytes: &[u8]) -> Vec<Vec<u8>> {
-        let mut reader = Reader { bytes, at: 0 };
+        let mut reader = Reader::new(bytes);
         let count = reader.u32("count").unwrap();
         let accs = (0..count)
             .map(|_| reader.bytes("acc").unwrap().to_vec())

@@ -57,6 +57,8 @@ pub struct OperatorSample {
     pub failures: u64,
     /// Instances thrown away after a failure and made afresh.
     pub restarts: u64,
+    /// Outputs that reached a sink downstream of it after their deadline.
+    pub deadline_misses: u64,
     /// Wall-clock time of its calls, parked time included.
     pub call_ms: Option<Percentiles>,
 }
@@ -95,6 +97,7 @@ struct OperatorTotals {
     fuel: u64,
     failures: u64,
     restarts: u64,
+    deadline_misses: u64,
     call_times: LatencyBuckets,
 }
 
@@ -182,6 +185,7 @@ fn totals_of(id: &str, monitor: &JobMonitor, bounds: &[u64]) -> Totals {
                 fuel: stats.fuel,
                 failures: stats.failures.values().sum(),
                 restarts: stats.restarts,
+                deadline_misses: stats.deadline_misses,
                 call_times: call_times.remove(label).unwrap_or_default(),
             };
             (name, totals)
@@ -212,6 +216,7 @@ fn difference(before: &Totals, now: &Totals, t_ms: u64) -> Sample {
                 fuel_per_event: (events > 0).then(|| fuel as f64 / events as f64),
                 failures: now.failures.saturating_sub(before.failures),
                 restarts: now.restarts.saturating_sub(before.restarts),
+                deadline_misses: now.deadline_misses.saturating_sub(before.deadline_misses),
                 call_ms: interval_percentiles(&before.call_times, &now.call_times),
             };
             (name.clone(), sample)
@@ -288,6 +293,22 @@ mod tests {
         assert!((2.9..3.1).contains(&p.p50), "{p:?}");
         assert!((3.9..4.0).contains(&p.p99), "{p:?}");
         assert_eq!(interval_percentiles(&now, &now), None, "nothing new");
+    }
+
+    #[test]
+    fn an_operators_deadline_misses_are_counted_per_interval() {
+        let totals = |misses| Totals {
+            operators: BTreeMap::from([(
+                "count".to_string(),
+                OperatorTotals {
+                    deadline_misses: misses,
+                    ..OperatorTotals::default()
+                },
+            )]),
+            ..Totals::default()
+        };
+        let sample = difference(&totals(3), &totals(10), 1);
+        assert_eq!(sample.operators["count"].deadline_misses, 7);
     }
 
     #[test]

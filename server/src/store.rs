@@ -160,6 +160,10 @@ pub struct Job {
     /// `modules`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub operators: BTreeMap<String, OperatorModules>,
+    /// Shadow runs started beside its operators and neither stopped nor promoted, by
+    /// operator name: a resumed job starts them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shadows: BTreeMap<String, ShadowRecord>,
 }
 
 impl Job {
@@ -188,6 +192,32 @@ pub struct OperatorModules {
     pub pending: Option<String>,
     /// Every version it ran, oldest first: the submitted one, then each change.
     pub history: Vec<ModuleChange>,
+}
+
+/// A shadow run beside an operator, as recorded so that it outlives a restart of the job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShadowRecord {
+    /// The version it runs (`name@N`).
+    pub module: String,
+    /// When it was first started, ms since the Unix epoch.
+    pub started_ms: u64,
+    /// The checkpoint at whose barrier it first took its copy of the state.
+    pub checkpoint: u64,
+    /// Each time the job resumed and the shadow was started again, oldest first.
+    #[serde(default)]
+    pub restarts: Vec<ShadowRestart>,
+}
+
+/// A shadow run started again when its job resumed: its comparisons start over from the
+/// checkpoint the job resumed from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShadowRestart {
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// The checkpoint at whose barrier it took its new copy of the state.
+    pub checkpoint: Option<u64>,
+    /// Why it could not be started again, if it could not (the shadow then ended there).
+    pub error: Option<String>,
 }
 
 /// One change of an operator's module.

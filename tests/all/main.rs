@@ -3,6 +3,7 @@
 
 mod compiled_cache;
 mod conformance;
+mod deadlines;
 mod embedding;
 mod exact_generator;
 mod fuel;

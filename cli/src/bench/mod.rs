@@ -24,7 +24,8 @@
 //! - [`spike`]: a latency-sensitive job through a 5x burst of another tenant's input.
 //! - [`stages`]: what each stage of the data path costs per event, from a ladder of
 //!   pipelines that each add one stage.
-//! - [`upgrade`]: how long an upgrade holds up the upgraded operator's input.
+//! - [`upgrade`]: how long an upgrade holds up the upgraded operator's input, and the
+//!   latency of the job's other operators during it.
 //! - [`shadow`]: what a shadow run costs the operator it shadows.
 
 pub mod checkpoint;

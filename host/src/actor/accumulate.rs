@@ -4,6 +4,8 @@
 //! cost two allocations per event and per pane). A component that exports the contract's
 //! 0.2.0 `packed` interface gets the batch as one buffer instead (see [`super::packed`]).
 
+use std::ops::Range;
+
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, ComponentType, Func, Instance, Lower};
 
@@ -89,6 +91,46 @@ pub(super) fn lookup(
     })
 }
 
+/// The accumulators a batch returned, one per pane, in the panes' order: in the one buffer
+/// `packed.accumulate` returned, or one list each from `windowed.accumulate`.
+pub(super) enum Accumulators {
+    /// Ranges of one buffer.
+    Packed {
+        bytes: Vec<u8>,
+        ranges: Vec<Range<usize>>,
+    },
+    /// One list each.
+    Lists(Vec<Vec<u8>>),
+}
+
+impl Accumulators {
+    /// How many there are.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Accumulators::Packed { ranges, .. } => ranges.len(),
+            Accumulators::Lists(lists) => lists.len(),
+        }
+    }
+
+    /// Accumulator `index` (empty past the last; callers check [`Accumulators::len`]).
+    pub(super) fn get(&self, index: usize) -> &[u8] {
+        match self {
+            Accumulators::Packed { bytes, ranges } => ranges
+                .get(index)
+                .and_then(|range| bytes.get(range.clone()))
+                .unwrap_or_default(),
+            Accumulators::Lists(lists) => lists.get(index).map_or(&[], Vec::as_slice),
+        }
+    }
+}
+
+impl Accumulate {
+    /// True when it takes its batch packed ([`call_packed`]).
+    pub(super) fn is_packed(&self) -> bool {
+        self.packed
+    }
+}
+
 /// Calls `accumulate(panes, events)`; the outer error is a trap (or a component whose
 /// `accumulate` has other types), the inner one the operator's.
 pub(super) async fn call(
@@ -96,33 +138,34 @@ pub(super) async fn call(
     accumulate: Accumulate,
     panes: &[PaneRef<'_>],
     events: &[(u32, EventRef<'_>)],
-) -> wasmtime::Result<Result<Vec<Vec<u8>>, OperatorError>> {
+) -> wasmtime::Result<Result<Accumulators, OperatorError>> {
     if accumulate.packed {
-        return call_packed(store, accumulate.func, panes, events).await;
+        return call_packed(store, accumulate, packed::encode_batch(panes, events)).await;
     }
     type Params<'p, 'e> = (&'p [PaneRef<'e>], &'p [(u32, EventRef<'e>)]);
     type Results = (Result<Vec<Vec<u8>>, OperatorError>,);
     let typed = accumulate.func.typed::<Params<'_, '_>, Results>(&*store)?;
     let (result,) = typed.call_async(&mut *store, (panes, events)).await?;
-    Ok(result)
+    Ok(result.map(Accumulators::Lists))
 }
 
-/// `packed.accumulate`: the batch written into one buffer, the accumulators read back from
-/// another.
-async fn call_packed(
+/// `packed.accumulate` of `batch`, a batch already written in its layout
+/// ([`packed::encode_batch`]); the accumulators are read back from the buffer it returns.
+pub(super) async fn call_packed(
     store: &mut Store<HostState>,
-    func: Func,
-    panes: &[PaneRef<'_>],
-    events: &[(u32, EventRef<'_>)],
-) -> wasmtime::Result<Result<Vec<Vec<u8>>, OperatorError>> {
-    let batch = packed::encode_batch(panes, events);
-    let typed = func.typed::<(&[u8],), (Result<Vec<u8>, OperatorError>,)>(&*store)?;
+    accumulate: Accumulate,
+    batch: Vec<u8>,
+) -> wasmtime::Result<Result<Accumulators, OperatorError>> {
+    let typed = accumulate
+        .func
+        .typed::<(&[u8],), (Result<Vec<u8>, OperatorError>,)>(&*store)?;
     let (result,) = typed.call_async(&mut *store, (batch.as_slice(),)).await?;
-    Ok(result.and_then(|accs| {
-        packed::decode_accumulators(&accs).map_err(|err| {
-            OperatorError::Failed(format!(
+    Ok(
+        result.and_then(|bytes| match packed::decode_accumulators(&bytes) {
+            Ok(ranges) => Ok(Accumulators::Packed { bytes, ranges }),
+            Err(err) => Err(OperatorError::Failed(format!(
                 "packed.accumulate returned accumulators the host cannot read: {err}"
-            ))
-        })
-    }))
+            ))),
+        }),
+    )
 }

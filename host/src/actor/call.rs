@@ -121,7 +121,7 @@ pub type CallFuture = Pin<Box<dyn Future<Output = CallDone> + Send>>;
 /// Where the call runs: an existing instance, or a fresh store to instantiate into.
 pub enum Slot {
     /// An instance that is ready.
-    Live(Instance),
+    Live(Box<Instance>),
     /// A store to instantiate the module in (first call, or after a trap).
     Fresh(Store<HostState>),
 }
@@ -252,6 +252,11 @@ async fn instantiate(
             None => None,
         },
         accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate()),
+        packed_process: super::processing::lookup(
+            &mut *store,
+            &instance,
+            cx.module.packed_process(),
+        ),
         joiner: match cx.module.joiner() {
             Some(indices) => Some(
                 indices
@@ -294,7 +299,10 @@ pub(crate) async fn trial(mut store: Store<HostState>, cx: CallContext) -> Resul
 
 async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let (mut store, bindings, upgrade_state) = match slot {
-        Slot::Live(instance) => (instance.store, instance.exports, None),
+        Slot::Live(instance) => {
+            let Instance { store, exports } = *instance;
+            (store, exports, None)
+        }
         Slot::Fresh(mut store) => match instantiate(&mut store, &cx).await {
             Ok((bindings, upgrade_state)) => (store, bindings, upgrade_state),
             Err(refusal) => {
@@ -452,10 +460,17 @@ async fn call_guest(
         CallInput::Batch {
             batch,
             kind: BatchKind::Process,
-        } => Ok(handler
-            .call_process(&mut *store, batch.events())
-            .await?
-            .map(|out| (out, None))),
+        } => match exports.packed_process {
+            Some(process) => Ok(
+                super::processing::call(&mut *store, process, batch.events())
+                    .await?
+                    .map(|out| (out, None)),
+            ),
+            None => Ok(handler
+                .call_process(&mut *store, batch.events())
+                .await?
+                .map(|out| (out, None))),
+        },
         CallInput::Timer { key, time, .. } => Ok(handler
             .call_on_timer(&mut *store, key.as_deref(), *time)
             .await?

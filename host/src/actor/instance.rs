@@ -31,4 +31,6 @@ pub(super) struct Exports {
     /// `accumulate` (`packed` or `windowed`), called with borrowed arguments.
     pub(super) accumulate: Option<super::accumulate::Accumulate>,
     pub(super) joiner: Option<Joiner>,
+    /// `packed-process.process`, taken instead of `handler.process` when there.
+    pub(super) packed_process: Option<wasmtime::component::Func>,
 }

@@ -8,6 +8,9 @@
 //! - [`failure`]: why a call failed.
 //! - `outcome`: applying a finished call (output, timers, failures).
 //! - `windowing`, `joining`: the guest calls behind host-managed windows and joins.
+//! - `accumulate`, `packed`, `processing`: batches lowered from borrowed parts, or written in
+//!   one buffer for components that export the contract's 0.2.0 `packed` or
+//!   `packed-process` interfaces.
 //! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
 //! - `converting`: the state an earlier version wrote, converted by the new one.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
@@ -15,7 +18,9 @@
 
 mod accumulate;
 mod packed;
+mod processing;
 pub(crate) use accumulate::{AccumulateIndex, export_index as accumulate_export};
+pub(crate) use processing::export_index as packed_process_export;
 pub mod call;
 mod checkpointing;
 mod converting;
@@ -447,7 +452,7 @@ impl Actor {
 
     fn start(&mut self, input: CallInput) -> CallFuture {
         let mut slot = match self.instance.take() {
-            Some(instance) => Slot::Live(instance),
+            Some(instance) => Slot::Live(Box::new(instance)),
             None => Slot::Fresh(self.engine.new_store(
                 Arc::clone(&self.label),
                 std::mem::take(&mut self.held),

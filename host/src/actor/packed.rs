@@ -1,7 +1,11 @@
-//! The layout of the contract's 0.2.0 `packed` interface (`wit/0.2.0/packed.wit`): a window
-//! batch written into one buffer, and the accumulators read back from one.
+//! The layouts of the contract's 0.2.0 `packed` and `packed-process` interfaces
+//! (`wit/0.2.0/packed.wit`): a window batch, or a batch of events, written into one buffer,
+//! and the accumulators read back from one.
+
+use std::ops::Range;
 
 use super::accumulate::{EventRef, PaneRef};
+use crate::bindings::Event;
 
 /// The length that stands for "none" in an optional byte string.
 const NONE: u32 = u32::MAX;
@@ -48,17 +52,7 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
             .iter()
             .map(|p| 24 + p.key.map_or(0, <[u8]>::len) + p.acc.map_or(0, <[u8]>::len))
             .sum::<usize>()
-        + events
-            .iter()
-            .map(|(_, e)| {
-                24 + e.key.map_or(0, <[u8]>::len)
-                    + e.value.len()
-                    + e.headers
-                        .iter()
-                        .map(|h| 8 + h.name.len() + h.value.len())
-                        .sum::<usize>()
-            })
-            .sum::<usize>();
+        + events.iter().map(|(_, e)| 4 + event_size(e)).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     put_len(&mut out, panes.len());
     for pane in panes {
@@ -70,14 +64,40 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
     put_len(&mut out, events.len());
     for (pane, event) in events {
         out.extend_from_slice(&pane.to_le_bytes());
-        put_opt_bytes(&mut out, event.key);
-        put_bytes(&mut out, event.value);
-        out.extend_from_slice(&event.event_time.to_le_bytes());
-        put_len(&mut out, event.headers.len());
-        for header in event.headers {
-            put_bytes(&mut out, header.name.as_bytes());
-            put_bytes(&mut out, &header.value);
-        }
+        put_event(&mut out, event);
+    }
+    out
+}
+
+/// Bytes an event takes in a packed buffer.
+fn event_size(event: &EventRef<'_>) -> usize {
+    20 + event.key.map_or(0, <[u8]>::len)
+        + event.value.len()
+        + event
+            .headers
+            .iter()
+            .map(|h| 8 + h.name.len() + h.value.len())
+            .sum::<usize>()
+}
+
+fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
+    put_opt_bytes(out, event.key);
+    put_bytes(out, event.value);
+    out.extend_from_slice(&event.event_time.to_le_bytes());
+    put_len(out, event.headers.len());
+    for header in event.headers {
+        put_bytes(out, header.name.as_bytes());
+        put_bytes(out, &header.value);
+    }
+}
+
+/// The batch of `packed-process.process`: its events.
+pub(super) fn encode_events(events: &[Event]) -> Vec<u8> {
+    let refs: Vec<EventRef<'_>> = events.iter().map(EventRef::from).collect();
+    let mut out = Vec::with_capacity(4 + refs.iter().map(event_size).sum::<usize>());
+    put_len(&mut out, refs.len());
+    for event in &refs {
+        put_event(&mut out, event);
     }
     out
 }
@@ -95,21 +115,22 @@ fn read_len(bytes: &[u8], at: &mut usize, what: &'static str) -> Result<usize, P
 }
 
 /// Reads the result of `packed.accumulate`: one accumulator per pane.
-pub(super) fn decode_accumulators(bytes: &[u8]) -> Result<Vec<Vec<u8>>, PackedError> {
+pub(super) fn decode_accumulators(bytes: &[u8]) -> Result<Vec<Range<usize>>, PackedError> {
     let mut at = 0;
     let count = read_len(bytes, &mut at, "the accumulator count")?;
     // Each accumulator takes at least its 4-byte length: a larger count is cut short below.
     let mut accs = Vec::with_capacity(count.min(bytes.len() / 4));
     for _ in 0..count {
         let len = read_len(bytes, &mut at, "an accumulator's length")?;
-        let acc = bytes
-            .get(at..at.saturating_add(len))
-            .ok_or(PackedError::Truncated {
+        let end = at.saturating_add(len);
+        if end > bytes.len() {
+            return Err(PackedError::Truncated {
                 what: "an accumulator",
                 at: bytes.len(),
-            })?;
-        at += len;
-        accs.push(acc.to_vec());
+            });
+        }
+        accs.push(at..end);
+        at = end;
     }
     if at != bytes.len() {
         return Err(PackedError::Trailing(bytes.len() - at));
@@ -133,10 +154,12 @@ mod tests {
     #[test]
     fn accumulators_read_back_as_written() {
         let bytes = accs(&[b"abc", b"", b"\x00\xff"]);
-        assert_eq!(
-            decode_accumulators(&bytes).unwrap(),
-            vec![b"abc".to_vec(), Vec::new(), b"\x00\xff".to_vec()]
-        );
+        let read: Vec<&[u8]> = decode_accumulators(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(|range| &bytes[range])
+            .collect();
+        assert_eq!(read, [&b"abc"[..], b"", b"\x00\xff"]);
     }
 
     #[test]
@@ -200,5 +223,46 @@ mod tests {
         expected.extend_from_slice(&1u32.to_le_bytes());
         expected.push(b'v');
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn events_are_laid_out_count_first() {
+        let events = [
+            Event {
+                key: Some(b"k".to_vec()),
+                value: b"v".to_vec(),
+                event_time: -5,
+                headers: vec![crate::bindings::Header {
+                    name: "h".into(),
+                    value: vec![9],
+                }],
+            },
+            Event {
+                key: None,
+                value: Vec::new(),
+                event_time: 7,
+                headers: Vec::new(),
+            },
+        ];
+        let mut expected = 2u32.to_le_bytes().to_vec();
+        for part in [
+            &1u32.to_le_bytes()[..],
+            b"k",
+            &1u32.to_le_bytes(),
+            b"v",
+            &(-5i64).to_le_bytes(),
+            &1u32.to_le_bytes(),
+            &1u32.to_le_bytes(),
+            b"h",
+            &1u32.to_le_bytes(),
+            &[9],
+            &u32::MAX.to_le_bytes(),
+            &0u32.to_le_bytes(),
+            &7i64.to_le_bytes(),
+            &0u32.to_le_bytes(),
+        ] {
+            expected.extend_from_slice(part);
+        }
+        assert_eq!(encode_events(&events), expected);
     }
 }

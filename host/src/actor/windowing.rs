@@ -3,11 +3,12 @@
 
 use wasmtime::Store;
 
-use super::accumulate::{EventRef, PaneRef};
+use super::accumulate::{self, Accumulators, EventRef, PaneRef};
 use super::instance::Exports;
+use super::packed;
 use crate::bindings::{Event, OperatorError, Windowed};
 use crate::engine::HostState;
-use crate::time::window::{LateEvent, PaneKey, PlannedPane, WindowState};
+use crate::time::window::{BatchPlan, LateEvent, PaneKey, PlannedPane, WindowState};
 
 /// The header that marks a retraction, with the retracted window as `start,end`.
 pub const RETRACTION_HEADER: &str = "cameo-retraction";
@@ -34,7 +35,9 @@ fn retraction(old: &PaneKey, new: &PaneKey) -> Event {
 /// Pane accumulators computed by a successful window batch, applied only when the whole call
 /// succeeds (so a failed batch, retried event by event, is never counted twice).
 pub struct WindowUpdate {
-    panes: Vec<(PlannedPane, Vec<u8>)>,
+    panes: Vec<PlannedPane>,
+    /// One per pane, in order.
+    accs: Accumulators,
     late: Vec<LateEvent>,
 }
 
@@ -43,14 +46,15 @@ impl WindowUpdate {
     pub fn growth(&self, windows: &WindowState) -> i64 {
         self.panes
             .iter()
-            .map(|(pane, acc)| windows.growth(pane, acc))
+            .enumerate()
+            .map(|(index, pane)| windows.growth(pane, self.accs.get(index)))
             .sum()
     }
 
     /// Writes the new accumulators; returns the batch's late events.
     pub fn apply(self, windows: &mut WindowState) -> Vec<LateEvent> {
-        for (pane, acc) in self.panes {
-            windows.apply(&pane, acc);
+        for (index, pane) in self.panes.iter().enumerate() {
+            windows.apply(pane, self.accs.get(index));
         }
         self.late
     }
@@ -86,11 +90,111 @@ pub(super) async fn accumulate(
             "window batch for an operator without a window definition".into(),
         )));
     };
+    let Some(accumulate) = exports.accumulate else {
+        return Ok(Err(OperatorError::Failed(
+            "the component exports windowed without accumulate".into(),
+        )));
+    };
     let plan = store.data_mut().held.windows.plan(&def, events, watermark);
-    // Each planned pane's accumulator before the batch (merged first, for sessions).
+    let mut out = Vec::new();
+    let (accs, refire) =
+        if accumulate.is_packed() && plan.panes.iter().all(|p| p.absorbs.is_empty()) {
+            // Nothing to merge: the batch is written straight from the held panes, without
+            // copying any accumulator out first.
+            let windows = &store.data().held.windows;
+            let mut refire = Vec::with_capacity(plan.panes.len());
+            let panes: Vec<PaneRef<'_>> = plan
+                .panes
+                .iter()
+                .map(|planned| {
+                    let own = windows.get(&planned.pane);
+                    refire.push(own.is_some_and(|pane| pane.fired));
+                    PaneRef {
+                        key: planned.pane.key.as_deref(),
+                        window: planned.pane.window(),
+                        acc: own.map(|pane| pane.acc.as_slice()),
+                    }
+                })
+                .collect();
+            let batch = packed::encode_batch(&panes, &assigned(&plan, events));
+            let accs = accumulate::call_packed(&mut *store, accumulate, batch).await?;
+            (accs, refire)
+        } else {
+            let (accs_before, refire) =
+                match accumulators_before(store, windowed, &plan, &mut out).await? {
+                    Ok(before) => before,
+                    Err(err) => return Ok(Err(err)),
+                };
+            let panes: Vec<PaneRef<'_>> = plan
+                .panes
+                .iter()
+                .zip(&accs_before)
+                .map(|(planned, acc)| PaneRef {
+                    key: planned.pane.key.as_deref(),
+                    window: planned.pane.window(),
+                    acc: acc.as_deref(),
+                })
+                .collect();
+            let assigned = assigned(&plan, events);
+            let accs = accumulate::call(&mut *store, accumulate, &panes, &assigned).await?;
+            (accs, refire)
+        };
+    let accs = match accs {
+        Ok(accs) => accs,
+        Err(err) => return Ok(Err(err)),
+    };
+    if accs.len() != plan.panes.len() {
+        return Ok(Err(OperatorError::Failed(format!(
+            "accumulate returned {} accumulators for {} panes; return one per pane, in order",
+            accs.len(),
+            plan.panes.len()
+        ))));
+    }
+    for (index, (planned, fired)) in plan.panes.iter().zip(&refire).enumerate() {
+        if *fired {
+            let pane = &planned.pane;
+            match windowed
+                .call_fire(
+                    &mut *store,
+                    pane.key.as_deref(),
+                    pane.window(),
+                    accs.get(index),
+                )
+                .await?
+            {
+                Ok(events) => out.extend(events),
+                Err(err) => return Ok(Err(err)),
+            }
+        }
+    }
+    Ok(Ok((
+        out,
+        WindowUpdate {
+            panes: plan.panes,
+            accs,
+            late: plan.late,
+        },
+    )))
+}
+
+/// Each event of the batch with the index of its pane in `plan`.
+fn assigned<'e>(plan: &BatchPlan, events: &'e [Event]) -> Vec<(u32, EventRef<'e>)> {
+    plan.assignments
+        .iter()
+        .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
+        .collect()
+}
+
+/// Each planned pane's accumulator before the batch (merged first, for sessions; a merged
+/// session that had fired is retracted into `out`), and whether the pane had fired.
+async fn accumulators_before(
+    store: &mut Store<HostState>,
+    windowed: &Windowed,
+    plan: &BatchPlan,
+    out: &mut Vec<Event>,
+) -> Outcome<(Vec<Option<Vec<u8>>>, Vec<bool>)> {
     let mut accs_before: Vec<Option<Vec<u8>>> = Vec::with_capacity(plan.panes.len());
     let mut refire = Vec::with_capacity(plan.panes.len());
-    let mut out = Vec::new();
     for planned in &plan.panes {
         let windows = &store.data().held.windows;
         let own = windows
@@ -130,56 +234,7 @@ pub(super) async fn accumulate(
         }
         accs_before.push(acc);
     }
-    let panes: Vec<PaneRef<'_>> = plan
-        .panes
-        .iter()
-        .zip(&accs_before)
-        .map(|(planned, acc)| PaneRef {
-            key: planned.pane.key.as_deref(),
-            window: planned.pane.window(),
-            acc: acc.as_deref(),
-        })
-        .collect();
-    let assigned: Vec<(u32, EventRef<'_>)> = plan
-        .assignments
-        .iter()
-        .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
-        .collect();
-    let Some(accumulate) = exports.accumulate else {
-        return Ok(Err(OperatorError::Failed(
-            "the component exports windowed without accumulate".into(),
-        )));
-    };
-    let accs = match super::accumulate::call(&mut *store, accumulate, &panes, &assigned).await? {
-        Ok(accs) => accs,
-        Err(err) => return Ok(Err(err)),
-    };
-    if accs.len() != panes.len() {
-        return Ok(Err(OperatorError::Failed(format!(
-            "accumulate returned {} accumulators for {} panes; return one per pane, in order",
-            accs.len(),
-            panes.len()
-        ))));
-    }
-    for ((planned, acc), fired) in plan.panes.iter().zip(&accs).zip(&refire) {
-        if *fired {
-            let pane = &planned.pane;
-            match windowed
-                .call_fire(&mut *store, pane.key.as_deref(), pane.window(), acc)
-                .await?
-            {
-                Ok(events) => out.extend(events),
-                Err(err) => return Ok(Err(err)),
-            }
-        }
-    }
-    Ok(Ok((
-        out,
-        WindowUpdate {
-            panes: plan.panes.into_iter().zip(accs).collect(),
-            late: plan.late,
-        },
-    )))
+    Ok(Ok((accs_before, refire)))
 }
 
 /// Fires one pane: the guest turns its accumulator into output.

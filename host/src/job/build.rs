@@ -81,6 +81,7 @@ pub(super) fn build(host: &Host, plan: &JobPlan) -> Result<JobHandle, JobError> 
         None => None,
     };
     let metrics = Arc::new(JobMetrics::default());
+    metrics.set_sink_paths(super::paths::operators_into_sinks(plan));
     let dead_letter_position = recovery
         .as_ref()
         .filter(|r| r.checkpoint.is_some())

@@ -11,6 +11,7 @@
 //! - `sources`: a job's sources, as timed tasks of the executor.
 //! - `endpoints`: where http sources and sinks keep their data.
 //! - [`monitor`]: watching and steering a job from another thread while it runs.
+//! - `paths`: the operators upstream of each sink, which its deadline misses count against.
 //! - [`recovery`]: finding the checkpoint to resume from.
 //! - [`upgrade`]: changing an operator's module while the job runs, and going back.
 //! - [`replay`]: starting rewindable sources from an earlier line or event time.
@@ -20,6 +21,7 @@
 mod build;
 mod endpoints;
 pub mod monitor;
+mod paths;
 pub mod plan;
 pub mod recovery;
 pub mod replay;

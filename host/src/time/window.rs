@@ -526,7 +526,7 @@ impl WindowState {
 
     /// Replaces the panes a planned pane absorbs with the planned pane and its new
     /// accumulator; returns true when the pane had fired before (so it fires again).
-    pub fn apply(&mut self, pane: &PlannedPane, acc: Vec<u8>) -> bool {
+    pub fn apply(&mut self, pane: &PlannedPane, acc: &[u8]) -> bool {
         let mut fired = false;
         for absorbed in &pane.absorbs {
             if let Some(old) = self.remove(absorbed) {
@@ -534,14 +534,24 @@ impl WindowState {
             }
         }
         let key = pane.pane.key.as_deref();
-        self.bytes += pane_bytes(key, &acc);
+        let added = pane_bytes(key, acc);
         if let Some(held) = self.panes.get_mut(&pane.pane) {
             fired |= held.fired;
-            let old = std::mem::replace(held, PaneState { acc, fired });
-            self.bytes = self.bytes.saturating_sub(pane_bytes(key, &old.acc));
+            let freed = pane_bytes(key, &held.acc);
+            // Written over in place: the pane keeps its allocation from batch to batch.
+            held.acc.clear();
+            held.acc.extend_from_slice(acc);
+            held.fired = fired;
+            self.bytes = (self.bytes + added).saturating_sub(freed);
         } else {
-            self.panes
-                .insert(pane.pane.clone(), PaneState { acc, fired });
+            self.bytes += added;
+            self.panes.insert(
+                pane.pane.clone(),
+                PaneState {
+                    acc: acc.to_vec(),
+                    fired,
+                },
+            );
             self.index(&pane.pane);
         }
         fired

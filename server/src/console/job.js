@@ -68,7 +68,7 @@ async function refreshSeries(job) {
   const select = $("chart-of");
   for (const name of Object.keys(job.operators || {})) {
     if (![...select.options].some((o) => o.value === name)) {
-      select.appendChild(new Option("operator " + name + ": call time", name));
+      select.appendChild(new Option("operator " + name + ": call time, deadline misses downstream", name));
     }
   }
   drawSelected();
@@ -77,9 +77,10 @@ async function refreshSeries(job) {
 function drawSelected() {
   const of = $("chart-of").value;
   const points = view.samples.map((s) => {
-    const latency = of === "" ? s.latency_ms : ((s.operators || {})[of] || {}).call_ms;
+    const operator = (s.operators || {})[of] || {};
+    const latency = of === "" ? s.latency_ms : operator.call_ms;
     return { p50: latency ? latency.p50 : null, p99: latency ? latency.p99 : null,
-      misses: s.deadline_misses };
+      misses: of === "" ? s.deadline_misses : (operator.deadline_misses || 0) };
   });
   cameo.drawChart($("chart"), points);
 }
@@ -107,7 +108,7 @@ function operatorRow(job, name) {
   tr.dataset.operator = name;
   const cells = {};
   for (const key of ["name", "runs", "instances", "calls", "call", "cost", "fuel", "errors",
-    "restarts", "history"]) {
+    "missed", "restarts", "history"]) {
     cells[key] = cameo.cell(tr, "");
   }
   const change = cameo.cell(tr, "");
@@ -154,6 +155,7 @@ function refreshOperators(job) {
       (o.events ? o.fuel / o.events : null);
     c.fuel.textContent = fuel === null ? "" : fuel.toFixed(0);
     c.errors.textContent = o.errors === undefined ? "" : o.errors;
+    c.missed.textContent = o.deadline_misses === undefined ? "" : o.deadline_misses;
     c.restarts.textContent = o.restarts === undefined ? "" : o.restarts;
     c.history.textContent = historyText(status);
     // The versions it could switch to: the other versions of its module.

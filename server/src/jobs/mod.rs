@@ -290,6 +290,7 @@ pub fn submit(
         submitted_ms: now_ms(),
         summary: None,
         operators: BTreeMap::new(),
+        shadows: BTreeMap::new(),
     };
     state.store.put_job(&job)?;
     if let Err(reason) = start_with(state, &job, replay) {
@@ -426,6 +427,8 @@ pub(crate) fn start_with(
             waiter: Some(waiter),
         },
     );
+    drop(running);
+    shadow::restart_recorded(state, job);
     Ok(())
 }
 
@@ -448,9 +451,11 @@ fn finished(
     how: Stopped,
 ) {
     let stopping = state.jobs.stopping.load(Ordering::Acquire);
-    let summary = lock(&state.jobs.running)
-        .get(id)
-        .map(|r| r.monitor.summary());
+    let monitor = lock(&state.jobs.running).get(id).map(|r| r.monitor.clone());
+    let summary = monitor.as_ref().map(JobMonitor::summary);
+    if let Some(monitor) = &monitor {
+        shadow::forget_stopped(state, id, monitor);
+    }
     // Recorded before it leaves the running jobs, so a request that no longer finds it
     // running reads how it stopped.
     record_end(state, id, result, how, summary, stopping);

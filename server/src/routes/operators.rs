@@ -80,7 +80,7 @@ pub async fn shadow_report(
     State(state): State<AppState>,
     who: Principal,
     Path((id, operator)): Path<(String, String)>,
-) -> Result<Json<cameo_host::ShadowReport>, ApiError> {
+) -> Result<Json<shadow::Report>, ApiError> {
     who.require(Role::Read, "read shadow reports")?;
     blocking(move || shadow::report(&state, &who, &id, &operator)).await
 }

@@ -2,7 +2,8 @@
 //! stopping the shadow leaves the job's output as it would have been; promoting it upgrades
 //! the operator with nothing lost or doubled (checked by `seq`); a version that cannot run
 //! the operator is refused with nothing started; a read token may read the report but not
-//! start, promote or stop, and another tenant sees no such job.
+//! start, promote or stop, and another tenant sees no such job; a shadow comes back when its
+//! job resumes (after a pause, after a server restart), and its report says it started over.
 
 use std::time::Duration;
 
@@ -234,5 +235,121 @@ fn a_promoted_shadow_upgrades_the_operator_over_http_with_nothing_lost_or_double
         check_output(&server, &token, &id, 4000),
         1,
         "one switch, to wc@2"
+    );
+}
+
+/// Polls the report until it answers 200 and `ready` holds.
+fn restarted_report(
+    server: &Server,
+    token: &str,
+    id: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..6000 {
+        let reply = shadow(server, token, id, "GET", "");
+        if reply.status == 200 && ready(&reply.json()) {
+            return reply.json();
+        }
+        assert!(
+            reply.status == 200 || reply.status == 409,
+            "{} {}",
+            reply.status,
+            reply.text
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the shadow never came back with its job");
+}
+
+#[test]
+fn a_shadow_comes_back_when_its_job_resumes_and_its_report_says_it_started_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.tenant("acme", "deploy");
+    for path in [guests::WORDCOUNT, guests::WORDCOUNT_SKEW] {
+        assert_eq!(server.push(&token, "wc", path).status, 201);
+    }
+    let id = server.submit(&token, &counts_job("wc@1"));
+    let job = |what: &str| format!("/v1/jobs/{id}/{what}");
+    send(&server, &token, &id, &words(0, 1000), false);
+    let started = shadow(&server, &token, &id, "POST", "?module=wc@2");
+    assert_eq!(started.status, 200, "{}", started.text);
+    let first_checkpoint = started.json()["checkpoint"].as_u64().unwrap();
+    send(&server, &token, &id, &words(1000, 1000), false);
+    let report = report_until(&server, &token, &id, |r| {
+        r["differing"].as_u64() >= Some(50)
+    });
+    assert_eq!(report["restarts"], serde_json::json!([]), "{report}");
+    assert_eq!(report["note"], serde_json::Value::Null, "{report}");
+
+    // Paused, the job has no report to give, and says the shadow comes back.
+    let paused = server.call("POST", &job("pause"), Some(&token), b"");
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    let while_paused = shadow(&server, &token, &id, "GET", "");
+    assert_eq!(while_paused.status, 409);
+    assert_eq!(
+        while_paused.error(),
+        format!(
+            "job {id} is paused, not running; a shadow's report lives as long as the job runs \
+             (its shadow starts again when the job resumes)"
+        )
+    );
+    let resumed = server.call("POST", &job("resume"), Some(&token), b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    let report = restarted_report(&server, &token, &id, |r| {
+        r["restarts"].as_array().is_some_and(|a| a.len() == 1) && r["instances_started"] == 1
+    });
+    let restart = &report["restarts"][0];
+    assert_eq!(restart["error"], serde_json::Value::Null, "{report}");
+    let second_checkpoint = restart["checkpoint"].as_u64().unwrap();
+    assert!(second_checkpoint > first_checkpoint, "{report}");
+    assert_eq!(report["from_checkpoint"], second_checkpoint, "{report}");
+    assert_eq!(report["stopped"], serde_json::Value::Null, "{report}");
+    let note = report["note"].as_str().unwrap();
+    assert!(
+        note.starts_with(&format!(
+            "the job resumed 1 time(s) since this shadow first started at checkpoint \
+             {first_checkpoint}"
+        )) && note.contains(&format!("(last at checkpoint {second_checkpoint})")),
+        "{note}"
+    );
+    // It compares again, from its new copy of the state: w3 still differs, the rest match.
+    send(&server, &token, &id, &words(2000, 1000), false);
+    let report = report_until(&server, &token, &id, |r| {
+        r["differing"].as_u64() >= Some(50) && r["matched"].as_u64() >= Some(200)
+    });
+    assert_eq!(key(&report, "w3").0, 0, "{report}");
+    assert_eq!(key(&report, "w1").1, 0, "{report}");
+
+    // A server restart resumes the job, and the shadow with it, once more.
+    server.stop();
+    let server = Server::start(dir.path());
+    let report = restarted_report(&server, &token, &id, |r| {
+        r["restarts"].as_array().is_some_and(|a| a.len() == 2) && r["instances_started"] == 1
+    });
+    assert!(
+        report["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("the job resumed 2 time(s)"),
+        "{report}"
+    );
+
+    // Stopped, it is forgotten: the next resume runs without it.
+    assert_eq!(shadow(&server, &token, &id, "POST", "/stop").status, 200);
+    let paused = server.call("POST", &job("pause"), Some(&token), b"");
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    let resumed = server.call("POST", &job("resume"), Some(&token), b"");
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    let none = shadow(&server, &token, &id, "GET", "");
+    assert_eq!(none.status, 404, "{}", none.text);
+
+    send(&server, &token, &id, &words(3000, 1000), true);
+    let done = server.wait_done(&token, &id);
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!(
+        check_output(&server, &token, &id, 4000),
+        0,
+        "the shadow's output never reached the job's"
     );
 }

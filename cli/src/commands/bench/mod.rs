@@ -205,7 +205,8 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// How long upgrading a running operator holds up its input, with many keys of state.
+    /// How long upgrading a running operator holds up its input, with many keys of state,
+    /// and the latency of the job's other operators during the upgrades against between.
     Upgrade {
         /// Keys of state the operator holds.
         #[arg(long, default_value_t = 100_000)]
@@ -217,7 +218,9 @@ pub enum BenchCommand {
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
         /// Print the report as JSON: {"keys", "rounds", "pause_ms": {"p50", "p99", "max"},
-        /// "converting_pause_ms", "events_before"}.
+        /// "converting_pause_ms", "others_ms": {"outside_p99", "during_p99", "during_max",
+        /// "ratio", "outputs"}, "upgraded_ms" (the same), "goal": {"pause_under_50ms",
+        /// "others_within_2x"}, "events_before"}.
         #[arg(long)]
         json: bool,
     },

@@ -259,15 +259,28 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
                         );
                     }
                 }
+                if let Some(sinks) = summary["sinks"].as_object() {
+                    for (name, sink) in sinks {
+                        println!(
+                            "  sink {name}: out {}, deadline misses {}, latency ms p50 {} p99 {}",
+                            text(&sink["events_out"]),
+                            text(&sink["deadline_misses"]),
+                            text(&sink["latency_ms"]["p50"]),
+                            text(&sink["latency_ms"]["p99"])
+                        );
+                    }
+                }
                 if let Some(operators) = summary["operators"].as_object() {
                     for (name, stats) in operators {
                         println!(
                             "  operator {name}: calls {}, call ms p50 {} p99 {}, errors {}, \
-                             fuel {}, slices {}, preemptions {}, failures {}",
+                             deadline misses downstream {}, fuel {}, slices {}, preemptions {}, \
+                             failures {}",
                             text(&stats["calls"]),
                             text(&stats["call_ms"]["p50"]),
                             text(&stats["call_ms"]["p99"]),
                             text(&stats["errors"]),
+                            text(&stats["deadline_misses"]),
                             text(&stats["fuel"]),
                             text(&stats["slices"]),
                             text(&stats["preemptions"]),

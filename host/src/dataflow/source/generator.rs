@@ -7,7 +7,6 @@
 //! `seq * 1000 / event_rate` ms (integer division) from 0.
 
 use serde::Deserialize;
-use std::fmt::Write as _;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -71,41 +70,44 @@ impl Generator {
         if self.spec.mode == GeneratorMode::Exact {
             return self.make_exact(seq);
         }
-        let key = format!(
-            "k{}",
-            xxh3_64_with_seed(&seq.to_le_bytes(), self.spec.seed) % self.spec.keys.max(1)
-        );
-        let value = serde_json::json!({
-            "key": key,
-            "seq": seq,
-            "value": seq % 100,
-            "payload": self.payload,
-        });
-        Event {
-            key: Some(key.into_bytes()),
-            value: value.to_string().into_bytes(),
-            event_time: now_ms(),
-            headers: Vec::new(),
-        }
+        let key = xxh3_64_with_seed(&seq.to_le_bytes(), self.spec.seed) % self.spec.keys.max(1);
+        self.event(key, seq, seq % 100, now_ms())
     }
 
     /// Event `seq` of the exact mode: the same fields, in the same order, as the hashed mode
     /// writes them.
     fn make_exact(&self, seq: u64) -> Event {
-        let key = format!("k{}", seq % self.spec.keys.max(1));
+        let key = seq % self.spec.keys.max(1);
+        self.event(
+            key,
+            seq,
+            seq % 101,
+            exact_event_time(seq, self.spec.event_rate),
+        )
+    }
+
+    /// The event of key number `key`: `{"key":"k<key>","payload":"<payload>","seq":<seq>,
+    /// "value":<value>}` (the order `serde_json` writes an object's fields in).
+    fn event(&self, key: u64, seq: u64, value: u64, event_time: i64) -> Event {
+        let mut digits = itoa::Buffer::new();
+        let mut key_text = String::with_capacity(21);
+        key_text.push('k');
+        key_text.push_str(digits.format(key));
         // Sized once: the fixed text, the key, the payload and two numbers of up to 20 digits.
-        let mut value = String::with_capacity(64 + key.len() + self.payload.len());
-        // Writing into a String cannot fail.
-        let _ = write!(
-            value,
-            r#"{{"key":"{key}","payload":"{}","seq":{seq},"value":{}}}"#,
-            self.payload,
-            seq % 101
-        );
+        let mut text = String::with_capacity(64 + key_text.len() + self.payload.len());
+        text.push_str(r#"{"key":""#);
+        text.push_str(&key_text);
+        text.push_str(r#"","payload":""#);
+        text.push_str(&self.payload);
+        text.push_str(r#"","seq":"#);
+        text.push_str(digits.format(seq));
+        text.push_str(r#","value":"#);
+        text.push_str(digits.format(value));
+        text.push('}');
         Event {
-            key: Some(key.into_bytes()),
-            value: value.into_bytes(),
-            event_time: exact_event_time(seq, self.spec.event_rate),
+            key: Some(key_text.into_bytes()),
+            value: text.into_bytes(),
+            event_time,
             headers: Vec::new(),
         }
     }
@@ -155,6 +157,10 @@ mod tests {
             value,
             serde_json::json!({"key": "k1", "seq": 4, "value": 4, "payload": "xx"})
         );
+        assert_eq!(
+            events[4].value, br#"{"key":"k1","payload":"xx","seq":4,"value":4}"#,
+            "the fields in the order the hashed mode writes them"
+        );
         assert!(matches!(generator.next(0), Next::Ended));
     }
 
@@ -166,5 +172,25 @@ mod tests {
         assert_eq!(generator.make(2_999_999).event_time, 2999);
         assert_eq!(exact_event_time(u64::MAX, 1), i64::MAX);
         assert_eq!(exact_event_time(7, 0), 7000, "a rate of 0 counts as 1");
+    }
+
+    #[test]
+    fn hashed_events_are_json_objects_keyed_by_a_hash_of_their_number() {
+        let generator = Generator::new(GeneratorSpec {
+            count: 10,
+            keys: 7,
+            payload_bytes: 5,
+            seed: 3,
+            mode: GeneratorMode::Hashed,
+            event_rate: 1,
+        });
+        let event = generator.make(4);
+        let key = xxh3_64_with_seed(&4u64.to_le_bytes(), 3) % 7;
+        assert_eq!(event.key, Some(format!("k{key}").into_bytes()));
+        let value: serde_json::Value = serde_json::from_slice(&event.value).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"key": format!("k{key}"), "seq": 4, "value": 4, "payload": "xxxxx"})
+        );
     }
 }

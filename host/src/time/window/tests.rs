@@ -92,7 +92,7 @@ fn an_event_in_the_gap_of_a_dropped_session_is_late_not_a_new_session() {
     let mut state = WindowState::default();
     let plan = state.plan(&d, &[event("a", 0), event("a", 5)], i64::MIN);
     for (pane, acc) in plan.panes.iter().zip([b"x".to_vec()]) {
-        state.apply(pane, acc);
+        state.apply(pane, &acc);
     }
     // The session [0,15) fires at watermark 14 and is dropped.
     let due = state.due(14);
@@ -122,7 +122,7 @@ fn sessions_of_a_key_merge_when_events_bridge_the_gap() {
     let plan = state.plan(&d, &[event("a", 0), event("a", 30)], i64::MIN);
     assert_eq!(plan.panes.len(), 2);
     for (pane, acc) in plan.panes.iter().zip([b"x".to_vec(), b"y".to_vec()]) {
-        state.apply(pane, acc);
+        state.apply(pane, &acc);
     }
     // An event at 25 spans [25,35) and so extends the session [30,40).
     let plan = state.plan(&d, &[event("a", 25)], i64::MIN);
@@ -142,7 +142,7 @@ fn due_panes_fire_once_and_expire_after_lateness() {
     let mut state = WindowState::default();
     let plan = state.plan(&d, &[event("a", 1), event("b", 11)], i64::MIN);
     for pane in &plan.panes {
-        state.apply(pane, b"acc".to_vec());
+        state.apply(pane, b"acc");
     }
     assert_eq!(state.due(8), Vec::<PaneKey>::new());
     let due = state.due(9);
