@@ -68,8 +68,14 @@ pub fn files(language: Language, name: &str, sdk_dependency: &str) -> Vec<File> 
 fn readme(language: Language, name: &str) -> String {
     let (source, sdk) = match language {
         Language::Rust => ("src/lib.rs", "the `cameo-sdk` crate"),
-        Language::Python => ("app.py", "`cameo.py`, put beside `app.py` when it builds"),
-        Language::JavaScript => ("app.js", "`cameo.js`, put beside `app.js` when it builds"),
+        Language::Python => (
+            "app.py",
+            "`cameo.py` and its `cameo_*.py` modules, put beside `app.py` when it builds",
+        ),
+        Language::JavaScript => (
+            "app.js",
+            "`cameo.js` and its `cameo_*.js` modules, put beside `app.js` when it builds",
+        ),
         Language::C => (
             "app.c",
             "`cameo.h` and the generated `operator.h`, put beside the sources when it builds",

@@ -7,7 +7,7 @@
  *
  *     static bool init(cameo_str config, cameo_error *err) { return true; }
  *     static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
- *         for (size_t i = 0; i < batch->len; i++) cameo_emit_event(out, &batch->ptr[i]);
+ *         for (size_t i = 0; i < batch->len; i++) cameo_pass_event(out, &batch->ptr[i]);
  *         return true;
  *     }
  *     CAMEO_EXPORT_OPERATOR(init, process)
@@ -131,7 +131,8 @@ static bool cameo_failed(cameo_error *err, const char *fmt, ...) {
 
 /* Emits an event (bytes are copied); key may be NULL for none. Returns the event, whose
  * headers are empty. */
-static cameo_event *cameo_emit(cameo_output *out, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, int64_t event_time) {
+/* The next, zeroed, event of the output. */
+static cameo_event *cameo_output_push_(cameo_output *out) {
     if (out->len == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 8;
         cameo_event *grown = realloc(out->ptr, cap * sizeof(cameo_event));
@@ -141,6 +142,11 @@ static cameo_event *cameo_emit(cameo_output *out, const uint8_t *key, size_t key
     }
     cameo_event *e = &out->ptr[out->len++];
     memset(e, 0, sizeof *e);
+    return e;
+}
+
+static cameo_event *cameo_emit(cameo_output *out, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, int64_t event_time) {
+    cameo_event *e = cameo_output_push_(out);
     if (key) {
         e->key.is_some = true;
         e->key.val.ptr = cameo_dup_(key, key_len);
@@ -166,6 +172,14 @@ static void cameo_emit_event(cameo_output *out, const cameo_event *event) {
             e->headers.ptr[k].value.len = h->value.len;
         }
     }
+}
+
+/* Emits `event` itself, moved out of the batch without a copy: for operators that pass events
+ * on unchanged, such as filters. The event's slot in the batch is left empty (no key, no
+ * value, no headers), so read nothing from it afterwards. */
+static void cameo_pass_event(cameo_output *out, cameo_event *event) {
+    *cameo_output_push_(out) = *event;
+    memset(event, 0, sizeof *event);
 }
 
 static void cameo_output_free_(cameo_output *out) {

@@ -79,7 +79,7 @@ static bool process(cameo_batch *batch, cameo_output *out, cameo_error *err) {
     for (size_t i = 0; i < batch->len; i++) {
         int keep = keeps(&batch->ptr[i], err);
         if (keep < 0) return false;
-        if (keep) cameo_emit_event(out, &batch->ptr[i]);
+        if (keep) cameo_pass_event(out, &batch->ptr[i]);
     }
     return true;
 }
