@@ -380,6 +380,35 @@ fn operator_test_prints_outputs_and_dead_letters_and_diffs_them_with_the_expecte
 }
 
 #[test]
+fn operator_test_json_keeps_what_the_operator_logged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").expect("input written");
+    let input = input.display().to_string();
+    let args = [
+        cameo_tests::guests::HOSTILE,
+        "--input",
+        &input,
+        "--config",
+        r#"{"attack": "log", "bytes": 5}"#,
+        "--json",
+    ];
+    let (ok, stdout, stderr) = operator_test(dir.path(), &args);
+    assert!(ok, "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let log = value["log"].as_array().expect("a log list");
+    assert_eq!(log.len(), 2, "one line per event: {value}");
+    for line in log {
+        assert_eq!(line["text"], "xxxxx", "{line}");
+        assert_eq!(
+            (&line["stream"], &line["level"]),
+            (&"log".into(), &"info".into())
+        );
+        assert!(line["instance"].as_str().unwrap().contains('/'), "{line}");
+    }
+}
+
+#[test]
 fn operator_test_runs_host_managed_windows() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("readings.ndjson");

@@ -12,9 +12,10 @@
 //! so the output of a run that looks right can be saved as the `--expect` file of the next.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, bail};
-use cameo_host::{Event, JobPlan, JobSpec, ModuleSource};
+use cameo_host::{Event, Host, JobPlan, JobSpec, LogLine, LogSink, ModuleSource};
 
 use super::compiled_cache::CacheArgs;
 use super::run::HostArgs;
@@ -65,6 +66,35 @@ pub struct TestArgs {
 struct Results {
     outputs: Vec<Output>,
     dead_letters: Vec<DeadLetter>,
+    /// What the operator logged or printed, in order.
+    log: Vec<Logged>,
+}
+
+/// One line the operator logged or printed.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Logged {
+    instance: String,
+    /// `log`, `stdout`, `stderr`, or `host` for the host's notices about the log.
+    stream: &'static str,
+    level: &'static str,
+    text: String,
+}
+
+/// Keeps every line operators log, for the JSON results.
+#[derive(Default)]
+struct Collected(Mutex<Vec<Logged>>);
+
+impl LogSink for Collected {
+    fn line(&self, line: LogLine<'_>) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(Logged {
+                instance: line.label.to_string(),
+                stream: line.stream,
+                level: line.level,
+                text: line.text.to_string(),
+            });
+        }
+    }
 }
 
 /// One output event.
@@ -124,7 +154,16 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let mut options = args.host.options(None)?;
     options.compiled_cache = args.cache.dir();
     let plan = JobPlan::with_modules(&spec, |_| Ok(ModuleSource::Component(component.clone())))?;
-    let outcome = cameo_host::run_plan(&plan, &options)?;
+    // As `cameo run` runs it, with the operator's log lines kept for the results too (they
+    // are printed to stderr as they come either way).
+    let mut host = Host::new(options)?;
+    let logged = Arc::new(Collected::default());
+    host.engine().set_log_sink(logged.clone());
+    let job = host.submit_plan(&plan)?;
+    host.start()?;
+    let outcome = job.wait();
+    host.shutdown();
+    let outcome = outcome?;
     let results = Results {
         outputs: outcome
             .outputs
@@ -132,6 +171,11 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             .map(|events| events.iter().map(output).collect())
             .unwrap_or_default(),
         dead_letters: read_dead_letters(&scratch.path().join(DEAD_LETTERS))?,
+        log: logged
+            .0
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default(),
     };
     let lines = results.lines(args.time_field.is_some());
     let difference = expected.as_deref().and_then(|text| {
