@@ -341,3 +341,38 @@ fn upgrade_measures_the_pause_and_the_other_operators_latency_during_and_between
         assert!(report["goal"][goal].is_boolean(), "{report}");
     }
 }
+
+#[test]
+fn serve_measures_ingest_latency_at_the_rate_asked_for_and_a_push() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cameo"))
+        .args([
+            "bench",
+            "serve",
+            "--events",
+            "10000",
+            "--latency-rate",
+            "5000",
+        ])
+        .args(["--json", "--operators", &operators()])
+        .output()
+        .expect("the cameo binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["half_rate_events_per_s"], 5000.0, "{report}");
+    assert!(
+        report["ingest_events_per_s"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    for figure in [
+        "ack_p99_ms",
+        "sent_to_sink_p99_ms",
+        "push_to_running_warm_ms",
+    ] {
+        assert!(report[figure].as_f64().unwrap() > 0.0, "{figure}: {report}");
+    }
+    assert_eq!(report["component_bytes"], 2_097_149, "{report}");
+}

@@ -44,7 +44,7 @@ pub struct ServeReport {
     pub batch_events: usize,
     /// Events per second, first request to last output.
     pub ingest_events_per_s: f64,
-    /// The rate of the latency run (half the ingest rate).
+    /// The rate of the latency run (half the ingest rate, or the rate asked for).
     pub half_rate_events_per_s: f64,
     /// Request to acknowledgement at half rate, ms: median.
     pub ack_p50_ms: f64,
@@ -422,6 +422,7 @@ fn push_to_running(client: &Client, name: &str, bytes: Vec<u8>) -> Result<f64, B
 pub fn run(
     operators: &Path,
     (events, connections, latency_batch): (u64, usize, usize),
+    latency_rate: Option<f64>,
     workers: usize,
 ) -> Result<ServeReport, BenchError> {
     let filter = std::fs::read(super::example_operator(operators, "filter")?)?;
@@ -476,8 +477,8 @@ pub fn run(
     client.call("POST", &format!("/v1/jobs/{id}/cancel"), None)?;
     progress.inc(1);
 
-    // Half that rate, paced, in smaller batches, on a fresh job.
-    let half = ingest / 2.0;
+    // Half that rate (or the rate asked for), paced, in smaller batches, on a fresh job.
+    let half = latency_rate.unwrap_or(ingest / 2.0);
     let job = client.json(
         "POST",
         "/v1/jobs",

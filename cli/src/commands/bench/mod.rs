@@ -95,6 +95,9 @@ pub enum BenchCommand {
         /// Events per request in the latency run (the ingest run sends 5000).
         #[arg(long, default_value_t = 500)]
         latency_batch: usize,
+        /// Events per second of the latency run [default: half the ingest rate measured first]
+        #[arg(long)]
+        latency_rate: Option<f64>,
         /// Worker threads [default: one per core].
         #[arg(long)]
         workers: Option<usize>,
@@ -302,6 +305,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             events,
             connections,
             latency_batch,
+            latency_rate,
             workers,
             operators,
             json,
@@ -309,6 +313,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             let report = crate::bench::serve::run(
                 &operators,
                 (events.max(1), connections.max(1), latency_batch.max(1)),
+                latency_rate.filter(|rate| *rate > 0.0),
                 workers.unwrap_or_else(default_workers),
             )?;
             print_report(&report, json)
