@@ -252,6 +252,8 @@ fn languages_measures_every_language_against_rust() {
             "wordcount_eps",
             "filter_raw_eps",
             "wordcount_raw_eps",
+            "filter_fuel_per_event",
+            "wordcount_fuel_per_event",
             "first_output_s",
         ] {
             assert!(row[figure].as_f64().unwrap() > 0.0, "{language} {figure}");
@@ -262,6 +264,8 @@ fn languages_measures_every_language_against_rust() {
             "compile_ms",
             "sdk_vs_raw",
             "sdk_vs_raw_wordcount",
+            "sdk_vs_raw_fuel",
+            "sdk_vs_raw_wordcount_fuel",
         ] {
             assert!(
                 row["vs_rust"][ratio].as_f64().unwrap() > 0.0,

@@ -69,13 +69,20 @@ pub struct LanguageRow {
     pub filter_eps: f64,
     /// `wordcount` events/s at batch 64, one worker.
     pub wordcount_eps: f64,
+    /// `filter`'s fuel per event.
+    pub filter_fuel_per_event: f64,
+    /// `wordcount`'s fuel per event.
+    pub wordcount_fuel_per_event: f64,
     /// `filter-raw` (hand-written bindings) events/s, where the language has one.
     pub filter_raw_eps: Option<f64>,
     /// `wordcount-raw` (hand-written bindings) events/s, where the language has one.
     pub wordcount_raw_eps: Option<f64>,
     /// Wall time of a two-event `cameo run` with a warm cache, s.
     pub first_output_s: f64,
-    /// Per figure, this language's over Rust's, medians of the per-round ratios.
+    /// Per figure, this language's over Rust's, medians of the per-round ratios; besides,
+    /// the SDK's glue: `sdk_vs_raw` (`_wordcount`), the SDK operator's events/s over the
+    /// hand-written one's, and `sdk_vs_raw_fuel` (`sdk_vs_raw_wordcount_fuel`), the
+    /// hand-written one's fuel per event over the SDK one's (deterministic).
     pub vs_rust: BTreeMap<String, f64>,
 }
 
@@ -145,8 +152,14 @@ fn throughput_spec(module: &Path, config: &str, events: u64) -> String {
 
 const FILTER_CONFIG: &str = "{ field = \"value\", min = 0 }";
 
-/// Events/s of `module` on one worker at batch 64, compiled code from `cache`.
-fn events_per_s(module: &Path, config: &str, events: u64, cache: &Path) -> Result<f64, BenchError> {
+/// Events/s and fuel per event of `module` on one worker at batch 64, compiled code from
+/// `cache`.
+fn throughput(
+    module: &Path,
+    config: &str,
+    events: u64,
+    cache: &Path,
+) -> Result<Throughput, BenchError> {
     let spec = throughput_spec(module, config, events);
     let job = JobSpec::parse(&spec, "languages.toml", std::env::temp_dir())?;
     let defaults = Limits::default();
@@ -162,7 +175,19 @@ fn events_per_s(module: &Path, config: &str, events: u64, cache: &Path) -> Resul
         compiled_cache: Some(cache.to_path_buf()),
         ..RunOptions::default()
     };
-    Ok(run_job(&job, &options)?.summary.throughput_eps)
+    let summary = run_job(&job, &options)?.summary;
+    Ok(Throughput {
+        eps: summary.throughput_eps,
+        fuel_per_event: summary.fuel as f64 / summary.events_in.max(1) as f64,
+    })
+}
+
+/// What one throughput run measured.
+#[derive(Clone, Copy)]
+struct Throughput {
+    eps: f64,
+    /// Fuel per event taken in: deterministic, so the glue's cost shows on a loaded machine.
+    fuel_per_event: f64,
 }
 
 /// Cold compile and cached load of the component at `path`, ms.
@@ -223,10 +248,10 @@ struct Round {
     compile_ms: f64,
     cached_ms: f64,
     probe: Probe,
-    filter_eps: f64,
-    wordcount_eps: f64,
-    filter_raw_eps: Option<f64>,
-    wordcount_raw_eps: Option<f64>,
+    filter: Throughput,
+    wordcount: Throughput,
+    filter_raw: Option<Throughput>,
+    wordcount_raw: Option<Throughput>,
     first_output_s: f64,
 }
 
@@ -238,15 +263,15 @@ impl Round {
             ("cached_ms", self.cached_ms),
             ("instantiate_us", self.probe.p50_us),
             ("bytes_per_instance", self.probe.bytes_per_instance),
-            ("filter_eps", self.filter_eps),
-            ("wordcount_eps", self.wordcount_eps),
+            ("filter_eps", self.filter.eps),
+            ("wordcount_eps", self.wordcount.eps),
             ("first_output_s", self.first_output_s),
         ];
-        if let Some(raw) = self.filter_raw_eps {
-            figures.push(("filter_raw_eps", raw));
+        if let Some(raw) = self.filter_raw {
+            figures.push(("filter_raw_eps", raw.eps));
         }
-        if let Some(raw) = self.wordcount_raw_eps {
-            figures.push(("wordcount_raw_eps", raw));
+        if let Some(raw) = self.wordcount_raw {
+            figures.push(("wordcount_raw_eps", raw.eps));
         }
         figures
     }
@@ -260,14 +285,14 @@ fn measure(
 ) -> Result<Round, BenchError> {
     let (compile_ms, cached_ms) = compile_times(&parts.filter, cache)?;
     let probe = probe_command(&parts.filter, options.instances, Some(cache))?;
-    let filter_eps = events_per_s(&parts.filter, FILTER_CONFIG, options.events, cache)?;
-    let wordcount_eps = events_per_s(&parts.wordcount, "{}", options.events, cache)?;
-    let filter_raw_eps = match &parts.filter_raw {
-        Some(raw) => Some(events_per_s(raw, FILTER_CONFIG, options.events, cache)?),
+    let filter = throughput(&parts.filter, FILTER_CONFIG, options.events, cache)?;
+    let wordcount = throughput(&parts.wordcount, "{}", options.events, cache)?;
+    let filter_raw = match &parts.filter_raw {
+        Some(raw) => Some(throughput(raw, FILTER_CONFIG, options.events, cache)?),
         None => None,
     };
-    let wordcount_raw_eps = match &parts.wordcount_raw {
-        Some(raw) => Some(events_per_s(raw, "{}", options.events, cache)?),
+    let wordcount_raw = match &parts.wordcount_raw {
+        Some(raw) => Some(throughput(raw, "{}", options.events, cache)?),
         None => None,
     };
     let scratch = options.build_dir.join("first-output").join(language);
@@ -276,10 +301,10 @@ fn measure(
         compile_ms,
         cached_ms,
         probe,
-        filter_eps,
-        wordcount_eps,
-        filter_raw_eps,
-        wordcount_raw_eps,
+        filter,
+        wordcount,
+        filter_raw,
+        wordcount_raw,
         first_output_s,
     })
 }
@@ -340,22 +365,37 @@ fn row(
                     .push(value / base);
             }
         }
-        // The SDK's glue: the SDK operator's speed over the hand-written one's, same round.
+        // The SDK's glue: the SDK operator's speed over the hand-written one's, same round,
+        // and the hand-written one's fuel per event over the SDK one's.
         for (name, sdk, raw) in [
-            ("sdk_vs_raw", mine.filter_eps, mine.filter_raw_eps),
-            (
-                "sdk_vs_raw_wordcount",
-                mine.wordcount_eps,
-                mine.wordcount_raw_eps,
-            ),
+            ("sdk_vs_raw", mine.filter, mine.filter_raw),
+            ("sdk_vs_raw_wordcount", mine.wordcount, mine.wordcount_raw),
         ] {
-            if let Some(raw) = raw.filter(|raw| *raw > 0.0) {
-                ratios.entry(name.to_string()).or_default().push(sdk / raw);
+            let Some(raw) = raw else {
+                continue;
+            };
+            if raw.eps > 0.0 {
+                ratios
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(sdk.eps / raw.eps);
+            }
+            if sdk.fuel_per_event > 0.0 {
+                ratios
+                    .entry(format!("{name}_fuel"))
+                    .or_default()
+                    .push(raw.fuel_per_event / sdk.fuel_per_event);
             }
         }
     }
-    let raws: Vec<f64> = runs.iter().filter_map(|r| r.filter_raw_eps).collect();
-    let wordcount_raws: Vec<f64> = runs.iter().filter_map(|r| r.wordcount_raw_eps).collect();
+    let raws: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.filter_raw.map(|t| t.eps))
+        .collect();
+    let wordcount_raws: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.wordcount_raw.map(|t| t.eps))
+        .collect();
     Ok(LanguageRow {
         language: language.to_string(),
         component_bytes: std::fs::metadata(&parts.filter)?.len(),
@@ -363,8 +403,10 @@ fn row(
         cached_ms: pick(&|r| r.cached_ms),
         instantiate_us: pick(&|r| r.probe.p50_us),
         bytes_per_instance: pick(&|r| r.probe.bytes_per_instance),
-        filter_eps: pick(&|r| r.filter_eps),
-        wordcount_eps: pick(&|r| r.wordcount_eps),
+        filter_eps: pick(&|r| r.filter.eps),
+        wordcount_eps: pick(&|r| r.wordcount.eps),
+        filter_fuel_per_event: pick(&|r| r.filter.fuel_per_event),
+        wordcount_fuel_per_event: pick(&|r| r.wordcount.fuel_per_event),
         filter_raw_eps: (!raws.is_empty()).then(|| median(&mut raws.clone())),
         wordcount_raw_eps: (!wordcount_raws.is_empty())
             .then(|| median(&mut wordcount_raws.clone())),
@@ -399,6 +441,10 @@ impl std::fmt::Display for LanguagesReport {
             "SDK/raw wc",
             "1st out s"
         )?;
+        writeln!(
+            f,
+            "  (SDK/raw: events/s, then by fuel per event, raw over SDK: 1.00 is no glue cost)"
+        )?;
         for row in &self.rows {
             let ratio = |name: &str| row.vs_rust.get(name).copied().unwrap_or(0.0);
             let glue = |name: &str| {
@@ -406,6 +452,7 @@ impl std::fmt::Display for LanguagesReport {
                     .get(name)
                     .map_or("-".to_string(), |r| format!("{r:.2}"))
             };
+            let glue = |name: &str| format!("{} {}", glue(name), glue(&format!("{name}_fuel")));
             writeln!(
                 f,
                 "{:<7} {:>9.0} {:>11.0} {:>10.1} {:>9.0} {:>9.0} {:>9.0} ({:>4.2}x) {:>10.0} ({:>5.2}x) {:>13} {:>10} {:>10.2}",
