@@ -77,19 +77,36 @@ pub(crate) fn export_index(component: &wasmtime::component::Component) -> Option
     })
 }
 
-/// The instance's `accumulate` function, if it has one.
+/// The instance's `accumulate` function, if it has one; an error when it has other types
+/// than the contract's (the instance is refused, saying so).
 pub(super) fn lookup(
     store: &mut Store<HostState>,
     instance: &Instance,
     index: Option<&AccumulateIndex>,
-) -> Option<Accumulate> {
-    let index = index?;
-    let func = instance.get_func(&mut *store, index.index)?;
-    Some(Accumulate {
+) -> wasmtime::Result<Option<Accumulate>> {
+    let Some(index) = index else {
+        return Ok(None);
+    };
+    let Some(func) = instance.get_func(&mut *store, index.index) else {
+        return Ok(None);
+    };
+    if index.packed {
+        func.typed::<PackedParams<'_>, PackedResults>(&*store)?;
+    } else {
+        func.typed::<RecordParams<'_, '_>, RecordResults>(&*store)?;
+    }
+    Ok(Some(Accumulate {
         func,
         packed: index.packed,
-    })
+    }))
 }
+
+/// The contract's signature of `windowed.accumulate`.
+type RecordParams<'p, 'e> = (&'p [PaneRef<'e>], &'p [(u32, EventRef<'e>)]);
+type RecordResults = (Result<Vec<Vec<u8>>, OperatorError>,);
+/// The contract's signature of `packed.accumulate`.
+type PackedParams<'a> = (&'a [u8],);
+type PackedResults = (Result<Vec<u8>, OperatorError>,);
 
 /// The accumulators a batch returned, one per pane, in the panes' order: in the one buffer
 /// `packed.accumulate` returned, or one list each from `windowed.accumulate`.
@@ -142,9 +159,9 @@ pub(super) async fn call(
     if accumulate.packed {
         return call_packed(store, accumulate, packed::encode_batch(panes, events)).await;
     }
-    type Params<'p, 'e> = (&'p [PaneRef<'e>], &'p [(u32, EventRef<'e>)]);
-    type Results = (Result<Vec<Vec<u8>>, OperatorError>,);
-    let typed = accumulate.func.typed::<Params<'_, '_>, Results>(&*store)?;
+    let typed = accumulate
+        .func
+        .typed::<RecordParams<'_, '_>, RecordResults>(&*store)?;
     let (result,) = typed.call_async(&mut *store, (panes, events)).await?;
     Ok(result.map(Accumulators::Lists))
 }
@@ -158,7 +175,7 @@ pub(super) async fn call_packed(
 ) -> wasmtime::Result<Result<Accumulators, OperatorError>> {
     let typed = accumulate
         .func
-        .typed::<(&[u8],), (Result<Vec<u8>, OperatorError>,)>(&*store)?;
+        .typed::<PackedParams<'_>, PackedResults>(&*store)?;
     let (result,) = typed.call_async(&mut *store, (batch.as_slice(),)).await?;
     Ok(
         result.and_then(|bytes| match packed::decode_accumulators(&bytes) {

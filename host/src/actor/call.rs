@@ -251,12 +251,14 @@ async fn instantiate(
             ),
             None => None,
         },
-        accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate()),
+        accumulate: super::accumulate::lookup(&mut *store, &instance, cx.module.accumulate())
+            .map_err(exports_mismatch)?,
         packed_process: super::processing::lookup(
             &mut *store,
             &instance,
             cx.module.packed_process(),
-        ),
+        )
+        .map_err(exports_mismatch)?,
         joiner: match cx.module.joiner() {
             Some(indices) => Some(
                 indices

@@ -18,13 +18,22 @@ pub(crate) fn export_index(
     component.get_export_index(Some(&interface), "process")
 }
 
-/// The instance's `packed-process.process`, if its component exports it.
+/// The contract's signature of `packed-process.process`.
+type Params<'a> = (&'a [u8],);
+type Results = (Result<Vec<Event>, OperatorError>,);
+
+/// The instance's `packed-process.process`, if its component exports it; an error when it
+/// has other types than the contract's (the instance is refused, saying so).
 pub(super) fn lookup(
     store: &mut Store<HostState>,
     instance: &Instance,
     index: Option<&ComponentExportIndex>,
-) -> Option<Func> {
-    instance.get_func(&mut *store, index?)
+) -> wasmtime::Result<Option<Func>> {
+    let Some(func) = index.and_then(|index| instance.get_func(&mut *store, index)) else {
+        return Ok(None);
+    };
+    func.typed::<Params<'_>, Results>(&*store)?;
+    Ok(Some(func))
 }
 
 /// Calls `packed-process.process(events)`; the outer error is a trap (or a component whose
@@ -35,7 +44,7 @@ pub(super) async fn call(
     events: &[Event],
 ) -> wasmtime::Result<Result<Vec<Event>, OperatorError>> {
     let batch = packed::encode_events(events);
-    let typed = process.typed::<(&[u8],), (Result<Vec<Event>, OperatorError>,)>(&*store)?;
+    let typed = process.typed::<Params<'_>, Results>(&*store)?;
     let (result,) = typed.call_async(&mut *store, (batch.as_slice(),)).await?;
     Ok(result)
 }
