@@ -93,11 +93,11 @@ fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
 
 /// The batch of `packed-process.process`: its events.
 pub(super) fn encode_events(events: &[Event]) -> Vec<u8> {
-    let refs: Vec<EventRef<'_>> = events.iter().map(EventRef::from).collect();
-    let mut out = Vec::with_capacity(4 + refs.iter().map(event_size).sum::<usize>());
-    put_len(&mut out, refs.len());
-    for event in &refs {
-        put_event(&mut out, event);
+    let size: usize = events.iter().map(|e| event_size(&e.into())).sum();
+    let mut out = Vec::with_capacity(4 + size);
+    put_len(&mut out, events.len());
+    for event in events {
+        put_event(&mut out, &event.into());
     }
     out
 }
