@@ -160,6 +160,8 @@ impl OperatorEngine {
             timers: Vec::new(),
             timers_held: 0,
             log,
+            resident_epoch: None,
+            lost: Vec::new(),
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|host| &mut host.memory);
@@ -266,6 +268,13 @@ pub struct HostState {
     pub timers_held: usize,
     /// Lines logged during the call in progress.
     pub log: OperatorLog,
+    /// The epoch of the pane accumulators this instance keeps, when it keeps every batch of
+    /// that epoch folded (see `time::window::resident`); none for a fresh instance and after
+    /// a failed call.
+    pub resident_epoch: Option<u64>,
+    /// Events whose contributions to their windows could not be restored during the call in
+    /// progress (see `time::window::resident`), with the reason: dead letters.
+    pub lost: Vec<(crate::bindings::Event, String)>,
 }
 
 impl WasiView for HostState {
