@@ -55,8 +55,10 @@ impl OperatorEngine {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         // Slices are also bounded in wall time when the host ticks the epoch (see
-        // `Limits::slice_micros`).
-        config.epoch_interruption(true);
+        // `Limits::slice_micros`). The epoch checks are compiled into every loop and function
+        // entry, where in tight loops they take about a third of the time, so only when there
+        // is such a bound: without one the epoch is never ticked and no check could fire.
+        config.epoch_interruption(limits.slice_micros > 0);
         let engine = Engine::new(&config).map_err(EngineSetupError)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(EngineSetupError)?;
