@@ -32,10 +32,10 @@ pub enum CallInput {
         /// What the operator does with a batch.
         kind: BatchKind,
     },
-    /// A pane whose window the watermark passed: `fire`.
+    /// Panes whose windows the watermark passed: `fire`, one after another in one call.
     Fire {
-        /// The pane.
-        pane: PaneKey,
+        /// The panes, in the order they fire.
+        panes: Vec<PaneKey>,
         /// The context of the watermark that made it due.
         context: PriorityContext,
     },
@@ -366,9 +366,11 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
     let panic = host.log.flush();
     let txn = std::mem::take(&mut host.txn);
     let timers = std::mem::take(&mut host.timers);
-    if let CallInput::Fire { pane, .. } = &input {
+    if let CallInput::Fire { panes, .. } = &input {
         // Fired, successfully or not: a failing pane goes to the dead letters once.
-        host.held.windows.mark_fired(pane);
+        for pane in panes {
+            host.held.windows.mark_fired(pane);
+        }
     }
     let result = match outcome {
         Ok(Ok((events, update))) => match check_output(&events, &cx.limits).and_then(|bytes| {
@@ -501,7 +503,7 @@ async fn call_guest(
         } => joining::join(store, exports, batch.events(), sides)
             .await
             .map(|r| r.map(|(out, plan)| (out, Some(HeldUpdate::Join(plan))))),
-        CallInput::Fire { pane, .. } => windowing::fire(store, exports, pane)
+        CallInput::Fire { panes, .. } => windowing::fire(store, exports, panes)
             .await
             .map(|r| r.map(|out| (out, None))),
     }

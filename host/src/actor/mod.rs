@@ -76,10 +76,12 @@ enum Due {
         key: Option<Vec<u8>>,
         context: PriorityContext,
     },
-    /// A window pane whose end the watermark passed.
+    /// A window pane whose end the watermark passed; `alone` when it fires in a call of its
+    /// own (firing it with others failed).
     Pane {
         pane: PaneKey,
         context: PriorityContext,
+        alone: bool,
     },
 }
 
@@ -285,8 +287,26 @@ impl Actor {
                 Some(Due::Timer { time, key, context }) => {
                     return Some(CallInput::Timer { key, time, context });
                 }
-                Some(Due::Pane { pane, context }) => {
-                    return Some(CallInput::Fire { pane, context });
+                Some(Due::Pane {
+                    pane,
+                    context,
+                    alone,
+                }) => {
+                    // Panes made due by the same watermark fire together, up to a batch.
+                    let mut panes = vec![pane];
+                    while !alone
+                        && panes.len() < self.cx.limits.batch_size.max(1)
+                        && let Some(Due::Pane {
+                            context: next,
+                            alone: false,
+                            ..
+                        }) = self.due.front()
+                        && *next == context
+                        && let Some(Due::Pane { pane, .. }) = self.due.pop_front()
+                    {
+                        panes.push(pane);
+                    }
+                    return Some(CallInput::Fire { panes, context });
                 }
                 None => {}
             }
@@ -440,8 +460,11 @@ impl Actor {
             for pane in &due {
                 windows.mark_fired(pane);
             }
-            self.due
-                .extend(due.into_iter().map(|pane| Due::Pane { pane, context }));
+            self.due.extend(due.into_iter().map(|pane| Due::Pane {
+                pane,
+                context,
+                alone: false,
+            }));
         }
         // Panes and join buffers that expired, and timers that fired, are held no more.
         self.settle();

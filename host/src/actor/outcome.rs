@@ -128,7 +128,24 @@ impl Actor {
                             self.dead_letter(Some(event), None, &reason);
                         }
                     }
-                    CallInput::Fire { pane, .. } => {
+                    CallInput::Fire { panes, context } if panes.len() > 1 => {
+                        tracing::debug!(
+                            operator = &*self.label,
+                            "firing {} panes failed ({reason}); firing them one by one",
+                            panes.len()
+                        );
+                        for pane in panes.into_iter().rev() {
+                            self.due.push_front(Due::Pane {
+                                pane,
+                                context,
+                                alone: true,
+                            });
+                        }
+                    }
+                    CallInput::Fire { panes, .. } => {
+                        let Some(pane) = panes.first() else {
+                            return;
+                        };
                         let reason = format!(
                             "window [{}, {}) failed to fire: {reason}",
                             pane.start, pane.end

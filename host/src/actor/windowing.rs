@@ -274,11 +274,12 @@ async fn accumulators_before(
     Ok(Ok((accs_before, refire)))
 }
 
-/// Fires one pane: the guest turns its accumulator into output.
+/// Fires panes one after another: the guest turns each accumulator into output. The first
+/// failure fails the call (the actor fires the panes again one by one).
 pub(super) async fn fire(
     store: &mut Store<HostState>,
     exports: &Exports,
-    pane: &PaneKey,
+    panes: &[PaneKey],
 ) -> Outcome<Vec<Event>> {
     let windowed = match exported(exports) {
         Ok(windowed) => windowed,
@@ -287,16 +288,24 @@ pub(super) async fn fire(
     if let (Some(accumulate), Some(def)) = (exports.accumulate, store.data().window) {
         resident::flush(&mut *store, accumulate, accumulate.resident(), &def).await?;
     }
-    let Some(acc) = store
-        .data()
-        .held
-        .windows
-        .get(pane)
-        .and_then(|p| p.acc().map(<[u8]>::to_vec))
-    else {
-        return Ok(Ok(Vec::new()));
-    };
-    windowed
-        .call_fire(&mut *store, pane.key.as_deref(), pane.window(), &acc)
-        .await
+    let mut out = Vec::new();
+    for pane in panes {
+        let Some(acc) = store
+            .data()
+            .held
+            .windows
+            .get(pane)
+            .and_then(|p| p.acc().map(<[u8]>::to_vec))
+        else {
+            continue;
+        };
+        match windowed
+            .call_fire(&mut *store, pane.key.as_deref(), pane.window(), &acc)
+            .await?
+        {
+            Ok(events) => out.extend(events),
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+    Ok(Ok(out))
 }
