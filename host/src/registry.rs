@@ -31,7 +31,7 @@ pub struct OperatorModule {
     joiner: Option<JoinerIndices>,
     /// Where `upgrader.upgrade-state` and `packed-upgrader.upgrade-states` are, if the
     /// component exports either.
-    upgrader: Option<crate::actor::ConverterIndex>,
+    upgrader: Option<Box<crate::actor::ConverterIndex>>,
     /// Where `packed-process.process` is, if the component exports it.
     packed_process: Option<ComponentExportIndex>,
 }
@@ -95,7 +95,7 @@ impl OperatorModule {
 
     /// Where the state conversion exports are, if the component has them.
     pub(crate) fn upgrader(&self) -> Option<&crate::actor::ConverterIndex> {
-        self.upgrader.as_ref()
+        self.upgrader.as_deref()
     }
 
     /// True when the component converts the state earlier versions wrote (it exports
@@ -109,7 +109,7 @@ impl OperatorModule {
     pub fn converts_state_in_batches(&self) -> bool {
         self.upgrader
             .as_ref()
-            .is_some_and(crate::actor::ConverterIndex::is_packed)
+            .is_some_and(|index| index.is_packed())
     }
 
     /// The same module converting state one key per call (`upgrader.upgrade-state`) even
@@ -118,7 +118,7 @@ impl OperatorModule {
         self.upgrader = self
             .upgrader
             .as_ref()
-            .map(crate::actor::ConverterIndex::per_key_only);
+            .map(|index| Box::new(index.per_key_only()));
         self
     }
 
@@ -420,7 +420,7 @@ fn from_component(
         windowed,
         accumulate,
         joiner,
-        upgrader: crate::actor::ConverterIndex::of(component),
+        upgrader: crate::actor::ConverterIndex::of(component).map(Box::new),
         packed_process: crate::actor::packed_process_export(component),
     })
 }

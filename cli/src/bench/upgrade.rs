@@ -270,7 +270,9 @@ pub fn run(operators: &Path, keys: u64, rounds: usize) -> Result<UpgradeReport, 
     let load = |path: &Path| OperatorModule::load_file(host.engine(), path);
     let versions = [load(&v2)?, load(&v1)?];
     // Names that say which is which (the second's from-version has `v3` in it).
-    let per_key = load(&v3)?.named("wordcount-v3/per-key").converting_per_key();
+    let per_key = load(&v3)?
+        .named("wordcount-v3/per-key")
+        .converting_per_key();
     let batched = load(&v3)?.named("wordcount-v3/batched");
     let counted = |monitor: &JobMonitor| {
         monitor
