@@ -7,6 +7,7 @@
 //! - [`flink`]: cameo against Flink on a job both compute exactly.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
+//! - [`kernels`]: the `compute-kernel` kernels as a guest and natively, on the same bytes.
 //! - [`languages`]: the same operators in Rust, Python, JavaScript and C: size, compile
 //!   time, instantiation, memory, events/s, time to first output, SDK glue.
 //! - [`latency`]: latency distributions and p99 over time from the host's histograms.
@@ -32,6 +33,7 @@ pub mod checkpoint;
 pub mod density;
 pub mod flink;
 pub mod hostile;
+pub mod kernels;
 pub mod languages;
 pub mod latency;
 pub mod overhead;
@@ -99,6 +101,9 @@ pub enum BenchError {
     /// A `cameo` process the benchmark ran failed.
     #[error("{0}")]
     Run(String),
+    /// A benchmark's own check of what it measured failed.
+    #[error("{0}")]
+    Check(String),
 }
 
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`
