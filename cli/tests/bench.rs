@@ -350,10 +350,10 @@ fn upgrade_measures_the_pause_and_the_other_operators_latency_during_and_between
         report["pause_ms"]["max"].as_f64().unwrap() > 0.0,
         "{report}"
     );
-    assert!(
-        report["converting_pause_ms"].as_f64().unwrap() > 0.0,
-        "{report}"
-    );
+    for converting in ["converting_pause_ms", "converting_per_key_pause_ms"] {
+        assert!(report[converting].as_f64().unwrap() > 0.0, "{report}");
+    }
+    assert_eq!(report["errors"], 0, "{report}");
     for sink in ["others_ms", "upgraded_ms"] {
         let outputs = &report[sink]["outputs"];
         assert!(outputs[0].as_u64().unwrap() > 0, "between: {report}");

@@ -217,6 +217,20 @@ fn the_console_shows_a_tenants_jobs_live_chart_versions_and_logs_and_hides_actio
         "a latency line",
         "return document.querySelector('#chart polyline.p99') !== null",
     );
+    // One operator's end-to-end latency, from the series' per-operator figures: the chart
+    // draws a line only from samples that have them.
+    browser.script(
+        "const s = document.getElementById('chart-of'); s.value = 'big'; s.onchange(); return 0",
+    );
+    browser.wait_for(
+        "the operator's end-to-end latency line",
+        "return document.getElementById('chart-of').value === 'big' \
+         && document.querySelector('#chart polyline.p99') !== null",
+    );
+    browser.screenshot(&shots.join("job-operator-latency.png"));
+    browser.script(
+        "const s = document.getElementById('chart-of'); s.value = ''; s.onchange(); return 0",
+    );
     browser.wait_for(
         "the operator's calls",
         "return Number(document.querySelector('#operators tr[data-operator=big] td:nth-child(4)').textContent) > 0",

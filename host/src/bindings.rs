@@ -33,6 +33,9 @@ pub const JOINER_INTERFACE: &str = "cameo:operator/joiner@0.1.0";
 /// converts the state an earlier one wrote (`wit/0.2.0`); looked up by name, since it adds
 /// no types of its own.
 pub const UPGRADER_INTERFACE: &str = "cameo:operator/upgrader@0.2.0";
+/// The interface of the contract's version 0.2.0 through which a new version converts many
+/// entries of state per call, in one buffer (`wit/0.2.0/upgrader.wit`); looked up by name.
+pub const PACKED_UPGRADER_INTERFACE: &str = "cameo:operator/packed-upgrader@0.2.0";
 /// The interface of the contract's version 0.2.0 through which a windowed operator takes its
 /// batches as one buffer (`wit/0.2.0/packed.wit`); looked up by name, like the upgrader.
 pub const PACKED_INTERFACE: &str = "cameo:operator/packed@0.2.0";

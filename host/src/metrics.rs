@@ -292,6 +292,19 @@ impl JobMetrics {
             .collect()
     }
 
+    /// The end-to-end latencies of the events each operator took in so far (from the
+    /// source's ingest to the end of the call that took the event in), as cumulative
+    /// histograms over `bounds_us`, by operator label.
+    pub fn reached_buckets(&self, bounds_us: &[u64]) -> BTreeMap<String, LatencyBuckets> {
+        let Ok(operators) = self.operators.lock() else {
+            return BTreeMap::new();
+        };
+        operators
+            .iter()
+            .map(|(name, tally)| (name.clone(), tally.reached.buckets(bounds_us)))
+            .collect()
+    }
+
     /// Counts a failed input of `operator` (or source) and keeps the reason if few were kept
     /// so far.
     pub fn add_error(&self, operator: &str, reason: &str) {

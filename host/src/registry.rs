@@ -30,8 +30,9 @@ pub struct OperatorModule {
     /// modules are moved by value, and only windowed ones have it).
     accumulate: Option<Box<crate::actor::AccumulateIndex>>,
     joiner: Option<JoinerIndices>,
-    /// Where `upgrader.upgrade-state` is, if the component exports it.
-    upgrader: Option<ComponentExportIndex>,
+    /// Where `upgrader.upgrade-state` and `packed-upgrader.upgrade-states` are, if the
+    /// component exports either.
+    upgrader: Option<Box<crate::actor::ConverterIndex>>,
     /// Where `packed-process.process` is, if the component exports it.
     packed_process: Option<ComponentExportIndex>,
 }
@@ -93,15 +94,33 @@ impl OperatorModule {
         self.joiner.as_ref()
     }
 
-    /// Where `upgrader.upgrade-state` is, if the component exports it.
-    pub(crate) fn upgrader(&self) -> Option<&ComponentExportIndex> {
-        self.upgrader.as_ref()
+    /// Where the state conversion exports are, if the component has them.
+    pub(crate) fn upgrader(&self) -> Option<&crate::actor::ConverterIndex> {
+        self.upgrader.as_deref()
     }
 
     /// True when the component converts the state earlier versions wrote (it exports
-    /// `cameo:operator/upgrader@0.2.0`).
+    /// `cameo:operator/upgrader@0.2.0` or `cameo:operator/packed-upgrader@0.2.0`).
     pub fn converts_state(&self) -> bool {
         self.upgrader.is_some()
+    }
+
+    /// True when the component converts state in batches (it exports
+    /// `cameo:operator/packed-upgrader@0.2.0`, which the host then prefers).
+    pub fn converts_state_in_batches(&self) -> bool {
+        self.upgrader
+            .as_ref()
+            .is_some_and(|index| index.is_packed())
+    }
+
+    /// The same module converting state one key per call (`upgrader.upgrade-state`) even
+    /// when it also exports the batched form: to compare the two on the same state.
+    pub fn converting_per_key(mut self) -> Self {
+        self.upgrader = self
+            .upgrader
+            .as_ref()
+            .map(|index| Box::new(index.per_key_only()));
+        self
     }
 
     /// Why the module cannot run an operator with a window (`window`) or a join (`join`):
@@ -403,7 +422,7 @@ fn from_component(
         windowed,
         accumulate,
         joiner,
-        upgrader: crate::actor::upgrade_state_export(component),
+        upgrader: crate::actor::ConverterIndex::of(component).map(Box::new),
         packed_process: crate::actor::packed_process_export(component),
     })
 }

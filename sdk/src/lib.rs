@@ -41,7 +41,9 @@
 //! - [`JoinOperator`] and [`export_joiner!`]: operators that turn the pairs of a host-managed
 //!   join into events.
 //! - [`UpgradeState`] and [`export_upgradable!`]: operators that convert the state an earlier
-//!   version wrote when a running job switches to them (the contract's version 0.2.0).
+//!   version wrote when a running job switches to them (the contract's version 0.2.0); the
+//!   private `upgrade_batch` module converts a batch of entries in one call with the same
+//!   method (`packed-upgrader`).
 //! - [`Event`], [`Header`], [`Config`], [`Error`] and [`Result`]: the data the host and the
 //!   operator exchange, with helpers for JSON values and configuration fields
 //!   ([`Event::json_field`] reads one field in a single checking pass over the bytes, the
@@ -122,6 +124,27 @@ pub mod bindings {
             export_macro_name: "__export_upgrader_raw",
             default_bindings_module: "cameo_sdk::bindings::upgrader_world",
             additional_derives: [PartialEq, Eq],
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
+    /// The `packed-upgrader` export of the contract's version 0.2.0 (`upgrade-state` for a
+    /// batch of entries in one buffer), added beside `upgrader` by `export_upgradable!`.
+    pub mod packed_upgrader_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-packed-upgrader;
+
+                world packed-upgrader-export {
+                    export cameo:operator/packed-upgrader@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_packed_upgrader_raw",
+            default_bindings_module: "cameo_sdk::bindings::packed_upgrader_world",
             with: {
                 "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
             },
@@ -229,6 +252,7 @@ mod resident;
 pub mod state;
 pub mod timers;
 mod upgrade;
+mod upgrade_batch;
 mod window;
 
 #[doc(hidden)]

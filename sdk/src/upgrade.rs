@@ -13,7 +13,9 @@ use crate::operator::Operator;
 ///
 /// When the host switches a running operator to this version, it calls
 /// [`UpgradeState::upgrade_state`] once per key of the instance's state, after `init` and
-/// before any input: the conversion is eager, and all of it is applied together.
+/// before any input: the conversion is eager, and all of it is applied together. The keys
+/// come in batches (the macro also exports `cameo:operator/packed-upgrader@0.2.0`, which
+/// converts many entries per call with this same method).
 ///
 /// ```
 /// use cameo_sdk::{Config, Event, Operator, Output, Result, UpgradeState};
@@ -65,7 +67,7 @@ impl<T: UpgradeState> upgrader::Guest for Adapter<T> {
 }
 
 /// Exports a type implementing [`Operator`] and [`UpgradeState`] as the component's
-/// `handler` and `upgrader` (of the contract's version 0.2.0).
+/// `handler`, `upgrader` and `packed-upgrader` (the last two of the contract's version 0.2.0).
 ///
 /// Use it once per operator crate, at module level, instead of
 /// [`export_operator!`](crate::export_operator).
@@ -79,6 +81,9 @@ macro_rules! export_upgradable {
             );
             $crate::bindings::upgrader_world::__export_upgrader_raw!(
                 __CameoUpgradableOperator with_types_in $crate::bindings::upgrader_world
+            );
+            $crate::bindings::packed_upgrader_world::__export_packed_upgrader_raw!(
+                __CameoUpgradableOperator with_types_in $crate::bindings::packed_upgrader_world
             );
         };
     };

@@ -4,7 +4,8 @@
 //! the last minutes, and percentiles are of one interval, not of the whole run.
 //!
 //! A sample holds counts of the interval (events, deadline misses, calls, fuel, failures,
-//! restarts) and the p50/p99 of the latencies recorded in it, read from the difference of
+//! restarts) and the p50/p99 of the latencies recorded in it (the job's end to end; per
+//! operator, its calls' wall-clock time and the end-to-end latency of the events it took in), read from the difference of
 //! two cumulative histograms. Rings live in memory only: a restarted server starts them
 //! again, and a job's ring is dropped when the job stops running.
 
@@ -61,6 +62,9 @@ pub struct OperatorSample {
     pub deadline_misses: u64,
     /// Wall-clock time of its calls, parked time included.
     pub call_ms: Option<Percentiles>,
+    /// End-to-end latency of the events it took in: from the source's ingest to the end of
+    /// the call that took each in.
+    pub latency_ms: Option<Percentiles>,
 }
 
 /// What a job did in one interval.
@@ -99,6 +103,7 @@ struct OperatorTotals {
     restarts: u64,
     deadline_misses: u64,
     call_times: LatencyBuckets,
+    latency: LatencyBuckets,
 }
 
 /// One job's ring and the totals of its last sample.
@@ -173,6 +178,7 @@ impl Series {
 fn totals_of(id: &str, monitor: &JobMonitor, bounds: &[u64]) -> Totals {
     let summary = monitor.summary();
     let mut call_times = monitor.call_buckets(bounds);
+    let mut latencies = monitor.operator_latency_buckets(bounds);
     let prefix = format!("{id}/");
     let operators = summary
         .operators
@@ -187,6 +193,7 @@ fn totals_of(id: &str, monitor: &JobMonitor, bounds: &[u64]) -> Totals {
                 restarts: stats.restarts,
                 deadline_misses: stats.deadline_misses,
                 call_times: call_times.remove(label).unwrap_or_default(),
+                latency: latencies.remove(label).unwrap_or_default(),
             };
             (name, totals)
         })
@@ -218,6 +225,7 @@ fn difference(before: &Totals, now: &Totals, t_ms: u64) -> Sample {
                 restarts: now.restarts.saturating_sub(before.restarts),
                 deadline_misses: now.deadline_misses.saturating_sub(before.deadline_misses),
                 call_ms: interval_percentiles(&before.call_times, &now.call_times),
+                latency_ms: interval_percentiles(&before.latency, &now.latency),
             };
             (name.clone(), sample)
         })
@@ -309,6 +317,41 @@ mod tests {
         };
         let sample = difference(&totals(3), &totals(10), 1);
         assert_eq!(sample.operators["count"].deadline_misses, 7);
+    }
+
+    #[test]
+    fn an_operators_end_to_end_latency_is_of_the_interval_and_apart_from_its_call_time() {
+        let bounds = [1_000, 10_000, 100_000];
+        let totals = |calls: [u64; 3], reached: [u64; 3]| Totals {
+            operators: BTreeMap::from([(
+                "count".to_string(),
+                OperatorTotals {
+                    call_times: buckets(&bounds, &calls),
+                    latency: buckets(&bounds, &reached),
+                    ..OperatorTotals::default()
+                },
+            )]),
+            ..Totals::default()
+        };
+        // Calls under 1 ms throughout; the events they took in waited 10 to 100 ms in the
+        // interval, after 50 under 1 ms before it.
+        let sample = difference(
+            &totals([10, 10, 10], [50, 50, 50]),
+            &totals([20, 20, 20], [50, 50, 150]),
+            1,
+        );
+        let count = &sample.operators["count"];
+        let call = count.call_ms.unwrap();
+        let latency = count.latency_ms.unwrap();
+        assert!(call.p99 <= 1.0, "{call:?}");
+        assert!((10.0..=100.0).contains(&latency.p50), "{latency:?}");
+        assert!(latency.p99 > 90.0, "{latency:?}");
+        let idle = difference(
+            &totals([20, 20, 20], [50, 50, 150]),
+            &totals([20, 20, 20], [50, 50, 150]),
+            2,
+        );
+        assert_eq!(idle.operators["count"].latency_ms, None, "nothing new");
     }
 
     #[test]

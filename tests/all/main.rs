@@ -22,6 +22,7 @@ mod shadow;
 mod slices;
 mod support;
 mod upgrade;
+mod upgrade_conversion;
 mod window_conformance;
 mod windows;
 mod wordcount;

@@ -224,7 +224,7 @@ impl CallContext {
 async fn instantiate(
     store: &mut Store<HostState>,
     cx: &CallContext,
-) -> Result<(Exports, Option<wasmtime::component::Func>), NoInstance> {
+) -> Result<(Exports, Option<super::converting::Converter>), NoInstance> {
     let name = cx.name();
     let no_fuel =
         |e: wasmtime::Error| NoInstance::Fatal(format!("{name}: could not set fuel: {e:#}"));
@@ -277,7 +277,7 @@ async fn instantiate(
     let upgrade_state = cx
         .module
         .upgrader()
-        .and_then(|index| instance.get_func(&mut *store, index));
+        .and_then(|index| index.lookup(&mut *store, &instance));
     match init {
         Ok(Ok(())) => Ok((bindings, upgrade_state)),
         Ok(Err(err)) => Err(NoInstance::Fatal(format!(
@@ -343,8 +343,10 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         };
     }
     let outcome = match (&cx.convert_from, upgrade_state) {
-        (Some(from), Some(func)) => {
-            match super::converting::convert(&mut store, func, from, &cx.limits).await {
+        (Some(from), Some(converter)) => {
+            let module = cx.module.name();
+            match super::converting::convert(&mut store, converter, module, from, &cx.limits).await
+            {
                 Ok(()) => {
                     if let Err(err) = prepare(&mut store, &cx.limits) {
                         Err(err)
@@ -352,11 +354,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
                         call_guest(&mut store, &bindings, &input).await
                     }
                 }
-                Err(trap) => Err(trap.context(format!(
-                    "upgrade-state of {} trapped converting the state of {from}; the state \
-                     stays as {from} wrote it",
-                    cx.module.name()
-                ))),
+                Err(refused) => Err(refused),
             }
         }
         _ => call_guest(&mut store, &bindings, &input).await,

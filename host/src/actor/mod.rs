@@ -27,7 +27,7 @@ pub(crate) use processing::export_index as packed_process_export;
 pub mod call;
 mod checkpointing;
 mod converting;
-pub(crate) use converting::export_index as upgrade_state_export;
+pub(crate) use converting::ConverterIndex;
 pub mod failure;
 mod instance;
 mod joining;

@@ -87,6 +87,13 @@ impl JobMonitor {
         self.metrics.call_buckets(bounds_us)
     }
 
+    /// The end-to-end latencies of the events each operator took in so far (from the
+    /// source's ingest to the end of the call that took the event in), as cumulative
+    /// histograms over `bounds_us`, by operator label (`job/operator`).
+    pub fn operator_latency_buckets(&self, bounds_us: &[u64]) -> BTreeMap<String, LatencyBuckets> {
+        self.metrics.reached_buckets(bounds_us)
+    }
+
     /// How deep each operator instance's mailbox is now, by instance label (`job/operator`,
     /// or `job/operator#N` when it has several).
     pub fn mailbox_depths(&self) -> Vec<(String, MailboxDepth)> {

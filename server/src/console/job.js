@@ -68,17 +68,26 @@ async function refreshSeries(job) {
   const select = $("chart-of");
   for (const name of Object.keys(job.operators || {})) {
     if (![...select.options].some((o) => o.value === name)) {
-      select.appendChild(new Option("operator " + name + ": call time, deadline misses downstream", name));
+      select.appendChild(new Option("operator " + name +
+        ": end to end (ingest to the end of its call), deadline misses downstream", name));
+      select.appendChild(new Option("operator " + name +
+        ": its calls' time, deadline misses downstream", CALL_TIME + name));
     }
   }
   drawSelected();
 }
 
+// The chart's choice for an operator's call time is its name after this prefix; the name
+// alone is the operator's end-to-end latency.
+const CALL_TIME = "call:";
+
 function drawSelected() {
-  const of = $("chart-of").value;
+  const chosen = $("chart-of").value;
+  const callTime = chosen.startsWith(CALL_TIME);
+  const of = callTime ? chosen.slice(CALL_TIME.length) : chosen;
   const points = view.samples.map((s) => {
     const operator = (s.operators || {})[of] || {};
-    const latency = of === "" ? s.latency_ms : operator.call_ms;
+    const latency = of === "" ? s.latency_ms : callTime ? operator.call_ms : operator.latency_ms;
     return { p50: latency ? latency.p50 : null, p99: latency ? latency.p99 : null,
       misses: of === "" ? s.deadline_misses : (operator.deadline_misses || 0) };
   });

@@ -214,16 +214,18 @@ pub enum BenchCommand {
         /// Keys of state the operator holds.
         #[arg(long, default_value_t = 100_000)]
         keys: u64,
-        /// Upgrades between two versions (then one to a version that converts every key).
+        /// Upgrades between two versions (then two to a version that converts every key: one
+        /// key per call, then in batches).
         #[arg(long, default_value_t = 20)]
         rounds: usize,
         /// The example operators' directory.
         #[arg(long, default_value = "example-operators/rust")]
         operators: PathBuf,
         /// Print the report as JSON: {"keys", "rounds", "pause_ms": {"p50", "p99", "max"},
-        /// "converting_pause_ms", "others_ms": {"outside_p99", "during_p99", "during_max",
-        /// "ratio", "outputs"}, "upgraded_ms" (the same), "goal": {"pause_under_50ms",
-        /// "others_within_2x"}, "events_before"}.
+        /// "converting_pause_ms" (in batches), "converting_per_key_pause_ms",
+        /// "converting_ratio" (per key / batches), "others_ms": {"outside_p99",
+        /// "during_p99", "during_max", "ratio", "outputs"}, "upgraded_ms" (the same), "goal":
+        /// {"pause_under_50ms", "others_within_2x"}, "events_before", "errors"}.
         #[arg(long)]
         json: bool,
     },

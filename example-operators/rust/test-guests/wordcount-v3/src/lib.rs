@@ -1,7 +1,10 @@
 //! `wordcount-v3`: a third version of `wordcount` for upgrade tests, whose state changed
 //! shape: it keeps each count as decimal text (`"42"`), where the versions before it kept 8
 //! bytes little-endian. It exports `upgrader` (the contract's version 0.2.0), which converts
-//! a count the earlier versions wrote; a value it cannot read fails the conversion of that key.
+//! a count the earlier versions wrote; a value it cannot read fails the conversion of that
+//! key. A count written by a version whose name has `v3` in it (this one, loaded under another
+//! name) is read as decimal text and written again; the key `convtrap` makes the conversion
+//! trap (a panic), for tests of a conversion that cannot finish.
 //! It counts every occurrence once, like `wordcount`, and tags what it emits:
 //! `{"word": w, "count": n, "version": 3}`.
 //!
@@ -52,10 +55,21 @@ impl Operator for WordCountV3 {
 impl UpgradeState for WordCountV3 {
     fn upgrade_state(
         &mut self,
-        _from_version: &str,
+        from_version: &str,
         key: &[u8],
         value: Vec<u8>,
     ) -> Result<Option<Vec<u8>>> {
+        if key == b"convtrap" {
+            panic!("asked to trap converting `convtrap`");
+        }
+        if from_version.contains("v3") {
+            // Written by this version (under another name): read and written again.
+            let count = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|text| text.parse::<u64>().ok())
+                .ok_or_else(|| Error::failed("not a decimal count"))?;
+            return Ok(Some(count.to_string().into_bytes()));
+        }
         let bytes: [u8; 8] = value.as_slice().try_into().map_err(|_| {
             Error::failed(format!(
                 "the count of {:?} holds {} bytes, not the 8 of an earlier version",
