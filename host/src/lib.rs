@@ -111,7 +111,7 @@ pub use metrics::{
     SinkStats,
 };
 pub use registry::{LoadError, OperatorModule};
-pub use sched::executor::TenantSchedStats;
+pub use sched::executor::{PassedOver, TenantSchedStats};
 pub use sched::{PolicyKind, UnknownPolicy};
 pub use state::checkpoint::CheckpointStats;
 

@@ -7,7 +7,7 @@
 //! host's memory than its share.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cameo_host::{BudgetConfig, Host, JobSpec, PolicyKind, RunOptions};
@@ -55,6 +55,26 @@ pub struct HeldCostReport {
     pub charged_per_entry: f64,
     /// Resident bytes per entry.
     pub rss_per_entry: f64,
+    /// Resident bytes gained per charged byte gained, from the first sample past a fifth of
+    /// the peak charge to the peak: the cost of each further entry, without what starting the
+    /// job (compiling the module, making the instance) left resident.
+    pub marginal_rss_per_charged: f64,
+}
+
+/// Resident growth over charged growth from the first sample past a fifth of the peak charge
+/// to the sample of the peak charge.
+fn marginal(samples: &[(u64, u64)]) -> f64 {
+    let Some(peak) = samples.iter().copied().max_by_key(|(charged, _)| *charged) else {
+        return 0.0;
+    };
+    let Some(low) = samples
+        .iter()
+        .copied()
+        .find(|(charged, _)| *charged >= peak.0 / 5)
+    else {
+        return 0.0;
+    };
+    peak.1.saturating_sub(low.1) as f64 / peak.0.saturating_sub(low.0).max(1) as f64
 }
 
 /// The process's resident memory now (VmRSS), bytes.
@@ -114,21 +134,19 @@ pub fn run(options: &HeldCostOptions) -> Result<HeldCostReport, BenchError> {
     let job = host.submit(&parsed)?;
     host.start()?;
     let host = Arc::new(host);
-    let (peak_charged, peak_rss) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let done = Arc::new(AtomicBool::new(false));
     let progress = ProgressBar::new_spinner().with_message("held-cost");
     let sampler = {
-        let (host, charged, resident, done) = (
-            Arc::clone(&host),
-            Arc::clone(&peak_charged),
-            Arc::clone(&peak_rss),
-            Arc::clone(&done),
-        );
+        let (host, samples, done) = (Arc::clone(&host), Arc::clone(&samples), Arc::clone(&done));
         std::thread::spawn(move || {
+            let mut taken = Vec::new();
             while !done.load(Ordering::Acquire) {
-                charged.fetch_max(host.memory_used(), Ordering::AcqRel);
-                resident.fetch_max(rss(), Ordering::AcqRel);
+                taken.push((host.memory_used(), rss()));
                 std::thread::sleep(Duration::from_millis(2));
+            }
+            if let Ok(mut samples) = samples.lock() {
+                *samples = taken;
             }
         })
     };
@@ -147,8 +165,14 @@ pub fn run(options: &HeldCostOptions) -> Result<HeldCostReport, BenchError> {
             summary.error_samples.first().map_or("", String::as_str)
         )));
     }
-    let charged = peak_charged.load(Ordering::Acquire);
-    let growth = peak_rss.load(Ordering::Acquire).saturating_sub(baseline);
+    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let charged = samples.iter().map(|(c, _)| *c).max().unwrap_or(0);
+    let growth = samples
+        .iter()
+        .map(|(_, r)| *r)
+        .max()
+        .unwrap_or(0)
+        .saturating_sub(baseline);
     let entries = events * PER_EVENT;
     Ok(HeldCostReport {
         held: options.held,
@@ -158,6 +182,7 @@ pub fn run(options: &HeldCostOptions) -> Result<HeldCostReport, BenchError> {
         rss_per_charged: growth as f64 / charged.max(1) as f64,
         charged_per_entry: charged as f64 / entries as f64,
         rss_per_entry: growth as f64 / entries as f64,
+        marginal_rss_per_charged: marginal(&samples),
     })
 }
 
@@ -177,6 +202,10 @@ impl std::fmt::Display for HeldCostReport {
             mib(self.peak_rss_growth_bytes),
             self.rss_per_entry
         )?;
-        writeln!(f, "resident per charged byte: {:.2}", self.rss_per_charged)
+        writeln!(
+            f,
+            "resident per charged byte: {:.2} overall, {:.2} per further entry",
+            self.rss_per_charged, self.marginal_rss_per_charged
+        )
     }
 }
