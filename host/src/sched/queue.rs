@@ -261,7 +261,7 @@ impl RunQueue {
     /// queued, so a tenant's own other tasks count too.
     pub fn passed_over(&mut self, (ns, fuel): (u64, u64)) {
         for (tenant, heap) in self.per_tenant.iter_mut().enumerate() {
-            if !heap.peek().is_some_and(|((demoted, _, _), _)| !demoted) {
+            if heap.peek().is_none_or(|((demoted, _, _), _)| demoted) {
                 continue;
             }
             if let Some(share) = self.shares.shares.get_mut(tenant) {
