@@ -128,7 +128,7 @@ pub mod internals {
         ActorSnapshot, Checkpoint, CheckpointError, CheckpointStore,
     };
     pub use crate::state::{Held, KeyedState, StateTxn, TenantState};
-    pub use crate::time::window::{PaneKey, WindowDef, WindowKind};
+    pub use crate::time::window::{Lateness, PaneKey, WindowDef, WindowKind};
     pub use crate::time::{InputWatermarks, TimerQueue};
 
     /// A fresh store for an instance labelled `label` charging `accounts`, holding nothing
