@@ -91,12 +91,14 @@ fn env_path(name: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{name} is not set; run this through cargo"))
 }
 
-/// Tells cargo to run this script again when a guest's inputs change: the SDK, the WIT
-/// contract, and the guest workspace except its own `target` directory.
+/// Tells cargo to run this script again when a guest's inputs change: the SDK, the compute
+/// kernels, the WIT contract, and the guest workspace except its own `target` directory.
 fn watch(repo: &Path, guests: &Path) -> Result<(), String> {
     let mut paths = vec![
         repo.join("sdk").join("Cargo.toml"),
         repo.join("sdk").join("src"),
+        // Compiled into the `compute` guest as well as natively.
+        repo.join("bench").join("compute-kernel"),
         repo.join("wit"),
         repo.join("rust-toolchain.toml"),
     ];

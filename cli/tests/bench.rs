@@ -160,6 +160,12 @@ fn overhead_measures_every_batch_size_and_slicing_mode() {
         "20",
         "--iterations",
         "2000",
+        "--kernel-events",
+        "20",
+        "--checksum-rounds",
+        "3",
+        "--matrix-rounds",
+        "2",
         "--rounds",
         "1",
     ]);
@@ -176,12 +182,32 @@ fn overhead_measures_every_batch_size_and_slicing_mode() {
     for ratio in [
         "fuel_slicing_ratio",
         "epoch_slicing_ratio",
-        "wasm_vs_native",
+        "spin_wasm_vs_native",
     ] {
         assert!(report[ratio].as_f64().unwrap() > 0.0, "{ratio}");
     }
+    let kernels = report["kernels"].as_array().unwrap();
+    let names: Vec<&str> = kernels
+        .iter()
+        .map(|k| k["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["checksum", "matrix"]);
+    assert_eq!(kernels[0]["rounds"], 3);
+    assert_eq!(kernels[1]["rounds"], 2);
+    for kernel in kernels {
+        for field in [
+            "native_ns",
+            "wasm_ns",
+            "wasm_epoch_ns",
+            "wasm_vs_native",
+            "wasm_epoch_vs_native",
+        ] {
+            assert!(kernel[field].as_f64().unwrap() > 0.0, "{kernel}: {field}");
+        }
+    }
     assert_chart(out.path(), "overhead-batch");
     assert_chart(out.path(), "overhead-compute");
+    assert_chart(out.path(), "overhead-kernels");
 }
 
 #[test]

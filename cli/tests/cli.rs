@@ -99,6 +99,11 @@ fn new_build_and_run(lang: &str, env: &[(&str, std::path::PathBuf)]) {
             "no {file} in a new {lang} project"
         );
     }
+    if lang == "rust" {
+        let config = std::fs::read_to_string(project.join(".cargo/config.toml"))
+            .expect("a new Rust project has its build settings");
+        assert!(config.contains("+simd128"), "{config}");
+    }
     // `cameo run` builds the project its job names, then `cameo operator build` finds it built.
     let out = with_env(&["run", "job.toml"], &project);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -36,6 +36,9 @@ pub const UPGRADER_INTERFACE: &str = "cameo:operator/upgrader@0.2.0";
 /// The interface of the contract's version 0.2.0 through which a windowed operator takes its
 /// batches as one buffer (`wit/0.2.0/packed.wit`); looked up by name, like the upgrader.
 pub const PACKED_INTERFACE: &str = "cameo:operator/packed@0.2.0";
+/// The interface of the contract's version 0.2.0 through which a windowed operator keeps its
+/// pane accumulators between batches (`wit/0.2.0/resident.wit`); looked up by name.
+pub const RESIDENT_INTERFACE: &str = "cameo:operator/resident@0.2.0";
 /// The interface of the contract's version 0.2.0 through which an operator takes its
 /// `process` batches as one buffer (`wit/0.2.0/packed.wit`); looked up by name.
 pub const PACKED_PROCESS_INTERFACE: &str = "cameo:operator/packed-process@0.2.0";

@@ -67,11 +67,20 @@ pub fn build_rust(dir: &Path) -> Result<PathBuf, BuildError> {
         return Err(BuildError::NotAProject { dir: shown });
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Run in the crate's directory, as `cargo build` there would: cargo reads configuration
+    // (such as `.cargo/config.toml` with the target features guests are built with) from the
+    // directory it runs in, not from the manifest's.
+    let run_in = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let mut child = Command::new(cargo)
+        .current_dir(run_in)
         .args(["build", "--release", "--target", RUST_TARGET])
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
-        .arg(dir.join("Cargo.toml"))
+        .arg("Cargo.toml")
         // Flags meant for the host build must not leak into the guest build.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")

@@ -26,8 +26,9 @@ pub struct OperatorModule {
     pre: InstancePre<HostState>,
     handler: HandlerIndices,
     windowed: Option<WindowedIndices>,
-    /// Where `accumulate` is (`packed` or `windowed`), called with borrowed arguments.
-    accumulate: Option<crate::actor::AccumulateIndex>,
+    /// Where `accumulate` is (`packed` or `windowed`), called with borrowed arguments (boxed:
+    /// modules are moved by value, and only windowed ones have it).
+    accumulate: Option<Box<crate::actor::AccumulateIndex>>,
     joiner: Option<JoinerIndices>,
     /// Where `upgrader.upgrade-state` is, if the component exports it.
     upgrader: Option<ComponentExportIndex>,
@@ -84,7 +85,7 @@ impl OperatorModule {
 
     /// Where `accumulate` is (`packed` or `windowed`), if the component has it.
     pub(crate) fn accumulate(&self) -> Option<&crate::actor::AccumulateIndex> {
-        self.accumulate.as_ref()
+        self.accumulate.as_deref()
     }
 
     /// Where the `joiner` exports are, if the component has them.
@@ -388,7 +389,8 @@ fn from_component(
     };
     let accumulate = windowed
         .as_ref()
-        .and_then(|_| crate::actor::accumulate_export(component));
+        .and_then(|_| crate::actor::accumulate_export(component))
+        .map(Box::new);
     let joiner = if has(JOINER_INTERFACE) {
         Some(JoinerIndices::new(&instance_pre).map_err(link_error)?)
     } else {

@@ -28,6 +28,10 @@ pub fn files(language: Language, name: &str, sdk_dependency: &str) -> Vec<File> 
                 path: "src/lib.rs",
                 content: RUST_LIB.to_string(),
             },
+            File {
+                path: ".cargo/config.toml",
+                content: RUST_CARGO_CONFIG.to_string(),
+            },
         ],
         Language::Python => vec![File {
             path: "app.py",
@@ -146,6 +150,15 @@ crate-type = ["cdylib"]
 
 # A project of its own, even inside another workspace.
 [workspace]
+"#;
+
+/// The build settings of a new Rust project: WebAssembly SIMD, which the host runs, so loops
+/// over numbers vectorise as they do natively.
+const RUST_CARGO_CONFIG: &str = r#"# Built with WebAssembly SIMD (128-bit vectors), which cameo runs: loops over numbers
+# vectorise as they do natively. cargo reads this file when it runs in this directory, as
+# `cargo build --release --target wasm32-wasip2` and `cameo operator build` do.
+[target.wasm32-wasip2]
+rustflags = ["-C", "target-feature=+simd128"]
 "#;
 
 const RUST_LIB: &str = r#"//! Forwards the events whose value contains the configured `needle` (every event without one).

@@ -149,6 +149,27 @@ pub mod bindings {
         });
     }
 
+    /// The `resident` export of the contract's version 0.2.0 (accumulators kept in the guest
+    /// between batches), added to `handler`, `windowed` and `packed` by `export_windowed!`.
+    pub mod resident_world {
+        wit_bindgen::generate!({
+            path: ["../wit", "../wit/0.2.0"],
+            inline: "
+                package cameo:sdk-resident;
+
+                world resident-export {
+                    export cameo:operator/resident@0.2.0;
+                }
+            ",
+            pub_export_macro: true,
+            export_macro_name: "__export_resident_raw",
+            default_bindings_module: "cameo_sdk::bindings::resident_world",
+            with: {
+                "cameo:operator/types@0.1.0": crate::bindings::cameo::operator::types,
+            },
+        });
+    }
+
     /// The `packed-process` export of the contract's version 0.2.0 (`process` batches in one
     /// buffer), added to `handler` by `export_operator!`.
     pub mod packed_process_world {
@@ -204,6 +225,7 @@ mod operator;
 mod packed;
 mod packed_codec;
 mod packed_process;
+mod resident;
 pub mod state;
 pub mod timers;
 mod upgrade;

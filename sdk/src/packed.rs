@@ -18,41 +18,66 @@ impl<T: WindowOperator> packed::Guest for WindowAdapter<T> {
             // Each pane takes at least 24 bytes: a larger count fails below, unallocated.
             let mut accs = Vec::with_capacity(panes.min(batch.len() / 24));
             for _ in 0..panes {
-                let key = reader.opt_bytes("a pane's key")?;
-                let start = reader.i64("a pane's window")?;
-                let end = reader.i64("a pane's window")?;
-                accs.push(match reader.opt_bytes("a pane's accumulator")? {
-                    None => T::Acc::default(),
-                    Some(bytes) => decode(bytes, || describe(key, &Window { start, end }))?,
-                });
+                accs.push(read_pane::<T>(&mut reader)?);
             }
-            let events = reader.u32("the event count")?;
-            let mut event = blank_event();
-            for position in 0..events {
-                let index = reader.u32("an event's pane")?;
-                reader.event_into(&mut event, position)?;
-                let acc = accs.get_mut(index as usize).ok_or_else(|| {
-                    Error::failed(format!(
-                        "event {position} of the batch names pane {index}, but the batch has \
-                         {panes} panes"
-                    ))
-                })?;
-                instance.add(acc, &event)?;
-            }
+            fold_events(instance, &mut reader, &mut accs)?;
             reader.finish()?;
-            let mut out = Vec::with_capacity(4 + accs.len() * 24);
-            out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
-            for acc in &accs {
-                // The length goes before the bytes: written once they are.
-                let at = out.len();
-                out.extend_from_slice(&[0; 4]);
-                encode_into(acc, &mut out)?;
-                let len = (out.len() - at - 4) as u32;
-                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
-            }
-            Ok(out)
+            encode_all(&accs)
         })
     }
+}
+
+/// Reads a pane (key, window, accumulator) and returns its accumulator, the default one when
+/// it has none yet.
+pub(crate) fn read_pane<T: WindowOperator>(reader: &mut Reader<'_>) -> Result<T::Acc> {
+    let key = reader.opt_bytes("a pane's key")?;
+    let start = reader.i64("a pane's window")?;
+    let end = reader.i64("a pane's window")?;
+    match reader.opt_bytes("a pane's accumulator")? {
+        None => Ok(T::Acc::default()),
+        Some(bytes) => decode(bytes, || describe(key, &Window { start, end })),
+    }
+}
+
+/// Reads the events of a batch (count first, each with the index of its accumulator in
+/// `accs`) and folds each into its accumulator with [`WindowOperator::add`].
+pub(crate) fn fold_events<T: WindowOperator>(
+    instance: &mut T,
+    reader: &mut Reader<'_>,
+    accs: &mut [T::Acc],
+) -> Result<()> {
+    let events = reader.u32("the event count")?;
+    let mut event = blank_event();
+    for position in 0..events {
+        let index = reader.u32("an event's pane")?;
+        reader.event_into(&mut event, position)?;
+        let held = accs.len();
+        let acc = accs.get_mut(index as usize).ok_or_else(|| {
+            Error::failed(format!(
+                "event {position} of the batch names pane {index}, but the batch has \
+                 {held} panes"
+            ))
+        })?;
+        instance.add(acc, &event)?;
+    }
+    Ok(())
+}
+
+/// `accs` in the result layout: the count, then each accumulator's bytes.
+pub(crate) fn encode_all<A: serde::Serialize + serde::de::DeserializeOwned>(
+    accs: &[A],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(4 + accs.len() * 24);
+    out.extend_from_slice(&(accs.len() as u32).to_le_bytes());
+    for acc in accs {
+        // The length goes before the bytes: written once they are.
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode_into(acc, &mut out)?;
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

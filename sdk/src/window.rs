@@ -71,10 +71,12 @@ impl Window {
 /// Export the implementing type with [`export_windowed!`](crate::export_windowed). The host
 /// keeps the accumulators, so they survive a trap and a failed call leaves them unchanged
 /// (fields of `self` are not rolled back, so keep everything a result depends on in `Acc`).
-/// The SDK stores them as JSON (a pane's bytes are `serde_json::to_vec(&acc)`, and
-/// floating-point numbers round-trip exactly), which keeps them readable in checkpoints and
-/// error messages. An accumulator that does not parse as `Acc` fails the call with
-/// [`Error::Failed`] naming the pane.
+/// The SDK encodes them compactly (postcard, or JSON for accumulator types postcard cannot
+/// carry), and keeps them in the guest between batches where the host allows it (the
+/// contract's 0.2.0 `resident` export): the host still owns them, logs the batches folded
+/// since it last took them back, and folds those again should the instance's copy be lost.
+/// An accumulator that does not decode as `Acc` fails the call with [`Error::Failed`] naming
+/// the pane.
 ///
 /// A per-key count and sum of a JSON field `amount`:
 ///
@@ -273,6 +275,9 @@ macro_rules! export_windowed {
             );
             $crate::bindings::packed_world::__export_packed_raw!(
                 __CameoWindowedOperator with_types_in $crate::bindings::packed_world
+            );
+            $crate::bindings::resident_world::__export_resident_raw!(
+                __CameoWindowedOperator with_types_in $crate::bindings::resident_world
             );
         };
     };

@@ -227,9 +227,11 @@ inputs = ["grow"]
     let outcome = run(&spec, &options);
     let error = error_with(&outcome, "more bytes for window panes, but job \"panes\"");
     assert!(error.contains("job \"panes\""), "{error}");
-    // The panes that fit fire at the end; the others' events went to the dead letters.
+    // The guest keeps its accumulators between batches until growing them traps on the
+    // budget; the host then folds what it had logged into its own panes as far as the budget
+    // allows. Every event ends in a fired pane or a dead letter that says why, never nowhere.
     let fired = values(&outcome, "out").len() as u64;
-    assert!(fired > 0 && fired < 64, "{fired} panes fired");
+    assert!(fired < 64, "{fired} panes fired");
     assert_eq!(fired + outcome.summary.errors, 64);
 }
 

@@ -2,6 +2,7 @@
 //! build script, run through the real host.
 
 mod compiled_cache;
+mod compute;
 mod conformance;
 mod deadlines;
 mod embedding;

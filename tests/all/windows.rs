@@ -97,6 +97,57 @@ fn sliding_windows_match_the_reference_over_shuffled_input() {
     );
 }
 
+/// Batches that fail halfway (an event without a numeric `value`) make the guest's kept
+/// accumulators unusable: the host folds the batches logged since they were last collected
+/// again, retries the failed batch event by event, and the results still equal the reference
+/// over the good events, with each bad one a dead letter.
+#[test]
+fn a_batch_failing_halfway_loses_nothing_folded_before_it() {
+    for window in [
+        r#"{ kind = "tumbling", size_ms = 100 }"#,
+        r#"{ kind = "sliding", size_ms = 100, slide_ms = 40 }"#,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let readings = shuffled_readings(4);
+        let poisoned = |reading: &Reading| reading.seq % 23 == 5;
+        let lines: Vec<String> = readings
+            .iter()
+            .map(|reading| match poisoned(reading) {
+                true => serde_json::json!({"k": reading.key, "t": reading.time, "value": "x"})
+                    .to_string(),
+                false => reading.json(),
+            })
+            .collect();
+        std::fs::write(dir.path().join("input.ndjson"), lines.join("\n") + "\n").unwrap();
+        let spec = window_job(
+            dir.path(),
+            WindowJob {
+                window,
+                ..WindowJob::default()
+            },
+        );
+        let outcome = run(&spec, &window_options(16));
+        let bad = readings.iter().filter(|r| poisoned(r)).count() as u64;
+        assert!(bad > 5, "{bad}");
+        assert_eq!(
+            outcome.summary.errors, bad,
+            "{window}: {:?}",
+            outcome.summary
+        );
+        let good: Vec<Reading> = readings.into_iter().filter(|r| !poisoned(r)).collect();
+        let size = 100;
+        let slide = if window.contains("sliding") { 40 } else { 100 };
+        let expected = fixed_reference(&good, |t| {
+            let last = t.div_euclid(slide);
+            (last - size / slide..=last)
+                .map(|k| (k * slide, k * slide + size))
+                .filter(|(start, end)| *start <= t && t < *end)
+                .collect()
+        });
+        assert_eq!(last_per_pane(&fired(&outcome, "out")), expected, "{window}");
+    }
+}
+
 #[test]
 fn session_windows_match_the_reference_over_shuffled_input() {
     // With 5 keys over 2000 ms, events of a key are ~33 ms apart on average: a 30 ms gap

@@ -8,6 +8,7 @@
 //! - [`held_cost`]: resident memory per byte charged for a guest's state entries or timers.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
+//! - [`kernels`]: the `compute-kernel` kernels as a guest and natively, on the same bytes.
 //! - [`languages`]: the same operators in Rust, Python, JavaScript and C: size, compile
 //!   time, instantiation, memory, events/s, time to first output, SDK glue.
 //! - [`latency`]: latency distributions and p99 over time from the host's histograms.
@@ -34,6 +35,7 @@ pub mod density;
 pub mod flink;
 pub mod held_cost;
 pub mod hostile;
+pub mod kernels;
 pub mod languages;
 pub mod latency;
 pub mod overhead;
@@ -101,6 +103,9 @@ pub enum BenchError {
     /// A `cameo` process the benchmark ran failed.
     #[error("{0}")]
     Run(String),
+    /// A benchmark's own check of what it measured failed.
+    #[error("{0}")]
+    Check(String),
 }
 
 /// Builds the example operator crate `name` under `operators` (the `example-operators/rust`

@@ -4,8 +4,14 @@
 //!   generator -> discard, at each batch size; the difference is the call boundary per event.
 //! - The cost of preemptibility: one compute-bound guest (`spin-slice`, a fixed loop per
 //!   event) sliced by fuel, sliced by epoch (wall time), and uninterrupted (neither slice
-//!   bound reached). Fuel is metered in all three: the engine always counts it.
-//! - Wasm against native: the same loop compiled into this binary.
+//!   bound reached). Fuel is metered in all three: the engine always counts it. Only the
+//!   epoch-sliced engine has epoch checks compiled in (one per loop iteration and call), so
+//!   its figure includes what they cost.
+//! - Wasm against native, twice: spin-slice's loop compiled into this binary (a counter
+//!   through `black_box`, which in Wasm is a store and a load on the shadow stack in linear
+//!   memory: it measures that lowering more than computation), and the kernels of
+//!   `compute-kernel` (a checksum and small float matrices) as the `compute` guest and
+//!   natively on the same event bytes (see [`kernels`](super::kernels)).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,12 +20,17 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use super::kernels::{self, KernelRow};
 use super::plot::{Axis, BarChart, Chart, LineChart, Series};
 use super::{BenchError, example_operator, median};
 use cameo_host::{JobSpec, Limits, PolicyKind, RunOptions, run_job};
+use compute_kernel::Kernel;
 
 /// Wall time per slice in the epoch-sliced mode, µs.
 const EPOCH_SLICE_US: u64 = 200;
+
+/// Wall time per slice of `cameo run` by default, µs: the compute kernels run under it too.
+const RUN_SLICE_US: u64 = 500;
 
 /// Knobs of an overhead run.
 #[derive(Debug, Clone)]
@@ -34,6 +45,12 @@ pub struct OverheadOptions {
     pub spin_events: u64,
     /// Loop iterations per event of the compute-bound guest.
     pub iterations: u64,
+    /// Events per run of each compute kernel.
+    pub kernel_events: u64,
+    /// Rounds of the checksum kernel per event.
+    pub checksum_rounds: u32,
+    /// Rounds of the matrix kernel per event.
+    pub matrix_rounds: u32,
     /// Rounds (medians are reported).
     pub rounds: usize,
 }
@@ -67,8 +84,12 @@ pub struct OverheadReport {
     pub fuel_slicing_ratio: f64,
     /// Epoch-sliced over uninterrupted time.
     pub epoch_slicing_ratio: f64,
-    /// Native time over uninterrupted Wasm time: the guest's speed as a share of native.
-    pub wasm_vs_native: f64,
+    /// spin-slice's loop natively over uninterrupted Wasm time: the speed of its `black_box`
+    /// counter loop as a share of native.
+    pub spin_wasm_vs_native: f64,
+    /// The compute kernels as the `compute` guest (sliced by fuel only, and by fuel and
+    /// epochs) against natively, on the same event bytes.
+    pub kernels: Vec<KernelRow>,
 }
 
 const FUEL: &str = "fuel-sliced";
@@ -169,10 +190,20 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
     let filter = example_operator(&options.operators, "filter")?;
     let spin = example_operator(&options.operators, "test-guests/spin-slice")?;
     let rounds = options.rounds.max(1);
-    let steps = rounds * (options.batch_sizes.len() * 2 + 4);
+    let compute = example_operator(&options.operators, "test-guests/compute")?;
+    let kernel_list = [
+        (Kernel::Checksum, options.checksum_rounds.max(1)),
+        (Kernel::Matrix, options.matrix_rounds.max(1)),
+    ];
+    let inputs = kernels::inputs(options.kernel_events.max(1))?;
+    for (kernel, kernel_rounds) in kernel_list {
+        kernels::check(&compute, kernel, kernel_rounds, &inputs, slicing(FUEL))?;
+    }
+    let steps = rounds * (options.batch_sizes.len() * 2 + 4 + kernel_list.len());
     let progress = ProgressBar::new(steps as u64);
     let mut batch_runs: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    let mut compute: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut spin_runs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut kernel_runs: BTreeMap<&str, [Vec<f64>; 3]> = BTreeMap::new();
     let spin_job = spin_spec(&spin, options.spin_events.max(1), options.iterations);
     for _ in 0..rounds {
         for &batch in &options.batch_sizes {
@@ -190,14 +221,32 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
         }
         for mode in [FUEL, EPOCH, WHOLE] {
             let ns = ns_per_event(&spin_job, slicing(mode))?;
-            compute.entry(mode.to_string()).or_default().push(ns);
+            spin_runs.entry(mode.to_string()).or_default().push(ns);
             progress.inc(1);
         }
-        compute
+        spin_runs
             .entry(NATIVE.to_string())
             .or_default()
             .push(native_ns(options.spin_events.max(1), options.iterations));
         progress.inc(1);
+        for (kernel, kernel_rounds) in kernel_list {
+            let events = options.kernel_events.max(1);
+            let native_before = kernels::native_ns(kernel, kernel_rounds, &inputs);
+            let wasm = kernels::wasm_ns(&compute, kernel, kernel_rounds, events, slicing(FUEL))?;
+            let epoch = Limits {
+                slice_micros: RUN_SLICE_US,
+                ..slicing(FUEL)
+            };
+            let wasm_epoch = kernels::wasm_ns(&compute, kernel, kernel_rounds, events, epoch)?;
+            // Native on both sides of the Wasm runs, so that a change of the machine's load
+            // between them shifts both sides alike.
+            let native = (native_before + kernels::native_ns(kernel, kernel_rounds, &inputs)) / 2.0;
+            let runs = kernel_runs.entry(kernel.name()).or_default();
+            runs[0].push(wasm);
+            runs[1].push(wasm_epoch);
+            runs[2].push(native);
+            progress.inc(1);
+        }
     }
     progress.finish_and_clear();
     let batches = batch_runs
@@ -213,7 +262,7 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
             }
         })
         .collect();
-    let compute_ns: BTreeMap<String, f64> = compute
+    let compute_ns: BTreeMap<String, f64> = spin_runs
         .into_iter()
         .map(|(mode, mut ns)| (mode, median(&mut ns)))
         .collect();
@@ -230,8 +279,21 @@ pub fn run(options: &OverheadOptions) -> Result<OverheadReport, BenchError> {
         iterations: options.iterations,
         fuel_slicing_ratio: ratio(FUEL, WHOLE),
         epoch_slicing_ratio: ratio(EPOCH, WHOLE),
-        wasm_vs_native: ratio(NATIVE, WHOLE),
+        spin_wasm_vs_native: ratio(NATIVE, WHOLE),
         compute_ns,
+        kernels: kernel_list
+            .iter()
+            .filter_map(|(kernel, kernel_rounds)| {
+                let [wasm, epoch, native] = kernel_runs.remove(kernel.name())?;
+                Some(KernelRow::from_runs(
+                    kernel.name(),
+                    *kernel_rounds,
+                    &wasm,
+                    &epoch,
+                    &native,
+                ))
+            })
+            .collect(),
     })
 }
 
@@ -286,6 +348,34 @@ impl OverheadReport {
                     axis: Axis::Linear,
                 }),
             ),
+            (
+                "overhead-kernels".to_string(),
+                Chart::Bar(BarChart {
+                    title: "overhead: the same compute kernels as Wasm and natively".into(),
+                    unit: "µs per event".into(),
+                    category_label: "kernel".into(),
+                    series: vec![
+                        "wasm, fuel slices".into(),
+                        format!("wasm, fuel and {RUN_SLICE_US} µs epoch slices"),
+                        "native".into(),
+                    ],
+                    categories: self
+                        .kernels
+                        .iter()
+                        .map(|k| {
+                            (
+                                format!("{} x{}", k.kernel, k.rounds),
+                                vec![
+                                    Some(k.wasm_ns / 1000.0),
+                                    Some(k.wasm_epoch_ns / 1000.0),
+                                    Some(k.native_ns / 1000.0),
+                                ],
+                            )
+                        })
+                        .collect(),
+                    axis: Axis::Linear,
+                }),
+            ),
         ]
     }
 }
@@ -320,9 +410,34 @@ impl std::fmt::Display for OverheadReport {
         )?;
         writeln!(
             f,
-            "wasm against native: {:.2}x native speed",
-            self.wasm_vs_native
-        )
+            "spin-slice's black_box counter loop, wasm against native: {:.2}x native speed",
+            self.spin_wasm_vs_native
+        )?;
+        writeln!(
+            f,
+            "compute kernels, the compute guest against the same code natively on the same \
+             events (µs per event; wasm sliced by fuel only, and also by {RUN_SLICE_US} µs \
+             epochs as `cameo run` does by default):"
+        )?;
+        writeln!(
+            f,
+            "  {:<9} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
+            "kernel", "rounds", "native", "wasm", "epoch", "wasm/n", "epoch/n"
+        )?;
+        for k in &self.kernels {
+            writeln!(
+                f,
+                "  {:<9} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>7.2}x {:>7.2}x",
+                k.kernel,
+                k.rounds,
+                k.native_ns / 1000.0,
+                k.wasm_ns / 1000.0,
+                k.wasm_epoch_ns / 1000.0,
+                k.wasm_vs_native,
+                k.wasm_epoch_vs_native
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -67,9 +67,11 @@ pub struct HostArgs {
     #[arg(long)]
     slice_fuel: Option<u64>,
     /// Wall time a slice may take, in microseconds, besides its fuel, so work fuel does not
-    /// meter (host calls, page faults) cannot hold a worker longer; 0 bounds slices in fuel
-    /// only.
-    #[arg(long, default_value_t = 500)]
+    /// meter (host calls, page faults) cannot hold a worker longer. 0 (the default, as under
+    /// `cameo serve`) bounds slices in fuel only: a bound compiles an epoch check into every
+    /// loop of every operator, which costs tight loops up to a third of their speed and a
+    /// windowed aggregation about a tenth.
+    #[arg(long, default_value_t = 0)]
     slice_us: u64,
     /// Fuel one call may burn before it fails as out-of-fuel, for operators whose spec does
     /// not set its own `fuel_per_call`.

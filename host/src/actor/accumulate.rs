@@ -10,6 +10,7 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, ComponentType, Func, Instance, Lower};
 
 use super::packed;
+use super::resident::{Resident, ResidentIndex};
 use crate::bindings::{Event, Header, OperatorError, PACKED_INTERFACE, WINDOWED_INTERFACE, Window};
 use crate::engine::HostState;
 
@@ -49,6 +50,8 @@ pub(super) struct PaneRef<'a> {
 pub(crate) struct AccumulateIndex {
     index: ComponentExportIndex,
     packed: bool,
+    /// `resident`, when the component exports it beside `packed`.
+    resident: Option<ResidentIndex>,
 }
 
 /// An instance's `accumulate` function, and whether it takes its batch packed.
@@ -56,6 +59,7 @@ pub(crate) struct AccumulateIndex {
 pub(super) struct Accumulate {
     func: Func,
     packed: bool,
+    resident: Option<Resident>,
 }
 
 /// Where `accumulate` is in a component that exports `windowed`: `packed.accumulate` when it
@@ -69,11 +73,13 @@ pub(crate) fn export_index(component: &wasmtime::component::Component) -> Option
         return Some(AccumulateIndex {
             index,
             packed: true,
+            resident: super::resident::export_index(component),
         });
     }
     find(WINDOWED_INTERFACE).map(|index| AccumulateIndex {
         index,
         packed: false,
+        resident: None,
     })
 }
 
@@ -98,6 +104,7 @@ pub(super) fn lookup(
     Ok(Some(Accumulate {
         func,
         packed: index.packed,
+        resident: super::resident::lookup(store, instance, index.resident.as_ref())?,
     }))
 }
 
@@ -145,6 +152,11 @@ impl Accumulate {
     /// True when it takes its batch packed ([`call_packed`]).
     pub(super) fn is_packed(&self) -> bool {
         self.packed
+    }
+
+    /// Its `resident` functions, when the component keeps accumulators between batches.
+    pub(super) fn resident(&self) -> Option<Resident> {
+        self.resident
     }
 }
 

@@ -113,6 +113,9 @@ pub struct CallDone {
     pub fuel: u64,
     /// Set when the instance could not even be created: the job cannot go on.
     pub fatal: Option<String>,
+    /// Events folded earlier whose contributions to their windows were lost during the call,
+    /// with the reason: dead letters.
+    pub lost: Vec<(Event, String)>,
 }
 
 /// A call in progress.
@@ -322,6 +325,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
                     result,
                     fuel,
                     fatal,
+                    lost: std::mem::take(&mut store.data_mut().lost),
                 };
             }
         },
@@ -335,6 +339,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
             result: Err(CallFailure::Trap(reason.clone())),
             fuel: 0,
             fatal: Some(reason),
+            lost: std::mem::take(&mut store.data_mut().lost),
         };
     }
     let outcome = match (&cx.convert_from, upgrade_state) {
@@ -392,7 +397,13 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         Ok(Err(err)) => Err(CallFailure::from_operator(&err)),
         Err(err) => Err(CallFailure::from_trap(&err, cx.limits.fuel_per_call).after_panic(panic)),
     };
+    if result.is_err() {
+        // The guest may have folded part of a batch into the accumulators it keeps: they are
+        // no longer the logged batches' (the next window call folds the log again).
+        store.data_mut().resident_epoch = None;
+    }
     settle_writes(&mut store, txn, result.is_ok()).await;
+    let lost = std::mem::take(&mut store.data_mut().lost);
     let poisoned = result.as_ref().is_err_and(CallFailure::poisons_instance);
     let (instance, orphaned) = if poisoned {
         (None, Some(std::mem::take(&mut store.data_mut().held)))
@@ -412,6 +423,7 @@ async fn run(slot: Slot, input: CallInput, cx: CallContext) -> CallDone {
         result,
         fuel,
         fatal: None,
+        lost,
     }
 }
 

@@ -11,6 +11,8 @@
 //! - `accumulate`, `packed`, `processing`: batches lowered from borrowed parts, or written in
 //!   one buffer for components that export the contract's 0.2.0 `packed` or
 //!   `packed-process` interfaces.
+//! - `resident`: pane accumulators kept in the guest between batches (0.2.0 `resident`):
+//!   folding by handle, collecting them back, folding the logged batches again.
 //! - [`upgrade`]: switching an operator's module at a checkpoint barrier, after a trial.
 //! - `converting`: the state an earlier version wrote, converted by the new one.
 //! - `yielding`: ending a slice in the middle of a call's host-side work.
@@ -19,6 +21,7 @@
 mod accumulate;
 mod packed;
 mod processing;
+mod resident;
 pub(crate) use accumulate::{AccumulateIndex, export_index as accumulate_export};
 pub(crate) use processing::export_index as packed_process_export;
 pub mod call;

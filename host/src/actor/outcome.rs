@@ -54,6 +54,9 @@ impl Actor {
         if events > 0 && !shadow {
             self.links.profile.record(done.fuel, events);
         }
+        for (event, reason) in &done.lost {
+            self.dead_letter(Some(event), None, reason);
+        }
         self.instance = done.instance;
         if let Some(held) = done.orphaned {
             // The call left its instance unusable: the next call makes a fresh one.

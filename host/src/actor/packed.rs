@@ -56,10 +56,7 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
     let mut out = Vec::with_capacity(size);
     put_len(&mut out, panes.len());
     for pane in panes {
-        put_opt_bytes(&mut out, pane.key);
-        out.extend_from_slice(&pane.window.start.to_le_bytes());
-        out.extend_from_slice(&pane.window.end.to_le_bytes());
-        put_opt_bytes(&mut out, pane.acc);
+        put_pane(&mut out, pane);
     }
     put_len(&mut out, events.len());
     for (pane, event) in events {
@@ -69,8 +66,21 @@ pub(super) fn encode_batch(panes: &[PaneRef<'_>], events: &[(u32, EventRef<'_>)]
     out
 }
 
+/// Appends a pane: key, window, accumulator.
+pub(super) fn put_pane(out: &mut Vec<u8>, pane: &PaneRef<'_>) {
+    put_opt_bytes(out, pane.key);
+    out.extend_from_slice(&pane.window.start.to_le_bytes());
+    out.extend_from_slice(&pane.window.end.to_le_bytes());
+    put_opt_bytes(out, pane.acc);
+}
+
+/// Appends a `u32` count.
+pub(super) fn put_count(out: &mut Vec<u8>, count: usize) {
+    put_len(out, count);
+}
+
 /// Bytes an event takes in a packed buffer.
-fn event_size(event: &EventRef<'_>) -> usize {
+pub(super) fn event_size(event: &EventRef<'_>) -> usize {
     20 + event.key.map_or(0, <[u8]>::len)
         + event.value.len()
         + event
@@ -80,7 +90,8 @@ fn event_size(event: &EventRef<'_>) -> usize {
             .sum::<usize>()
 }
 
-fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
+/// Appends an event: key, value, time, headers.
+pub(super) fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
     put_opt_bytes(out, event.key);
     put_bytes(out, event.value);
     out.extend_from_slice(&event.event_time.to_le_bytes());
@@ -112,6 +123,72 @@ fn read_len(bytes: &[u8], at: &mut usize, what: &'static str) -> Result<usize, P
         })?;
     *at += 4;
     Ok(u32::from_le_bytes([part[0], part[1], part[2], part[3]]) as usize)
+}
+
+/// The bytes at `*at` of length `len`, moving past them.
+fn read_slice<'a>(
+    bytes: &'a [u8],
+    at: &mut usize,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [u8], PackedError> {
+    let part = bytes
+        .get(*at..at.saturating_add(len))
+        .ok_or(PackedError::Truncated {
+            what,
+            at: bytes.len(),
+        })?;
+    *at += len;
+    Ok(part)
+}
+
+fn read_bytes(bytes: &[u8], at: &mut usize, what: &'static str) -> Result<Vec<u8>, PackedError> {
+    let len = read_len(bytes, at, what)?;
+    read_slice(bytes, at, len, what).map(<[u8]>::to_vec)
+}
+
+/// The `i64` at `*at`, moving past it.
+pub(super) fn read_i64(
+    bytes: &[u8],
+    at: &mut usize,
+    what: &'static str,
+) -> Result<i64, PackedError> {
+    let part = read_slice(bytes, at, 8, what)?;
+    let mut array = [0; 8];
+    array.copy_from_slice(part);
+    Ok(i64::from_le_bytes(array))
+}
+
+/// Reads events written by [`put_event`], count first.
+pub(super) fn read_events(bytes: &[u8], at: &mut usize) -> Result<Vec<Event>, PackedError> {
+    let count = read_len(bytes, at, "the event count")?;
+    // Each event takes at least 20 bytes: a larger count is cut short below.
+    let mut events = Vec::with_capacity(count.min(bytes.len() / 20));
+    for _ in 0..count {
+        let key = match read_len(bytes, at, "an event's key")? as u32 {
+            NONE => None,
+            len => Some(read_slice(bytes, at, len as usize, "an event's key")?.to_vec()),
+        };
+        let value = read_bytes(bytes, at, "an event's value")?;
+        let event_time = read_i64(bytes, at, "an event's time")?;
+        let headers = (0..read_len(bytes, at, "an event's header count")?)
+            .map(|_| {
+                let name = read_bytes(bytes, at, "a header's name")?;
+                let value = read_bytes(bytes, at, "a header's value")?;
+                Ok(crate::bindings::Header {
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                    value,
+                })
+            })
+            .collect::<Result<_, PackedError>>()?;
+        events.push(Event {
+            key,
+            value,
+            event_time,
+            headers,
+        });
+    }
+    Ok(events)
 }
 
 /// Reads the result of `packed.accumulate`: one accumulator per pane.

@@ -6,8 +6,10 @@ use wasmtime::Store;
 use super::accumulate::{self, Accumulators, EventRef, PaneRef};
 use super::instance::Exports;
 use super::packed;
+use super::resident;
 use crate::bindings::{Event, OperatorError, Windowed};
 use crate::engine::HostState;
+use crate::time::window::resident::Folded;
 use crate::time::window::{BatchPlan, LateEvent, PaneKey, PlannedPane, WindowState};
 
 /// The header that marks a retraction, with the retracted window as `start,end`.
@@ -39,6 +41,8 @@ pub struct WindowUpdate {
     /// One per pane, in order.
     accs: Accumulators,
     late: Vec<LateEvent>,
+    /// A batch folded into accumulators the guest keeps, to record.
+    folded: Option<Folded>,
 }
 
 impl WindowUpdate {
@@ -48,13 +52,20 @@ impl WindowUpdate {
             .iter()
             .enumerate()
             .map(|(index, pane)| windows.growth(pane, self.accs.get(index)))
-            .sum()
+            .sum::<i64>()
+            + self
+                .folded
+                .as_ref()
+                .map_or(0, |folded| windows.fold_growth(folded) as i64)
     }
 
     /// Writes the new accumulators; returns the batch's late events.
     pub fn apply(self, windows: &mut WindowState) -> Vec<LateEvent> {
         for (index, pane) in self.panes.iter().enumerate() {
             windows.apply(pane, self.accs.get(index));
+        }
+        if let Some(folded) = self.folded {
+            windows.folded(folded);
         }
         self.late
     }
@@ -96,6 +107,30 @@ pub(super) async fn accumulate(
         )));
     };
     let plan = store.data_mut().held.windows.plan(&def, events, watermark);
+    if let Some(kept) = accumulate.resident()
+        && resident::takes(&store.data().held.windows, &plan)
+    {
+        let folded = resident::fold(
+            &mut *store,
+            accumulate,
+            kept,
+            &def,
+            (events, &plan, watermark),
+        )
+        .await?;
+        return Ok(folded.map(|folded| {
+            (
+                Vec::new(),
+                WindowUpdate {
+                    panes: Vec::new(),
+                    accs: Accumulators::Lists(Vec::new()),
+                    late: plan.late,
+                    folded: Some(folded),
+                },
+            )
+        }));
+    }
+    resident::flush(&mut *store, accumulate, accumulate.resident(), &def).await?;
     let mut out = Vec::new();
     let (accs, refire) =
         if accumulate.is_packed() && plan.panes.iter().all(|p| p.absorbs.is_empty()) {
@@ -112,7 +147,7 @@ pub(super) async fn accumulate(
                     PaneRef {
                         key: planned.pane.key.as_deref(),
                         window: planned.pane.window(),
-                        acc: own.map(|pane| pane.acc.as_slice()),
+                        acc: own.and_then(|pane| pane.acc()),
                     }
                 })
                 .collect();
@@ -173,6 +208,7 @@ pub(super) async fn accumulate(
             panes: plan.panes,
             accs,
             late: plan.late,
+            folded: None,
         },
     )))
 }
@@ -199,11 +235,11 @@ async fn accumulators_before(
         let windows = &store.data().held.windows;
         let own = windows
             .get(&planned.pane)
-            .map(|pane| (pane.acc.clone(), pane.fired));
+            .map(|pane| (pane.acc().map(<[u8]>::to_vec), pane.fired));
         if planned.absorbs.is_empty() {
             // Tumbling and sliding windows: the pane's own accumulator, if any.
             refire.push(own.as_ref().is_some_and(|(_, fired)| *fired));
-            accs_before.push(own.map(|(acc, _)| acc));
+            accs_before.push(own.and_then(|(acc, _)| acc));
             continue;
         }
         // Sessions that the batch merges: the pane itself first, then the others in window
@@ -213,12 +249,13 @@ async fn accumulators_before(
             if pane.fired {
                 out.push(retraction(key, &planned.pane));
             }
-            Some((pane.acc.clone(), pane.fired))
+            Some((pane.acc().map(<[u8]>::to_vec), pane.fired))
         });
-        let absorbed: Vec<(Vec<u8>, bool)> = own.into_iter().chain(others).collect();
+        let absorbed: Vec<(Option<Vec<u8>>, bool)> = own.into_iter().chain(others).collect();
         refire.push(absorbed.iter().any(|(_, fired)| *fired));
         let mut acc: Option<Vec<u8>> = None;
-        for (other, _) in absorbed {
+        // (Sessions are never folded in the guest: every held session has an accumulator.)
+        for other in absorbed.into_iter().filter_map(|(other, _)| other) {
             acc = Some(match acc {
                 None => other,
                 Some(acc) => {
@@ -247,7 +284,16 @@ pub(super) async fn fire(
         Ok(windowed) => windowed,
         Err(err) => return Ok(Err(err)),
     };
-    let Some(acc) = store.data().held.windows.get(pane).map(|p| p.acc.clone()) else {
+    if let (Some(accumulate), Some(def)) = (exports.accumulate, store.data().window) {
+        resident::flush(&mut *store, accumulate, accumulate.resident(), &def).await?;
+    }
+    let Some(acc) = store
+        .data()
+        .held
+        .windows
+        .get(pane)
+        .and_then(|p| p.acc().map(<[u8]>::to_vec))
+    else {
         return Ok(Ok(Vec::new()));
     };
     windowed

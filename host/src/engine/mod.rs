@@ -55,8 +55,10 @@ impl OperatorEngine {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         // Slices are also bounded in wall time when the host ticks the epoch (see
-        // `Limits::slice_micros`).
-        config.epoch_interruption(true);
+        // `Limits::slice_micros`). The epoch checks are compiled into every loop and function
+        // entry, where in tight loops they take about a third of the time, so only when there
+        // is such a bound: without one the epoch is never ticked and no check could fire.
+        config.epoch_interruption(limits.slice_micros > 0);
         let engine = Engine::new(&config).map_err(EngineSetupError)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(EngineSetupError)?;
@@ -160,6 +162,8 @@ impl OperatorEngine {
             timers: Vec::new(),
             timers_held: 0,
             log,
+            resident_epoch: None,
+            lost: Vec::new(),
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|host| &mut host.memory);
@@ -266,6 +270,13 @@ pub struct HostState {
     pub timers_held: usize,
     /// Lines logged during the call in progress.
     pub log: OperatorLog,
+    /// The epoch of the pane accumulators this instance keeps, when it keeps every batch of
+    /// that epoch folded (see `time::window::resident`); none for a fresh instance and after
+    /// a failed call.
+    pub resident_epoch: Option<u64>,
+    /// Events whose contributions to their windows could not be restored during the call in
+    /// progress (see `time::window::resident`), with the reason: dead letters.
+    pub lost: Vec<(crate::bindings::Event, String)>,
 }
 
 impl WasiView for HostState {

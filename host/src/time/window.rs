@@ -2,7 +2,8 @@
 //! merging session windows, and choosing which panes fire or expire as the watermark moves.
 //!
 //! This module is pure bookkeeping; the guest's `windowed` exports fold events into pane
-//! accumulators and turn fired panes into output.
+//! accumulators and turn fired panes into output. [`resident`] keeps the books while a guest
+//! keeps the accumulators between batches.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::bindings::{Event, Window};
 use crate::hashing::FastMap;
+use resident::Unfolded;
 
 /// The kinds of window a job spec can declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -65,12 +67,34 @@ impl PaneKey {
 }
 
 /// One pane's accumulator and whether it has fired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaneState {
     /// The guest's accumulator.
     pub acc: Vec<u8>,
     /// True once the watermark passed the window's end and the pane fired.
     pub fired: bool,
+    /// True while the pane has no accumulator of its own yet: its events so far were folded
+    /// only into an accumulator the guest keeps (see [`resident`]), and
+    /// `acc` is to be read as none.
+    pub blank: bool,
+    /// The pane's handle in the guest, and the epoch it belongs to.
+    #[serde(skip)]
+    pub(crate) handle: Option<(u64, u32)>,
+}
+
+impl PartialEq for PaneState {
+    fn eq(&self, other: &Self) -> bool {
+        self.acc == other.acc && self.fired == other.fired && self.blank == other.blank
+    }
+}
+
+impl Eq for PaneState {}
+
+impl PaneState {
+    /// The accumulator, none before the pane's first event was folded into one the host holds.
+    pub fn acc(&self) -> Option<&[u8]> {
+        (!self.blank).then_some(self.acc.as_slice())
+    }
 }
 
 /// Per key, the windows `(start, end)` of its held panes.
@@ -99,11 +123,13 @@ pub struct WindowState {
     /// use (tumbling and sliding windows never need it).
     #[serde(skip)]
     by_key: Option<WindowsByKey>,
+    /// Batches folded into accumulators the guest keeps, not yet collected.
+    unfolded: Unfolded,
 }
 
 impl PartialEq for WindowState {
     fn eq(&self, other: &Self) -> bool {
-        self.panes == other.panes && self.purged == other.purged
+        self.panes == other.panes && self.purged == other.purged && self.unfolded == other.unfolded
     }
 }
 
@@ -307,7 +333,8 @@ impl WindowState {
                 .purged
                 .keys()
                 .map(|key| purged_bytes(key.as_deref()))
-                .sum::<u64>();
+                .sum::<u64>()
+            + self.unfolded.bytes();
     }
 
     /// Bytes the panes would cost after `pane` replaced what it absorbs with `acc`, less what
@@ -542,6 +569,7 @@ impl WindowState {
             held.acc.clear();
             held.acc.extend_from_slice(acc);
             held.fired = fired;
+            held.blank = false;
             self.bytes = (self.bytes + added).saturating_sub(freed);
         } else {
             self.bytes += added;
@@ -550,6 +578,8 @@ impl WindowState {
                 PaneState {
                     acc: acc.to_vec(),
                     fired,
+                    blank: false,
+                    handle: None,
                 },
             );
             self.index(&pane.pane);
@@ -647,5 +677,6 @@ impl WindowState {
     }
 }
 
+pub mod resident;
 #[cfg(test)]
 mod tests;

@@ -173,6 +173,15 @@ pub struct OverheadArgs {
     /// Loop iterations per event of the compute-bound guest.
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: u64,
+    /// Events per run of each compute kernel (the `compute` guest and natively).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    kernel_events: u64,
+    /// Rounds of the checksum kernel per event (each reads the whole event, about 260 bytes).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    checksum_rounds: u32,
+    /// Rounds of the matrix kernel per event (each one 8x8 f64 matrix product).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    matrix_rounds: u32,
     /// Rounds (medians are reported).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
@@ -185,7 +194,8 @@ pub struct OverheadArgs {
     /// Print the report as JSON: {"rounds", "batches": [{"batch_size", "pipeline_ns",
     /// "baseline_ns", "call_ns"}], "iterations", "compute_ns": {"fuel-sliced",
     /// "epoch-sliced", "uninterrupted", "native"}, "fuel_slicing_ratio",
-    /// "epoch_slicing_ratio", "wasm_vs_native"}.
+    /// "epoch_slicing_ratio", "spin_wasm_vs_native", "kernels": [{"kernel", "rounds",
+    /// "native_ns", "wasm_ns", "wasm_epoch_ns", "wasm_vs_native", "wasm_epoch_vs_native"}]}.
     #[arg(long)]
     json: bool,
 }
@@ -201,6 +211,9 @@ pub fn overhead(args: OverheadArgs) -> anyhow::Result<()> {
         batch_sizes: args.batch_sizes,
         spin_events: args.spin_events,
         iterations: args.iterations,
+        kernel_events: args.kernel_events,
+        checksum_rounds: args.checksum_rounds,
+        matrix_rounds: args.matrix_rounds,
         rounds: args.rounds as usize,
     })?;
     print_report(&report, args.json)?;
