@@ -8,7 +8,8 @@ fuzz_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$fuzz_dir")
 guests="$repo/target/guests/wasm32-wasip2/release"
 
-mkdir -p "$fuzz_dir/corpus/job_spec" "$fuzz_dir/corpus/load_module" "$fuzz_dir/corpus/operator_calls"
+mkdir -p "$fuzz_dir/corpus/job_spec" "$fuzz_dir/corpus/load_module" "$fuzz_dir/corpus/operator_calls" \
+    "$fuzz_dir/corpus/window_calls"
 
 cp "$fuzz_dir"/seeds/job_spec/*.toml "$fuzz_dir/corpus/job_spec/"
 

@@ -459,7 +459,7 @@ fuzz_target!(|input: Input| {
             return;
         }
         slot = match done.instance {
-            Some(instance) => Slot::Live(instance),
+            Some(instance) => Slot::Live(Box::new(instance)),
             // A trap: the host re-creates the instance.
             None => fresh_slot(&setup.engine, &label, &accounts),
         };

@@ -111,7 +111,7 @@ pub use metrics::{
     SinkStats,
 };
 pub use registry::{LoadError, OperatorModule};
-pub use sched::executor::TenantSchedStats;
+pub use sched::executor::{PassedOver, TenantSchedStats};
 pub use sched::{PolicyKind, UnknownPolicy};
 pub use state::checkpoint::CheckpointStats;
 
@@ -122,12 +122,13 @@ pub mod internals {
     use std::sync::Arc;
 
     pub use crate::actor::call::{self, BatchKind, CallContext, CallDone, CallInput, Slot};
-    pub use crate::budget::Accounts;
+    pub use crate::budget::{Accounts, Budget, MemoryBudget};
     pub use crate::dataflow::record::{Batch, PriorityContext, Record};
     pub use crate::state::checkpoint::{
         ActorSnapshot, Checkpoint, CheckpointError, CheckpointStore,
     };
     pub use crate::state::{Held, KeyedState, StateTxn, TenantState};
+    pub use crate::time::window::{Lateness, PaneKey, WindowDef, WindowKind};
     pub use crate::time::{InputWatermarks, TimerQueue};
 
     /// A fresh store for an instance labelled `label` charging `accounts`, holding nothing
@@ -140,6 +141,19 @@ pub mod internals {
             None,
             accounts.clone(),
         ))
+    }
+
+    /// A fresh store for an instance of an operator with the host-managed window `window`,
+    /// labelled `label` and charging `accounts`, holding `held` (what the host kept of an
+    /// earlier instance: its state and panes).
+    pub fn fresh_window_slot(
+        engine: &crate::OperatorEngine,
+        label: &str,
+        held: Held,
+        window: WindowDef,
+        accounts: &Accounts,
+    ) -> Slot {
+        Slot::Fresh(engine.new_store(Arc::from(label), held, Some(window), None, accounts.clone()))
     }
 
     /// An operator instance made and left idle, never called: what the density benchmark

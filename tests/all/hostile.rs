@@ -9,7 +9,9 @@ use std::time::Duration;
 use cameo_host::{BudgetConfig, JobOutcome, JobSpec, LoadError, OperatorModule, RunOptions};
 use cameo_tests::guests;
 
-use crate::support::{cameo, one_operator_job, options, parse, run, toml_path, values};
+use crate::support::{
+    Pipeline, cameo, one_operator_job, options, parse, pipeline, run, toml_path, values,
+};
 
 /// The first error sample of `outcome` that contains `text`, or a failure listing them all.
 fn error_with(outcome: &JobOutcome, text: &str) -> String {
@@ -130,6 +132,58 @@ fn state_past_the_jobs_memory_budget_fails_the_call_naming_the_budget() {
         outcome.summary.state_bytes <= limit,
         "{} bytes of state held",
         outcome.summary.state_bytes
+    );
+}
+
+/// Bytes a timer with a key of the largest size allowed (4096 bytes) is charged: the key's
+/// allocation (4096 bytes, rounded up to malloc's 16-byte granules, plus its header) and the
+/// queue's slot.
+const LARGEST_TIMER_CHARGE: u64 = 4112 + 64;
+
+#[test]
+fn timers_past_the_tenants_memory_budget_fail_the_call_naming_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("input.txt"),
+        (0..40).map(|i| format!("e{i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let spec = pipeline(
+        dir.path(),
+        Pipeline {
+            tenant: "noisy",
+            module: guests::HOSTILE,
+            config: r#"{ attack = "timers", count = 300, key_bytes = 4096 }"#,
+            ..Pipeline::default()
+        },
+    );
+    let limit: u64 = 12 << 20;
+    let options = RunOptions {
+        budget: BudgetConfig {
+            host_bytes: 8 << 30,
+            tenant_bytes: limit,
+            job_bytes: 8 << 30,
+        },
+        ..options()
+    };
+    let outcome = run(&spec, &options);
+    let error = error_with(&outcome, "more bytes for timers, but tenant \"noisy\"");
+    assert!(
+        error.contains("memory budget exceeded: 1252800 more bytes for timers")
+            && error.contains(&format!("of its {limit}-byte budget")),
+        "{error}"
+    );
+    assert!(outcome.summary.errors > 0 && outcome.summary.errors < 40);
+    // Every timer held fires at the end of the input, so the timers fired are the most the
+    // host held at once: no more than the tenant's budget pays for.
+    let fired = values(&outcome, "out")
+        .iter()
+        .filter(|v| v.starts_with("fired"))
+        .count() as u64;
+    assert!(fired >= 300, "{fired} timers fired");
+    assert!(
+        fired * LARGEST_TIMER_CHARGE <= limit,
+        "{fired} timers of {LARGEST_TIMER_CHARGE} bytes held under a {limit}-byte budget"
     );
 }
 

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use cameo_host::{Allocation, BudgetConfig, Host, JobSpec, LatencySummary, PolicyKind, RunOptions};
+use cameo_host::{
+    Allocation, BudgetConfig, Host, JobSpec, LatencySummary, PassedOver, PolicyKind, RunOptions,
+};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -65,6 +67,12 @@ pub struct HostileReport {
     pub peak_charged_bytes: u64,
     /// The process's peak resident memory, bytes.
     pub peak_rss_bytes: u64,
+    /// What other tasks ran while work of the victim's tenant (its runaway's demoted calls
+    /// aside) waited, beside the hostile jobs: counted per turn, so it says what the victim
+    /// waited behind.
+    pub victim_passed_over: PassedOver,
+    /// Hostile instances thrown away after a failure and made afresh, beside the victim.
+    pub hostile_restarts: u64,
 }
 
 /// The operators the scenario runs.
@@ -188,6 +196,8 @@ struct VictimRun {
     hostile_jobs: std::collections::BTreeMap<String, (u64, u64)>,
     hostile_reasons: Vec<String>,
     peak_charged: u64,
+    passed_over: PassedOver,
+    hostile_restarts: u64,
 }
 
 fn run_victim(
@@ -230,6 +240,13 @@ fn run_victim(
         })
     };
     let outcome = victim_job.wait()?;
+    let passed_over = host
+        .sched_stats()
+        .into_iter()
+        .find(|stats| stats.tenant == "victim")
+        .map(|stats| stats.passed_over)
+        .unwrap_or_default();
+    let mut hostile_restarts = 0;
     let mut hostile_failures = 0;
     let mut hostile_jobs = std::collections::BTreeMap::new();
     let mut reasons: Vec<String> = Vec::new();
@@ -240,6 +257,11 @@ fn run_victim(
         let name = handle.name().to_string();
         let _ = handle.wait();
         hostile_failures += summary.errors;
+        hostile_restarts += summary
+            .operators
+            .values()
+            .map(|op| op.restarts)
+            .sum::<u64>();
         hostile_jobs.insert(name, (summary.events_in, summary.errors));
         for sample in summary.error_samples {
             let kind: String = sample.chars().take(60).collect();
@@ -274,6 +296,8 @@ fn run_victim(
         hostile_jobs,
         hostile_reasons: reasons,
         peak_charged: peak.load(Ordering::Acquire),
+        passed_over,
+        hostile_restarts,
     })
 }
 
@@ -311,6 +335,8 @@ pub fn run(options: &HostileOptions) -> Result<HostileReport, BenchError> {
         budget_bytes: options.budget_bytes,
         peak_charged_bytes: beside.peak_charged.max(alone.peak_charged),
         peak_rss_bytes: peak_rss(),
+        victim_passed_over: beside.passed_over,
+        hostile_restarts: beside.hostile_restarts,
     })
 }
 
@@ -338,6 +364,17 @@ impl std::fmt::Display for HostileReport {
             mib(self.budget_bytes),
             mib(self.peak_charged_bytes),
             mib(self.peak_rss_bytes)
+        )?;
+        let seen = &self.victim_passed_over;
+        writeln!(
+            f,
+            "victim waited behind: {} turns of other tasks ({} fuel), {} over 1 ms, {} of them host-bound, longest {:.0} µs",
+            seen.turns, seen.fuel, seen.turns_over_1ms, seen.host_bound_turns, seen.longest_us
+        )?;
+        writeln!(
+            f,
+            "hostile instances made afresh: {}",
+            self.hostile_restarts
         )?;
         writeln!(f, "hostile jobs (events in, failed calls):")?;
         for (job, (events, failures)) in &self.hostile_jobs {

@@ -5,6 +5,7 @@
 //! - [`checkpoint`]: throughput of a windowed job with and without checkpoints.
 //! - [`density`]: idle instances in 2 GiB and instantiation time, per guest and allocation.
 //! - [`flink`]: cameo against Flink on a job both compute exactly.
+//! - [`held_cost`]: resident memory per byte charged for a guest's state entries or timers.
 //! - [`hostile`]: a well-behaved job beside every kind of misbehaving operator, with a memory
 //!   budget.
 //! - [`kernels`]: the `compute-kernel` kernels as a guest and natively, on the same bytes.
@@ -32,6 +33,7 @@
 pub mod checkpoint;
 pub mod density;
 pub mod flink;
+pub mod held_cost;
 pub mod hostile;
 pub mod kernels;
 pub mod languages;

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`priority`]: the priority tasks queue with.
 //! - [`queue`]: the run queue and tenant shares.
+//! - [`passed_over`]: what other tenants ran while a tenant's task waited.
 //! - [`executor`]: worker threads running slices.
 //! - [`timers`]: timed tasks (sources), run at set times outside the policy's order.
 //! - [`keyed_heap`]: the heap with re-keying behind the run queue and the timers.
@@ -16,6 +17,7 @@
 pub mod calibrate;
 pub mod executor;
 pub mod keyed_heap;
+pub mod passed_over;
 pub mod priority;
 pub mod queue;
 pub mod timers;

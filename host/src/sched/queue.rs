@@ -22,6 +22,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::keyed_heap::KeyedHeap;
+pub use super::passed_over::PassedOver;
 use super::priority::Priority;
 use super::timers::Timers;
 use super::{Policy, TaskId};
@@ -43,6 +44,8 @@ struct Share {
     ready_to_run: Option<Histogram<u64>>,
     /// Workers running its tasks now.
     running: usize,
+    /// What other tasks ran while it had work waiting.
+    passed_over: PassedOver,
 }
 
 /// CPU shares of the tenants on a host.
@@ -76,6 +79,7 @@ impl TenantShares {
             slices: 0,
             ready_to_run: Histogram::new(3).ok(),
             running: 0,
+            passed_over: PassedOver::default(),
         });
         self.shares.len() - 1
     }
@@ -157,6 +161,7 @@ impl TenantShares {
                     ready_to_run_p50_us: us(0.5),
                     ready_to_run_p99_us: us(0.99),
                     ready_to_run_max_us: histogram.map_or(0.0, |h| h.max() as f64 / 1e3),
+                    passed_over: share.passed_over,
                 }
             })
             .collect()
@@ -179,6 +184,8 @@ pub struct TenantSchedStats {
     pub ready_to_run_p99_us: f64,
     /// Same, maximum.
     pub ready_to_run_max_us: f64,
+    /// What other tasks ran while its work waited.
+    pub passed_over: PassedOver,
 }
 
 /// Where a task stands in the order: over its tenant's share first, then the policy's key,
@@ -247,6 +254,20 @@ impl RunQueue {
         }
         self.ready.entry(task).or_insert(ready);
         true
+    }
+
+    /// Records a turn of a task that took `ns` and burned `fuel` against every tenant with
+    /// other work waiting that is not demoted (see [`PassedOver`]); the task that ran is not
+    /// queued, so a tenant's own other tasks count too.
+    pub fn passed_over(&mut self, (ns, fuel): (u64, u64)) {
+        for (tenant, heap) in self.per_tenant.iter_mut().enumerate() {
+            if heap.peek().is_none_or(|((demoted, _, _), _)| demoted) {
+                continue;
+            }
+            if let Some(share) = self.shares.shares.get_mut(tenant) {
+                share.passed_over.record(ns, fuel);
+            }
+        }
     }
 
     /// True when `priority` is demoted and the policy heeds demotion.

@@ -14,7 +14,7 @@ use cameo_host::PolicyKind;
 use clap::Subcommand;
 
 use crate::bench::scenarios::{self, Scenario, ScenarioOptions};
-use crate::bench::{checkpoint, flink, hostile, recovery, shadow, stages, upgrade};
+use crate::bench::{checkpoint, flink, held_cost, hostile, recovery, shadow, stages, upgrade};
 
 /// The `bench` subcommands.
 #[derive(Debug, Subcommand)]
@@ -51,6 +51,23 @@ pub enum BenchCommand {
     /// One density probe, in a process of its own (run by `density`).
     #[command(name = "density-probe", hide = true)]
     DensityProbe(suite::DensityProbeArgs),
+    /// Resident memory per byte charged to the memory budget, for a guest that writes many
+    /// small state entries or registers many timers with the largest keys allowed.
+    HeldCost {
+        /// What the guest fills: state entries (8-byte keys and values) or timers (keys of
+        /// the largest size allowed).
+        #[arg(long, value_enum, default_value = "state")]
+        held: held_cost::Held,
+        /// Entries (or timers) in all.
+        #[arg(long, default_value_t = 2_000_000)]
+        entries: u64,
+        /// The example operators' directory.
+        #[arg(long, default_value = "example-operators/rust")]
+        operators: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// A well-behaved job beside every kind of misbehaving operator at once (state, memory,
     /// timers, logs, headers, re-firing timers, panics, window panes, floods, and runaways in
     /// another tenant and in its own): its latency against alone, what it lost (by seq), and
@@ -342,6 +359,19 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 rounds.max(1),
                 Duration::from_millis(interval_ms.max(1)),
             )?;
+            print_report(&report, json)
+        }
+        BenchCommand::HeldCost {
+            held,
+            entries,
+            operators,
+            json,
+        } => {
+            let report = held_cost::run(&held_cost::HeldCostOptions {
+                operators,
+                held,
+                entries,
+            })?;
             print_report(&report, json)
         }
         BenchCommand::Hostile {

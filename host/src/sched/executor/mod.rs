@@ -31,7 +31,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::priority::Priority;
-pub use super::queue::TenantSchedStats;
+pub use super::queue::{PassedOver, TenantSchedStats};
 use super::queue::{RunQueue, TenantShares};
 use super::timers::TimedTask;
 use super::{Policy, TaskId};

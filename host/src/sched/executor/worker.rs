@@ -81,6 +81,7 @@ fn charge(
     (ns, fuel): (u64, u64),
     now: Instant,
 ) {
+    queue.passed_over((ns, fuel));
     if !queue.demotes(priority) {
         queue.shares().charge(tenant, ns, fuel, now);
     }

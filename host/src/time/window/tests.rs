@@ -153,3 +153,22 @@ fn due_panes_fire_once_and_expire_after_lateness() {
     assert_eq!(state.expire(&d, 14), 1);
     assert_eq!(state.len(), 1);
 }
+
+/// Found by the `window_calls` fuzz target: an event in no window the host can represent
+/// (every sliding window holding it would end past `i64::MAX`) is late with no windows missed,
+/// and says why, rather than being taken for one that missed them all.
+#[test]
+fn an_event_past_the_last_representable_sliding_window_is_late_for_no_window() {
+    let d = def(WindowKind::Sliding, 48_830, 49, 0, 0);
+    let mut windows = WindowState::default();
+    let plan = windows.plan(&d, &[event("k", i64::MAX)], i64::MAX);
+    assert!(plan.panes.is_empty() && plan.assignments.is_empty());
+    assert_eq!(
+        plan.late,
+        [LateEvent {
+            position: 0,
+            missed: Vec::new(),
+            why: Lateness::NoWindow,
+        }]
+    );
+}

@@ -7,7 +7,8 @@
 //! - `attack` (string, required), and for each the fields it reads:
 //!   - `log`: logs one line of `bytes` bytes.
 //!   - `timer-key`: registers one timer whose key has `bytes` bytes.
-//!   - `timers`: registers `count` timers with distinct keys at the event's time + 1 h.
+//!   - `timers`: registers `count` timers with distinct keys of `key_bytes` bytes (default
+//!     8) at the event's time + 1 h.
 //!   - `refire`: registers a timer at the event's time; `on-timer` registers the same timer
 //!     again, every time it fires (it would fire forever).
 //!   - `headers`: emits the event with `count` empty headers.
@@ -23,6 +24,7 @@ struct Hostile {
     bytes: usize,
     count: u64,
     mib: usize,
+    key_bytes: usize,
     message: String,
     next: u64,
     kept: Vec<Vec<u8>>,
@@ -35,6 +37,7 @@ impl Operator for Hostile {
             bytes: config.get_u64("bytes")?.unwrap_or(1024) as usize,
             count: config.get_u64("count")?.unwrap_or(1),
             mib: config.get_u64("mib")?.unwrap_or(1) as usize,
+            key_bytes: config.get_u64("key_bytes")?.unwrap_or(8).max(8) as usize,
             message: config.get_str("message")?.unwrap_or("boom").to_string(),
             next: 0,
             kept: Vec::new(),
@@ -48,7 +51,8 @@ impl Operator for Hostile {
             "timers" => {
                 for _ in 0..self.count {
                     self.next += 1;
-                    let key = self.next.to_le_bytes();
+                    let mut key = vec![b'k'; self.key_bytes];
+                    key[..8].copy_from_slice(&self.next.to_le_bytes());
                     timers::register(Some(&key), event.event_time.saturating_add(3_600_000));
                 }
             }
