@@ -81,7 +81,7 @@ pub(crate) fn encode_all<A: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Event;
     use crate::Output;
@@ -90,7 +90,7 @@ mod tests {
     use crate::window::Pane;
 
     /// Sums integer event values and counts the events that carry a header `x`.
-    struct Sum;
+    pub(crate) struct Sum;
 
     impl WindowOperator for Sum {
         type Acc = (u64, i64, u64);
@@ -117,7 +117,7 @@ mod tests {
         }
     }
 
-    type A = WindowAdapter<Sum>;
+    pub(crate) type A = WindowAdapter<Sum>;
 
     fn put(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
         match bytes {

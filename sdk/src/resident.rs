@@ -84,36 +84,8 @@ mod tests {
     use super::*;
     use crate::bindings::exports::cameo::operator::handler::Guest as _;
     use crate::bindings::packed_world::exports::cameo::operator0_2_0::packed;
-    use crate::{Config, Event, Output, Window};
 
-    /// Counts events and sums their integer values.
-    struct Sum;
-
-    impl WindowOperator for Sum {
-        type Acc = (u64, i64);
-
-        fn init(_config: &Config) -> Result<Self> {
-            Ok(Sum)
-        }
-
-        fn add(&mut self, acc: &mut Self::Acc, event: &Event) -> Result<()> {
-            acc.0 += 1;
-            acc.1 += event.value_str()?.parse::<i64>()?;
-            Ok(())
-        }
-
-        fn fire(
-            &mut self,
-            _: Option<&[u8]>,
-            _: Window,
-            _: Self::Acc,
-            _: &mut Output,
-        ) -> Result<()> {
-            Ok(())
-        }
-    }
-
-    type A = WindowAdapter<Sum>;
+    use crate::packed::tests::A;
 
     fn put(out: &mut Vec<u8>, bytes: &[u8]) {
         out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -168,10 +140,10 @@ mod tests {
         A::init("{}".into()).unwrap();
         <A as resident::Guest>::fold(1, batch(&[(0, "a", None)], &[(0, "1")], true)).unwrap();
         // Epoch 2 begins: handle 0 is free again and the old accumulator is gone.
-        let acc = crate::acc_codec::encode(&(5u64, 50i64)).unwrap();
+        let acc = crate::acc_codec::encode(&(5u64, 50i64, 0u64)).unwrap();
         <A as resident::Guest>::fold(2, batch(&[(0, "a", Some(&acc))], &[(0, "1")], true)).unwrap();
         let kept = <A as resident::Guest>::collect(2).unwrap();
-        let expected = encode_all(&[(6u64, 51i64)]).unwrap();
+        let expected = encode_all(&[(6u64, 51i64, 0u64)]).unwrap();
         assert_eq!(kept, expected);
     }
 
