@@ -37,6 +37,9 @@ const FUEL_PER_CALL: u64 = 5_000_000;
 /// State one instance, and the tenant, may hold.
 const STATE_BYTES: u64 = 64 << 10;
 
+/// Panes fired in one call.
+const FIRE_BATCH: usize = 4;
+
 /// Calls one input makes at most (fire calls included).
 const MAX_CALLS: usize = 48;
 
@@ -369,9 +372,10 @@ impl Run {
         for pane in &due {
             windows.mark_fired(pane);
         }
-        for pane in due {
+        // Several panes per call, as the actor fires the panes one watermark made due.
+        for panes in due.chunks(FIRE_BATCH) {
             let input = CallInput::Fire {
-                pane,
+                panes: panes.to_vec(),
                 context: context(),
             };
             if !self.call(input, 0) {
@@ -385,7 +389,7 @@ impl Run {
 fn describe(input: &CallInput) -> String {
     match input {
         CallInput::Batch { batch, kind } => format!("{kind:?} of {} events", batch.len()),
-        CallInput::Fire { pane, .. } => format!("fire {pane:?}"),
+        CallInput::Fire { panes, .. } => format!("fire {panes:?}"),
         CallInput::Timer { key, time, .. } => format!("on-timer {key:?} at {time}"),
     }
 }

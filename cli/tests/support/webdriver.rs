@@ -166,12 +166,18 @@ impl Browser {
 
     /// Clicks the element `css` selects.
     pub fn click(&self, css: &str) {
-        let element = self.find(css);
-        self.call(
-            "POST",
-            &format!("/element/{element}/click"),
-            Some(json!({})),
-        );
+        // The live page redraws its tables: an element found just before a redraw is stale by
+        // the time of the click, so it is found again (a few times at most).
+        for _ in 0..20 {
+            let element = self.find(css);
+            let path = format!("/session/{}/element/{element}/click", self.session);
+            match self.request("POST", &path, Some(json!({}))) {
+                Ok(_) => return,
+                Err(err) if err.contains("stale element reference") => continue,
+                Err(err) => panic!("{err}"),
+            }
+        }
+        panic!("the element {css} went stale 20 times in a row");
     }
 
     /// True when the element `css` selects is shown (exists and is rendered).
