@@ -18,6 +18,10 @@ use crate::time::window::{BatchPlan, WindowDef, WindowState};
 /// fold (the log is held, and checkpointed, until then).
 const LOG_BYTES: usize = 4 << 20;
 
+/// Batches logged past which the guest's accumulators are collected before the next fold:
+/// folding the log again takes a guest call per batch.
+const LOG_BATCHES: u32 = 256;
+
 /// The share of a call's fuel the logged folds may have burned before the guest's
 /// accumulators are collected: folding the log again on the host's side must fit in a call.
 const LOG_FUEL_SHARE: u64 = 4;
@@ -105,8 +109,9 @@ pub(super) async fn fold(
 ) -> Outcome<Folded> {
     let fuel_left = store.get_fuel().unwrap_or(0);
     let windows = &store.data().held.windows;
-    let full =
-        windows.unfolded_len() > LOG_BYTES || windows.unfolded_fuel() > fuel_left / LOG_FUEL_SHARE;
+    let full = windows.unfolded_len() > LOG_BYTES
+        || windows.unfolded_batches() >= LOG_BATCHES
+        || windows.unfolded_fuel() > fuel_left / LOG_FUEL_SHARE;
     if !in_step(store) || full {
         flush(store, accumulate, Some(resident), def).await?;
         // A new epoch: the guest drops whatever it kept for an older one.
@@ -271,7 +276,6 @@ async fn refold(
     let fuel = store.get_fuel().unwrap_or(0);
     let mut at = 0;
     while at < log.len() {
-        let start = at;
         store.set_fuel(fuel)?;
         let (watermark, events) = match read_entry(&log, &mut at) {
             Ok(entry) => entry,
@@ -330,34 +334,37 @@ async fn refold(
                 Some(crate::actor::failure::CallFailure::from_operator(&err).to_string())
             }
             Err(trap) => {
-                let out_of_fuel = matches!(
-                    trap.downcast_ref::<wasmtime::Trap>(),
-                    Some(wasmtime::Trap::OutOfFuel)
-                );
-                let rest = if out_of_fuel { start } else { at };
-                store.data_mut().held.windows.relog(&log[rest..]);
+                // The batches after this one wait for the next call; this one is not tried
+                // again (a batch that traps every time must not stop the instance for good).
+                store.data_mut().held.windows.relog(&log[at..]);
+                lose(store, &plan, &events, &format!("{trap:#}"));
                 return Err(trap);
             }
         };
         if let Some(why) = lost {
-            let on_time: std::collections::BTreeSet<usize> = plan
-                .assignments
-                .iter()
-                .map(|(_, position)| *position)
-                .collect();
-            let reason = format!(
-                "folded into the window accumulators the operator kept, which were lost; \
-                 folding it again failed: {why}"
-            );
-            let host = store.data_mut();
-            for position in on_time {
-                if let Some(event) = events.get(position) {
-                    host.lost.push((event.clone(), reason.clone()));
-                }
-            }
+            lose(store, &plan, &events, &why);
         }
     }
     Ok(())
+}
+
+/// Makes the on-time events of a logged batch that could not be folded again dead letters.
+fn lose(store: &mut Store<HostState>, plan: &BatchPlan, events: &[Event], why: &str) {
+    let on_time: std::collections::BTreeSet<usize> = plan
+        .assignments
+        .iter()
+        .map(|(_, position)| *position)
+        .collect();
+    let reason = format!(
+        "folded into the window accumulators the operator kept, which were lost; folding it \
+         again failed: {why}"
+    );
+    let host = store.data_mut();
+    for position in on_time {
+        if let Some(event) = events.get(position) {
+            host.lost.push((event.clone(), reason.clone()));
+        }
+    }
 }
 
 /// Reads one log entry at `*at`: its watermark and its events.

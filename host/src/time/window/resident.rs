@@ -36,6 +36,8 @@ pub struct Unfolded {
     handles: Vec<PaneKey>,
     /// Fuel the logged folds burned: about what folding them again costs.
     fuel: u64,
+    /// Batches in the log.
+    batches: u32,
     /// Set once a guest trapped keeping accumulators (most likely it ran out of memory or
     /// budget holding them): the panes' accumulators cross every batch from then on.
     #[serde(skip)]
@@ -49,6 +51,7 @@ impl Default for Unfolded {
             epoch: fresh_epoch(),
             handles: Vec::new(),
             fuel: 0,
+            batches: 0,
             stopped: false,
         }
     }
@@ -101,6 +104,11 @@ impl WindowState {
     /// Stops keeping accumulators in the guest (it trapped doing so).
     pub fn stop_keeping_in_guest(&mut self) {
         self.unfolded.stopped = true;
+    }
+
+    /// Batches logged since the last collect.
+    pub fn unfolded_batches(&self) -> u32 {
+        self.unfolded.batches
     }
 
     /// Fuel the logged folds burned.
@@ -161,6 +169,7 @@ impl WindowState {
         }
         let before = self.unfolded.bytes();
         self.unfolded.fuel = self.unfolded.fuel.saturating_add(folded.fuel);
+        self.unfolded.batches = self.unfolded.batches.saturating_add(1);
         self.unfolded.log.extend_from_slice(&folded.entry);
         self.bytes = (self.bytes + self.unfolded.bytes()).saturating_sub(before);
     }
@@ -196,6 +205,7 @@ impl WindowState {
         self.unfolded.epoch = fresh_epoch();
         self.unfolded.handles.clear();
         self.unfolded.fuel = 0;
+        self.unfolded.batches = 0;
         std::mem::take(&mut self.unfolded.log)
     }
 
