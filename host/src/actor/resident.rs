@@ -258,7 +258,7 @@ async fn collect(store: &mut Store<HostState>, resident: Resident) -> wasmtime::
     }
 }
 
-/// Folds the logged batches into the host's panes with `packed.accumulate`, one batch per
+/// Folds the logged batches into the host's panes with `accumulate`, one batch per
 /// guest call with the fuel the call had left when this began, and ends the epoch. The events
 /// of a batch that cannot be folded again (the guest fails on it now, or its panes no longer
 /// fit the memory budget) become dead letters saying why; a trap puts the batches not yet
@@ -286,14 +286,25 @@ async fn refold(
         };
         let windows = &mut store.data_mut().held.windows;
         let plan = windows.plan(def, &events, watermark);
+        // Copied out: the call below needs the store while the panes are lowered.
         let windows = &store.data().held.windows;
+        let accs: Vec<Option<Vec<u8>>> = plan
+            .panes
+            .iter()
+            .map(|planned| {
+                windows
+                    .get(&planned.pane)
+                    .and_then(|pane| pane.acc().map(<[u8]>::to_vec))
+            })
+            .collect();
         let panes: Vec<PaneRef<'_>> = plan
             .panes
             .iter()
-            .map(|planned| PaneRef {
+            .zip(&accs)
+            .map(|(planned, acc)| PaneRef {
                 key: planned.pane.key.as_deref(),
                 window: planned.pane.window(),
-                acc: windows.get(&planned.pane).and_then(|pane| pane.acc()),
+                acc: acc.as_deref(),
             })
             .collect();
         let assigned: Vec<(u32, EventRef<'_>)> = plan
@@ -301,8 +312,9 @@ async fn refold(
             .iter()
             .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
             .collect();
-        let batch = packed::encode_batch(&panes, &assigned);
-        let lost = match accumulate::call_packed(&mut *store, accumulate, batch).await {
+        // `packed` or `windowed`, whichever the instance has: after an upgrade it may be a
+        // version without `packed` that folds what the one before kept.
+        let lost = match accumulate::call(&mut *store, accumulate, &panes, &assigned).await {
             Ok(Ok(accs)) if accs.len() == plan.panes.len() => {
                 let host = store.data_mut();
                 let growth: i64 = plan
