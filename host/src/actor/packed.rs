@@ -104,13 +104,19 @@ pub(super) fn put_event(out: &mut Vec<u8>, event: &EventRef<'_>) {
 
 /// The batch of `packed-process.process`: its events.
 pub(super) fn encode_events(events: &[Event]) -> Vec<u8> {
-    let size: usize = events.iter().map(|e| event_size(&e.into())).sum();
-    let mut out = Vec::with_capacity(4 + size);
-    put_len(&mut out, events.len());
-    for event in events {
-        put_event(&mut out, &event.into());
-    }
+    let mut out = Vec::new();
+    put_events(&mut out, events);
     out
+}
+
+/// Appends `events`, count first (reserving room for them first).
+pub(super) fn put_events(out: &mut Vec<u8>, events: &[Event]) {
+    let size: usize = events.iter().map(|e| event_size(&e.into())).sum();
+    out.reserve(4 + size);
+    put_len(out, events.len());
+    for event in events {
+        put_event(out, &event.into());
+    }
 }
 
 /// The `u32` at `*at`, moving past it.

@@ -187,13 +187,8 @@ pub(super) async fn fold(
 
 /// A batch's log entry: its watermark, then its events.
 fn log_entry(events: &[Event], watermark: i64) -> Vec<u8> {
-    let size: usize = events.iter().map(|e| packed::event_size(&e.into())).sum();
-    let mut entry = Vec::with_capacity(12 + size);
-    entry.extend_from_slice(&watermark.to_le_bytes());
-    put_count(&mut entry, events.len());
-    for event in events {
-        put_event(&mut entry, &event.into());
-    }
+    let mut entry = watermark.to_le_bytes().to_vec();
+    packed::put_events(&mut entry, events);
     entry
 }
 
@@ -307,11 +302,7 @@ async fn refold(
                 acc: acc.as_deref(),
             })
             .collect();
-        let assigned: Vec<(u32, EventRef<'_>)> = plan
-            .assignments
-            .iter()
-            .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
-            .collect();
+        let assigned = super::windowing::assigned(&plan, &events);
         // `packed` or `windowed`, whichever the instance has: after an upgrade it may be a
         // version without `packed` that folds what the one before kept.
         let lost = match accumulate::call(&mut *store, accumulate, &panes, &assigned).await {

@@ -214,7 +214,7 @@ pub(super) async fn accumulate(
 }
 
 /// Each event of the batch with the index of its pane in `plan`.
-fn assigned<'e>(plan: &BatchPlan, events: &'e [Event]) -> Vec<(u32, EventRef<'e>)> {
+pub(super) fn assigned<'e>(plan: &BatchPlan, events: &'e [Event]) -> Vec<(u32, EventRef<'e>)> {
     plan.assignments
         .iter()
         .filter_map(|(pane, position)| events.get(*position).map(|e| (*pane, e.into())))
