@@ -10,18 +10,16 @@
 
 #![no_main]
 
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::sync::Arc;
 
 use arbitrary::{Arbitrary, Unstructured};
 use cameo_host::internals::{
-    Accounts, Batch, BatchKind, CallContext, CallInput, PriorityContext, Record, Slot, TenantState,
-    call, fresh_slot,
+    Accounts, Batch, BatchKind, CallContext, CallInput, Record, Slot, TenantState, call, fresh_slot,
 };
-use cameo_host::{Event, Header, Limits, OperatorEngine, OperatorModule};
+use cameo_host::{Event, Header};
+use common::{FUEL_PER_CALL, STATE_BYTES, block_on, context, debug, limits, setup};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Number, Value};
 
@@ -34,58 +32,8 @@ const OPERATORS: [&str; 5] = [
     "window_agg",
 ];
 
-/// Small enough that a guest loop ends fast; enough for a batch of real events.
-const FUEL_PER_CALL: u64 = 5_000_000;
-
-/// State one instance, and the tenant, may hold: small, so quota refusals happen too.
-const STATE_BYTES: u64 = 64 << 10;
-
 /// Calls one input makes at most.
 const MAX_STEPS: usize = 32;
-
-fn limits() -> Limits {
-    Limits {
-        fuel_per_call: FUEL_PER_CALL,
-        slice_fuel: 50_000,
-        memory_bytes: 16 << 20,
-        state_bytes: STATE_BYTES,
-        tenant_state_bytes: STATE_BYTES,
-        max_output_events: 256,
-        max_output_bytes: 64 << 10,
-        ..Limits::default()
-    }
-}
-
-struct Setup {
-    engine: OperatorEngine,
-    modules: Vec<OperatorModule>,
-}
-
-fn setup() -> &'static Setup {
-    static SETUP: OnceLock<Setup> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        let dir = std::env::var_os("CAMEO_GUESTS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../target/guests/wasm32-wasip2/release")
-            });
-        let engine = OperatorEngine::new(limits()).expect("the engine");
-        let modules = OPERATORS
-            .iter()
-            .map(|name| {
-                let path = dir.join(format!("{name}.wasm"));
-                OperatorModule::load_file(&engine, &path).unwrap_or_else(|err| {
-                    panic!(
-                        "{err}; build the guests with `cargo test -p cameo-tests --no-run` or set \
-                         CAMEO_GUESTS_DIR"
-                    )
-                })
-            })
-            .collect();
-        Setup { engine, modules }
-    })
-}
 
 /// Field names the example operators look for, so structured configs and events reach past
 /// their first checks.
@@ -334,29 +282,8 @@ struct Input {
     steps: Vec<Step>,
 }
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-/// Whether to print every call and its outcome (`CAMEO_FUZZ_DEBUG=1`), to see what an input
-/// does when running it again.
-fn debug() -> bool {
-    static DEBUG: OnceLock<bool> = OnceLock::new();
-    *DEBUG.get_or_init(|| std::env::var_os("CAMEO_FUZZ_DEBUG").is_some())
-}
-
-fn context() -> PriorityContext {
-    PriorityContext::at_source(Instant::now(), 0, Duration::from_millis(100))
-}
-
 fuzz_target!(|input: Input| {
-    let setup = setup();
+    let setup = setup(&OPERATORS);
     let limits = limits();
     let operator = usize::from(input.operator) % OPERATORS.len();
     let module = setup.modules[operator].clone();
